@@ -1,0 +1,145 @@
+"""The one table-driven failure classifier.
+
+Precedence, as the telemetry contract fixes it:
+  our own evidence (spawn error, timeout) → signal kill by rc → signal kill named
+  in the text → venv-phase patterns → pip patterns → venv_setup_failed → other.
+Matching runs on the lower-cased, whitespace-collapsed text of stdout AND stderr,
+because Debian prints its ensurepip message to stdout, line-wrapped.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import FrozenSet, Optional, Tuple
+
+from .codes import ErrKind, ExcType, Phase
+from .runner import Completed
+
+# Shell-style 128+N for SIGABRT, SIGKILL, SIGSEGV.
+SHELL_SIGNAL_RCS = frozenset({134, 137, 139})
+# ``pip --python ENV`` relaunches pip and reports an inner signal N as 256-N.
+RELAUNCH_SIGNAL_RCS = frozenset({250, 247, 245})
+_SIGNAL_TEXT = re.compile(r"died with <signals\.sig[a-z0-9]+: (\d+)>")
+_TAIL_CHARS = 60
+_SIG_CHARS = 30
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Match when every ``all_of`` and (if given) any ``any_of`` substring is present."""
+
+    kind: ErrKind
+    any_of: Tuple[str, ...] = ()
+    all_of: Tuple[str, ...] = ()
+    phases: Optional[FrozenSet[Phase]] = None
+
+    def matches(self, phase: Phase, text: str) -> bool:
+        if self.phases is not None and phase not in self.phases:
+            return False
+        if not all(needle in text for needle in self.all_of):
+            return False
+        return not self.any_of or any(needle in text for needle in self.any_of)
+
+
+_VENV = frozenset({Phase.VENV})
+
+RULES: Tuple[Rule, ...] = (
+    # venv-phase patterns first: they are the most specific evidence.
+    Rule(ErrKind.VENV_ENSUREPIP_FAIL, any_of=("ensurepip is not available",), phases=_VENV),
+    Rule(ErrKind.VENV_ENSUREPIP_FAIL, all_of=("ensurepip", "returned non-zero exit status"), phases=_VENV),
+    Rule(ErrKind.VENV_PATH_TOO_LONG, any_of=("errno 36", "file name too long", "max_path"), phases=_VENV),
+    Rule(ErrKind.VENV_NO_MODULE, any_of=("no module named venv",), phases=_VENV),
+    Rule(ErrKind.VENV_ALREADY_EXISTS, any_of=("errno 17", "file exists"), phases=_VENV),
+    # pip patterns, in the contract's table order.
+    Rule(ErrKind.PIP_NO_MATCH, any_of=("no matching distribution", "could not find a version")),
+    Rule(ErrKind.DNS_FAIL, any_of=(
+        "name or service not known", "temporary failure in name resolution", "nodename nor servname",
+    )),
+    Rule(ErrKind.CONN_REFUSED, any_of=("connection refused", "connection reset")),
+    Rule(ErrKind.SSL_VERIFY, all_of=("ssl",), any_of=("verify", "certificate")),
+    Rule(ErrKind.PERM_DENIED, any_of=("permission denied", "read-only file system")),
+    Rule(ErrKind.NO_PIP, any_of=("no module named pip",)),
+    Rule(ErrKind.DISK_FULL, any_of=("no space left", "disk quota")),
+    Rule(ErrKind.PROXY_AUTH, all_of=("proxy",), any_of=("authent", "tunnel", "407")),
+    Rule(ErrKind.STDERR_TIMEOUT, any_of=("timeout", "timed out")),
+    # Any other venv-phase failure is the generic "virtual environment was not created".
+    Rule(ErrKind.VENV_SETUP_FAILED, phases=_VENV),
+)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A classified failure: the code, the contract's string form and its evidence."""
+
+    kind: ErrKind
+    text: str
+    kill_rc: Optional[int] = None
+    exc_type: Optional[ExcType] = None
+    errno: Optional[int] = None
+    tail: str = ""
+
+    @property
+    def is_signal_kill(self) -> bool:
+        return self.kind is ErrKind.SIGNAL_KILLED
+
+    @property
+    def stderr_sig(self) -> Optional[int]:
+        """Only for ``other:``: SHA-1 of the lower-cased first 30 chars, 2 bytes BE, mod 1000."""
+        if not self.text.startswith("other:"):
+            return None
+        digest = hashlib.sha1(self.tail[:_SIG_CHARS].lower().encode("utf-8")).digest()
+        return int.from_bytes(digest[:2], "big") % 1000
+
+
+def is_signal_rc(rc: int, relaunched: bool = False) -> bool:
+    """True for a signal death: rc < 0, shell-style 128+N, or pip's relaunch 256-N."""
+    if rc < 0 or rc in SHELL_SIGNAL_RCS:
+        return True
+    return relaunched and rc in RELAUNCH_SIGNAL_RCS
+
+
+def collapse(out: bytes, err: bytes) -> str:
+    text = out.decode("utf-8", errors="replace") + "\n" + err.decode("utf-8", errors="replace")
+    return " ".join(text.lower().split())
+
+
+def last_line(data: bytes) -> str:
+    lines = [line.strip() for line in data.decode("utf-8", errors="replace").splitlines()]
+    return next((line for line in reversed(lines) if line), "")
+
+
+def from_exception(exc: BaseException) -> Failure:
+    """``exc:<Type>:<errno>`` for the OSError family, ``exc:<Type>`` otherwise."""
+    name = type(exc).__name__
+    errno = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
+    text = f"exc:{name}:{errno}" if errno is not None else f"exc:{name}"
+    return Failure(ErrKind.UNCATEGORIZED, text, exc_type=ExcType.of(name), errno=errno, tail=str(exc))
+
+
+def _signal_kill(rc: int) -> Failure:
+    return Failure(ErrKind.SIGNAL_KILLED, f"signal_killed:{rc}", kill_rc=rc)
+
+
+def _other(done: Completed) -> Failure:
+    # stderr is the contract's source; Debian-style tools that only print to stdout fall back to it.
+    tail = (last_line(done.err) or last_line(done.out))[:_TAIL_CHARS]
+    return Failure(ErrKind.UNCATEGORIZED, f"other:{tail}", tail=tail)
+
+
+def classify(phase: Phase, done: Completed, relaunched: bool = False) -> Failure:
+    """Name why the step ``done`` failed. Call only for a step that did fail."""
+    if done.error is not None:
+        return from_exception(done.error)
+    if done.timed_out:
+        return Failure(ErrKind.SUBPROCESS_TIMEOUT, ErrKind.SUBPROCESS_TIMEOUT.label)
+    if is_signal_rc(done.rc, relaunched):
+        return _signal_kill(done.rc)
+    text = collapse(done.out, done.err)
+    named = _SIGNAL_TEXT.search(text)
+    if named:  # e.g. venv's ensurepip child OOM-killed: venv exits 1 but names the signal
+        return _signal_kill(-int(named.group(1)))
+    rule = next((rule for rule in RULES if rule.matches(phase, text)), None)
+    if rule is None:
+        return _other(done)
+    return Failure(rule.kind, rule.kind.label, tail=last_line(done.err) or last_line(done.out))

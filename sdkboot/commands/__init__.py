@@ -1,0 +1,1 @@
+"""One module per ``sdkboot`` subcommand: each has HELP, EXAMPLE, configure() and run()."""

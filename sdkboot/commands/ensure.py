@@ -1,0 +1,47 @@
+"""``sdkboot ensure``: build the environment if needed and say what happened."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Optional
+
+from ..ensure import ensure
+from ..options import add_build, build_spec
+from ..progress import TerminalProgress
+from ..result import Result
+
+HELP = "make the package importable: no-op when healthy, otherwise build a private env"
+EXAMPLE = "sdkboot ensure --json --no-index --find-links ./wheels claude-agent-sdk"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_build(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
+
+
+def describe(result: Result) -> str:
+    """The one human line: what happened and, on failure, what to do."""
+    name = result.outcome.name.lower()
+    if result.failure is None:
+        return f"sdkboot: {name}: {result.message}"
+    return f"sdkboot: {name} in phase {result.phase.label} ({result.err_kind}): {result.message}"
+
+
+def _progress(args: argparse.Namespace) -> Optional[TerminalProgress]:
+    return None if args.json or not sys.stderr.isatty() else TerminalProgress(sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = build_spec(args)
+    progress = _progress(args)
+    try:
+        result = ensure(spec, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    if args.json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+    else:
+        print(describe(result), file=sys.stdout if result.ok else sys.stderr)
+    return result.exit_code

@@ -1,0 +1,151 @@
+"""``ensure()``: make the package importable, in the contract's order of decisions.
+
+1. host too old → HOOK_PY_INCOMPATIBLE      5. cooldown active → SKIP_COOLDOWN
+2. importable in the host → NOOP_SYSTEM      6. lock held elsewhere → SKIP_SENTINEL
+3./4. healthy install-state → NOOP_*         7. otherwise build (re-checking under the lock)
+Steps 1-5 spawn nothing; the no-op path reads one small file and stats a few paths.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import sys
+import time
+from typing import Any, Callable, Dict, Optional
+
+from . import cooldown, events, state
+from .build import build, prune
+from .classify import from_exception
+from .codes import Outcome, Phase, Strategy
+from .layout import Layout
+from .lock import BuildLock, holder
+from .messages import advice
+from .progress import ProgressSink
+from .result import Result
+from .session import Session
+from .spec import Spec
+from .version import VERSION
+
+Clock = Callable[[], float]
+_NOOP = {Strategy.VENV: Outcome.NOOP_VENV, Strategy.TARGET: Outcome.NOOP_TARGET}
+
+
+def _importable(name: str) -> bool:
+    # find_spec locates without importing: the host must not pay for a heavy import.
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _too_old(spec: Spec) -> Optional[Result]:
+    if sys.version_info[:2] >= tuple(spec.min_python):
+        return None
+    need = ".".join(map(str, spec.min_python))
+    return Result(Outcome.HOOK_PY_INCOMPATIBLE, message=f"this Python is {sys.version.split()[0]};"
+                  f" {spec.import_name} needs {need} or newer: run the host with a newer Python")
+
+
+def _in_host(spec: Spec) -> Optional[Result]:
+    if not _importable(spec.import_name):
+        return None
+    return Result(Outcome.NOOP_SYSTEM, message=f"{spec.import_name} is already importable in this Python")
+
+
+def _healthy(layout: Layout, fp: state.Fingerprint) -> Optional[Result]:
+    current, reason = state.check(layout, fp)
+    if current is None or reason is not None:
+        return None
+    code = Strategy[current.strategy.upper()]
+    return Result(_NOOP[code], strategy=code, env=current.env, message=f"{current.strategy} at {current.env} is healthy")
+
+
+def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> Optional[Result]:
+    left = cooldown.remaining(layout, now, spec.cooldown_seconds, fp)
+    if left <= 0:
+        return None
+    return Result(Outcome.SKIP_COOLDOWN, message=f"a recent build was killed by a signal; not retrying"
+                  f" for {left:.0f}s more (run `sdkboot ensure --cooldown 0` to retry now)")
+
+
+def _take_lock(layout: Layout) -> Optional[BuildLock]:
+    """The lock, or None when another live process holds it. OSError propagates (phase pre)."""
+    os.makedirs(layout.root, exist_ok=True)
+    lock = BuildLock(layout.lock_file)
+    return lock if lock.acquire() else None
+
+
+def _locked_build(spec: Spec, session: Session, layout: Layout, fp: state.Fingerprint, clock: Clock) -> Result:
+    try:
+        lock = _take_lock(layout)
+    except OSError as exc:
+        failure = from_exception(exc)
+        return Result(Outcome.BUILD_FAILED, phase=Phase.PRE, failure=failure, message=advice(failure))
+    if lock is None:
+        return Result(Outcome.SKIP_SENTINEL, message=f"another process (pid {holder(layout.lock_file)}) is building now")
+    with lock:
+        # Another process may have just finished (or been killed) while we waited.
+        settled = _healthy(layout, fp) or _cooling(spec, layout, fp, clock())
+        if settled is not None:
+            return settled
+        current, _ = state.load(layout)
+        prune(layout, keep=current.env if current else None)
+        return build(session, layout, fp, clock())
+
+
+def _decide(spec: Spec, session: Session, clock: Clock) -> Result:
+    early = _too_old(spec) or _in_host(spec)
+    if early is not None:
+        return early
+    layout = Layout(spec.root)
+    fp = state.fingerprint(spec)
+    settled = _healthy(layout, fp) or _cooling(spec, layout, fp, clock())
+    return settled or _locked_build(spec, session, layout, fp, clock)
+
+
+def event(result: Result, now: float) -> Dict[str, Any]:
+    """The event-log record: the strings that metrics cannot carry."""
+    failure = result.failure
+    return {
+        "time": now, "outcome": result.outcome.name, "outcome_code": int(result.outcome),
+        "phase": result.phase.label if result.phase else None,
+        "err": failure.kind.label if failure else None, "err_kind": result.err_kind,
+        "rc": result.rc, "strategy": result.strategy.label if result.strategy else None,
+        "env": result.env, "duration_ms": int(round(result.duration * 1000)),
+        "durations": {k: round(v, 3) for k, v in result.durations.items()},
+        "subprocesses": result.subprocesses, "has_pip": result.has_pip,
+        "fallback_reason": result.fallback_reason, "stderr_tail": result.stderr_tail,
+        "message": result.message, "pid": os.getpid(), "sdkboot": VERSION,
+        "python": "%d.%d.%d" % sys.version_info[:3],
+    }
+
+
+def _log(spec: Spec, result: Result, now: float) -> None:
+    path = Layout(spec.root).events_file
+    record = event(result, now)
+    if events.append(path, record):
+        return
+    # The state dir may not exist yet (nothing was ever built): create it only on this slow path.
+    try:
+        os.makedirs(spec.root, exist_ok=True)
+    except OSError:
+        return
+    events.append(path, record)
+
+
+def ensure(spec: Spec, *, clock: Clock = time.time, progress: Optional[ProgressSink] = None) -> Result:
+    """Make ``spec.import_name`` importable. Never raises (Ctrl-C aside)."""
+    started = time.monotonic()
+    session = Session(spec, progress)
+    try:
+        result = _decide(spec, session, clock)
+    except Exception as exc:  # the contract: an unexpected error is a result, never a crash
+        failure = from_exception(exc)
+        result = Result(Outcome.BUILD_FAILED, phase=Phase.MAIN, failure=failure, message=advice(failure))
+    result = dataclasses.replace(
+        result, duration=time.monotonic() - started, subprocesses=session.spawned,
+        durations=dict(session.durations),
+    )
+    _log(spec, result, clock())
+    return result

@@ -1,0 +1,54 @@
+"""The local event log: one JSON line per ``ensure()``, holding the strings that
+metrics cannot carry. Writing it must never change an outcome."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List
+
+MAX_BYTES = 1_000_000
+TAIL_BYTES = 2048
+
+
+def rotated(path: str) -> str:
+    return path + ".1"
+
+
+def _rotate_if_full(path: str) -> None:
+    try:
+        if os.stat(path).st_size >= MAX_BYTES:
+            os.replace(path, rotated(path))  # keep exactly one old file
+    except OSError:
+        pass
+
+
+def append(path: str, record: Dict[str, Any]) -> bool:
+    """Append ``record``; False (never an exception) when the log cannot be written."""
+    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+    try:
+        _rotate_if_full(path)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)  # one write on O_APPEND: concurrent sessions do not interleave
+        finally:
+            os.close(fd)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def tail(data: bytes) -> str:
+    """The last 2 KB of a stream, decoded leniently."""
+    return data[-TAIL_BYTES:].decode("utf-8", errors="replace")
+
+
+def read_lines(path: str) -> List[str]:
+    """Every line of the log and its rotated predecessor, oldest first."""
+    lines: List[str] = []
+    for name in (rotated(path), path):
+        try:
+            with open(name, "r", encoding="utf-8", errors="replace") as handle:
+                lines.extend(handle.read().splitlines())
+        except OSError:
+            continue
+    return lines

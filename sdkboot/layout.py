@@ -1,0 +1,51 @@
+"""Where each piece of state lives inside the state dir.
+
+Builds are never renamed: a venv hard-codes its own path (script shebangs,
+activate scripts), so each build gets a fresh dir under ``builds/`` and is
+published by atomically replacing ``install-state.json``, which points at it.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+STATE_FILE = "install-state.json"
+COOLDOWN_FILE = "cooldown.json"
+LOCK_FILE = "build.lock"
+EVENTS_FILE = "events.jsonl"
+BUILDS_DIR = "builds"
+NOTICE_FILE = "notices.json"
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: str
+
+    @property
+    def state_file(self) -> str:
+        return os.path.join(self.root, STATE_FILE)
+
+    @property
+    def cooldown_file(self) -> str:
+        return os.path.join(self.root, COOLDOWN_FILE)
+
+    @property
+    def lock_file(self) -> str:
+        return os.path.join(self.root, LOCK_FILE)
+
+    @property
+    def events_file(self) -> str:
+        return os.path.join(self.root, EVENTS_FILE)
+
+    @property
+    def notice_file(self) -> str:
+        return os.path.join(self.root, NOTICE_FILE)
+
+    @property
+    def builds(self) -> str:
+        return os.path.join(self.root, BUILDS_DIR)
+
+    def new_build(self, strategy: str) -> str:
+        """A fresh, unique staging dir name for one build attempt."""
+        return os.path.join(self.builds, f"{strategy}-{time.time_ns():x}-{os.getpid()}")

@@ -1,0 +1,50 @@
+"""One human line per outcome: what happened and, on failure, what to do."""
+from __future__ import annotations
+
+import re
+from typing import Dict, Optional
+
+from .classify import Failure
+from .codes import ErrKind
+
+_APT_HINT = re.compile(r"apt install (python3[\w.]*-venv)")
+
+ADVICE: Dict[ErrKind, str] = {
+    ErrKind.PIP_NO_MATCH: "pip found no matching distribution: check the requirement and --index-url/--find-links",
+    ErrKind.DNS_FAIL: "the package index host did not resolve: check the network or --index-url",
+    ErrKind.CONN_REFUSED: "the package index refused the connection: check the network or proxy",
+    ErrKind.SSL_VERIFY: "TLS verification failed: set PIP_CERT or fix the system CA bundle",
+    ErrKind.PERM_DENIED: "permission denied: make the state dir writable or pass --state-dir",
+    ErrKind.NO_PIP: "this Python has no pip module: install pip for it or pass --python",
+    ErrKind.DISK_FULL: "no space left: free disk space in the state dir's file system",
+    ErrKind.PROXY_AUTH: "the proxy refused authentication: check HTTPS_PROXY credentials",
+    ErrKind.STDERR_TIMEOUT: "the index timed out: retry later or use a closer --index-url",
+    ErrKind.SUBPROCESS_TIMEOUT: "a step ran past its time limit and was stopped: retry with a larger --timeout",
+    ErrKind.VENV_PATH_TOO_LONG: "the state dir path is too long: pass a shorter --state-dir",
+    ErrKind.VENV_NO_MODULE: "this Python has no venv module: install python3-venv or pass --python",
+    ErrKind.VENV_ALREADY_EXISTS: "a stale build dir was in the way: run `sdkboot clean` and retry",
+    ErrKind.VENV_SETUP_FAILED: "python -m venv failed: run `sdkboot doctor` for details",
+    ErrKind.SIGNAL_KILLED: (
+        "a build step was killed by a signal (usually a memory limit); retries pause for the"
+        " cooldown window: raise the memory limit, then run `sdkboot ensure --cooldown 0`"
+    ),
+}
+
+
+def no_pip_advice(venv_output: str) -> str:
+    """Say exactly what to install when the interpreter has neither ensurepip nor pip."""
+    match = _APT_HINT.search(venv_output)
+    venv_pkg = match.group(1) if match else "python3-venv"
+    return (
+        "this Python cannot create a venv (no ensurepip) and has no pip for the --target fallback:"
+        f" install them (Debian/Ubuntu: apt install {venv_pkg} python3-pip), or pass --python"
+        " with an interpreter that has them"
+    )
+
+
+def advice(failure: Optional[Failure]) -> str:
+    if failure is None:
+        return ""
+    if failure.text.startswith("exc:"):
+        return f"unexpected error {failure.text}: {failure.tail}"
+    return ADVICE.get(failure.kind, f"see `sdkboot report` and the event log ({failure.text})")

@@ -1,0 +1,118 @@
+"""Command-line options shared by the subcommands, and their validation.
+
+Validation happens here, before anything runs, so bad input gets one clear line
+and exit 2 instead of a half-done build or a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from typing import List, Optional, Tuple
+
+from . import requirements
+from .spec import DEFAULT_COOLDOWN, DEFAULT_IMPORT_NAME, DEFAULT_REQUIREMENTS, DEFAULT_STEP_TIMEOUT, Spec
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line on stderr with exit code 2."""
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"must be zero or more seconds: {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than zero seconds")
+    return value
+
+
+def _version(text: str) -> Tuple[int, int]:
+    parts = text.split(".")
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        raise argparse.ArgumentTypeError(f"expected MAJOR.MINOR, e.g. 3.10: {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def add_location(parser: argparse.ArgumentParser) -> None:
+    """Options that say which environment: used by every subcommand."""
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="where envs and state live (default: $SDKBOOT_STATE_DIR, else the per-user state dir)")
+    parser.add_argument("--import-name", default=DEFAULT_IMPORT_NAME, metavar="NAME",
+                        help=f"module whose importability is the goal (default: {DEFAULT_IMPORT_NAME})")
+
+
+def add_build(parser: argparse.ArgumentParser) -> None:
+    """Options that say how to build: ensure and hook."""
+    add_location(parser)
+    parser.add_argument("requirements", nargs="*", metavar="REQUIREMENT",
+                        help=f"what to install (default: {' '.join(DEFAULT_REQUIREMENTS)})")
+    parser.add_argument("--python", metavar="INTERP", help="interpreter that builds the env (default: this one)")
+    parser.add_argument("--find-links", action="append", default=[], metavar="DIR_OR_URL",
+                        help="extra place pip looks for wheels (repeatable)")
+    parser.add_argument("--no-index", action="store_true", help="do not use a package index")
+    parser.add_argument("--index-url", metavar="URL", help="package index to use instead of pip's default")
+    parser.add_argument("--cooldown", type=_seconds, default=DEFAULT_COOLDOWN, metavar="SECONDS",
+                        help="after a signal-killed build, do not retry for this long (default: 86400)")
+    parser.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_STEP_TIMEOUT, metavar="SECONDS",
+                        help="time limit per build step; the step's whole process group is killed past it")
+    parser.add_argument("--min-python", type=_version, default=(3, 10), metavar="X.Y",
+                        help="oldest host Python the package supports (default: 3.10)")
+
+
+def check_state_dir(path: Optional[str], must_write: bool) -> None:
+    """An explicit --state-dir must have a directory parent and, to build, be writable."""
+    if path is None:
+        return
+    full = os.path.abspath(os.path.expanduser(path))
+    parent = os.path.dirname(full)
+    if not os.path.isdir(parent):
+        what = "is not a directory" if os.path.exists(parent) else "does not exist"
+        raise UsageError(f"--state-dir {path}: its parent {parent} {what}")
+    if os.path.exists(full) and not os.path.isdir(full):
+        raise UsageError(f"--state-dir {path}: exists and is not a directory")
+    if must_write and not os.access(full if os.path.exists(full) else parent, os.W_OK):
+        raise UsageError(f"--state-dir {path}: not writable by this user")
+
+
+def _interpreter(name: Optional[str]) -> Optional[str]:
+    if name is None:
+        return None
+    found = name if os.sep in name else shutil.which(name)
+    if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
+        raise UsageError(f"--python {name}: no such executable interpreter")
+    return os.path.abspath(found)
+
+
+def _requirements(given: List[str]) -> Tuple[str, ...]:
+    for requirement in given:
+        reason = requirements.problem(requirement)
+        if reason:
+            raise UsageError(reason)
+    return tuple(given) or DEFAULT_REQUIREMENTS
+
+
+def location_spec(args: argparse.Namespace, must_write: bool = False) -> Spec:
+    check_state_dir(args.state_dir, must_write)
+    return Spec(import_name=args.import_name, state_dir=args.state_dir)
+
+
+def build_spec(args: argparse.Namespace) -> Spec:
+    """The Spec for ensure/hook, or UsageError naming the first bad value."""
+    check_state_dir(args.state_dir, must_write=True)
+    python = _interpreter(args.python)
+    extra = {"python": python} if python else {}
+    return Spec(
+        requirements=_requirements(args.requirements), import_name=args.import_name,
+        min_python=args.min_python, state_dir=args.state_dir, index_url=args.index_url,
+        find_links=tuple(args.find_links), no_index=args.no_index, step_timeout=args.timeout,
+        cooldown_seconds=args.cooldown, **extra,  # type: ignore[arg-type]
+    )

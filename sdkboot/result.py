@@ -1,0 +1,100 @@
+"""``Result`` and the contract's metrics object.
+
+Host pipelines keep only bools and finite numbers, and at most 10 keys, so the
+metrics hold numbers only; the strings go to the event log.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple, Union
+
+from .classify import Failure
+from .codes import ErrKind, Outcome, Phase, Strategy
+
+MAX_METRIC_KEYS = 10
+Metric = Union[int, bool]
+
+# Exit codes of the CLI, by outcome family.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+
+
+def hook_py() -> int:
+    return sys.version_info[0] * 100 + sys.version_info[1]
+
+
+def _present(value: Optional[Metric]) -> bool:
+    # Zero and absent are omitted; a probed bool is kept even when False.
+    return value is not None and (isinstance(value, bool) or value != 0)
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    phase: Phase = Phase.UNSET
+    failure: Optional[Failure] = None
+    rc: Optional[int] = None
+    strategy: Strategy = Strategy.NONE
+    env: Optional[str] = None
+    duration: float = 0.0
+    subprocesses: int = 0
+    has_pip: Optional[bool] = None
+    message: str = ""
+    fallback_reason: Optional[str] = None
+    durations: Dict[str, float] = field(default_factory=dict)
+    stderr_tail: str = ""
+
+    @property
+    def err_kind(self) -> Optional[str]:
+        """The contract's string form, e.g. ``signal_killed:-9``; None on success."""
+        return self.failure.text if self.failure else None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.NOOP_SYSTEM, Outcome.NOOP_VENV, Outcome.NOOP_TARGET,
+                                Outcome.BUILT, Outcome.BUILT_TARGET)
+
+    @property
+    def exit_code(self) -> int:
+        if self.ok:
+            return EXIT_OK
+        return EXIT_FAILED if self.outcome is Outcome.BUILD_FAILED else EXIT_SKIPPED
+
+    def _ranked_metrics(self) -> List[Tuple[str, Optional[Metric]]]:
+        """Every candidate key, most important first: the 10-key cap cuts from the end."""
+        fail = self.failure
+        return [
+            ("sdk_bootstrap", int(self.outcome)),
+            ("sdk_bootstrap_phase", int(self.phase)),
+            ("sdk_bootstrap_err", int(fail.kind) if fail else int(ErrKind.NONE)),
+            ("sdk_bootstrap_ms", int(round(self.duration * 1000))),
+            ("sdk_bootstrap_rc", fail.kill_rc if fail else None),
+            ("sdk_bootstrap_exc", int(fail.exc_type) if fail and fail.exc_type else None),
+            ("sdk_bootstrap_errno", fail.errno if fail else None),
+            ("sdk_bootstrap_stderr_sig", fail.stderr_sig if fail else None),
+            ("sdk_has_pip", self.has_pip),
+            ("sdk_hook_py", hook_py()),
+            # sdkboot's own keys, last: they give way when the contract's keys fill the cap.
+            ("sdk_bootstrap_strategy", int(self.strategy)),
+            ("sdk_bootstrap_spawns", self.subprocesses),
+        ]
+
+    def metrics(self) -> Dict[str, Metric]:
+        kept = [(key, value) for key, value in self._ranked_metrics() if _present(value)]
+        return {key: value for key, value in kept[:MAX_METRIC_KEYS] if value is not None}
+
+    def to_json(self) -> Dict[str, object]:
+        """The CLI's ``--json`` object."""
+        return {
+            "outcome": self.outcome.name,
+            "outcome_code": int(self.outcome),
+            "phase": self.phase.label if self.phase else None,
+            "err_kind": self.err_kind,
+            "rc": self.rc,
+            "strategy": self.strategy.label if self.strategy else None,
+            "env": self.env,
+            "duration_ms": int(round(self.duration * 1000)),
+            "subprocesses": self.subprocesses,
+            "message": self.message,
+            "metrics": self.metrics(),
+        }

@@ -1,0 +1,60 @@
+"""One ``ensure()`` call's bookkeeping: every child it spawns goes through here."""
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence
+
+from . import runner
+from .classify import Failure, classify
+from .codes import Phase
+from .progress import ProgressSink, pip_detail
+from .runner import Completed
+from .spec import Spec
+
+
+class StepFailed(Exception):
+    """A step exited non-zero, timed out, or could not start."""
+
+    def __init__(self, phase: Phase, done: Completed, failure: Failure) -> None:
+        super().__init__(failure.text)
+        self.phase, self.done, self.failure = phase, done, failure
+
+
+def succeeded(done: Completed) -> bool:
+    return done.rc == 0 and not done.timed_out and done.error is None
+
+
+class Session:
+    """Counts subprocesses, sums per-phase durations and feeds progress."""
+
+    def __init__(self, spec: Spec, progress: Optional[ProgressSink] = None) -> None:
+        self.spec = spec
+        self.progress = progress
+        self.spawned = 0
+        self.durations: Dict[str, float] = {}
+
+    def _on_line(self, phase: Phase) -> Optional[runner.LineSink]:
+        sink = self.progress
+        if sink is None:
+            return None
+
+        def forward(line: bytes) -> None:
+            detail = pip_detail(line)
+            if detail:
+                sink(phase.label, detail)
+
+        return forward
+
+    def run(self, phase: Phase, argv: Sequence[str]) -> Completed:
+        self.spawned += 1
+        if self.progress is not None:
+            self.progress(phase.label, "")
+        done = runner.run(argv, self.spec.step_timeout, on_line=self._on_line(phase))
+        self.durations[phase.label] = self.durations.get(phase.label, 0.0) + done.seconds
+        return done
+
+    def step(self, phase: Phase, argv: Sequence[str], relaunched: bool = False) -> Completed:
+        """Run ``argv``; raise StepFailed, already classified, unless it succeeded."""
+        done = self.run(phase, argv)
+        if not succeeded(done):
+            raise StepFailed(phase, done, classify(phase, done, relaunched))
+        return done

@@ -1,0 +1,78 @@
+"""What to bootstrap and where: the frozen ``Spec``."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Optional, Sequence, Tuple, Union
+
+DEFAULT_REQUIREMENTS: Tuple[str, ...] = ("claude-agent-sdk",)
+DEFAULT_IMPORT_NAME = "claude_agent_sdk"
+DEFAULT_STEP_TIMEOUT = 300.0
+DEFAULT_COOLDOWN = 24 * 3600.0
+
+Strings = Union[str, Sequence[str]]
+
+
+def user_state_root() -> str:
+    """The platform's per-user state directory."""
+    if sys.platform == "win32":
+        return os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
+    if sys.platform == "darwin":
+        return os.path.expanduser("~/Library/Application Support")
+    return os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+
+
+def default_state_dir(name: str) -> str:
+    """``$SDKBOOT_STATE_DIR``, else ``<per-user state>/sdkboot/<name>``."""
+    override = os.environ.get("SDKBOOT_STATE_DIR")
+    if override:
+        return os.path.abspath(os.path.expanduser(override))
+    return os.path.join(user_state_root(), "sdkboot", name)
+
+
+def _strings(value: Strings) -> Tuple[str, ...]:
+    # A lone string is one item, not a sequence of characters.
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything ``ensure()`` needs. Sequences are normalized to tuples."""
+
+    requirements: Sequence[str] = DEFAULT_REQUIREMENTS
+    import_name: str = DEFAULT_IMPORT_NAME
+    min_python: Tuple[int, int] = (3, 10)
+    python: str = field(default_factory=lambda: sys.executable)
+    state_dir: Optional[str] = None
+    index_url: Optional[str] = None
+    find_links: Strings = ()
+    no_index: bool = False
+    pip_args: Strings = ()
+    step_timeout: float = DEFAULT_STEP_TIMEOUT
+    cooldown_seconds: float = DEFAULT_COOLDOWN
+
+    def __post_init__(self) -> None:
+        # Frozen: normalize through object.__setattr__, once, at construction.
+        state = self.state_dir or default_state_dir(self.import_name)
+        object.__setattr__(self, "state_dir", os.path.abspath(os.path.expanduser(state)))
+        object.__setattr__(self, "requirements", _strings(self.requirements))
+        object.__setattr__(self, "find_links", _strings(self.find_links))
+        object.__setattr__(self, "pip_args", _strings(self.pip_args))
+        object.__setattr__(self, "min_python", tuple(self.min_python))
+
+    @property
+    def root(self) -> str:
+        """``state_dir`` as a plain ``str`` (always set after construction)."""
+        return str(self.state_dir)
+
+    def index_options(self) -> Tuple[str, ...]:
+        """pip's index flags, in a stable order."""
+        options: Tuple[str, ...] = ()
+        if self.index_url:
+            options += ("--index-url", self.index_url)
+        for link in self.find_links:
+            options += ("--find-links", str(link))
+        if self.no_index:
+            options += ("--no-index",)
+        return options

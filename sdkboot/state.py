@@ -1,0 +1,118 @@
+"""The install-state file: what was built, for which fingerprint, and what must exist.
+
+The health check reads this one small file and stats the paths it lists. It spawns
+no subprocess and imports nothing, which is what makes the no-op path cheap.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+from .fsutil import read_json, write_json_atomic
+from .layout import Layout
+from .spec import Spec
+
+# Bump when the on-disk layout changes: every older state then reads as mismatched.
+LAYOUT_VERSION = 1
+Fingerprint = Dict[str, Any]
+
+
+def _file_id(path: str) -> str:
+    """Size and mtime of the real interpreter binary: an upgrade in place changes it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def normalize_requirements(requirements: Sequence[str]) -> Tuple[str, ...]:
+    return tuple(sorted({" ".join(req.lower().split()) for req in requirements}))
+
+
+def fingerprint(spec: Spec) -> Fingerprint:
+    python = os.path.abspath(spec.python)
+    return {
+        "layout": LAYOUT_VERSION,
+        "host": sys.executable,
+        "host_version": "%d.%d.%d" % sys.version_info[:3],
+        "python": python,
+        "python_id": _file_id(python),
+        "requirements": list(normalize_requirements(spec.requirements)),
+        "import_name": spec.import_name,
+    }
+
+
+@dataclass(frozen=True)
+class InstallState:
+    strategy: str
+    env: str
+    site: str
+    python_version: str
+    paths: Tuple[str, ...]
+    fingerprint: Fingerprint
+    built_at: float
+
+    def to_json(self) -> Dict[str, Any]:
+        data = asdict(self)
+        data["paths"] = list(self.paths)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "InstallState":
+        """Raise ValueError for anything that is not a state this version wrote."""
+        try:
+            state = cls(**{**data, "paths": tuple(data["paths"])})
+        except (TypeError, KeyError) as exc:
+            raise ValueError(f"missing or unknown field: {exc}") from None
+        if not isinstance(state.fingerprint, dict) or not all(isinstance(p, str) for p in state.paths):
+            raise ValueError("malformed fields")
+        return state
+
+
+def new_state(strategy: str, env: str, site: str, version: str, paths: Sequence[str], fp: Fingerprint) -> InstallState:
+    return InstallState(strategy, env, site, version, tuple(paths), fp, time.time())
+
+
+def load(layout: Layout) -> Tuple[Optional[InstallState], Optional[str]]:
+    """``(state, None)``, or ``(None, reason)`` when absent or corrupt."""
+    data, reason = read_json(layout.state_file)
+    if data is None:
+        return None, f"install-state {reason}"
+    try:
+        return InstallState.from_json(data), None
+    except ValueError as exc:
+        return None, f"install-state corrupt: {exc}"
+
+
+def _mismatch(recorded: Fingerprint, current: Fingerprint) -> Optional[str]:
+    changed = sorted(key for key in set(recorded) | set(current) if recorded.get(key) != current.get(key))
+    return f"fingerprint changed ({', '.join(changed)})" if changed else None
+
+
+def _missing(paths: Sequence[str]) -> Optional[str]:
+    for path in paths:
+        if not os.path.exists(path):
+            return f"missing {path}"
+    return None
+
+
+def problem(state: InstallState, current: Fingerprint) -> Optional[str]:
+    """Why ``state`` is not usable now, or None when it is healthy."""
+    return _mismatch(state.fingerprint, current) or _missing(state.paths)
+
+
+def check(layout: Layout, current: Fingerprint) -> Tuple[Optional[InstallState], Optional[str]]:
+    """``(state, None)`` when healthy; otherwise ``(state-or-None, reason)``."""
+    state, reason = load(layout)
+    if state is None:
+        return None, reason
+    return state, problem(state, current)
+
+
+def publish(layout: Layout, state: InstallState) -> None:
+    """Written LAST and atomically: its presence means the build is complete."""
+    write_json_atomic(layout.state_file, state.to_json())

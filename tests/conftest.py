@@ -1,0 +1,56 @@
+"""Shared fixtures: an isolated HOME for every test and a tiny offline wheelhouse."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from wheels import make_wheel  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+PROBE_DIST = "sdkboot-probe"
+PROBE_MODULE = "sdkboot_probe"
+
+# The real claude-agent-sdk closure is large; keep one copy outside $HOME, shared by runs.
+os.environ.setdefault(
+    "SDKBOOT_WHEELHOUSE", os.path.join(tempfile.gettempdir(), "sdkboot-wheelhouse")
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test may write to the real $HOME or the real per-user state dir."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))
+    monkeypatch.setenv("LOCALAPPDATA", str(home / "AppData" / "Local"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.delenv("SDKBOOT_STATE_DIR", raising=False)
+    monkeypatch.delenv("SDKBOOT_DEBUG", raising=False)
+    monkeypatch.setenv("PIP_NO_INPUT", "1")
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    return home
+
+
+@pytest.fixture(scope="session")
+def probe_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheelhouse with one tiny pure-Python package, ``sdkboot_probe``."""
+    directory = tmp_path_factory.mktemp("wheelhouse")
+    make_wheel(directory, PROBE_DIST, {f"{PROBE_MODULE}/__init__.py": "VALUE = 42\n"})
+    return directory
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "state"
+    yield path
+
+
+def linux_only() -> pytest.MarkDecorator:
+    return pytest.mark.skipif(sys.platform != "linux", reason="needs Linux")
