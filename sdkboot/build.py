@@ -44,7 +44,7 @@ def _publish(layout: Layout, fp: state.Fingerprint, code: Strategy, stage: str, 
 def attempt(session: Session, layout: Layout, fp: state.Fingerprint, strategy: BuildStrategy) -> Result:
     """One strategy, start to finish. On StepFailed the stage is already removed."""
     stage = layout.new_build(strategy.code.label)
-    os.makedirs(layout.builds, exist_ok=True)
+    os.makedirs(layout.builds, mode=0o700, exist_ok=True)
     try:
         built = strategy.build(session, stage)
     except BaseException:

@@ -71,7 +71,7 @@ def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> O
 
 def _take_lock(layout: Layout) -> Optional[BuildLock]:
     """The lock, or None when another live process holds it. OSError propagates (phase pre)."""
-    os.makedirs(layout.root, exist_ok=True)
+    os.makedirs(layout.root, mode=0o700, exist_ok=True)  # private: it will go on sys.path
     lock = BuildLock(layout.lock_file)
     return lock if lock.acquire() else None
 
@@ -89,9 +89,16 @@ def _locked_build(spec: Spec, session: Session, layout: Layout, fp: state.Finger
         settled = _healthy(layout, fp) or _cooling(spec, layout, fp, clock())
         if settled is not None:
             return settled
-        current, _ = state.load(layout)
+        current, why = state.check(layout, fp)
         prune(layout, keep=current.env if current else None)
-        return build(session, layout, fp, clock())
+        return _noting(build(session, layout, fp, clock()), why)
+
+
+def _noting(result: Result, why: Optional[str]) -> Result:
+    """Say why a rebuild happened (python upgraded, corrupt state...): users ask."""
+    if not why or why.endswith("absent"):
+        return result
+    return dataclasses.replace(result, message=f"{result.message} (rebuilt: {why})")
 
 
 def _decide(spec: Spec, session: Session, clock: Clock) -> Result:
@@ -134,10 +141,15 @@ def _log(spec: Spec, result: Result, now: float) -> None:
     events.append(path, record)
 
 
-def ensure(spec: Spec, *, clock: Clock = time.time, progress: Optional[ProgressSink] = None) -> Result:
-    """Make ``spec.import_name`` importable. Never raises (Ctrl-C aside)."""
+def ensure(
+    spec: Spec, *, clock: Clock = time.time, progress: Optional[ProgressSink] = None, budget: Optional[float] = None
+) -> Result:
+    """Make ``spec.import_name`` importable. Never raises (Ctrl-C aside).
+
+    ``budget`` caps the whole call in seconds (each step's timeout shrinks to fit it).
+    """
     started = time.monotonic()
-    session = Session(spec, progress)
+    session = Session(spec, progress, budget)
     try:
         result = _decide(spec, session, clock)
     except Exception as exc:  # the contract: an unexpected error is a result, never a crash

@@ -11,6 +11,7 @@ import shutil
 from typing import List, Optional, Tuple
 
 from . import requirements
+from .fsutil import can_write
 from .spec import DEFAULT_COOLDOWN, DEFAULT_IMPORT_NAME, DEFAULT_REQUIREMENTS, DEFAULT_STEP_TIMEOUT, Spec
 
 
@@ -79,7 +80,7 @@ def check_state_dir(path: Optional[str], must_write: bool) -> None:
         raise UsageError(f"--state-dir {path}: its parent {parent} {what}")
     if os.path.exists(full) and not os.path.isdir(full):
         raise UsageError(f"--state-dir {path}: exists and is not a directory")
-    if must_write and not os.access(full if os.path.exists(full) else parent, os.W_OK):
+    if must_write and not can_write(full if os.path.exists(full) else parent):
         raise UsageError(f"--state-dir {path}: not writable by this user")
 
 
@@ -105,9 +106,9 @@ def location_spec(args: argparse.Namespace, must_write: bool = False) -> Spec:
     return Spec(import_name=args.import_name, state_dir=args.state_dir)
 
 
-def build_spec(args: argparse.Namespace) -> Spec:
-    """The Spec for ensure/hook, or UsageError naming the first bad value."""
-    check_state_dir(args.state_dir, must_write=True)
+def build_spec(args: argparse.Namespace, must_write: bool = True) -> Spec:
+    """The Spec for ensure/hook/status, or UsageError naming the first bad value."""
+    check_state_dir(args.state_dir, must_write)
     python = _interpreter(args.python)
     extra = {"python": python} if python else {}
     return Spec(

@@ -39,7 +39,9 @@ class Completed:
 def _group_options() -> Dict[str, object]:
     if sys.platform == "win32":
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
-    return {"start_new_session": True}
+    # umask 022: what a child builds must not be group/world-writable, or activate() refuses it
+    # (users with a 002 umask are common).
+    return {"start_new_session": True, "umask": 0o022}
 
 
 def _kill_group(proc: "subprocess.Popen[bytes]") -> None:

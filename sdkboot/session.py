@@ -1,6 +1,7 @@
 """One ``ensure()`` call's bookkeeping: every child it spawns goes through here."""
 from __future__ import annotations
 
+import time
 from typing import Dict, Optional, Sequence
 
 from . import runner
@@ -26,9 +27,10 @@ def succeeded(done: Completed) -> bool:
 class Session:
     """Counts subprocesses, sums per-phase durations and feeds progress."""
 
-    def __init__(self, spec: Spec, progress: Optional[ProgressSink] = None) -> None:
+    def __init__(self, spec: Spec, progress: Optional[ProgressSink] = None, budget: Optional[float] = None) -> None:
         self.spec = spec
         self.progress = progress
+        self.deadline = None if budget is None else time.monotonic() + budget
         self.spawned = 0
         self.durations: Dict[str, float] = {}
 
@@ -44,11 +46,17 @@ class Session:
 
         return forward
 
+    def timeout(self) -> float:
+        """The step limit, shortened so the whole call fits its budget (a host's async timeout)."""
+        if self.deadline is None:
+            return self.spec.step_timeout
+        return max(0.01, min(self.spec.step_timeout, self.deadline - time.monotonic()))
+
     def run(self, phase: Phase, argv: Sequence[str]) -> Completed:
         self.spawned += 1
         if self.progress is not None:
             self.progress(phase.label, "")
-        done = runner.run(argv, self.spec.step_timeout, on_line=self._on_line(phase))
+        done = runner.run(argv, self.timeout(), on_line=self._on_line(phase))
         self.durations[phase.label] = self.durations.get(phase.label, 0.0) + done.seconds
         return done
 

@@ -93,7 +93,7 @@ def _mismatch(recorded: Fingerprint, current: Fingerprint) -> Optional[str]:
     return f"fingerprint changed ({', '.join(changed)})" if changed else None
 
 
-def _missing(paths: Sequence[str]) -> Optional[str]:
+def missing(paths: Sequence[str]) -> Optional[str]:
     for path in paths:
         if not os.path.exists(path):
             return f"missing {path}"
@@ -102,7 +102,7 @@ def _missing(paths: Sequence[str]) -> Optional[str]:
 
 def problem(state: InstallState, current: Fingerprint) -> Optional[str]:
     """Why ``state`` is not usable now, or None when it is healthy."""
-    return _mismatch(state.fingerprint, current) or _missing(state.paths)
+    return _mismatch(state.fingerprint, current) or missing(state.paths)
 
 
 def check(layout: Layout, current: Fingerprint) -> Tuple[Optional[InstallState], Optional[str]]:

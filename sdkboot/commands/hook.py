@@ -1,11 +1,54 @@
-"""placeholder"""
-HELP = "todo"
-EXAMPLE = "sdkboot hook"
+"""``sdkboot hook``: the Claude Code SessionStart async command-hook protocol.
+
+stdout carries exactly two JSON lines: ``{"async": true, "asyncTimeout": N}`` first,
+then ``{"metrics": {...}}`` (plus a one-time ``systemMessage``) when done. Nothing
+else may reach stdout: the host parses each line as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Dict
+
+from ..ensure import ensure
+from ..layout import Layout
+from ..notices import take
+from ..options import add_build, build_spec
+from .ensure import describe
+
+HELP = "run ensure as a Claude Code SessionStart async hook: two JSON lines on stdout, nothing else"
+EXAMPLE = "sdkboot hook --async-timeout 180000"
+DEFAULT_ASYNC_MS = 180_000
+# Leave the host time to read our answer before its own async timeout fires.
+MARGIN_SECONDS = 10.0
 
 
-def configure(parser):
-    pass
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_build(parser)
+    parser.add_argument("--async-timeout", type=int, default=DEFAULT_ASYNC_MS, metavar="MS",
+                        help=f"what to announce as asyncTimeout; the build is cut to fit (default {DEFAULT_ASYNC_MS})")
 
 
-def run(args):
-    return 2
+def _line(data: Dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def _debug(text: str) -> None:
+    if os.environ.get("SDKBOOT_DEBUG"):
+        print(text, file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = build_spec(args)
+    _line({"async": True, "asyncTimeout": args.async_timeout})
+    result = ensure(spec, budget=max(1.0, args.async_timeout / 1000 - MARGIN_SECONDS))
+    _debug(describe(result))
+    answer: Dict[str, Any] = {"metrics": result.metrics()}
+    notice = take(Layout(spec.root), result)
+    if notice:
+        answer["systemMessage"] = notice
+    _line(answer)
+    return 0

@@ -1,11 +1,96 @@
-"""placeholder"""
-HELP = "todo"
-EXAMPLE = "sdkboot report"
+"""``sdkboot report``: aggregate the event log (current plus rotated) for people or machines."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List
+
+from .. import events
+from ..layout import Layout
+from ..options import add_location, location_spec
+from ..table import emit_json, table
+
+HELP = "summarize the event log: outcomes, err kinds, signal-kill rcs, p50/p95 durations"
+EXAMPLE = "sdkboot report --json"
 
 
-def configure(parser):
-    pass
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_location(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def run(args):
-    return 2
+@dataclass
+class Summary:
+    events: int = 0
+    corrupt: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    err_kinds: Counter = field(default_factory=Counter)
+    signal_rcs: Counter = field(default_factory=Counter)
+    durations: Dict[str, List[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, record: Dict[str, Any]) -> None:
+        self.events += 1
+        outcome = str(record.get("outcome"))
+        self.outcomes[outcome] += 1
+        err = record.get("err_kind")
+        if err:
+            # other:<tail> strings are unbounded; count them as one kind
+            self.err_kinds["other" if str(err).startswith("other:") else str(err)] += 1
+        if str(err).startswith("signal_killed") and isinstance(record.get("rc"), int):
+            self.signal_rcs[str(record["rc"])] += 1
+        if isinstance(record.get("duration_ms"), (int, float)):
+            self.durations[outcome].append(int(record["duration_ms"]))
+
+
+def percentile(values: List[int], q: float) -> int:
+    """Nearest-rank percentile (no interpolation: every value reported was really seen)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def summarize(lines: Iterable[str]) -> Summary:
+    summary = Summary()
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            summary.add(record)
+        else:
+            summary.corrupt += 1
+    return summary
+
+
+def to_json(summary: Summary) -> Dict[str, Any]:
+    timing = {o: {"count": len(v), "p50_ms": percentile(v, 50), "p95_ms": percentile(v, 95)}
+              for o, v in sorted(summary.durations.items())}
+    return {"events": summary.events, "corrupt_lines": summary.corrupt, "outcomes": dict(summary.outcomes),
+            "err_kinds": dict(summary.err_kinds), "signal_kill_rcs": dict(summary.signal_rcs),
+            "durations": timing}
+
+
+def render(data: Dict[str, Any]) -> str:
+    rows = [(o, n, data["durations"].get(o, {}).get("p50_ms", "-"), data["durations"].get(o, {}).get("p95_ms", "-"))
+            for o, n in sorted(data["outcomes"].items(), key=lambda kv: -kv[1])]
+    parts = [f"{data['events']} events, {data['corrupt_lines']} corrupt lines skipped",
+             table(("outcome", "count", "p50 ms", "p95 ms"), rows)]
+    if data["err_kinds"]:
+        parts.append(table(("err kind", "count"), sorted(data["err_kinds"].items(), key=lambda kv: -kv[1])))
+    if data["signal_kill_rcs"]:
+        parts.append(table(("signal-kill rc", "count"), sorted(data["signal_kill_rcs"].items())))
+    return "\n\n".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    data = to_json(summarize(events.read_lines(Layout(location_spec(args).root).events_file)))
+    if args.json:
+        emit_json(data)
+    else:
+        print(render(data))
+    return 0

@@ -1,11 +1,81 @@
-"""placeholder"""
-HELP = "todo"
-EXAMPLE = "sdkboot status"
+"""``sdkboot status``: what is built, is it healthy, is it cooling down or building now."""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Any, Dict, Optional
+
+from .. import cooldown, lock, state
+from ..layout import Layout
+from ..options import add_build, build_spec
+from ..spec import Spec
+from ..table import emit_json, human_bytes, pairs
+
+HELP = "show what is built, whether it is healthy, any cooldown, and any build running now"
+EXAMPLE = "sdkboot status --json"
 
 
-def configure(parser):
-    pass
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_build(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def run(args):
-    return 2
+def tree_size(path: str) -> int:
+    total = 0
+    for directory, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(directory, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def _built(record: Optional[state.InstallState], now: float) -> Dict[str, Any]:
+    if record is None:
+        return {"built": False}
+    return {
+        "built": True, "strategy": record.strategy, "env": record.env, "site": record.site,
+        "python": record.python_version, "requirements": record.fingerprint.get("requirements"),
+        "built_at": record.built_at, "age_seconds": round(now - record.built_at, 1),
+        "size_bytes": tree_size(record.env),
+    }
+
+
+def _cooldown(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> Dict[str, Any]:
+    record = cooldown.read(layout) or {}
+    left = cooldown.remaining(layout, now, spec.cooldown_seconds, fp)
+    return {"active": left > 0, "remaining_seconds": round(left), "rc": record.get("rc"), "phase": record.get("phase")}
+
+
+def collect(spec: Spec, now: float) -> Dict[str, Any]:
+    layout, fp = Layout(spec.root), state.fingerprint(spec)
+    record, reason = state.check(layout, fp)
+    holder = lock.holder(layout.lock_file)
+    return {
+        "state_dir": spec.root, **_built(record, now), "healthy": reason is None, "reason": reason,
+        "cooldown": _cooldown(spec, layout, fp, now),
+        "building": {"running": holder is not None, "pid": holder},
+    }
+
+
+def _lines(info: Dict[str, Any]) -> str:
+    items = [("state dir", info["state_dir"])]
+    if info["built"]:
+        items += [("strategy", info["strategy"]), ("env", info["env"]), ("size", human_bytes(info["size_bytes"])),
+                  ("python", info["python"]), ("requirements", " ".join(info["requirements"] or [])),
+                  ("age", f"{info['age_seconds'] / 3600:.1f} h")]
+    items.append(("healthy", "yes" if info["healthy"] else f"no ({info['reason']})"))
+    cool = info["cooldown"]
+    items.append(("cooldown", f"{cool['remaining_seconds']} s left (rc {cool['rc']})" if cool["active"] else "none"))
+    busy = info["building"]
+    items.append(("building now", f"yes (pid {busy['pid']})" if busy["running"] else "no"))
+    return pairs(items)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when healthy, 1 when not (so scripts can branch on it)."""
+    info = collect(build_spec(args, must_write=False), time.time())
+    emit_json(info) if args.json else print(_lines(info))
+    return 0 if info["healthy"] else 1

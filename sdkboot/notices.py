@@ -1,0 +1,37 @@
+"""One-time user notices: each persistent, user-fixable problem is shown once per sdkboot version."""
+from __future__ import annotations
+
+from typing import Optional
+
+from .codes import ErrKind, Outcome
+from .fsutil import read_json, write_json_atomic
+from .layout import Layout
+from .result import Result
+from .version import VERSION
+
+
+def problem_key(result: Result) -> Optional[str]:
+    """The notice-worthy problem in ``result``: only what the user must fix by hand."""
+    if result.outcome is Outcome.HOOK_PY_INCOMPATIBLE:
+        return result.outcome.name
+    failure = result.failure
+    if failure is not None and failure.kind is ErrKind.VENV_ENSUREPIP_FAIL and result.has_pip is False:
+        return failure.kind.label
+    return None
+
+
+def take(layout: Layout, result: Result) -> Optional[str]:
+    """The notice to show now, or None when there is none or it was already shown."""
+    key = problem_key(result)
+    if key is None:
+        return None
+    shown, _ = read_json(layout.notice_file)
+    shown = shown or {}
+    marks = shown.get(VERSION) if isinstance(shown.get(VERSION), list) else []
+    if key in marks:
+        return None
+    try:
+        write_json_atomic(layout.notice_file, {**shown, VERSION: [*marks, key]})
+    except OSError:
+        return None  # if we cannot remember it was shown, do not nag every session
+    return f"sdkboot: {result.message}"
