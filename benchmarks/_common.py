@@ -1,0 +1,55 @@
+"""Shared pieces of the benchmarks: timing statistics and a real, tiny built env."""
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, List, Tuple
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+import sdkboot  # noqa: E402
+from wheels import make_wheel  # noqa: E402
+
+MODULE = "sdkboot_bench"
+
+
+def time_calls(fn: Callable[[], object], calls: int) -> List[float]:
+    """Per-call wall times in milliseconds."""
+    samples = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def stats(samples: List[float]) -> Tuple[float, float]:
+    """(median, p99) in ms."""
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def row(label: str, samples: List[float]) -> str:
+    median, p99 = stats(samples)
+    return f"{label:<48} {len(samples):>6} calls  median {median:9.4f} ms  p99 {p99:9.4f} ms"
+
+
+def built_spec(root: Path) -> sdkboot.Spec:
+    """A real venv build of a one-module wheel (pip, offline), so the no-op path is the real one."""
+    wheels = root / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    make_wheel(wheels, "sdkboot-bench", {f"{MODULE}/__init__.py": "VALUE = 1\n"})
+    spec = sdkboot.Spec(requirements=["sdkboot-bench"], import_name=MODULE, state_dir=str(root / "state"),
+                        find_links=[str(wheels)], no_index=True)
+    result = sdkboot.ensure(spec)
+    if result.outcome is not sdkboot.Outcome.BUILT:
+        raise SystemExit(f"benchmark setup failed: {result.outcome.name} {result.err_kind} {result.message}")
+    return spec
+
+
+def scratch() -> Path:
+    return Path(tempfile.mkdtemp(prefix="sdkboot-bench-"))
