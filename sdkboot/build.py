@@ -68,12 +68,12 @@ def _fallback(session: Session, layout: Layout, fp: state.Fingerprint, first: St
     if not pip_probe(session):
         hint = no_pip_advice(collapse(first.done.out, first.done.err))
         return failed(first, Strategy.VENV, hint, has_pip=False)
-    extra = {"has_pip": True, "fallback_reason": first.failure.text}
+    reason = first.failure.text
     try:
         result = attempt(session, layout, fp, TargetStrategy())
     except StepFailed as error:
-        return failed(error, Strategy.TARGET, **extra)
-    return dataclasses.replace(result, **extra)  # type: ignore[arg-type]
+        return failed(error, Strategy.TARGET, has_pip=True, fallback_reason=reason)
+    return dataclasses.replace(result, has_pip=True, fallback_reason=reason)
 
 
 def build(session: Session, layout: Layout, fp: state.Fingerprint, now: float) -> Result:

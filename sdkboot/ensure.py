@@ -58,7 +58,8 @@ def _healthy(layout: Layout, fp: state.Fingerprint) -> Optional[Result]:
     if current is None or reason is not None:
         return None
     code = Strategy[current.strategy.upper()]
-    return Result(_NOOP[code], strategy=code, env=current.env, message=f"{current.strategy} at {current.env} is healthy")
+    message = f"{current.strategy} at {current.env} is healthy"
+    return Result(_NOOP[code], strategy=code, env=current.env, message=message)
 
 
 def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> Optional[Result]:
@@ -83,7 +84,8 @@ def _locked_build(spec: Spec, session: Session, layout: Layout, fp: state.Finger
         failure = from_exception(exc)
         return Result(Outcome.BUILD_FAILED, phase=Phase.PRE, failure=failure, message=advice(failure))
     if lock is None:
-        return Result(Outcome.SKIP_SENTINEL, message=f"another process (pid {holder(layout.lock_file)}) is building now")
+        busy = f"another process (pid {holder(layout.lock_file)}) is building now"
+        return Result(Outcome.SKIP_SENTINEL, message=busy)
     with lock:
         # Another process may have just finished (or been killed) while we waited.
         settled = _healthy(layout, fp) or _cooling(spec, layout, fp, clock())

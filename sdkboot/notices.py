@@ -1,7 +1,7 @@
 """One-time user notices: each persistent, user-fixable problem is shown once per sdkboot version."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 from .codes import ErrKind, Outcome
 from .fsutil import read_json, write_json_atomic
@@ -25,9 +25,9 @@ def take(layout: Layout, result: Result) -> Optional[str]:
     key = problem_key(result)
     if key is None:
         return None
-    shown, _ = read_json(layout.notice_file)
-    shown = shown or {}
-    marks = shown.get(VERSION) if isinstance(shown.get(VERSION), list) else []
+    shown = read_json(layout.notice_file)[0] or {}
+    recorded = shown.get(VERSION)
+    marks: List[str] = [str(m) for m in recorded] if isinstance(recorded, list) else []
     if key in marks:
         return None
     try:

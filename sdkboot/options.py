@@ -115,5 +115,5 @@ def build_spec(args: argparse.Namespace, must_write: bool = True) -> Spec:
         requirements=_requirements(args.requirements), import_name=args.import_name,
         min_python=args.min_python, state_dir=args.state_dir, index_url=args.index_url,
         find_links=tuple(args.find_links), no_index=args.no_index, step_timeout=args.timeout,
-        cooldown_seconds=args.cooldown, **extra,  # type: ignore[arg-type]
+        cooldown_seconds=args.cooldown, **extra,
     )

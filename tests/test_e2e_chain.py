@@ -53,7 +53,8 @@ def test_build_noop_kill_cooldown_retry(tmp_path: Path, probe_wheelhouse: Path) 
     # A new interpreter (fingerprint change) whose pip step dies by a real SIGKILL.
     killer = write_wrapper(tmp_path / "py-killed", debian_venv(), sigkill_once(tmp_path / "killed-once"))
     killed = ensure(state, probe_wheelhouse, "--python", str(killer))
-    assert (killed["outcome"], killed["err_kind"], killed["phase"]) == ("BUILD_FAILED", "signal_killed:-9", "pip_target")
+    observed = (killed["outcome"], killed["err_kind"], killed["phase"])
+    assert observed == ("BUILD_FAILED", "signal_killed:-9", "pip_target")
     assert killed["metrics"]["sdk_bootstrap_rc"] == -9
     assert json.loads((state / "cooldown.json").read_text())["rc"] == -9
     venv_python = Path(first["env"]) / "bin" / "python"

@@ -31,7 +31,9 @@ def make_wheel(
     info = f"{stem}.dist-info"
     members = dict(files)
     members[f"{info}/METADATA"] = _metadata(dist, version, requires)
-    members[f"{info}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: sdkboot-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    members[f"{info}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: sdkboot-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
     record = [_record_line(name, text.encode()) for name, text in members.items()]
     members[f"{info}/RECORD"] = "\n".join(record + [f"{info}/RECORD,,"]) + "\n"
     path = directory / f"{stem}-py3-none-any.whl"

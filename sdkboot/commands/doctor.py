@@ -6,7 +6,7 @@ import json
 import os
 import re
 import shutil
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from .. import memlimit, runner
 from ..fsutil import can_write
@@ -106,7 +106,8 @@ def _verdict_line(problems: List[str]) -> str:
 def _lines(info: Dict[str, Any]) -> str:
     interp, space = info["interpreter"], info["disk"]
     limits = ", ".join(f"{x['source']} = {human_bytes(x['bytes'])}" for x in info["memory_limits"]) or "none"
-    items = [("interpreter", f"{interp.get('executable')} ({interp.get('implementation', '?')} {interp.get('version', '?')})"),
+    name = f"{interp.get('implementation', '?')} {interp.get('version', '?')}"
+    items = [("interpreter", f"{interp.get('executable')} ({name})"),
              ("build", interp.get("build", interp.get("error", "?"))),
              ("modules", ", ".join(f"{m} {'yes' if interp.get(m) else 'NO'}" for m in ("venv", "ensurepip", "pip"))),
              ("memory limits", limits),

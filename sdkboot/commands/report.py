@@ -26,9 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 class Summary:
     events: int = 0
     corrupt: int = 0
-    outcomes: Counter = field(default_factory=Counter)
-    err_kinds: Counter = field(default_factory=Counter)
-    signal_rcs: Counter = field(default_factory=Counter)
+    outcomes: "Counter[str]" = field(default_factory=Counter)
+    err_kinds: "Counter[str]" = field(default_factory=Counter)
+    signal_rcs: "Counter[str]" = field(default_factory=Counter)
     durations: Dict[str, List[int]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, record: Dict[str, Any]) -> None:

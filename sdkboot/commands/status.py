@@ -77,5 +77,8 @@ def _lines(info: Dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when healthy, 1 when not (so scripts can branch on it)."""
     info = collect(build_spec(args, must_write=False), time.time())
-    emit_json(info) if args.json else print(_lines(info))
+    if args.json:
+        emit_json(info)
+    else:
+        print(_lines(info))
     return 0 if info["healthy"] else 1
