@@ -51,18 +51,20 @@ RULES: Tuple[Rule, ...] = (
     Rule(ErrKind.VENV_PATH_TOO_LONG, any_of=("errno 36", "file name too long", "max_path"), phases=_VENV),
     Rule(ErrKind.VENV_NO_MODULE, any_of=("no module named venv",), phases=_VENV),
     Rule(ErrKind.VENV_ALREADY_EXISTS, any_of=("errno 17", "file exists"), phases=_VENV),
-    # pip patterns, in the contract's table order.
-    Rule(ErrKind.PIP_NO_MATCH, any_of=("no matching distribution", "could not find a version")),
+    # pip patterns: the cause before its consequence. An unreachable index makes pip
+    # retry (printing the cause), then end with "could not find a version", so
+    # pip_no_match comes last; proxy_auth precedes conn_refused, which it often contains.
     Rule(ErrKind.DNS_FAIL, any_of=(
         "name or service not known", "temporary failure in name resolution", "nodename nor servname",
     )),
+    Rule(ErrKind.PROXY_AUTH, all_of=("proxy",), any_of=("authent", "tunnel", "407")),
     Rule(ErrKind.CONN_REFUSED, any_of=("connection refused", "connection reset")),
     Rule(ErrKind.SSL_VERIFY, all_of=("ssl",), any_of=("verify", "certificate")),
     Rule(ErrKind.PERM_DENIED, any_of=("permission denied", "read-only file system")),
     Rule(ErrKind.NO_PIP, any_of=("no module named pip",)),
     Rule(ErrKind.DISK_FULL, any_of=("no space left", "disk quota")),
-    Rule(ErrKind.PROXY_AUTH, all_of=("proxy",), any_of=("authent", "tunnel", "407")),
     Rule(ErrKind.STDERR_TIMEOUT, any_of=("timeout", "timed out")),
+    Rule(ErrKind.PIP_NO_MATCH, any_of=("no matching distribution", "could not find a version")),
     # Any other venv-phase failure is the generic "virtual environment was not created".
     Rule(ErrKind.VENV_SETUP_FAILED, phases=_VENV),
 )

@@ -5,6 +5,7 @@ session only burns the user's memory and CPU.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Dict, Optional
 
@@ -17,12 +18,19 @@ def arm(layout: Layout, now: float, rc: Optional[int], phase: str, fp: Fingerpri
     write_json_atomic(layout.cooldown_file, {"time": now, "rc": rc, "phase": phase, "fingerprint": fp})
 
 
-def _age_limited(record: Dict[str, Any], now: float, window: float) -> float:
+def _stamp(record: Dict[str, Any]) -> Optional[float]:
     stamp = record.get("time")
-    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
-        return 0.0  # corrupt: ignored
-    # A clock that went backwards (a stamp in the future) blocks at most one window.
-    return max(0.0, min(window, stamp + window - now))
+    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp):
+        return None  # corrupt (json reads NaN and Infinity too): ignored
+    return float(stamp)
+
+
+def _rebase(layout: Layout, record: Dict[str, Any], now: float) -> None:
+    """A stamp in the future (the clock went back) restarts at ``now``: it blocks one window, not more."""
+    try:
+        write_json_atomic(layout.cooldown_file, {**record, "time": now})
+    except OSError:
+        pass
 
 
 def remaining(layout: Layout, now: float, window: float, fp: Fingerprint) -> float:
@@ -30,7 +38,13 @@ def remaining(layout: Layout, now: float, window: float, fp: Fingerprint) -> flo
     record, _ = read_json(layout.cooldown_file)
     if record is None or record.get("fingerprint") != fp:
         return 0.0  # absent, corrupt, or made for another interpreter/requirement set
-    return _age_limited(record, now, window)
+    stamp = _stamp(record)
+    if stamp is None:
+        return 0.0
+    if stamp > now:
+        _rebase(layout, record, now)
+        stamp = now
+    return max(0.0, min(window, stamp + window - now))
 
 
 def read(layout: Layout) -> Optional[Dict[str, Any]]:

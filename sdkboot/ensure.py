@@ -137,7 +137,7 @@ def _log(spec: Spec, result: Result, now: float) -> None:
         return
     # The state dir may not exist yet (nothing was ever built): create it only on this slow path.
     try:
-        os.makedirs(spec.root, exist_ok=True)
+        os.makedirs(spec.root, mode=0o700, exist_ok=True)
     except OSError:
         return
     events.append(path, record)

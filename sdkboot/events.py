@@ -24,8 +24,8 @@ def _rotate_if_full(path: str) -> None:
 
 def append(path: str, record: Dict[str, Any]) -> bool:
     """Append ``record``; False (never an exception) when the log cannot be written."""
-    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
     try:
+        line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
         _rotate_if_full(path)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -33,7 +33,7 @@ def append(path: str, record: Dict[str, Any]) -> bool:
         finally:
             os.close(fd)
         return True
-    except (OSError, ValueError):
+    except (OSError, ValueError, TypeError):
         return False
 
 

@@ -46,7 +46,12 @@ class BuildLock:
 
     def acquire(self) -> bool:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        if not _try_lock(fd):
+        try:
+            locked = _try_lock(fd)
+        except BaseException:
+            os.close(fd)  # e.g. ENOLCK on NFS: report it, but do not leak the descriptor
+            raise
+        if not locked:
             os.close(fd)
             return False
         self._fd = fd

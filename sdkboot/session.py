@@ -52,17 +52,17 @@ class Session:
             return self.spec.step_timeout
         return max(0.01, min(self.spec.step_timeout, self.deadline - time.monotonic()))
 
-    def run(self, phase: Phase, argv: Sequence[str]) -> Completed:
+    def run(self, phase: Phase, argv: Sequence[str], what: str = "") -> Completed:
         self.spawned += 1
         if self.progress is not None:
-            self.progress(phase.label, "")
+            self.progress(phase.label, what)
         done = runner.run(argv, self.timeout(), on_line=self._on_line(phase))
         self.durations[phase.label] = self.durations.get(phase.label, 0.0) + done.seconds
         return done
 
-    def step(self, phase: Phase, argv: Sequence[str], relaunched: bool = False) -> Completed:
+    def step(self, phase: Phase, argv: Sequence[str], what: str = "", relaunched: bool = False) -> Completed:
         """Run ``argv``; raise StepFailed, already classified, unless it succeeded."""
-        done = self.run(phase, argv)
+        done = self.run(phase, argv, what)
         if not succeeded(done):
             raise StepFailed(phase, done, classify(phase, done, relaunched))
         return done

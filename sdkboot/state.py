@@ -18,6 +18,7 @@ from .spec import Spec
 # Bump when the on-disk layout changes: every older state then reads as mismatched.
 LAYOUT_VERSION = 1
 Fingerprint = Dict[str, Any]
+STRATEGIES = ("venv", "target")
 
 
 def _file_id(path: str) -> str:
@@ -68,9 +69,18 @@ class InstallState:
             state = cls(**{**data, "paths": tuple(data["paths"])})
         except (TypeError, KeyError) as exc:
             raise ValueError(f"missing or unknown field: {exc}") from None
-        if not isinstance(state.fingerprint, dict) or not all(isinstance(p, str) for p in state.paths):
+        if not _well_formed(state):
             raise ValueError("malformed fields")
         return state
+
+
+def _well_formed(state: InstallState) -> bool:
+    strings = (state.env, state.site, state.python_version, *state.paths)
+    return (
+        state.strategy in STRATEGIES and all(isinstance(s, str) for s in strings)
+        and isinstance(state.fingerprint, dict)
+        and isinstance(state.built_at, (int, float)) and not isinstance(state.built_at, bool)
+    )
 
 
 def new_state(strategy: str, env: str, site: str, version: str, paths: Sequence[str], fp: Fingerprint) -> InstallState:

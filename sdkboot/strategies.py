@@ -59,7 +59,7 @@ def pip_install(spec: Spec) -> List[str]:
 
 
 def _verify(session: Session, phase: Phase, argv: Sequence[str], extra: Sequence[str]) -> Built:
-    done = session.step(phase, argv)
+    done = session.step(phase, argv, "verifying the import")
     try:
         report = json.loads(done.out.decode("utf-8", errors="replace").strip().splitlines()[-1])
         return Built(report["purelib"], report["version"], [report["file"], *extra])
@@ -80,9 +80,9 @@ class VenvStrategy:
 
     def build(self, session: Session, stage: str) -> Built:
         spec = session.spec
-        session.step(Phase.VENV, [spec.python, "-m", "venv", stage])
+        session.step(Phase.VENV, [spec.python, "-m", "venv", stage], "creating the venv")
         python = venv_python(stage)
-        session.step(Phase.PIP, [python, *pip_install(spec), *spec.requirements])
+        session.step(Phase.PIP, [python, *pip_install(spec), *spec.requirements], "starting pip")
         code = _REPORT.format(name=spec.import_name)
         return _verify(session, Phase.PIP, [python, "-I", "-c", code], [python, stage])
 
@@ -93,7 +93,7 @@ class TargetStrategy:
     def build(self, session: Session, stage: str) -> Built:
         spec = session.spec
         install = pip_install(spec) + ["--target", stage, "--upgrade"]
-        session.step(Phase.PIP_TARGET, [spec.python, *install, *spec.requirements])
+        session.step(Phase.PIP_TARGET, [spec.python, *install, *spec.requirements], "starting pip")
         code = _TARGET_PRELUDE.format(stage=stage) + _REPORT.format(name=spec.import_name)
         built = _verify(session, Phase.PIP_TARGET, [spec.python, "-I", "-S", "-c", code], [stage])
         return Built(stage, built.version, built.paths)
@@ -101,4 +101,4 @@ class TargetStrategy:
 
 def pip_probe(session: Session) -> bool:
     """Can the build interpreter run ``-m pip``? Decides the ``--target`` fallback."""
-    return succeeded(session.run(Phase.VENV, [session.spec.python, "-m", "pip", "--version"]))
+    return succeeded(session.run(Phase.VENV, [session.spec.python, "-m", "pip", "--version"], "probing for pip"))

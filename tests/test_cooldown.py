@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdkboot import cooldown
@@ -108,6 +108,7 @@ def test_arm_leaves_no_temp_files(layout: Layout) -> None:
 finite = st.floats(min_value=0, max_value=4e9, allow_nan=False, allow_infinity=False)
 
 
+@settings(deadline=None)  # one temp dir and file write per example
 @given(stamp=finite, age=st.floats(min_value=0, max_value=1e7), window=st.floats(0, 1e6))
 def test_past_stamp_remaining_is_the_rest_of_the_window(tmp_path_factory: Any, stamp: float,
                                                         age: float, window: float) -> None:

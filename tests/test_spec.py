@@ -60,7 +60,8 @@ def test_state_dir_is_absolute_and_user_expanded(isolated_home: Path,
                                                  tmp_path: Path) -> None:
     assert Spec(state_dir="~/sdk").state_dir == str(isolated_home / "sdk")
     monkeypatch.chdir(tmp_path)
-    assert Spec(state_dir="rel/dir").root == str(tmp_path / "rel" / "dir")
+    # getcwd() is the resolved path (macOS: /private/var/...), which abspath builds on.
+    assert Spec(state_dir="rel/dir").root == os.path.join(os.getcwd(), "rel", "dir")
 
 
 def test_env_override_of_the_state_dir(monkeypatch: pytest.MonkeyPatch,

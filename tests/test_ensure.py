@@ -1,0 +1,704 @@
+"""ensure()'s order of decisions, with every child process faked.
+
+The real decision code, build steps, classifier, state, cooldown and lock all run; only
+``sdkboot.runner.run`` is replaced, by ``FakeRunner``, which plays venv and pip: it
+creates the files a real step would and returns scripted ``Completed`` values. No pip
+or venv process is ever started here.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import pytest
+
+import sdkboot
+from sdkboot import cooldown, events, state
+from sdkboot.codes import ErrKind, Outcome, Phase, Strategy
+from sdkboot.layout import Layout
+from sdkboot.lock import BuildLock
+from sdkboot.result import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, Result
+from sdkboot.runner import Completed
+from sdkboot.spec import Spec
+
+# ``sdkboot.ensure`` the attribute is the function (the package re-exports it), so the
+# module must be fetched by name: ``monkeypatch.setattr("sdkboot.ensure.build", ...)``
+# would silently set an attribute on the function instead.
+ENSURE = importlib.import_module("sdkboot.ensure")
+RUNNER = importlib.import_module("sdkboot.runner")
+
+REPO = Path(__file__).resolve().parent.parent
+IMPORT_NAME = "sdkboot_unit_never_installed"
+WINDOW = 3600.0
+T0 = 1_700_000_000.0
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="uses flock and POSIX signals")
+
+DEBIAN_ENSUREPIP = (
+    b"The virtual environment was not created successfully because ensurepip is not\n"
+    b"available.  On Debian/Ubuntu systems, you need to install the python3-venv\n"
+    b"package using the following command.\n\n    apt install python3.11-venv\n\n"
+    b"You may need to use sudo with that command.  After installing the python3-venv\n"
+    b"package, recreate your virtual environment.\n\nFailing command: /tmp/env/bin/python3\n"
+)
+ENSUREPIP_KILLED = (
+    b"Error: Command '['/tmp/env/bin/python3', '-m', 'ensurepip', '--upgrade', '--default-pip']'"
+    b" died with <Signals.SIGKILL: 9>.\n"
+)
+
+Behaviour = Union[Completed, Callable[[List[str]], Completed]]
+
+
+def completed(rc: int = 0, out: bytes = b"", err: bytes = b"", timed_out: bool = False) -> Completed:
+    return Completed(rc, out, err, 0.01, timed_out=timed_out)
+
+
+def step_kind(argv: Sequence[str]) -> str:
+    if list(argv[1:3]) == ["-m", "venv"]:
+        return "venv"
+    if "--version" in argv:
+        return "probe"
+    if "--target" in argv:
+        return "target"
+    if "-c" in argv:
+        return "verify"
+    if list(argv[1:4]) == ["-m", "pip", "install"]:
+        return "pip"
+    raise AssertionError(f"unexpected child: {argv}")
+
+
+class FakeRunner:
+    """Stands in for ``runner.run``: records each argv and plays a scripted step."""
+
+    def __init__(self, **script: Behaviour) -> None:
+        self.script: Dict[str, Behaviour] = script
+        self.calls: List[List[str]] = []
+        self.timeouts: List[Optional[float]] = []
+        self.stage = ""
+
+    @property
+    def kinds(self) -> List[str]:
+        return [step_kind(argv) for argv in self.calls]
+
+    def __call__(self, argv: Sequence[str], timeout: Optional[float] = None,
+                 env: Any = None, on_line: Any = None) -> Completed:
+        argv = list(argv)
+        self.calls.append(argv)
+        self.timeouts.append(timeout)
+        kind = step_kind(argv)
+        behaviour = self.script.get(kind) or getattr(self, kind)
+        done = behaviour(argv) if callable(behaviour) else behaviour
+        if on_line is not None:
+            for line in done.out.splitlines(keepends=True):
+                on_line(line)
+        return done
+
+    # The default behaviours: each step succeeds and leaves what the real one would.
+    def venv(self, argv: List[str]) -> Completed:
+        self.stage = argv[3]
+        python = Path(self.stage) / "bin" / "python"
+        python.parent.mkdir(parents=True)
+        python.write_text("#!fake interpreter\n")
+        return completed()
+
+    def pip(self, argv: List[str]) -> Completed:
+        return completed(out=b"Collecting sdkboot-probe\nInstalling collected packages: "
+                             b"sdkboot-probe\nSuccessfully installed sdkboot-probe-1.0\n")
+
+    def target(self, argv: List[str]) -> Completed:
+        self.stage = argv[argv.index("--target") + 1]
+        os.makedirs(self.stage)
+        return completed()
+
+    def probe(self, argv: List[str]) -> Completed:
+        return completed(out=b"pip 23.0.1 from /usr/lib/python3/dist-packages/pip (python 3.11)\n")
+
+    def verify(self, argv: List[str]) -> Completed:
+        site = Path(self.stage) / "site"
+        module = site / IMPORT_NAME / "__init__.py"
+        module.parent.mkdir(parents=True)
+        module.write_text("")
+        report = {"file": str(module), "purelib": str(site), "version": "3.11.7"}
+        return completed(out=(json.dumps(report) + "\n").encode())
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeRunner:
+    runner = FakeRunner()
+    monkeypatch.setattr(RUNNER, "run", runner)
+    return runner
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Spec:
+    return make_spec(tmp_path)
+
+
+@pytest.fixture
+def layout(spec: Spec) -> Layout:
+    return Layout(spec.root)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def make_spec(tmp_path: Path, **changes: Any) -> Spec:
+    options: Dict[str, Any] = dict(
+        requirements=["sdkboot-probe"], import_name=IMPORT_NAME, min_python=(3, 0),
+        state_dir=str(tmp_path / "state"), step_timeout=5.0, cooldown_seconds=WINDOW,
+    )
+    options.update(changes)
+    return Spec(**options)
+
+
+def forbid_spawning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to start a process fails the call (the no-op paths must not spawn)."""
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("spawned a process on a path that must not")
+
+    monkeypatch.setattr(RUNNER, "run", forbidden)
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
+    monkeypatch.setattr(os, "system", forbidden)
+    if hasattr(os, "posix_spawn"):
+        monkeypatch.setattr(os, "posix_spawn", forbidden)
+
+
+def fake_importable(monkeypatch: pytest.MonkeyPatch, behaviour: Any) -> None:
+    """Make find_spec answer for IMPORT_NAME: a spec, None, or raise an exception."""
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, package: Optional[str] = None) -> Any:
+        if name != IMPORT_NAME:
+            return real(name, package)
+        if isinstance(behaviour, BaseException):
+            raise behaviour
+        return behaviour
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+
+
+HOST_SPEC = importlib.machinery.ModuleSpec(IMPORT_NAME, None)
+
+
+def builds(layout: Layout) -> List[str]:
+    try:
+        return sorted(os.listdir(layout.builds))
+    except FileNotFoundError:
+        return []
+
+
+def publish_healthy(spec: Spec, layout: Layout, strategy: str = "venv") -> str:
+    """What another process's finished build leaves behind."""
+    env = os.path.join(layout.builds, f"{strategy}-other")
+    os.makedirs(env)
+    fp = state.fingerprint(spec)
+    state.publish(layout, state.new_state(strategy, env, env, "3.11.7", [env], fp))
+    return env
+
+
+def logged(layout: Layout) -> List[str]:
+    return [json.loads(line)["outcome"] for line in events.read_lines(layout.events_file)]
+
+
+# -- 1. too old, 2. importable in the host ------------------------------------------------------
+
+def test_too_old_host_comes_before_everything(tmp_path: Path, fake: FakeRunner,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_importable(monkeypatch, HOST_SPEC)
+    result = sdkboot.ensure(make_spec(tmp_path, min_python=(99, 0)))
+    assert result.outcome is Outcome.HOOK_PY_INCOMPATIBLE
+    assert result.subprocesses == 0 and fake.calls == []
+    assert result.exit_code == EXIT_SKIPPED
+    assert "99.0" in result.message
+    assert result.metrics()["sdk_bootstrap"] == 6
+
+
+def test_importable_in_host_is_noop_system(spec: Spec, layout: Layout, fake: FakeRunner,
+                                           clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Even with a cooldown armed and the lock held: being importable settles it first.
+    os.makedirs(layout.root)
+    cooldown.arm(layout, T0, -9, "pip", state.fingerprint(spec))
+    held = BuildLock(layout.lock_file)
+    assert held.acquire()
+    fake_importable(monkeypatch, HOST_SPEC)
+    try:
+        result = sdkboot.ensure(spec, clock=clock)
+    finally:
+        held.release()
+    assert result.outcome is Outcome.NOOP_SYSTEM
+    assert result.subprocesses == 0 and fake.calls == []
+    assert result.exit_code == EXIT_OK
+
+
+def test_a_really_importable_module_is_noop_system(tmp_path: Path, fake: FakeRunner) -> None:
+    result = sdkboot.ensure(make_spec(tmp_path, import_name="json"))
+    assert result.outcome is Outcome.NOOP_SYSTEM and fake.calls == []
+
+
+@pytest.mark.parametrize("answer", [None, ValueError("__spec__ is None"),
+                                    ModuleNotFoundError("no parent")])
+def test_find_spec_none_or_error_means_not_importable(spec: Spec, fake: FakeRunner,
+                                                      clock: Clock, answer: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_importable(monkeypatch, answer)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert result.outcome is Outcome.BUILT
+
+
+def test_dotted_name_with_missing_parent_is_not_importable(tmp_path: Path, fake: FakeRunner,
+                                                           clock: Clock) -> None:
+    spec = make_spec(tmp_path, import_name="sdkboot_no_such_parent.child")
+    result = sdkboot.ensure(spec, clock=clock)
+    assert result.outcome is not Outcome.NOOP_SYSTEM
+    assert fake.calls, "it went on to build"
+
+
+# -- 3./4. healthy install-state ------------------------------------------------------------------
+
+def test_build_then_noop_venv(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    first = sdkboot.ensure(spec, clock=clock)
+    assert first.outcome is Outcome.BUILT, first.message
+    assert first.strategy is Strategy.VENV
+    assert fake.kinds == ["venv", "pip", "verify"]
+    assert first.subprocesses == 3
+    assert first.env is not None and builds(layout) == [os.path.basename(first.env)]
+    assert first.exit_code == EXIT_OK
+
+    forbid_spawning(monkeypatch)
+    second = sdkboot.ensure(spec, clock=clock)
+    assert second.outcome is Outcome.NOOP_VENV, second.message
+    assert second.subprocesses == 0
+    assert second.env == first.env
+    assert logged(layout) == ["BUILT", "NOOP_VENV"]
+
+
+def test_noop_path_never_spawns_even_with_the_real_runner(spec: Spec, layout: Layout,
+                                                          clock: Clock,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    os.makedirs(layout.root)
+    publish_healthy(spec, layout)
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the no-op path spawned a process")
+
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert result.outcome is Outcome.NOOP_VENV, result.message
+    assert result.subprocesses == 0
+    assert result.failure is None
+
+
+def test_healthy_state_beats_an_active_cooldown_and_a_held_lock(spec: Spec, layout: Layout,
+                                                                clock: Clock,
+                                                                monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    os.makedirs(layout.root)
+    publish_healthy(spec, layout, "target")
+    cooldown.arm(layout, T0, -9, "pip", state.fingerprint(spec))
+    held = BuildLock(layout.lock_file)
+    assert held.acquire()
+    forbid_spawning(monkeypatch)
+    try:
+        result = sdkboot.ensure(spec, clock=clock)
+    finally:
+        held.release()
+    assert result.outcome is Outcome.NOOP_TARGET
+    assert result.strategy is Strategy.TARGET
+
+
+def test_deleted_path_rebuilds_and_says_why(spec: Spec, layout: Layout, fake: FakeRunner,
+                                            clock: Clock) -> None:
+    first = sdkboot.ensure(spec, clock=clock)
+    assert first.env is not None
+    os.unlink(os.path.join(first.env, "bin", "python"))
+    second = sdkboot.ensure(spec, clock=clock)
+    assert second.outcome is Outcome.BUILT
+    assert "rebuilt: missing" in second.message
+    assert second.env is not None and builds(layout) == [os.path.basename(second.env)]
+
+
+def test_upgraded_interpreter_rebuilds(tmp_path: Path, fake: FakeRunner, clock: Clock) -> None:
+    python = tmp_path / "python3.11"
+    python.write_bytes(b"old build")
+    spec = make_spec(tmp_path, python=str(python))
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT
+    python.write_bytes(b"a newer, bigger interpreter build")
+    again = sdkboot.ensure(spec, clock=clock)
+    assert again.outcome is Outcome.BUILT
+    assert "python_id" in again.message
+    assert fake.kinds.count("venv") == 2
+
+
+def test_changed_requirements_rebuild(tmp_path: Path, fake: FakeRunner, clock: Clock) -> None:
+    assert sdkboot.ensure(make_spec(tmp_path), clock=clock).outcome is Outcome.BUILT
+    changed = make_spec(tmp_path, requirements=["sdkboot-probe>=2"])
+    result = sdkboot.ensure(changed, clock=clock)
+    assert result.outcome is Outcome.BUILT
+    assert "requirements" in result.message
+    assert fake.calls[-2][-1] == "sdkboot-probe>=2"  # the pip step installs the new set
+
+
+def test_corrupt_state_file_rebuilds(spec: Spec, layout: Layout, fake: FakeRunner,
+                                     clock: Clock) -> None:
+    os.makedirs(layout.root)
+    Path(layout.state_file).write_text("{ half a json")
+    result = sdkboot.ensure(spec, clock=clock)
+    assert result.outcome is Outcome.BUILT
+    assert "corrupt" in result.message
+
+
+def test_state_with_an_unknown_strategy_rebuilds(spec: Spec, layout: Layout, fake: FakeRunner,
+                                                 clock: Clock) -> None:
+    # Well-formed JSON, matching fingerprint, existing paths, but a strategy this version never
+    # writes: it is a corrupt state, so the answer is a rebuild, not a crash in every session.
+    os.makedirs(layout.root)
+    publish_healthy(spec, layout, "bogus")
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.outcome, result.phase, result.err_kind) == (Outcome.BUILT, Phase.UNSET, None)
+
+
+# -- 5. cooldown ---------------------------------------------------------------------------------
+
+def test_cooldown_lifecycle(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
+    fp = state.fingerprint(spec)
+    assert cooldown.read(layout) is None  # none
+
+    fake.script["venv"] = completed(rc=-9)  # memory-killed
+    killed = sdkboot.ensure(spec, clock=clock)
+    assert killed.outcome is Outcome.BUILD_FAILED
+    assert (killed.phase, killed.err_kind, killed.rc) == (Phase.VENV, "signal_killed:-9", -9)
+    assert killed.subprocesses == 1
+    assert killed.exit_code == EXIT_FAILED
+    assert killed.metrics()["sdk_bootstrap_rc"] == -9
+    record = cooldown.read(layout)  # armed
+    assert record == {"time": T0, "rc": -9, "phase": "venv", "fingerprint": fp}
+    assert builds(layout) == []  # the killed stage was removed
+
+    clock.now = T0 + 60
+    skipped = sdkboot.ensure(spec, clock=clock)  # skip
+    assert skipped.outcome is Outcome.SKIP_COOLDOWN
+    assert skipped.subprocesses == 0
+    assert len(fake.calls) == 1
+    assert skipped.exit_code == EXIT_SKIPPED
+    assert skipped.metrics().get("sdk_bootstrap_err") is None
+    assert "--cooldown 0" in skipped.message
+
+    clock.now = T0 + WINDOW - 1
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.SKIP_COOLDOWN
+
+    del fake.script["venv"]
+    clock.now = T0 + WINDOW + 1  # expired
+    retried = sdkboot.ensure(spec, clock=clock)  # retry
+    assert retried.outcome is Outcome.BUILT, retried.message
+    assert cooldown.read(layout) is None  # a good build ends the cooldown
+
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.NOOP_VENV
+    assert logged(layout) == ["BUILD_FAILED", "SKIP_COOLDOWN", "SKIP_COOLDOWN", "BUILT",
+                              "NOOP_VENV"]
+
+
+def test_cooldown_for_another_fingerprint_does_not_block(tmp_path: Path, fake: FakeRunner,
+                                                         clock: Clock) -> None:
+    fake.script["venv"] = completed(rc=137, err=b"Killed\n")
+    first = sdkboot.ensure(make_spec(tmp_path), clock=clock)
+    assert first.err_kind == "signal_killed:137"
+    other = make_spec(tmp_path, requirements=["sdkboot-probe==1.0"])
+    clock.now = T0 + 1
+    result = sdkboot.ensure(other, clock=clock)
+    assert result.outcome is Outcome.BUILD_FAILED  # it tried again, for the new set
+    assert len(fake.calls) == 2
+
+
+def test_corrupt_cooldown_record_is_ignored(spec: Spec, layout: Layout, fake: FakeRunner,
+                                            clock: Clock) -> None:
+    os.makedirs(layout.root)
+    Path(layout.cooldown_file).write_text('{"time": "soon", "fingerprint": 3')
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT
+
+
+def test_future_cooldown_stamp_blocks_at_most_one_window(spec: Spec, layout: Layout,
+                                                         fake: FakeRunner, clock: Clock) -> None:
+    os.makedirs(layout.root)
+    cooldown.arm(layout, T0 + 10 * WINDOW, -9, "pip", state.fingerprint(spec))
+    first = sdkboot.ensure(spec, clock=clock)
+    assert first.outcome in (Outcome.SKIP_COOLDOWN, Outcome.BUILT)
+    clock.now = T0 + WINDOW + 1
+    later = sdkboot.ensure(spec, clock=clock)
+    assert later.outcome in (Outcome.BUILT, Outcome.NOOP_VENV), \
+        "a stamp in the future kept blocking past one window"
+
+
+def test_zero_cooldown_retries_at_once(tmp_path: Path, fake: FakeRunner, clock: Clock) -> None:
+    spec = make_spec(tmp_path, cooldown_seconds=0.0)
+    fake.script["pip"] = completed(rc=-9)
+    assert sdkboot.ensure(spec, clock=clock).err_kind == "signal_killed:-9"
+    del fake.script["pip"]
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT
+
+
+def test_timeout_does_not_arm_the_cooldown(spec: Spec, layout: Layout, fake: FakeRunner,
+                                           clock: Clock) -> None:
+    fake.script["pip"] = completed(rc=-9, timed_out=True)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.phase, result.err_kind) == (Phase.PIP, "subprocess_timeout")
+    assert "sdk_bootstrap_rc" not in result.metrics()
+    assert cooldown.read(layout) is None
+    clock.now = T0 + 1
+    del fake.script["pip"]
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT
+
+
+def test_ensurepip_killed_arms_the_cooldown_and_skips_the_fallback(spec: Spec, layout: Layout,
+                                                                   fake: FakeRunner,
+                                                                   clock: Clock) -> None:
+    fake.script["venv"] = completed(rc=1, err=ENSUREPIP_KILLED)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert result.outcome is Outcome.BUILD_FAILED
+    assert (result.phase, result.err_kind) == (Phase.VENV, "signal_killed:-9")
+    assert result.failure is not None and result.failure.kind is ErrKind.SIGNAL_KILLED
+    assert result.metrics()["sdk_bootstrap_rc"] == -9
+    assert fake.kinds == ["venv"]  # no pip probe: this is a kill, not a missing ensurepip
+    assert (cooldown.read(layout) or {}).get("rc") == -9
+
+
+# -- 6. the lock ---------------------------------------------------------------------------------
+
+def test_lock_held_in_process_gives_skip_sentinel(spec: Spec, layout: Layout, fake: FakeRunner,
+                                                  clock: Clock) -> None:
+    os.makedirs(layout.root)
+    held = BuildLock(layout.lock_file)  # its own fd: flock treats it as another holder
+    assert held.acquire()
+    try:
+        result = sdkboot.ensure(spec, clock=clock)
+    finally:
+        held.release()
+    assert result.outcome is Outcome.SKIP_SENTINEL
+    assert result.subprocesses == 0 and fake.calls == []
+    assert f"pid {os.getpid()}" in result.message
+    assert result.exit_code == EXIT_SKIPPED
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT  # free again
+
+
+@posix_only
+def test_lock_held_by_another_process_gives_skip_sentinel(spec: Spec, layout: Layout,
+                                                          fake: FakeRunner,
+                                                          clock: Clock) -> None:
+    os.makedirs(layout.root)
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(REPO)!r})
+        from sdkboot.lock import BuildLock
+        lock = BuildLock({layout.lock_file!r})
+        print("locked" if lock.acquire() else "busy", flush=True)
+        sys.stdin.read()
+    """)
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        result = sdkboot.ensure(spec, clock=clock)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.outcome is Outcome.SKIP_SENTINEL
+    assert result.subprocesses == 0 and fake.calls == []
+    assert f"pid {holder.pid}" in result.message
+
+
+def test_recheck_under_the_lock_sees_a_build_published_meanwhile(
+        spec: Spec, layout: Layout, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    class LateLock(BuildLock):
+        def acquire(self) -> bool:
+            publish_healthy(spec, layout)  # another process finished while we got here
+            return super().acquire()
+
+    def no_build(*args: object, **kwargs: object) -> Result:
+        raise AssertionError("rebuilt although a healthy state had just been published")
+
+    monkeypatch.setattr(ENSURE, "BuildLock", LateLock)
+    monkeypatch.setattr(ENSURE, "build", no_build)
+    forbid_spawning(monkeypatch)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert result.outcome is Outcome.NOOP_VENV
+    assert result.subprocesses == 0
+
+
+def test_recheck_under_the_lock_sees_a_cooldown_armed_meanwhile(
+        spec: Spec, layout: Layout, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    class LateLock(BuildLock):
+        def acquire(self) -> bool:
+            cooldown.arm(layout, clock(), -9, "pip", state.fingerprint(spec))
+            return super().acquire()
+
+    monkeypatch.setattr(ENSURE, "BuildLock", LateLock)
+    forbid_spawning(monkeypatch)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert result.outcome is Outcome.SKIP_COOLDOWN
+    assert result.subprocesses == 0
+
+
+def test_lock_error_is_phase_pre(tmp_path: Path, fake: FakeRunner, clock: Clock) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = sdkboot.ensure(make_spec(tmp_path, state_dir=str(blocker / "state")), clock=clock)
+    assert result.outcome is Outcome.BUILD_FAILED
+    assert result.phase is Phase.PRE
+    assert result.err_kind == "exc:NotADirectoryError:20"
+    assert result.metrics()["sdk_bootstrap_exc"] == 3
+    assert result.metrics()["sdk_bootstrap_errno"] == 20
+    assert fake.calls == []
+
+
+def test_unexpected_error_is_phase_main_never_a_raise(spec: Spec, fake: FakeRunner, clock: Clock,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(spec: Spec) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(state, "fingerprint", broken)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.outcome, result.phase, result.err_kind) == (
+        Outcome.BUILD_FAILED, Phase.MAIN, "exc:RuntimeError")
+    assert "disk on fire" in result.message
+    assert result.metrics()["sdk_bootstrap_exc"] == 15
+
+
+# -- 7. building: failures and the --target fallback ---------------------------------------------
+
+def test_pip_failure_removes_the_stage_and_does_not_cool_down(spec: Spec, layout: Layout,
+                                                              fake: FakeRunner,
+                                                              clock: Clock) -> None:
+    fake.script["pip"] = completed(rc=1, err=b"ERROR: No matching distribution found for x\n")
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.outcome, result.phase, result.err_kind) == (
+        Outcome.BUILD_FAILED, Phase.PIP, "pip_no_match")
+    assert "No matching distribution" in result.stderr_tail
+    assert builds(layout) == []
+    assert cooldown.read(layout) is None
+
+
+def test_verify_output_garbage_is_a_failure(spec: Spec, fake: FakeRunner, clock: Clock) -> None:
+    fake.script["verify"] = completed(out=b"not json\n")
+    result = sdkboot.ensure(spec, clock=clock)
+    assert result.outcome is Outcome.BUILD_FAILED and result.phase is Phase.PIP
+    assert (result.err_kind or "").startswith("exc:")
+
+
+def test_debian_without_ensurepip_or_pip(spec: Spec, layout: Layout, fake: FakeRunner,
+                                         clock: Clock) -> None:
+    fake.script["venv"] = completed(rc=1, out=DEBIAN_ENSUREPIP, err=b"")
+    fake.script["probe"] = completed(rc=1, err=b"/usr/bin/python3: No module named pip\n")
+    result = sdkboot.ensure(spec, clock=clock)
+    assert result.outcome is Outcome.BUILD_FAILED
+    assert (result.phase, result.err_kind) == (Phase.VENV, "venv_ensurepip_fail")
+    assert result.has_pip is False
+    assert result.metrics()["sdk_has_pip"] is False
+    assert result.metrics()["sdk_bootstrap_err"] == 11
+    assert "python3.11-venv" in result.message
+    assert fake.kinds == ["venv", "probe"]
+    assert result.subprocesses == 2
+    assert cooldown.read(layout) is None
+
+
+def test_debian_without_ensurepip_falls_back_to_target(spec: Spec, layout: Layout,
+                                                       fake: FakeRunner, clock: Clock,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.script["venv"] = completed(rc=1, out=DEBIAN_ENSUREPIP, err=b"")
+    built = sdkboot.ensure(spec, clock=clock)
+    assert built.outcome is Outcome.BUILT_TARGET, built.message
+    assert built.strategy is Strategy.TARGET
+    assert built.has_pip is True
+    assert built.fallback_reason == "venv_ensurepip_fail"
+    assert fake.kinds == ["venv", "probe", "target", "verify"]
+    assert built.subprocesses == 4
+    assert built.metrics()["sdk_bootstrap"] == 7
+
+    forbid_spawning(monkeypatch)
+    again = sdkboot.ensure(spec, clock=clock)
+    assert again.outcome is Outcome.NOOP_TARGET
+    assert again.subprocesses == 0
+
+
+def test_target_fallback_killed_cools_down_in_phase_pip_target(spec: Spec, layout: Layout,
+                                                               fake: FakeRunner,
+                                                               clock: Clock) -> None:
+    fake.script["venv"] = completed(rc=1, out=DEBIAN_ENSUREPIP)
+    fake.script["target"] = completed(rc=-9, out=b"Looking in links: /wheels\n")
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.outcome, result.phase, result.err_kind) == (
+        Outcome.BUILD_FAILED, Phase.PIP_TARGET, "signal_killed:-9")
+    assert result.strategy is Strategy.TARGET
+    assert (cooldown.read(layout) or {}).get("phase") == "pip_target"
+
+
+def test_step_timeout_and_budget_reach_the_runner(tmp_path: Path, fake: FakeRunner,
+                                                  clock: Clock,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    sdkboot.ensure(make_spec(tmp_path, step_timeout=7.5), clock=clock)
+    assert fake.timeouts == [7.5, 7.5, 7.5]
+    fresh = FakeRunner()
+    monkeypatch.setattr(RUNNER, "run", fresh)
+    sdkboot.ensure(make_spec(tmp_path / "b", step_timeout=300.0), clock=clock, budget=2.0)
+    assert fresh.timeouts and all(0 < (t or 0) <= 2.0 for t in fresh.timeouts)
+
+
+def test_progress_sees_each_phase(spec: Spec, fake: FakeRunner, clock: Clock) -> None:
+    seen: List[tuple] = []
+    sdkboot.ensure(spec, clock=clock, progress=lambda phase, detail: seen.append((phase, detail)))
+    phases = [phase for phase, _ in seen]
+    assert phases[0] == "venv" and "pip" in phases
+    assert ("pip", "collecting sdkboot-probe") in seen
+
+
+def test_every_call_is_logged_with_its_strings(spec: Spec, layout: Layout, fake: FakeRunner,
+                                               clock: Clock) -> None:
+    fake.script["pip"] = completed(rc=2, err=b"Traceback ...\nMemoryError\n")
+    result = sdkboot.ensure(spec, clock=clock)
+    [line] = events.read_lines(layout.events_file)
+    record = json.loads(line)
+    assert record["outcome"] == "BUILD_FAILED" and record["outcome_code"] == 3
+    assert record["err_kind"] == result.err_kind == "other:MemoryError"
+    assert record["phase"] == "pip" and record["time"] == T0
+    assert "MemoryError" in record["stderr_tail"]
+    assert record["subprocesses"] == 2
+
+
+def test_event_log_failure_never_changes_the_outcome(spec: Spec, fake: FakeRunner, clock: Clock,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events, "append", lambda path, record: False)
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT
+
+
+@posix_only
+def test_state_dir_created_on_a_no_build_path_is_private(tmp_path: Path, fake: FakeRunner,
+                                                         clock: Clock) -> None:
+    # The state dir goes on sys.path, and activate() refuses a group/world-writable one. The
+    # lock path creates it 0700; the event log must not create it first with the umask's mode
+    # (002 is a common umask), or every later build becomes unusable.
+    spec = make_spec(tmp_path, min_python=(99, 0))
+    old = os.umask(0o002)
+    try:
+        result = sdkboot.ensure(spec, clock=clock)
+    finally:
+        os.umask(old)
+    assert result.outcome is Outcome.HOOK_PY_INCOMPATIBLE
+    mode = stat.S_IMODE(os.stat(spec.root).st_mode)
+    assert not mode & (stat.S_IWGRP | stat.S_IWOTH), oct(mode)

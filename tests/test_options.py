@@ -1,0 +1,228 @@
+"""Option validation: bad input is exit 2 and one line on stderr, before anything runs."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from sdkboot import cli, options
+from sdkboot.options import UsageError, build_spec, check_state_dir
+from sdkboot.result import EXIT_USAGE
+
+RUNNER = importlib.import_module("sdkboot.runner")
+
+
+@pytest.fixture(autouse=True)
+def no_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation happens before any build step: nothing may be spawned here."""
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a child process was started")
+
+    monkeypatch.setattr(RUNNER, "run", forbidden)
+
+
+def usage_error(capsys: pytest.CaptureFixture, argv: List[str]) -> str:
+    """Run the CLI; assert exit 2 and exactly one stderr line, no traceback. Return it."""
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    assert code == EXIT_USAGE == 2, err
+    assert out == ""
+    assert "Traceback" not in err
+    assert err.endswith("\n") and err.count("\n") == 1, repr(err)
+    return err.strip()
+
+
+def ensure_argv(tmp_path: Path, *extra: str) -> List[str]:
+    return ["ensure", "--state-dir", str(tmp_path / "state"), *extra]
+
+
+# -- --state-dir -----------------------------------------------------------------------------------
+
+def test_state_dir_parent_missing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    line = usage_error(capsys, ["ensure", "--state-dir", str(tmp_path / "no" / "state")])
+    assert "--state-dir" in line and "does not exist" in line
+
+
+def test_state_dir_parent_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # Unwritable for every user, root included: its parent is a regular file.
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    line = usage_error(capsys, ["ensure", "--state-dir", str(blocker / "state")])
+    assert "is not a directory" in line
+
+
+def test_state_dir_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "state").write_text("")
+    line = usage_error(capsys, ensure_argv(tmp_path))
+    assert "exists and is not a directory" in line
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root bypasses permission bits, so a 0500 dir is writable for it")
+def test_state_dir_not_writable(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        line = usage_error(capsys, ["ensure", "--state-dir", str(locked / "state")])
+    finally:
+        locked.chmod(stat.S_IRWXU)
+    assert "not writable" in line
+
+
+def test_state_dir_not_writable_as_any_user(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same path for root too: the write probe itself says no (as on a read-only mount).
+    probed: List[str] = []
+
+    def read_only(directory: str) -> bool:
+        probed.append(directory)
+        return False
+
+    monkeypatch.setattr(options, "can_write", read_only)
+    line = usage_error(capsys, ensure_argv(tmp_path))
+    assert "not writable" in line
+    assert probed == [str(tmp_path)]  # the parent, since the dir does not exist yet
+
+
+def test_check_state_dir_accepts_a_writable_or_absent_dir(tmp_path: Path) -> None:
+    check_state_dir(None, must_write=True)
+    check_state_dir(str(tmp_path / "new"), must_write=True)
+    (tmp_path / "existing").mkdir()
+    check_state_dir(str(tmp_path / "existing"), must_write=True)
+    check_state_dir("~/state", must_write=True)  # HOME is the isolated one
+
+
+def test_check_state_dir_read_only_use_skips_the_write_probe(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.setattr(options, "can_write", lambda directory: False)
+    check_state_dir(str(tmp_path / "state"), must_write=False)
+    with pytest.raises(UsageError):
+        check_state_dir(str(tmp_path / "state"), must_write=True)
+
+
+# -- numbers and versions --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--timeout", "0"], "--timeout"),
+    (["--timeout", "-1"], "--timeout"),
+    (["--timeout", "abc"], "--timeout"),
+    (["--timeout", "nan"], "--timeout"),
+    (["--cooldown", "-5"], "--cooldown"),
+    (["--cooldown", "nan"], "--cooldown"),
+    (["--cooldown", "soon"], "--cooldown"),
+    (["--min-python", "3"], "--min-python"),
+    (["--min-python", "3.x"], "--min-python"),
+    (["--min-python", "3.10.1"], "--min-python"),
+    (["--no-such-option"], "--no-such-option"),
+])
+def test_bad_values_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                 extra: List[str], needle: str) -> None:
+    line = usage_error(capsys, ensure_argv(tmp_path, *extra))
+    assert needle in line
+
+
+def test_timeout_zero_says_why(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    line = usage_error(capsys, ensure_argv(tmp_path, "--timeout", "0"))
+    assert "more than zero" in line
+
+
+def test_number_parsers() -> None:
+    assert options._seconds("0") == 0.0
+    assert options._seconds("2.5") == 2.5
+    assert options._positive_seconds("0.5") == 0.5
+    assert options._version("3.10") == (3, 10)
+    for bad in ("-1", "nan", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            options._seconds(bad)
+    with pytest.raises(argparse.ArgumentTypeError):
+        options._positive_seconds("0")
+    for bad in ("3", "3.", ".10", "3.10.0", "three.ten", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            options._version(bad)
+
+
+# -- --python and requirements ---------------------------------------------------------------------
+
+def test_python_nonexistent_path(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    line = usage_error(capsys, ensure_argv(tmp_path, "--python", str(tmp_path / "python9.9")))
+    assert "--python" in line and "no such executable interpreter" in line
+
+
+def test_python_nonexistent_name(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    line = usage_error(capsys, ensure_argv(tmp_path, "--python", "sdkboot-no-such-python9"))
+    assert "sdkboot-no-such-python9" in line
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX execute bits")
+def test_python_not_executable(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    fake = tmp_path / "python3"
+    fake.write_text("not a program")
+    fake.chmod(0o644)  # no execute bit: refused for root as well
+    line = usage_error(capsys, ensure_argv(tmp_path, "--python", str(fake)))
+    assert "--python" in line
+
+
+def test_python_directory(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    usage_error(capsys, ensure_argv(tmp_path, "--python", str(tmp_path)))
+
+
+@pytest.mark.parametrize("requirement", [">=1.0", "foo bar", "foo==1.0 garbage", "foo["])
+def test_invalid_requirement(tmp_path: Path, capsys: pytest.CaptureFixture,
+                             requirement: str) -> None:
+    line = usage_error(capsys, ensure_argv(tmp_path, "--", requirement))
+    assert "not a valid requirement" in line
+
+
+def test_missing_command(capsys: pytest.CaptureFixture) -> None:
+    assert "missing COMMAND" in usage_error(capsys, [])
+
+
+def test_unknown_command(capsys: pytest.CaptureFixture) -> None:
+    usage_error(capsys, ["frobnicate"])
+
+
+# -- what valid options become ---------------------------------------------------------------------
+
+def test_valid_options_build_the_spec(tmp_path: Path) -> None:
+    args = cli.build_parser().parse_args([
+        "ensure", "--state-dir", str(tmp_path / "state"), "--python", sys.executable,
+        "--find-links", "/w1", "--find-links", "/w2", "--no-index", "--timeout", "30",
+        "--cooldown", "0", "--min-python", "3.9", "--import-name", "probe_mod",
+        "--index-url", "https://mirror.example/simple", "probe-dist>=1", "other",
+    ])
+    spec = build_spec(args)
+    assert spec.requirements == ("probe-dist>=1", "other")
+    assert spec.import_name == "probe_mod"
+    assert spec.python == os.path.abspath(sys.executable)
+    assert spec.find_links == ("/w1", "/w2")
+    assert spec.no_index and spec.index_url == "https://mirror.example/simple"
+    assert (spec.step_timeout, spec.cooldown_seconds, spec.min_python) == (30.0, 0.0, (3, 9))
+    assert spec.root == str(tmp_path / "state")
+
+
+def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
+    spec = build_spec(cli.build_parser().parse_args(["ensure"]))
+    assert spec.requirements == ("claude-agent-sdk",)
+    assert spec.python == sys.executable
+    assert spec.step_timeout == 300.0 and spec.cooldown_seconds == 86400.0
+
+
+def test_valid_ensure_runs_and_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code = cli.main(ensure_argv(tmp_path, "--json", "--import-name", "json",
+                                "--min-python", "3.0"))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["outcome"] == "NOOP_SYSTEM"
+    assert payload["subprocesses"] == 0
+    assert all(type(v) in (int, bool) for v in payload["metrics"].values())
