@@ -91,6 +91,16 @@ def _add_front(site_dir: str) -> Tuple[str, ...]:
     return added
 
 
+def _add_checked(site_dir: str) -> Tuple[Tuple[str, ...], Optional[str]]:
+    """Add ``site_dir``; undo it all if a dir that a .pth file named is unsafe."""
+    saved = list(sys.path)
+    added = _add_front(site_dir)
+    reason = next(filter(None, (_unsafe(path) for path in added if path != site_dir)), None)
+    if reason:
+        sys.path[:] = saved
+    return added, reason
+
+
 def activate(spec: Optional[Spec] = None) -> Activation:
     """Idempotent: a second call finds the dir on sys.path and adds nothing."""
     spec = spec or Spec()
@@ -102,4 +112,7 @@ def activate(spec: Optional[Spec] = None) -> Activation:
         return Activation(None, reason)
     if record.site in sys.path:
         return Activation(record.site, "already on sys.path")
-    return Activation(record.site, f"added {record.strategy} env", _add_front(record.site))
+    added, reason = _add_checked(record.site)
+    if reason:
+        return Activation(None, f"refused a dir named by a .pth file: {reason}")
+    return Activation(record.site, f"added {record.strategy} env", added)

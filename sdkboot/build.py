@@ -11,13 +11,14 @@ import shutil
 from typing import Optional
 
 from . import cooldown, state
-from .classify import collapse
-from .codes import ErrKind, Outcome, Strategy
+from .classify import classify, collapse
+from .codes import ErrKind, Outcome, Phase, Strategy
 from .events import tail
 from .layout import Layout
 from .messages import advice, no_pip_advice
 from .result import Result
-from .session import Session, StepFailed
+from .runner import Completed
+from .session import Session, StepFailed, succeeded
 from .strategies import BuildStrategy, Built, TargetStrategy, VenvStrategy, pip_probe
 
 _BUILT = {Strategy.VENV: Outcome.BUILT, Strategy.TARGET: Outcome.BUILT_TARGET}
@@ -63,11 +64,21 @@ def failed(error: StepFailed, strategy: Strategy, message: str = "", **extra: ob
     )
 
 
+def _no_pip(session: Session, first: StepFailed, probe: Completed) -> Result:
+    """The probe failed. Only a genuine "No module named pip" earns the what-to-install advice:
+    a probe killed by a memory limit is a signal kill (and cools down), not a missing package."""
+    failure = classify(Phase.VENV, probe)
+    if failure.kind is not ErrKind.NO_PIP:
+        return failed(StepFailed(Phase.VENV, probe, failure), Strategy.VENV, has_pip=False)
+    hint = no_pip_advice(collapse(first.done.out, first.done.err))
+    return failed(first, Strategy.VENV, hint, has_pip=False)
+
+
 def _fallback(session: Session, layout: Layout, fp: state.Fingerprint, first: StepFailed) -> Result:
     """ensurepip is missing: use ``pip --target`` if this interpreter has pip at all."""
-    if not pip_probe(session):
-        hint = no_pip_advice(collapse(first.done.out, first.done.err))
-        return failed(first, Strategy.VENV, hint, has_pip=False)
+    probe = pip_probe(session)
+    if not succeeded(probe):
+        return _no_pip(session, first, probe)
     reason = first.failure.text
     try:
         result = attempt(session, layout, fp, TargetStrategy())

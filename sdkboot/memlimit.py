@@ -75,9 +75,15 @@ def cgroup_paths(root: str = "/") -> Tuple[Optional[str], Optional[str]]:
 
 
 def _ancestors(path: str, mount_root: str) -> List[str]:
-    """``path`` relative to the mount, then each parent up to the mount's own root."""
-    rel = os.path.relpath(path, mount_root) if path.startswith(mount_root) else path.lstrip("/")
-    parts = [] if rel in (".", "") else rel.strip("/").split("/")
+    """``path`` relative to the mount, then each parent up to the mount's own root.
+
+    Empty when the cgroup is not inside what is mounted (a sibling whose name merely
+    shares a prefix, e.g. /docker/abc vs /docker/abcdef): its files are not visible here.
+    """
+    base = mount_root.rstrip("/")
+    if path != base and not path.startswith(base + "/"):
+        return []
+    parts = [part for part in path[len(base):].split("/") if part]
     return ["/".join(parts[:n]) for n in range(len(parts), -1, -1)]
 
 

@@ -54,6 +54,19 @@ def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
         pass  # already gone
 
 
+def _prefer_as_oom_victim(pid: int) -> None:
+    """Under a cgroup limit, let the kernel kill the build, not the process that must report it.
+
+    Raising oom_score_adj needs no privilege; grandchildren (pip, ensurepip) inherit it. Done
+    after spawn rather than in preexec_fn, which is unsafe with threads and disables vfork.
+    """
+    try:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as handle:
+            handle.write("1000")
+    except OSError:
+        pass  # not Linux, or the child is already gone
+
+
 def _drain(stream: IO[bytes], sink: bytearray, on_line: Optional[LineSink]) -> None:
     for line in iter(stream.readline, b""):
         sink += line
@@ -82,7 +95,8 @@ def _wait(proc: "subprocess.Popen[bytes]", timeout: Optional[float]) -> bool:
         proc.wait()
         return True
     except BaseException:
-        _kill_group(proc)  # Ctrl-C: never leave a build running behind us
+        _kill_group(proc)  # Ctrl-C: never leave a build running behind us, nor a zombie
+        proc.wait()
         raise
 
 
@@ -110,6 +124,8 @@ def run(
         )
     except OSError as exc:
         return Completed(SPAWN_FAILED_RC, b"", b"", time.monotonic() - start, error=exc)
+    if sys.platform == "linux":
+        _prefer_as_oom_victim(proc.pid)
     out, err = bytearray(), bytearray()
     readers = _start_readers(proc, out, err, on_line)
     timed_out = _wait(proc, timeout)

@@ -16,7 +16,8 @@ from typing import List, Protocol, Sequence
 
 from .codes import Phase, Strategy
 from .classify import from_exception
-from .session import Session, StepFailed, succeeded
+from .runner import Completed
+from .session import Session, StepFailed
 from .spec import Spec
 
 PIP_FLAGS = ("--disable-pip-version-check", "--prefer-binary", "--no-cache-dir")
@@ -99,6 +100,6 @@ class TargetStrategy:
         return Built(stage, built.version, built.paths)
 
 
-def pip_probe(session: Session) -> bool:
+def pip_probe(session: Session) -> Completed:
     """Can the build interpreter run ``-m pip``? Decides the ``--target`` fallback."""
-    return succeeded(session.run(Phase.VENV, [session.spec.python, "-m", "pip", "--version"], "probing for pip"))
+    return session.run(Phase.VENV, [session.spec.python, "-m", "pip", "--version"], "probing for pip")

@@ -22,7 +22,8 @@ EXAMPLE = "sdkboot doctor --python /usr/bin/python3"
 FLOORS_MIB = {"venv": (85, 81), "target": (57, 81)}
 NEEDED_DISK = 600 * 1024 * 1024
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "PIP_INDEX_URL", "PIP_PROXY")
-_CREDENTIALS = re.compile(r"//[^/@\s]+@")
+# user:password@ up to the LAST @ of the authority (passwords may hold @), with or without a scheme.
+_CREDENTIALS = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/\s]*@")
 _PROBE = (
     "import importlib.util as u, json, platform, sys\n"
     "has = lambda m: u.find_spec(m) is not None\n"
@@ -63,7 +64,7 @@ def proxies() -> Dict[str, str]:
     for name in PROXY_VARS:
         value = os.environ.get(name) or os.environ.get(name.lower())
         if value:
-            found[name] = _CREDENTIALS.sub("//***@", value)
+            found[name] = _CREDENTIALS.sub(r"\1***@", value)
     return found
 
 

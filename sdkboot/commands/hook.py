@@ -25,9 +25,15 @@ DEFAULT_ASYNC_MS = 180_000
 MARGIN_SECONDS = 10.0
 
 
+def _milliseconds(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of milliseconds: {text!r}")
+    return int(text)
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     add_build(parser)
-    parser.add_argument("--async-timeout", type=int, default=DEFAULT_ASYNC_MS, metavar="MS",
+    parser.add_argument("--async-timeout", type=_milliseconds, default=DEFAULT_ASYNC_MS, metavar="MS",
                         help=f"what to announce as asyncTimeout; the build is cut to fit (default {DEFAULT_ASYNC_MS})")
 
 
