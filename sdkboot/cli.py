@@ -65,7 +65,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise UsageError("sdkboot: missing COMMAND (see 'sdkboot --help')")
         return int(args.run(args))
     except UsageError as exc:
-        print(exc, file=sys.stderr)
+        text = str(exc)
+        print(text if text.startswith("sdkboot") else f"sdkboot: {text}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("sdkboot: interrupted", file=sys.stderr)

@@ -1,6 +1,7 @@
 """One human line per outcome: what happened and, on failure, what to do."""
 from __future__ import annotations
 
+import errno
 import re
 from typing import Dict, Optional
 
@@ -42,9 +43,17 @@ def no_pip_advice(venv_output: str) -> str:
     )
 
 
+# An exception's errno often names a cause the pattern table knows: give that advice.
+ERRNO_KINDS: Dict[int, ErrKind] = {
+    errno.EACCES: ErrKind.PERM_DENIED, errno.EPERM: ErrKind.PERM_DENIED, errno.EROFS: ErrKind.PERM_DENIED,
+    errno.ENOSPC: ErrKind.DISK_FULL, errno.EDQUOT: ErrKind.DISK_FULL, errno.ENAMETOOLONG: ErrKind.VENV_PATH_TOO_LONG,
+}
+
+
 def advice(failure: Optional[Failure]) -> str:
     if failure is None:
         return ""
     if failure.text.startswith("exc:"):
-        return f"unexpected error {failure.text}: {failure.tail}"
+        known = ERRNO_KINDS.get(failure.errno) if failure.errno is not None else None
+        return f"{ADVICE[known]} ({failure.tail})" if known else f"unexpected error: {failure.tail}"
     return ADVICE.get(failure.kind, f"see `sdkboot report` and the event log ({failure.text})")

@@ -1,0 +1,180 @@
+"""``sdkboot status``: healthy, unhealthy with a reason, cooldown left, a build running elsewhere."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+from fake_envs import PYTHON_XYZ, fake_env, lock_held, spec_for
+from sdkboot import cooldown, state
+from sdkboot.cli import main
+from sdkboot.commands import status
+from sdkboot.layout import Layout
+
+BUILT_KEYS = {"state_dir", "built", "strategy", "env", "site", "python", "requirements", "built_at", "age_seconds",
+              "size_bytes", "healthy", "reason", "cooldown", "building"}
+UNBUILT_KEYS = {"state_dir", "built", "healthy", "reason", "cooldown", "building"}
+
+
+def run_status(capsys: pytest.CaptureFixture[str], root: Path, *extra: str) -> Tuple[int, Dict[str, Any]]:
+    rc = main(["status", "--json", "--state-dir", str(root), "--import-name", "fake_mod", *extra, "fake-dist"])
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    return rc, json.loads(captured.out)
+
+
+def run_text(capsys: pytest.CaptureFixture[str], root: Path, *extra: str) -> Tuple[int, List[str]]:
+    rc = main(["status", "--state-dir", str(root), "--import-name", "fake_mod", *extra, "fake-dist"])
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    return rc, captured.out.splitlines()
+
+
+def test_healthy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "state"
+    record = fake_env(root, spec=spec_for(root))
+
+    rc, info = run_status(capsys, root)
+
+    assert rc == 0
+    assert set(info) == BUILT_KEYS
+    assert info["healthy"] is True and info["reason"] is None and info["built"] is True
+    assert (info["state_dir"], info["strategy"], info["env"], info["site"]) == (
+        str(root), "venv", record.env, record.site)
+    assert info["python"] == PYTHON_XYZ and info["requirements"] == ["fake-dist"]
+    assert info["built_at"] == record.built_at and 0 <= info["age_seconds"] < 60
+    assert info["size_bytes"] == len("VALUE = 1\n") + len("#!/bin/sh\n")
+    assert info["cooldown"] == {"active": False, "remaining_seconds": 0, "rc": None, "phase": None}
+    assert info["building"] == {"running": False, "pid": None}
+
+
+def test_healthy_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "state"
+    fake_env(root, "target", spec=spec_for(root))
+    rc, lines = run_text(capsys, root)
+    assert rc == 0
+    assert [line.split(":")[0] for line in lines] == [
+        "state dir", "strategy", "env", "size", "python", "requirements", "age", "healthy", "cooldown",
+        "building now"]
+    assert "healthy:      yes" in lines and "cooldown:     none" in lines and "building now: no" in lines
+
+
+@pytest.mark.parametrize("damage, reason", [
+    ("nothing built", "install-state absent"),
+    ("other requirements", "fingerprint changed (requirements)"),
+    ("other import name", "fingerprint changed (import_name)"),
+    ("missing path", "missing {path}"),
+    ("truncated state", "install-state corrupt: "),
+    ("state is a list", "install-state corrupt: not a JSON object"),
+    ("state lacks fields", "install-state corrupt: missing or unknown field"),
+])
+def test_unhealthy_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str,
+                                   reason: str) -> None:
+    root = tmp_path / "state"
+    built_for = {"other requirements": spec_for(root, requirements=("something-else",)),
+                 "other import name": spec_for(root, import_name="other_mod")}.get(damage, spec_for(root))
+    record = fake_env(root, spec=built_for) if damage != "nothing built" else None
+    state_file = root / "install-state.json"
+    if damage == "missing path":
+        Path(record.paths[0]).unlink()  # type: ignore[union-attr]
+        reason = reason.format(path=record.paths[0])  # type: ignore[union-attr]
+    elif damage == "truncated state":
+        state_file.write_text(state_file.read_text()[:40])
+    elif damage == "state is a list":
+        state_file.write_text("[]")
+    elif damage == "state lacks fields":
+        state_file.write_text('{"strategy": "venv"}')
+
+    rc, info = run_status(capsys, root)
+
+    assert rc == 1
+    assert info["healthy"] is False
+    assert info["reason"].startswith(reason), info["reason"]
+    corrupt = damage in ("nothing built", "truncated state", "state is a list", "state lacks fields")
+    assert set(info) == (UNBUILT_KEYS if corrupt else BUILT_KEYS)
+    assert info["built"] is not corrupt
+    rc, lines = run_text(capsys, root)
+    assert rc == 1 and any(line.startswith("healthy:") and f"no ({reason}" in line for line in lines)
+
+
+@pytest.mark.parametrize("field, value", [("built_at", "yesterday"), ("built_at", True), ("env", 42),
+                                          ("strategy", 7), ("strategy", "conda"), ("site", None)])
+def test_a_state_with_wrongly_typed_fields_is_unhealthy_not_a_crash(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object) -> None:
+    """Valid JSON with a wrong type in a field is a corrupt install-state, like a truncated one,
+    not arithmetic or a tree walk on the bad value ending in "internal error"."""
+    root = tmp_path / "state"
+    record = fake_env(root, spec=spec_for(root))
+    data = record.to_json()
+    data[field] = value
+    (root / "install-state.json").write_text(json.dumps(data))
+
+    rc = main(["status", "--json", "--state-dir", str(root), "--import-name", "fake_mod", "fake-dist"])
+    captured = capsys.readouterr()
+
+    assert captured.err == "", captured.err
+    info = json.loads(captured.out)
+    assert rc == 1 and info["healthy"] is False and "install-state" in info["reason"]
+
+
+def test_cooldown_remaining(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    spec = spec_for(root)
+    fake_env(root, spec=spec)
+    now = 1_700_000_000.0
+    cooldown.arm(Layout(str(root)), now - 100, -9, "pip", state.fingerprint(spec))
+
+    info = status.collect(spec, now)
+
+    assert info["cooldown"] == {"active": True, "remaining_seconds": 86300, "rc": -9, "phase": "pip"}
+    assert info["healthy"] is True, "a cooldown does not make a healthy env unhealthy"
+
+
+def test_cooldown_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "state"
+    spec = spec_for(root)
+    root.mkdir()
+    cooldown.arm(Layout(str(root)), time.time() - 600, 137, "pip_target", state.fingerprint(spec))
+
+    rc, info = run_status(capsys, root, "--cooldown", "3600")
+
+    assert rc == 1  # nothing built
+    assert info["cooldown"]["active"] is True and info["cooldown"]["rc"] == 137
+    assert 2990 <= info["cooldown"]["remaining_seconds"] <= 3000
+    rc, lines = run_text(capsys, root, "--cooldown", "3600")
+    assert any(line.startswith("cooldown:") and "s left (rc 137)" in line for line in lines)
+
+
+def test_an_expired_or_foreign_cooldown_is_inactive(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    spec = spec_for(root)
+    root.mkdir()
+    now = 1_700_000_000.0
+    cooldown.arm(Layout(str(root)), now - 90_000, -9, "pip", state.fingerprint(spec))
+    assert status.collect(spec, now)["cooldown"] == {"active": False, "remaining_seconds": 0, "rc": -9,
+                                                     "phase": "pip"}
+    cooldown.arm(Layout(str(root)), now, -9, "pip", state.fingerprint(spec_for(root, requirements=("x",))))
+    assert status.collect(spec, now)["cooldown"]["active"] is False
+
+
+def test_a_build_running_in_another_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "state"
+    fake_env(root, spec=spec_for(root))
+    with lock_held(root / "build.lock") as pid:
+        rc, info = run_status(capsys, root)
+        assert info["building"] == {"running": True, "pid": pid}
+        assert rc == 0, "a healthy env stays healthy while a rebuild runs"
+        _, lines = run_text(capsys, root)
+        assert f"building now: yes (pid {pid})" in lines
+    _, info = run_status(capsys, root)
+    assert info["building"] == {"running": False, "pid": None}, "the lock goes with its holder"
+
+
+def test_status_never_writes_into_a_missing_state_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "never-built"
+    rc, info = run_status(capsys, root)
+    assert rc == 1 and info["built"] is False and info["reason"] == "install-state absent"
+    assert not root.exists()
