@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Callable, List, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
 import sdkboot  # noqa: E402
-from wheels import make_wheel  # noqa: E402
+from tests.wheels import make_wheel  # noqa: E402
 
 MODULE = "sdkboot_bench"
 

@@ -9,8 +9,7 @@ from typing import Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from wheels import make_wheel  # noqa: E402
+from tests.wheels import make_wheel
 
 REPO = Path(__file__).resolve().parent.parent
 PROBE_DIST = "sdkboot-probe"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
-from conftest import REPO
+from tests.conftest import REPO
 from sdkboot import state
 from sdkboot.layout import Layout
 from sdkboot.spec import Spec

@@ -15,12 +15,12 @@ from typing import Iterator
 
 import pytest
 
-from conftest import PROBE_DIST, PROBE_MODULE
-from fake_envs import PYTHON_XY, fake_env, private_dirs, write_file
-from interpreters import debian_venv, write_wrapper
+from tests.conftest import PROBE_DIST, PROBE_MODULE
+from tests.fake_envs import PYTHON_XY, fake_env, private_dirs, write_file
+from tests.interpreters import debian_venv, write_wrapper
 from sdkboot import Outcome, Spec, activate, ensure, state
 from sdkboot.layout import Layout
-from wheels import make_wheel
+from tests.wheels import make_wheel
 
 PTH_DIST = "pth-dist"
 PTH_MODULE = "only_via_pth"

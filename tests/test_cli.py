@@ -16,9 +16,9 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from conftest import PROBE_DIST, PROBE_MODULE
-from fake_envs import MIN_PYTHON, child_env, fake_env, lock_held, sdkboot, spec_for
-from interpreters import write_wrapper
+from tests.conftest import PROBE_DIST, PROBE_MODULE
+from tests.fake_envs import MIN_PYTHON, child_env, fake_env, lock_held, sdkboot, spec_for
+from tests.interpreters import write_wrapper
 from sdkboot import cooldown, state
 from sdkboot.cli import COMMANDS
 from sdkboot.layout import Layout

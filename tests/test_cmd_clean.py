@@ -10,7 +10,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from fake_envs import fake_env, lock_held, sdkboot, spec_for
+from tests.fake_envs import fake_env, lock_held, sdkboot, spec_for
 from sdkboot import cooldown, state
 from sdkboot.cli import main
 from sdkboot.layout import Layout

@@ -8,8 +8,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from fake_envs import child_env, sdkboot
-from interpreters import write_wrapper
+from tests.fake_envs import child_env, sdkboot
+from tests.interpreters import write_wrapper
 from sdkboot import memlimit
 from sdkboot.cli import main
 from sdkboot.commands import doctor

@@ -8,8 +8,8 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from fake_envs import MIN_PYTHON, child_env, fake_env, sdkboot, spec_for
-from interpreters import debian_venv, write_wrapper
+from tests.fake_envs import MIN_PYTHON, child_env, fake_env, sdkboot, spec_for
+from tests.interpreters import debian_venv, write_wrapper
 from sdkboot.result import hook_py
 from sdkboot.version import VERSION
 

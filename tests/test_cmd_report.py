@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from interpreters import write_wrapper
+from tests.interpreters import write_wrapper
 from sdkboot import Spec, ensure
 from sdkboot.cli import main
 from sdkboot.commands import report

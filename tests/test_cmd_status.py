@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from fake_envs import PYTHON_XYZ, fake_env, lock_held, spec_for
+from tests.fake_envs import PYTHON_XYZ, fake_env, lock_held, spec_for
 from sdkboot import cooldown, state
 from sdkboot.cli import main
 from sdkboot.commands import status

@@ -12,8 +12,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from conftest import PROBE_DIST, PROBE_MODULE, REPO
-from interpreters import debian_venv, hang_in_venv, pid_alive, sigkill_once, write_wrapper
+from tests.conftest import PROBE_DIST, PROBE_MODULE, REPO
+from tests.interpreters import debian_venv, hang_in_venv, pid_alive, sigkill_once, write_wrapper
 
 pytestmark = [
     pytest.mark.e2e,

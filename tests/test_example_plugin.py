@@ -16,8 +16,8 @@ from typing import Dict, List
 
 import pytest
 
-from conftest import REPO
-from wheels import make_wheel
+from tests.conftest import REPO
+from tests.wheels import make_wheel
 
 PLUGIN = REPO / "examples" / "claude-plugin"
 

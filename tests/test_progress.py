@@ -13,9 +13,9 @@ from typing import List, Optional, Tuple
 
 import pytest
 
-from conftest import PROBE_DIST, PROBE_MODULE
-from fake_envs import MIN_PYTHON, child_env
-from interpreters import write_wrapper
+from tests.conftest import PROBE_DIST, PROBE_MODULE
+from tests.fake_envs import MIN_PYTHON, child_env
+from tests.interpreters import write_wrapper
 from sdkboot.progress import TerminalProgress, pip_detail
 
 

@@ -1,0 +1,46 @@
+"""Rendering for people: Markdown tables, and a one-line progress display for terminals."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+
+def _cell(value: object) -> str:
+    # A pipe would end the cell early; a newline would end the row.
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def clip(text: str, width: int) -> str:
+    """Shorten from the middle: messages differ at the end as often as at the start."""
+    if len(text) <= width:
+        return text
+    half = (width - 3) // 2
+    return f"{text[:half]} … {text[len(text) - half:]}"
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+class Progress:
+    """Rewrites one status line in place; silent unless the stream is a terminal."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.width = 0
+
+    def update(self, text: str) -> None:
+        if self.enabled:
+            self.stream.write("\r" + text.ljust(self.width))
+            self.stream.flush()
+            self.width = len(text)
+
+    def done(self) -> None:
+        if self.enabled and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0

@@ -1,0 +1,192 @@
+"""Sweep a scenario across memory limits: a coarse grid, then bisection at every edge.
+
+The search itself only sees a probe (limit -> Sample), so it is tested without processes.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from repro import UsageError, cgroups, options, plot, report, scenarios
+from repro.limits import format_size
+from repro.signature import Sample, Signature, signature_json
+
+Probe = Callable[[int], Sample]
+
+
+def coarse_grid(lo: int, hi: int, points: int) -> list[int]:
+    """``points`` limits from lo to hi, evenly spaced on a log scale: edges sit at all sizes."""
+    ratio = (hi / lo) ** (1 / (points - 1))
+    return sorted({min(hi, round(lo * ratio**i)) for i in range(points)})
+
+
+def _is_open(samples: dict[int, Sample], gap: tuple[int, int], resolution: int) -> bool:
+    lo, hi = gap
+    return hi - lo > resolution and samples[lo].signature.key() != samples[hi].signature.key()
+
+
+def _open_gaps(samples: dict[int, Sample], resolution: int) -> list[tuple[int, int]]:
+    ordered = sorted(samples)
+    return [g for g in zip(ordered, ordered[1:]) if _is_open(samples, g, resolution)]
+
+
+def explore(probe: Probe, grid: list[int], resolution: int, budget: int) -> tuple[dict[int, Sample], bool]:
+    """Samples of the grid, bisected down to ``resolution`` at each change of signature.
+
+    Returns the samples and whether the search finished inside the ``budget`` of runs.
+    """
+    samples = {kib: probe(kib) for kib in grid[:budget]}
+    gaps = _open_gaps(samples, resolution)
+    while gaps:
+        if len(samples) >= budget:
+            return samples, False
+        # Widest (relative) gap first: when the budget runs out, every edge is known
+        # roughly, rather than one noisy region known exactly and the rest not at all.
+        lo, hi = gaps.pop(max(range(len(gaps)), key=lambda i: gaps[i][1] / gaps[i][0]))
+        mid = (lo + hi) // 2
+        samples[mid] = probe(mid)
+        gaps += [g for g in ((lo, mid), (mid, hi)) if _is_open(samples, g, resolution)]
+    return samples, len(grid) <= budget
+
+
+@dataclass(frozen=True)
+class Range:
+    """Consecutive samples with one signature: the edge lies within a resolution of each end."""
+
+    lo_kib: int
+    hi_kib: int
+    signature: Signature
+    runs: int
+
+
+def ranges(samples: dict[int, Sample]) -> list[Range]:
+    found: list[Range] = []
+    for kib in sorted(samples):
+        signature = samples[kib].signature
+        if found and found[-1].signature.key() == signature.key():
+            found[-1] = dataclasses.replace(found[-1], hi_kib=kib, runs=found[-1].runs + 1)
+        else:
+            found.append(Range(kib, kib, signature, 1))
+    return found
+
+
+@dataclass(frozen=True)
+class Sweep:
+    scenario: str
+    samples: dict[int, Sample]
+    complete: bool
+
+    @property
+    def ranges(self) -> list[Range]:
+        return ranges(self.samples)
+
+
+def _span_text(found: Range) -> str:
+    lo, hi = format_size(found.lo_kib), format_size(found.hi_kib)
+    return lo if lo == hi else f"{lo} – {hi}"
+
+
+def _row(found: Range) -> list[object]:
+    sig = found.signature
+    # The last line is shown too: a traceback's first line says nothing about its cause.
+    last = sig.last_stderr_line if sig.last_stderr_line != sig.first_stderr_line else ""
+    return [_span_text(found), sig.rc_label, "E" if sig.stdout_empty else "N",
+            "E" if sig.stderr_empty else "N", sig.oom_kills, report.clip(sig.first_stderr_line, 90),
+            report.clip(last, 60), found.runs]
+
+
+def table(sweep: Sweep) -> str:
+    rows = [_row(r) for r in sweep.ranges]
+    headers = ["limit", "rc", "stdout", "stderr", "OOM kills", "first stderr line",
+               "last stderr line", "runs"]
+    note = "" if sweep.complete else "\n\n(run budget reached: edges not fully bisected)"
+    return report.markdown_table(headers, rows) + note
+
+
+def to_json(sweep: Sweep) -> dict[str, Any]:
+    return {"scenario": sweep.scenario, "complete": sweep.complete,
+            "ranges": [{"lo_kib": r.lo_kib, "hi_kib": r.hi_kib, "runs": r.runs,
+                        **signature_json(r.signature)} for r in sweep.ranges],
+            "samples": [s.to_json() for _, s in sorted(sweep.samples.items())]}
+
+
+def probe_for(
+    scenario: scenarios.Scenario, ctx: scenarios.Context, span: options.Span,
+    progress: report.Progress,
+) -> Probe:
+    """A probe that runs the scenario once per limit and shows each run on the progress line."""
+    runs = itertools.count(1)
+
+    def probe(kib: int) -> Sample:
+        progress.update(f"{scenario.name}/{span.kind.name}: run {next(runs)} at {format_size(kib)}")
+        return Sample.of(kib, scenarios.run_once(scenario, ctx, span.kind.make(kib)))
+
+    return probe
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("sweep", help="map failure signatures across memory limits")
+    parser.add_argument("scenario", nargs="+", choices=sorted(scenarios.SCENARIOS),
+                        metavar="SCENARIO", help=f"one or more of: {', '.join(scenarios.SCENARIOS)}")
+    options.add_limit_arguments(parser)
+    options.add_context_arguments(parser)
+    parser.add_argument("--points", type=int, default=12, help="coarse grid size (default 12)")
+    parser.add_argument("--max-runs", type=int, default=60,
+                        help="run budget per scenario, grid included (default 60)")
+    parser.add_argument("--out", type=Path, help="write the samples and ranges as JSON")
+    parser.add_argument("--plot", type=Path, help="write a strip chart (PNG; needs matplotlib)")
+    parser.set_defaults(handler=_main)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.points < 2:
+        raise UsageError("--points must be at least 2")
+    if args.max_runs < args.points:
+        raise UsageError("--max-runs must be at least --points")
+
+
+def _main(args: argparse.Namespace) -> int:
+    span = options.span(args)
+    _check(args)
+    span.kind.check()  # fail now, not after the first scenario's setup
+    chart = args.plot if args.plot and plot.usable(args.plot) else None
+    with tempfile.TemporaryDirectory(prefix="repro-sweep-") as scratch:
+        needs = any(scenarios.SCENARIOS[n].needs_wheelhouse for n in args.scenario)
+        ctx = options.context(args, Path(scratch), needs)
+        python = f"{ctx.python} (Python {scenarios.python_version(ctx.python)})"
+        sweeps = [_sweep_one(scenarios.SCENARIOS[n], ctx, span, args, python)
+                  for n in args.scenario]
+    if args.out:
+        args.out.write_text(json.dumps(_document(sweeps, span, python), indent=2) + "\n")
+    if chart:
+        plot.strip_chart(sweeps, f"{span.kind.name} limit · {python}", chart)
+    return 0
+
+
+def _sweep_one(
+    scenario: scenarios.Scenario, ctx: scenarios.Context, span: options.Span,
+    args: argparse.Namespace, python: str,
+) -> Sweep:
+    progress = report.Progress()
+    grid = coarse_grid(span.lo_kib, span.hi_kib, args.points)
+    try:
+        samples, complete = explore(probe_for(scenario, ctx, span, progress), grid,
+                                    span.resolution_kib, args.max_runs)
+    finally:
+        progress.done()
+    sweep = Sweep(scenario.name, samples, complete)
+    # Printed as each scenario ends: a long multi-scenario sweep shows results early.
+    print(f"### {sweep.scenario} · {span.kind.name} · {python}\n\n{table(sweep)}\n", flush=True)
+    return sweep
+
+
+def _document(sweeps: list[Sweep], span: options.Span, python: str) -> dict[str, Any]:
+    return {"limit": span.kind.name, "python": python, "lo_kib": span.lo_kib,
+            "hi_kib": span.hi_kib, "resolution_kib": span.resolution_kib,
+            "host_cgroup_limit_kib": cgroups.own_limit_kib(), "sweeps": [to_json(s) for s in sweeps]}

@@ -1,0 +1,247 @@
+"""The container scenarios: verdict logic and naming (anywhere), then each scenario (Docker)."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from repro import Unsupported, UsageError, containers, debootstrap, dockerutil, images
+from repro.containers import ABSENT, ContainerResult, Matches, Step
+
+# ---- verdict logic: no engine needed ----
+
+
+@pytest.mark.parametrize(
+    ("expected", "observed", "ok"),
+    [
+        ("BUILT", "BUILT", True),
+        ("BUILT", "BUILT_TARGET", False),
+        (0, 0, True),
+        (False, 0, False),  # a bool must not pass for an int, nor the reverse
+        (1, True, False),
+        (-9, -9, True),
+        (None, None, True),
+        (Matches(r"python3[\d.]*-venv"), "apt install python3.11-venv", True),
+        (Matches("SIGKILL"), "exit status 1", False),
+        (Matches("x"), None, False),
+        (ABSENT, ABSENT, True),
+        (ABSENT, 137, False),
+    ],
+)
+def test_matches_is_strict_about_types(expected: object, observed: object, ok: bool) -> None:
+    assert containers.matches(expected, observed) is ok
+
+
+def test_verdict_reports_each_key_and_missing_ones() -> None:
+    checks = containers.verdict({"outcome": "BUILT", "rc": -9}, {"outcome": "BUILT"})
+    assert [(c.key, c.ok) for c in checks] == [("outcome", True), ("rc", False)]
+    assert checks[1].observed is ABSENT
+
+
+def test_flatten_joins_nested_keys() -> None:
+    flat = containers.flatten({"a": 1, "metrics": {"sdk_has_pip": False, "x": {"y": 2}}})
+    assert flat == {"a": 1, "metrics.sdk_has_pip": False, "metrics.x.y": 2}
+
+
+def test_last_json_object_skips_noise_and_non_objects() -> None:
+    text = 'Looking in links\n{"outcome": "A"}\n[1, 2]\n{"outcome": "B"}\nnot json\n'
+    assert containers.last_json_object(text) == {"outcome": "B"}
+    assert containers.last_json_object("") == {}
+
+
+def test_observe_merges_result_event_and_container_facts() -> None:
+    result = ContainerResult(
+        exit=1,
+        stdout=json.dumps({"outcome": "BUILD_FAILED", "metrics": {"sdk_has_pip": False}}),
+        stderr="Traceback (most recent call last):\n",
+        oom_killed=True,
+        events='{"outcome": "BUILT"}\n{"outcome": "BUILD_FAILED", "fallback_reason": null}\n',
+        cooldown=True,
+    )
+    observed = containers.observe(result)
+    assert observed["outcome"] == "BUILD_FAILED"
+    assert observed["metrics.sdk_has_pip"] is False
+    assert observed["event.outcome"] == "BUILD_FAILED"
+    assert observed["event.fallback_reason"] is None
+    assert (observed["exit"], observed["oom_killed"], observed["cooldown"]) == (1, True, True)
+    assert observed["traceback"] is True
+
+
+def test_a_killed_pid1_leaves_only_container_facts() -> None:
+    run = containers.judge(
+        Step("s", ("true",), {"exit": 137, "signature": ABSENT}), 0.1, ContainerResult(exit=137)
+    )
+    assert run.passed
+    assert "outcome" not in run.observed
+
+
+def test_a_mismatch_fails_the_step_and_the_scenario() -> None:
+    step = Step("build", ("true",), {"outcome": "BUILT"})
+    run = containers.judge(step, 1.0, ContainerResult(0, stdout='{"outcome": "BUILD_FAILED"}'))
+    scenario_run = containers.ScenarioRun(containers.SCENARIOS[0], [run], 1.0)
+    assert not run.passed and not scenario_run.passed
+    rows = containers.table_rows([scenario_run])
+    assert rows[1][-3:] == ["BUILT", "BUILD_FAILED", "MISMATCH"]
+    assert containers.summary([scenario_run]).startswith("0 passed, 1 failed")
+
+
+def test_a_scenario_with_no_steps_run_does_not_pass() -> None:
+    assert not containers.ScenarioRun(containers.SCENARIOS[0], [], 0.0).passed
+
+
+def test_json_report_is_serializable_even_with_absent_values() -> None:
+    step = Step("s", ("true",), {"signature": "0/E/E"})
+    run = containers.ScenarioRun(
+        containers.SCENARIOS[0], [containers.judge(step, 0.5, ContainerResult(137))], 0.5
+    )
+    data = json.loads(json.dumps(containers.run_json(run)))
+    assert data["steps"][0]["checks"][0] == {
+        "key": "signature", "expected": "0/E/E", "observed": "(absent)", "ok": False,
+    }
+
+
+# ---- the scenario table ----
+
+
+def test_every_scenario_uses_a_known_image_and_checks_something() -> None:
+    recipes = images.load_recipes()
+    for scenario in containers.SCENARIOS:
+        assert scenario.image in recipes, scenario.name
+        assert scenario.steps and all(step.expect for step in scenario.steps), scenario.name
+
+
+def test_scenario_names_are_unique_and_the_required_ones_exist() -> None:
+    names = [scenario.name for scenario in containers.SCENARIOS]
+    assert len(names) == len(set(names))
+    assert set(names) >= {
+        "ensurepip-missing", "no-pip-at-all", "oom-kill", "rlimit-segv", "healthy",
+        "signature-raw",
+    }
+
+
+def test_every_ensure_step_checks_its_exit_code() -> None:
+    for scenario in containers.SCENARIOS:
+        for step in scenario.steps:
+            if step.command[:3] == ("python3", "-m", "sdkboot"):
+                assert "exit" in step.expect, f"{scenario.name}/{step.label}"
+
+
+def test_memory_limits_avoid_the_pid1_kill_zone() -> None:
+    # Docker refuses below 6 MB; sdkboot (~18 MiB resident) is itself the victim below ~36 MiB.
+    for scenario in containers.SCENARIOS:
+        for step in scenario.steps:
+            if step.mem_mib is not None and step.command[:3] == ("python3", "-m", "sdkboot"):
+                assert step.mem_mib >= 40, f"{scenario.name}/{step.label}"
+
+
+def test_select_keeps_order_and_rejects_unknown_names() -> None:
+    assert [s.name for s in containers.select(["healthy", "oom-kill"])] == ["healthy", "oom-kill"]
+    assert len(containers.select([])) == len(containers.SCENARIOS)
+    with pytest.raises(UsageError, match="unknown scenario nope"):
+        containers.select(["nope"])
+
+
+def test_memory_sets_swap_equal_to_memory() -> None:
+    assert containers.memory(Step("s", ("x",), {}, mem_mib=52)) == {
+        "mem_limit": 52 * 1024 * 1024, "memswap_limit": 52 * 1024 * 1024,
+    }
+    assert containers.memory(Step("s", ("x",), {})) == {}
+
+
+def test_raw_builds_the_parent_command() -> None:
+    argv = containers.raw(("python3", "-m", "venv", "/e"), as_kb=5000, oom_adj=1000)
+    assert argv[:2] == ("python3", "/opt/repro/rawsig.py")
+    assert argv[2:] == ("--as-kb", "5000", "--oom-score-adj", "1000", "--", "python3", "-m",
+                        "venv", "/e")
+
+
+def test_wrapper_execs_python_under_the_limit() -> None:
+    with tarfile.open(fileobj=io.BytesIO(containers.wrapper_tar(5000))) as archive:
+        member = archive.getmember("wrap/python3")
+        handle = archive.extractfile(member)
+        assert handle is not None
+        script = handle.read().decode()
+    assert member.mode == 0o755
+    assert "ulimit -v 5000\n" in script
+    assert 'exec /usr/bin/python3 "$@"' in script
+
+
+# ---- names ----
+
+
+def test_object_names_are_docker_legal_and_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    name = dockerutil.object_name("oom kill", "build/1", token="abc123")
+    assert name == "sdkboot-repro-gw1-oom_kill-build_1-abc123"
+    assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", name)
+
+
+def test_object_names_do_not_collide(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    names = {dockerutil.object_name("healthy", "build") for _ in range(50)}
+    assert len(names) == 50
+    assert all(n.startswith("sdkboot-repro-main-healthy-build-") for n in names)
+
+
+def test_labels_identify_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    found = dockerutil.labels(extra="x")
+    assert found[dockerutil.OWNER_LABEL] == "1"
+    assert found[dockerutil.RUN_LABEL].startswith("gw0-")
+    assert found["extra"] == "x"
+
+
+# ---- the scenarios, in Docker ----
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Any]:
+    try:
+        client = dockerutil.connect()
+    except Unsupported as exc:
+        pytest.skip(f"no Docker engine: {exc.reason}")
+    yield client
+    dockerutil.sweep(client, dockerutil.run_id())
+
+
+@pytest.fixture(scope="session")
+def docker_ctx(engine: Any, filled_wheelhouse: Any) -> containers.Context:
+    """Images built once (file lock + recipe hash), and the real wheelhouse."""
+    import docker
+
+    try:
+        refs = containers.prepare_images(engine, containers.SCENARIOS)
+    except (Unsupported, debootstrap.BootstrapFailed, docker.errors.DockerException) as exc:
+        pytest.skip(f"cannot build the Debian 12 images: {exc}")
+    return containers.Context(engine, str(filled_wheelhouse.resolve()), refs=refs)
+
+
+@pytest.fixture
+def swept(docker_ctx: containers.Context, request: pytest.FixtureRequest) -> containers.Context:
+    """Removes this worker's containers and volumes after the test, whatever happened."""
+    request.addfinalizer(lambda: dockerutil.sweep(docker_ctx.client, dockerutil.run_id()))
+    return docker_ctx
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", containers.SCENARIOS, ids=lambda s: s.name)
+def test_scenario(swept: containers.Context, scenario: containers.Scenario) -> None:
+    run = containers.run_scenario(swept, scenario)
+    assert run.passed, containers.explain(run)
+
+
+@pytest.mark.docker
+def test_nothing_is_left_behind(swept: containers.Context) -> None:
+    scenario = containers.Scenario("leak-check", "debian12-python", "", (
+        Step("one", ("python3", "-c", "print('{}')"), {"exit": 0}),
+    ))
+    assert containers.run_scenario(swept, scenario).passed
+    mine = {"label": f"{dockerutil.RUN_LABEL}={dockerutil.run_id()}"}
+    assert swept.client.containers.list(all=True, filters=mine) == []
+    assert swept.client.volumes.list(filters=mine) == []

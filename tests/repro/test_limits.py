@@ -1,0 +1,89 @@
+"""Size parsing and the runner's contract: never raises OSError, always reaps the whole tree."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from repro import limits
+
+
+@pytest.mark.parametrize(
+    ("text", "kib"),
+    [("5000k", 5000), ("5000", 5000), ("64m", 65536), ("64MiB", 65536), ("1.5g", 1572864),
+     (" 2M ", 2048), (".5m", 512), ("7336KiB", 7336), ("10.25mb", 10496), ("1G", 1048576)],
+)
+def test_parse_size_accepts_k_m_g(text: str, kib: int) -> None:
+    assert limits.parse_size(text) == kib
+
+
+@pytest.mark.parametrize("text", ["", "m", "abc", "-5m", "5x", "0k", "0.0004k", "1e3k", "nan",
+                                  "5 m b", "64t"])
+def test_parse_size_rejects_with_a_hint(text: str) -> None:
+    with pytest.raises(ValueError, match="5000k, 64m, 1.5g|at least 1k"):
+        limits.parse_size(text)
+
+
+@pytest.mark.parametrize(
+    ("kib", "text"),
+    [(5000, "5000 KiB"), (7336, "7336 KiB"), (65536, "64 MiB"), (58880, "57.5 MiB"),
+     (83008, "81.06 MiB"), (1024, "1 MiB")],
+)
+def test_format_size(kib: int, text: str) -> None:
+    assert limits.format_size(kib) == text
+
+
+@given(st.integers(min_value=1, max_value=64 * 1024 * 1024))
+def test_format_then_parse_is_within_display_precision(kib: int) -> None:
+    parsed = limits.parse_size(limits.format_size(kib).replace(" ", ""))
+    assert abs(parsed - kib) <= 6  # MiB shown to 2 decimals: at most 5.12 KiB off
+
+
+def test_kinds_are_table_driven() -> None:
+    assert limits.KINDS["as"].make(5000) == limits.rlimit_as(5000)
+    assert limits.KINDS["cgroup"].make(10240) == limits.cgroup(10)
+    assert limits.describe(limits.cgroup(57.5)) == "cgroup 57.5 MiB"
+    assert limits.describe(limits.NO_LIMIT) == "no limit"
+
+
+def test_run_captures_both_streams() -> None:
+    code = "import sys; print('out'); sys.stderr.write('err'); sys.exit(3)"
+    run = limits.run([sys.executable, "-c", code], timeout=60)
+    assert (run.rc, run.stdout, run.stderr, run.timed_out, run.error) == (3, "out\n", "err",
+                                                                         False, None)
+    assert run.peak_kib and run.peak_kib > 1000  # an interpreter is at least a few MiB
+
+
+def test_run_reports_a_missing_command_instead_of_raising(tmp_path: Path) -> None:
+    run = limits.run([str(tmp_path / "absent")], timeout=5)
+    assert run.rc is None
+    assert run.error and run.error.startswith("FileNotFoundError")
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    code = ("import subprocess, sys, time; "
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+            f"open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(600)")
+    started = time.monotonic()
+    run = limits.run([sys.executable, "-c", code], timeout=2)
+    assert run.timed_out and run.rc == -9
+    assert time.monotonic() - started < 30
+    grandchild = int(pid_file.read_text())
+    time.sleep(0.2)  # the kill is asynchronous
+    assert _dead(grandchild)
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie: an orphan waits for a reaper that may be slow or absent."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
