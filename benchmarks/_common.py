@@ -1,6 +1,7 @@
 """Shared pieces of the benchmarks: timing statistics and a real, tiny built env."""
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
@@ -49,6 +50,13 @@ def built_spec(root: Path) -> sdkboot.Spec:
     if result.outcome is not sdkboot.Outcome.BUILT:
         raise SystemExit(f"benchmark setup failed: {result.outcome.name} {result.err_kind} {result.message}")
     return spec
+
+
+def arguments(doc: str, calls: int) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=calls, help=f"timed calls (default {calls})")
+    parser.add_argument("--baseline-calls", type=int, default=200, help="timed calls of a slow baseline")
+    return parser.parse_args()
 
 
 def scratch() -> Path:

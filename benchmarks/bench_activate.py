@@ -5,12 +5,11 @@
 """
 from __future__ import annotations
 
-import argparse
 import shutil
 import site
 import sys
 
-from _common import built_spec, row, scratch, stats, time_calls
+from _common import arguments, built_spec, row, scratch, stats, time_calls
 
 import sdkboot
 
@@ -29,9 +28,7 @@ def fresh(fn):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=5000)
-    args = parser.parse_args()
+    args = arguments(__doc__ or "", 5000)
     root = scratch()
     try:
         spec = built_spec(root)

@@ -5,23 +5,19 @@ subprocess import probe, measured side by side in one run.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
 import sys
 
-from _common import MODULE, REPO, built_spec, row, scratch, stats, time_calls
+from _common import arguments, MODULE, REPO, built_spec, row, scratch, stats, time_calls
 
 import sdkboot
 from sdkboot.strategies import venv_python
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=10_000)
-    parser.add_argument("--baseline-calls", type=int, default=200)
-    args = parser.parse_args()
+    args = arguments(__doc__ or "", 10000)
     root = scratch()
     try:
         spec = built_spec(root)

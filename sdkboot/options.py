@@ -43,6 +43,10 @@ def _version(text: str) -> Tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
+def add_json(parser: argparse.ArgumentParser, what: str = "one JSON object") -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what}, for machines")
+
+
 def add_location(parser: argparse.ArgumentParser) -> None:
     """Options that say which environment: used by every subcommand."""
     parser.add_argument("--state-dir", metavar="DIR",

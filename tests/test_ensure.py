@@ -220,6 +220,16 @@ def logged(layout: Layout) -> List[str]:
 
 # -- 1. too old, 2. importable in the host ------------------------------------------------------
 
+
+def ensure_while_locked_elsewhere(spec: Spec, layout: Layout, clock: Clock) -> Result:
+    """ensure() while another holder has the build lock (its own fd: flock sees another holder)."""
+    held = BuildLock(layout.lock_file)
+    assert held.acquire()
+    try:
+        return sdkboot.ensure(spec, clock=clock)
+    finally:
+        held.release()
+
 def test_too_old_host_comes_before_everything(tmp_path: Path, fake: FakeRunner,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     fake_importable(monkeypatch, HOST_SPEC)
@@ -236,13 +246,8 @@ def test_importable_in_host_is_noop_system(spec: Spec, layout: Layout, fake: Fak
     # Even with a cooldown armed and the lock held: being importable settles it first.
     os.makedirs(layout.root)
     cooldown.arm(layout, T0, -9, "pip", state.fingerprint(spec))
-    held = BuildLock(layout.lock_file)
-    assert held.acquire()
     fake_importable(monkeypatch, HOST_SPEC)
-    try:
-        result = sdkboot.ensure(spec, clock=clock)
-    finally:
-        held.release()
+    result = ensure_while_locked_elsewhere(spec, layout, clock)
     assert result.outcome is Outcome.NOOP_SYSTEM
     assert result.subprocesses == 0 and fake.calls == []
     assert result.exit_code == EXIT_OK
@@ -314,13 +319,8 @@ def test_healthy_state_beats_an_active_cooldown_and_a_held_lock(spec: Spec, layo
     os.makedirs(layout.root)
     publish_healthy(spec, layout, "target")
     cooldown.arm(layout, T0, -9, "pip", state.fingerprint(spec))
-    held = BuildLock(layout.lock_file)
-    assert held.acquire()
     forbid_spawning(monkeypatch)
-    try:
-        result = sdkboot.ensure(spec, clock=clock)
-    finally:
-        held.release()
+    result = ensure_while_locked_elsewhere(spec, layout, clock)
     assert result.outcome is Outcome.NOOP_TARGET
     assert result.strategy is Strategy.TARGET
 
@@ -485,12 +485,7 @@ def test_ensurepip_killed_arms_the_cooldown_and_skips_the_fallback(spec: Spec, l
 def test_lock_held_in_process_gives_skip_sentinel(spec: Spec, layout: Layout, fake: FakeRunner,
                                                   clock: Clock) -> None:
     os.makedirs(layout.root)
-    held = BuildLock(layout.lock_file)  # its own fd: flock treats it as another holder
-    assert held.acquire()
-    try:
-        result = sdkboot.ensure(spec, clock=clock)
-    finally:
-        held.release()
+    result = ensure_while_locked_elsewhere(spec, layout, clock)
     assert result.outcome is Outcome.SKIP_SENTINEL
     assert result.subprocesses == 0 and fake.calls == []
     assert f"pid {os.getpid()}" in result.message

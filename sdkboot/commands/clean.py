@@ -13,7 +13,7 @@ from typing import List, Optional
 
 from ..layout import Layout
 from ..lock import BuildLock, holder
-from ..options import UsageError, add_location, location_spec
+from ..options import UsageError, add_json, add_location, location_spec
 from ..result import EXIT_SKIPPED
 from ..table import emit_json
 
@@ -25,7 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_location(parser)
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask; required when stdin is not a terminal")
     parser.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json(parser)
 
 
 def targets(layout: Layout) -> List[str]:

@@ -10,7 +10,7 @@ from typing import Any, Dict, List
 
 from .. import memlimit, runner
 from ..fsutil import can_write
-from ..options import add_build, build_spec
+from ..options import add_build, add_json, build_spec
 from ..session import succeeded
 from ..spec import Spec
 from ..table import emit_json, human_bytes, pairs
@@ -35,7 +35,7 @@ _PROBE = (
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_build(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json(parser)
 
 
 def interpreter(spec: Spec) -> Dict[str, Any]:

@@ -7,7 +7,7 @@ import sys
 from typing import Optional
 
 from ..ensure import ensure
-from ..options import add_build, build_spec
+from ..options import add_build, add_json, build_spec
 from ..progress import TerminalProgress
 from ..result import Result
 
@@ -17,7 +17,7 @@ EXAMPLE = "sdkboot ensure --json --no-index --find-links ./wheels claude-agent-s
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_build(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
+    add_json(parser, "one JSON object instead of a sentence")
 
 
 def describe(result: Result) -> str:

@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterable, List
 
 from .. import events
 from ..layout import Layout
-from ..options import add_location, location_spec
+from ..options import add_json, add_location, location_spec
 from ..table import emit_json, table
 
 HELP = "summarize the event log: outcomes, err kinds, signal-kill rcs, p50/p95 durations"
@@ -19,7 +19,7 @@ EXAMPLE = "sdkboot report --json"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_location(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json(parser)
 
 
 @dataclass

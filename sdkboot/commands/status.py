@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional
 
 from .. import cooldown, lock, state
 from ..layout import Layout
-from ..options import add_build, build_spec
+from ..options import add_build, add_json, build_spec
 from ..spec import Spec
 from ..table import emit_json, human_bytes, pairs
 
@@ -18,7 +18,7 @@ EXAMPLE = "sdkboot status --json"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_build(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json(parser)
 
 
 def tree_size(path: str) -> int:

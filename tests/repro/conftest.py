@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from repro import Unsupported, cgroups, wheelhouse
+from repro import Unsupported, cgroups, dockerutil, wheelhouse
 from repro.scenarios import DEFAULT_PYTHON, Context
 
 
@@ -68,3 +68,14 @@ def wheel_ctx(tmp_path: Path, request: pytest.FixtureRequest) -> Context:
     require_linux_root()
     house: Path = request.getfixturevalue("filled_wheelhouse")
     return Context(DEFAULT_PYTHON, house.resolve(), tmp_path, timeout=120.0)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[object]:
+    """A Docker client for the session; every container and volume this run made is removed after."""
+    try:
+        client = dockerutil.connect()
+    except Unsupported as exc:
+        pytest.skip(f"no Docker engine: {exc.reason}")
+    yield client
+    dockerutil.sweep(client, dockerutil.run_id())

@@ -5,7 +5,6 @@ import io
 import json
 import re
 import tarfile
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -197,16 +196,6 @@ def test_labels_identify_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # ---- the scenarios, in Docker ----
-
-
-@pytest.fixture(scope="session")
-def engine() -> Iterator[Any]:
-    try:
-        client = dockerutil.connect()
-    except Unsupported as exc:
-        pytest.skip(f"no Docker engine: {exc.reason}")
-    yield client
-    dockerutil.sweep(client, dockerutil.run_id())
 
 
 @pytest.fixture(scope="session")

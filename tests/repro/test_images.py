@@ -9,7 +9,6 @@ import sys
 import tarfile
 import time
 import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -278,15 +277,6 @@ def test_cli_registers_images_build_and_list() -> None:
 
 
 # ---- against the engine ----
-
-
-@pytest.fixture(scope="session")
-def engine() -> Iterator[Any]:
-    try:
-        client = dockerutil.connect()
-    except Unsupported as exc:
-        pytest.skip(f"no Docker engine: {exc.reason}")
-    yield client
 
 
 @pytest.fixture(scope="session")
