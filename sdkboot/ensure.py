@@ -12,20 +12,22 @@ import importlib.util
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from . import cooldown, events, state
-from .build import build, prune
-from .classify import from_exception
 from .codes import Outcome, Phase, Strategy
 from .layout import Layout
 from .lock import BuildLock, holder
-from .messages import advice
-from .progress import ProgressSink
 from .result import Result
-from .session import Session
 from .spec import Spec
 from .version import VERSION
+
+if TYPE_CHECKING:
+    from .progress import ProgressSink
+    from .session import Session
+
+# The build machinery (subprocess, threads, the classifier) is imported where a build or an error
+# needs it, never on the no-op path: a host pays for `import sdkboot` on every session.
 
 Clock = Callable[[], float]
 _NOOP = {Strategy.VENV: Outcome.NOOP_VENV, Strategy.TARGET: Outcome.NOOP_TARGET}
@@ -77,12 +79,21 @@ def _take_lock(layout: Layout) -> Optional[BuildLock]:
     return lock if lock.acquire() else None
 
 
+def _failed(phase: Phase, exc: BaseException) -> Result:
+    from .classify import from_exception
+    from .messages import advice
+
+    failure = from_exception(exc)
+    return Result(Outcome.BUILD_FAILED, phase=phase, failure=failure, message=advice(failure))
+
+
 def _locked_build(spec: Spec, session: Session, layout: Layout, fp: state.Fingerprint, clock: Clock) -> Result:
+    from .build import build, prune
+
     try:
         lock = _take_lock(layout)
     except OSError as exc:
-        failure = from_exception(exc)
-        return Result(Outcome.BUILD_FAILED, phase=Phase.PRE, failure=failure, message=advice(failure))
+        return _failed(Phase.PRE, exc)
     if lock is None:
         busy = f"another process (pid {holder(layout.lock_file)}) is building now"
         return Result(Outcome.SKIP_SENTINEL, message=busy)
@@ -150,13 +161,14 @@ def ensure(
 
     ``budget`` caps the whole call in seconds (each step's timeout shrinks to fit it).
     """
+    from .session import Session
+
     started = time.monotonic()
     session = Session(spec, progress, budget)
     try:
         result = _decide(spec, session, clock)
     except Exception as exc:  # the contract: an unexpected error is a result, never a crash
-        failure = from_exception(exc)
-        result = Result(Outcome.BUILD_FAILED, phase=Phase.MAIN, failure=failure, message=advice(failure))
+        result = _failed(Phase.MAIN, exc)
     result = dataclasses.replace(
         result, duration=time.monotonic() - started, subprocesses=session.spawned,
         durations=dict(session.durations),

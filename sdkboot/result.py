@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
 
-from .classify import Failure
 from .codes import ErrKind, Outcome, Phase, Strategy
+
+if TYPE_CHECKING:  # the classifier (re, hashlib) is only needed when something failed
+    from .classify import Failure
 
 MAX_METRIC_KEYS = 10
 Metric = Union[int, bool]

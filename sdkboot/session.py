@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import time
-from typing import Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, Optional, Sequence
 
-from . import runner
-from .classify import Failure, classify
 from .codes import Phase
-from .progress import ProgressSink, pip_detail
-from .runner import Completed
 from .spec import Spec
+
+if TYPE_CHECKING:
+    from .classify import Failure
+    from .progress import ProgressSink
+    from .runner import Completed, LineSink
 
 
 class StepFailed(Exception):
@@ -34,10 +35,11 @@ class Session:
         self.spawned = 0
         self.durations: Dict[str, float] = {}
 
-    def _on_line(self, phase: Phase) -> Optional[runner.LineSink]:
+    def _on_line(self, phase: Phase) -> Optional[LineSink]:
         sink = self.progress
         if sink is None:
             return None
+        from .progress import pip_detail
 
         def forward(line: bytes) -> None:
             detail = pip_detail(line)
@@ -53,6 +55,9 @@ class Session:
         return max(0.01, min(self.spec.step_timeout, self.deadline - time.monotonic()))
 
     def run(self, phase: Phase, argv: Sequence[str], what: str = "") -> Completed:
+        # Imported here: every ensure() makes a Session, but only a build spawns anything.
+        from . import runner
+
         self.spawned += 1
         if self.progress is not None:
             self.progress(phase.label, what)
@@ -62,6 +67,8 @@ class Session:
 
     def step(self, phase: Phase, argv: Sequence[str], what: str = "", relaunched: bool = False) -> Completed:
         """Run ``argv``; raise StepFailed, already classified, unless it succeeded."""
+        from .classify import classify
+
         done = self.run(phase, argv, what)
         if not succeeded(done):
             raise StepFailed(phase, done, classify(phase, done, relaunched))

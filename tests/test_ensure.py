@@ -530,7 +530,7 @@ def test_recheck_under_the_lock_sees_a_build_published_meanwhile(
         raise AssertionError("rebuilt although a healthy state had just been published")
 
     monkeypatch.setattr(ENSURE, "BuildLock", LateLock)
-    monkeypatch.setattr(ENSURE, "build", no_build)
+    monkeypatch.setattr(importlib.import_module("sdkboot.build"), "build", no_build)
     forbid_spawning(monkeypatch)
     result = sdkboot.ensure(spec, clock=clock)
     assert result.outcome is Outcome.NOOP_VENV
