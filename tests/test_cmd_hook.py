@@ -44,7 +44,11 @@ def test_noop_system(tmp_path: Path) -> None:
     rc, (first, second), err = hook(tmp_path / "state", "--import-name", "json")
     assert (rc, err) == (0, "")
     assert first == FIRST_LINE
-    assert second == {"metrics": {"sdk_hook_py": hook_py()}}  # NOOP_SYSTEM is code 0: omitted
+    metrics = second.pop("metrics")
+    assert second == {}
+    assert "sdk_bootstrap" not in metrics  # NOOP_SYSTEM is code 0: omitted
+    assert metrics.pop("sdk_hook_py") == hook_py()
+    assert set(metrics) <= {"sdk_bootstrap_ms"}  # present only when the call took 0.5 ms or more
 
 
 def test_noop_venv(tmp_path: Path) -> None:
