@@ -37,7 +37,7 @@ def test_sdkboot_scenario_runs_the_cli_with_this_checkout(ctx: Context, tmp_path
 
 
 def test_run_env_drops_the_hosts_pip_and_python_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PIP_FIND_LINKS", "/opt/wheels")
+    monkeypatch.setenv("PIP_FIND_LINKS", "/srv/wheels")
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")
     env = scenarios.run_env({"PYTHONPATH": "/mine"})
     assert "PIP_FIND_LINKS" not in env
