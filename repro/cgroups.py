@@ -17,10 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repro import Unsupported
-
-# v1 reports "no limit" as LONG_MAX rounded down to a page; anything this large means unlimited.
-V1_NO_LIMIT_FLOOR = 1 << 62
-
+from sdkboot import memlimit
 
 @dataclass(frozen=True)
 class Flavor:
@@ -129,46 +126,14 @@ def read_text(path: Path) -> str:
         return ""
 
 
-def read_limit_kib(directory: Path) -> int | None:
-    """The cgroup's own memory limit in KiB; None when it has none."""
-    for name in ("memory.limit_in_bytes", "memory.max"):
-        raw = read_text(directory / name).strip()
-        if raw:
-            return _limit_from(raw)
-    return None
-
-
-def _limit_from(raw: str) -> int | None:
-    if raw == "max" or int(raw) >= V1_NO_LIMIT_FLOOR:
-        return None
-    return int(raw) // 1024
-
-
-def effective_limit_kib(hierarchy: Hierarchy) -> int | None:
-    """The tightest limit on this cgroup or any ancestor up to the mount."""
-    limits = [read_limit_kib(d) for d in _lineage(hierarchy.own, hierarchy.mount)]
-    present = [limit for limit in limits if limit is not None]
-    return min(present) if present else None
-
-
 def own_limit_kib() -> int | None:
-    """The memory limit this process already runs under (None: none, or unreadable here).
+    """The cgroup memory limit this process already runs under, in KiB (None: none).
 
     Recorded with results: a limit swept above it measures the host's limit, not the step's.
+    Read with sdkboot's own reader, so v1/v2/"no limit" parsing exists once.
     """
-    try:
-        hierarchy = locate(read_text(Path("/proc/self/cgroup")),
-                           read_text(Path("/proc/self/mountinfo")))
-    except Unsupported:
-        return None
-    return effective_limit_kib(hierarchy)
-
-
-def _lineage(own: Path, mount: Path) -> list[Path]:
-    chain = [own]
-    while chain[-1] != mount and mount in chain[-1].parents:
-        chain.append(chain[-1].parent)
-    return chain
+    limit = memlimit.effective(memlimit.cgroup_limits())
+    return None if limit is None else limit // 1024
 
 
 def read_oom_kills(directory: Path, flavor: Flavor) -> int:

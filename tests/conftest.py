@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NoReturn
 
 import pytest
 
@@ -50,17 +52,50 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
     yield path
 
 
-# In CI every capability (Linux, root, cgroups, Docker) is provided, so a skip there hides a
-# broken setup: with SDKBOOT_REQUIRE_CAPABILITIES=1 such a skip is reported as a failure.
+# In CI every capability (Linux, root, cgroups, Docker, the optional extras) is provided, so a
+# skip there hides a broken setup: with SDKBOOT_REQUIRE_CAPABILITIES=1 it is a failure instead,
+# both for tests carrying a capability marker and for any test calling require_capability().
 CAPABILITY_MARKERS = ("linux", "root", "docker")
+
+
+def capabilities_required() -> bool:
+    return os.environ.get("SDKBOOT_REQUIRE_CAPABILITIES") == "1"
+
+
+def require_capability(reason: str) -> NoReturn:
+    """Skip for a missing capability, naming it; fail where CI promises every capability."""
+    if capabilities_required():
+        pytest.fail(f"capability missing where CI must provide it: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """An empty dir nobody can write: a read-only tmpfs as root (chmod binds nobody then), else 0555."""
+    path = tmp_path / "ro-state"
+    path.mkdir()
+    if sys.platform == "win32":
+        pytest.skip("POSIX permissions")
+    if os.geteuid() != 0:
+        path.chmod(0o555)
+        yield path
+        path.chmod(0o755)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(path)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        require_capability(f"running as root and cannot mount a read-only tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=False)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    strict = os.environ.get("SDKBOOT_REQUIRE_CAPABILITIES") == "1"
-    if report.skipped and strict and any(item.get_closest_marker(m) for m in CAPABILITY_MARKERS):
+    if report.skipped and capabilities_required() and any(item.get_closest_marker(m) for m in CAPABILITY_MARKERS):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"capability test skipped where CI must provide it: {reason}"

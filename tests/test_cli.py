@@ -7,12 +7,11 @@ of bad input: exactly one line on stderr, never a traceback.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -317,28 +316,6 @@ def test_bad_option_values(tmp_path: Path, command: str, args: List[str], needle
 
 
 # --- a read-only state dir -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    """An empty dir no one can write: a read-only tmpfs when root (chmod binds nobody then), else 0555."""
-    path = tmp_path / "ro-state"
-    path.mkdir()
-    if sys.platform == "win32":
-        pytest.skip("POSIX permissions")
-    if os.geteuid() != 0:
-        path.chmod(0o555)
-        yield path
-        path.chmod(0o755)
-        return
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(path)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"running as root and cannot mount a read-only tmpfs: {mounted.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", str(path)], check=False)
 
 
 @pytest.mark.parametrize("command", ["ensure", "hook"])

@@ -5,7 +5,6 @@ import argparse
 import importlib
 import json
 import os
-import stat
 import sys
 from pathlib import Path
 from typing import List
@@ -64,17 +63,8 @@ def test_state_dir_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     assert "exists and is not a directory" in line
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root bypasses permission bits, so a 0500 dir is writable for it")
-def test_state_dir_not_writable(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        line = usage_error(capsys, ["ensure", "--state-dir", str(locked / "state")])
-    finally:
-        locked.chmod(stat.S_IRWXU)
+def test_state_dir_not_writable(read_only_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    line = usage_error(capsys, ["ensure", "--state-dir", str(read_only_dir / "state")])
     assert "not writable" in line
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sdkboot import memlimit
 from repro import Unsupported, cgroups
 
 V1_NO_LIMIT = "9223372036854771712\n"
@@ -98,29 +99,13 @@ def test_locate_without_a_memory_controller_is_unsupported(tmp_path: Path) -> No
         cgroups.locate(V2_PROC, info)
 
 
-def test_no_limit_reads_as_none_on_both_versions(v1_tree: tuple[Path, str],
-                                                 v2_tree: tuple[Path, str]) -> None:
-    assert cgroups.read_limit_kib(v1_tree[0] / "process_api/abc") is None
-    assert cgroups.read_limit_kib(v2_tree[0] / "user.slice/app.scope") is None
-
-
-def test_limits_read_in_kib(v1_tree: tuple[Path, str], v2_tree: tuple[Path, str]) -> None:
-    assert cgroups.read_limit_kib(v1_tree[0] / "process_api") == 1024 * 1024
-    assert cgroups.read_limit_kib(v2_tree[0] / "user.slice") == 512 * 1024
-    assert cgroups.read_limit_kib(v2_tree[0] / "absent") is None
-
-
-def test_effective_limit_is_the_tightest_ancestor(v1_tree: tuple[Path, str],
-                                                  v2_tree: tuple[Path, str]) -> None:
-    v1 = cgroups.locate(V1_PROC, v1_tree[1])
-    v2 = cgroups.locate(V2_PROC, v2_tree[1])
-    assert (cgroups.effective_limit_kib(v1), cgroups.effective_limit_kib(v2)) == (1048576, 524288)
-
-
-def test_effective_limit_of_an_unlimited_lineage_is_none(tmp_path: Path) -> None:
-    _tree(tmp_path, {"memory.limit_in_bytes": V1_NO_LIMIT, "a/memory.limit_in_bytes": V1_NO_LIMIT})
-    found = cgroups.locate("4:memory:/a\n", _mountinfo(("/", str(tmp_path), "cgroup", "memory")))
-    assert cgroups.effective_limit_kib(found) is None
+def test_own_limit_is_sdkboots_reading_in_kib(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The v1/v2/"no limit" parsing itself is tested once, in tests/test_memlimit.py.
+    limits = [memlimit.Limit("cgroup v1 /a", 64 * 1024 * 1024), memlimit.Limit("cgroup v1 /", 96 * 1024 * 1024)]
+    monkeypatch.setattr(memlimit, "cgroup_limits", lambda root="/": limits)
+    assert cgroups.own_limit_kib() == 64 * 1024
+    monkeypatch.setattr(memlimit, "cgroup_limits", lambda root="/": [])
+    assert cgroups.own_limit_kib() is None
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_capability
+
 from repro import plot
 from repro.limits import Run
 from repro.signature import Sample
@@ -22,7 +24,8 @@ def test_missing_matplotlib_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, t
 
 @pytest.mark.e2e  # renders with the real optional extra; tox's repro env installs it
 def test_strip_chart_writes_a_png(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib", reason="matplotlib (the 'plot' extra) is not installed")
+    if importlib.util.find_spec("matplotlib") is None:
+        require_capability("matplotlib (the 'plot' extra) is not installed")
     samples = {kib: Sample.of(kib, Run((), "", rc, "", "", 0.0, None, 0))
                for kib, rc in [(2048, -11), (4096, -11), (8192, 127), (65536, 0)]}
     out = tmp_path / "chart.png"
