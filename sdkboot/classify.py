@@ -45,7 +45,12 @@ class Rule:
 _VENV = frozenset({Phase.VENV})
 
 RULES: Tuple[Rule, ...] = (
-    # venv-phase patterns first: they are the most specific evidence.
+    # Memory evidence without a signal (a signal rc is handled before the table): the child
+    # ran under the same limit as the user's whole tree and failed to allocate.
+    Rule(ErrKind.OUT_OF_MEMORY, any_of=(
+        "memoryerror", "cannot allocate memory", "failed to map segment", "can't start new thread",
+    )),
+    # venv-phase patterns: the most specific evidence after memory.
     Rule(ErrKind.VENV_ENSUREPIP_FAIL, any_of=("ensurepip is not available",), phases=_VENV),
     Rule(ErrKind.VENV_ENSUREPIP_FAIL, all_of=("ensurepip", "returned non-zero exit status"), phases=_VENV),
     Rule(ErrKind.VENV_PATH_TOO_LONG, any_of=("errno 36", "file name too long", "max_path"), phases=_VENV),
@@ -63,6 +68,7 @@ RULES: Tuple[Rule, ...] = (
     Rule(ErrKind.PERM_DENIED, any_of=("permission denied", "read-only file system")),
     Rule(ErrKind.NO_PIP, any_of=("no module named pip",)),
     Rule(ErrKind.DISK_FULL, any_of=("no space left", "disk quota")),
+    Rule(ErrKind.REQUIRES_PYTHON, any_of=("requires a different python", "requires-python")),
     Rule(ErrKind.STDERR_TIMEOUT, any_of=("timeout", "timed out")),
     Rule(ErrKind.PIP_NO_MATCH, any_of=("no matching distribution", "could not find a version")),
     # Any other venv-phase failure is the generic "virtual environment was not created".

@@ -1,4 +1,4 @@
-"""The telemetry contract's integer codes.
+"""The telemetry contract's integer codes (``docs/telemetry.md`` is their source).
 
 Every table is APPEND-ONLY: dashboards read these numbers, so a value is never
 renumbered or reused. New meanings take new numbers.
@@ -21,6 +21,7 @@ class Outcome(enum.IntEnum):
     BUILT_TARGET = 7
     NOOP_TARGET = 8
     SKIP_COOLDOWN = 9
+    SKIP_LOW_MEMORY = 10
 
 
 class Phase(enum.IntEnum):
@@ -58,6 +59,8 @@ class ErrKind(enum.IntEnum):
     VENV_ALREADY_EXISTS = 14
     VENV_SETUP_FAILED = 15
     SIGNAL_KILLED = 16
+    OUT_OF_MEMORY = 17
+    REQUIRES_PYTHON = 18
     UNCATEGORIZED = 99
 
     @property

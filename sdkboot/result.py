@@ -25,9 +25,14 @@ def hook_py() -> int:
     return sys.version_info[0] * 100 + sys.version_info[1]
 
 
-def _present(value: Optional[Metric]) -> bool:
-    # Zero and absent are omitted; a probed bool is kept even when False.
-    return value is not None and (isinstance(value, bool) or value != 0)
+def _present(key: str, value: Optional[Metric], outcome: Outcome) -> bool:
+    # Zero and absent are omitted; a probed bool is kept even when False, and so is
+    # sdk_alt_py=0 on HOOK_PY_INCOMPATIBLE, where it means "no other interpreter found".
+    if value is None:
+        return False
+    if isinstance(value, bool) or value != 0:
+        return True
+    return key == "sdk_alt_py" and outcome is Outcome.HOOK_PY_INCOMPATIBLE
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,10 @@ class Result:
     fallback_reason: Optional[str] = None
     durations: Dict[str, float] = field(default_factory=dict)
     stderr_tail: str = ""
+    # major*100+minor of the best other interpreter found (0: none); None when not looked for.
+    alt_py: Optional[int] = None
+    # The tightest memory limit the preflight saw, in MiB; None when nothing limits memory.
+    mem_limit_mib: Optional[int] = None
 
     @property
     def err_kind(self) -> Optional[str]:
@@ -63,26 +72,27 @@ class Result:
         return EXIT_FAILED if self.outcome is Outcome.BUILD_FAILED else EXIT_SKIPPED
 
     def _ranked_metrics(self) -> List[Tuple[str, Optional[Metric]]]:
-        """Every candidate key, most important first: the 10-key cap cuts from the end."""
+        """Every candidate key in the contract's priority order: the 10-key cap cuts from the end."""
         fail = self.failure
         return [
             ("sdk_bootstrap", int(self.outcome)),
             ("sdk_bootstrap_phase", int(self.phase)),
             ("sdk_bootstrap_err", int(fail.kind) if fail else int(ErrKind.NONE)),
-            ("sdk_bootstrap_ms", int(round(self.duration * 1000))),
             ("sdk_bootstrap_rc", fail.kill_rc if fail else None),
             ("sdk_bootstrap_exc", int(fail.exc_type) if fail and fail.exc_type else None),
             ("sdk_bootstrap_errno", fail.errno if fail else None),
             ("sdk_bootstrap_stderr_sig", fail.stderr_sig if fail else None),
+            ("sdk_bootstrap_ms", int(round(self.duration * 1000))),
             ("sdk_has_pip", self.has_pip),
             ("sdk_hook_py", hook_py()),
-            # sdkboot's own keys, last: they give way when the contract's keys fill the cap.
+            ("sdk_alt_py", self.alt_py),
+            ("sdk_mem_limit_mib", self.mem_limit_mib),
             ("sdk_bootstrap_strategy", int(self.strategy)),
             ("sdk_bootstrap_spawns", self.subprocesses),
         ]
 
     def metrics(self) -> Dict[str, Metric]:
-        kept = [(key, value) for key, value in self._ranked_metrics() if _present(value)]
+        kept = [(key, value) for key, value in self._ranked_metrics() if _present(key, value, self.outcome)]
         return {key: value for key, value in kept[:MAX_METRIC_KEYS] if value is not None}
 
     def to_json(self) -> Dict[str, object]:

@@ -99,6 +99,8 @@ def expected_sig(tail: str) -> int:
     return int.from_bytes(hashlib.sha1(head.encode("utf-8")).digest()[:2], "big") % 1000
 
 
+REQUIRES_PY = "ERROR: Package 'claude-agent-sdk' requires a different Python: 3.9.18 not in '>=3.10'\n"
+
 KIND_SAMPLES = [
     pytest.param(Phase.PIP, done(err=NO_MATCH), ErrKind.PIP_NO_MATCH, id="pip_no_match"),
     pytest.param(Phase.PIP, done(err=DNS), ErrKind.DNS_FAIL, id="dns_fail"),
@@ -129,7 +131,9 @@ KIND_SAMPLES = [
     pytest.param(Phase.VENV, done(err=VENV_GENERIC), ErrKind.VENV_SETUP_FAILED,
                  id="venv_setup_failed"),
     pytest.param(Phase.PIP, done(rc=-9), ErrKind.SIGNAL_KILLED, id="signal_killed"),
-    pytest.param(Phase.PIP, done(rc=2, err=OOM_MEMORY), ErrKind.UNCATEGORIZED, id="other"),
+    pytest.param(Phase.PIP, done(rc=2, err=OOM_MEMORY), ErrKind.OUT_OF_MEMORY, id="out_of_memory"),
+    pytest.param(Phase.PIP, done(rc=1, err=REQUIRES_PY), ErrKind.REQUIRES_PYTHON, id="requires_python"),
+    pytest.param(Phase.PIP, done(rc=1, err="error: something else broke\n"), ErrKind.UNCATEGORIZED, id="other"),
     pytest.param(Phase.VENV, done(rc=SPAWN_FAILED_RC, error=FileNotFoundError(
         errno.ENOENT, "No such file or directory")), ErrKind.UNCATEGORIZED, id="exc"),
 ]
@@ -250,11 +254,10 @@ def test_other_tail_is_first_60_chars_of_last_non_empty_stderr_line() -> None:
 
 
 @pytest.mark.parametrize("err, tail", [
-    ("/tmp/env/bin/python3: error while loading shared libraries: libm.so.6: failed to map"
-     " segment from shared object\n",
-     "/tmp/env/bin/python3: error while loading shared libraries: "),
+    ("python3: error while loading shared libraries: libz.so.1: cannot open shared object file\n",
+     "python3: error while loading shared libraries: libz.so.1: ca"),
     ("Could not import runpy module\n", "Could not import runpy module"),
-    ("MemoryError", "MemoryError"),
+    ("Segmentation fault in module init", "Segmentation fault in module init"),
 ])
 def test_other_signature_matches_an_independent_computation(err: str, tail: str) -> None:
     failure = classify(Phase.PIP, done(rc=127, err=err))

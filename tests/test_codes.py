@@ -8,93 +8,73 @@ from __future__ import annotations
 
 import builtins
 import enum
-from typing import Dict, Type
+import re
+from pathlib import Path
+from typing import Dict, Set, Type
 
 import pytest
 
 from sdkboot.codes import ErrKind, ExcType, Outcome, Phase, Strategy
 
-PINNED_OUTCOME = {
-    "NOOP_SYSTEM": 0,
-    "NOOP_VENV": 1,
-    "BUILT": 2,
-    "BUILD_FAILED": 3,
-    "SKIP_SENTINEL": 5,
-    "HOOK_PY_INCOMPATIBLE": 6,
-    "BUILT_TARGET": 7,
-    "NOOP_TARGET": 8,
-    "SKIP_COOLDOWN": 9,
-}
-RETIRED_OUTCOME = {4}  # was SKIP_WIN32
+CONTRACT = Path(__file__).resolve().parent.parent / "docs" / "telemetry.md"
 
-PINNED_PHASE = {"UNSET": 0, "PRE": 1, "VENV": 2, "PIP": 3, "MAIN": 4, "PIP_TARGET": 5}
-PHASE_LABELS = {
-    "PRE": "pre", "VENV": "venv", "PIP": "pip", "MAIN": "main", "PIP_TARGET": "pip_target",
-}
 
-PINNED_ERR = {
-    "NONE": 0,
-    "PIP_NO_MATCH": 1,
-    "DNS_FAIL": 2,
-    "CONN_REFUSED": 3,
-    "SSL_VERIFY": 4,
-    "PERM_DENIED": 5,
-    "NO_PIP": 6,
-    "DISK_FULL": 7,
-    "PROXY_AUTH": 8,
-    "STDERR_TIMEOUT": 9,
-    "SUBPROCESS_TIMEOUT": 10,
-    "VENV_ENSUREPIP_FAIL": 11,
-    "VENV_PATH_TOO_LONG": 12,
-    "VENV_NO_MODULE": 13,
-    "VENV_ALREADY_EXISTS": 14,
-    "VENV_SETUP_FAILED": 15,
-    "SIGNAL_KILLED": 16,
-    "UNCATEGORIZED": 99,
-}
-# The contract's string names, which the event log and the err_kind string form use.
-ERR_LABELS = {
-    "PIP_NO_MATCH": "pip_no_match",
-    "DNS_FAIL": "dns_fail",
-    "CONN_REFUSED": "conn_refused",
-    "SSL_VERIFY": "ssl_verify",
-    "PERM_DENIED": "perm_denied",
-    "NO_PIP": "no_pip",
-    "DISK_FULL": "disk_full",
-    "PROXY_AUTH": "proxy_auth",
-    "STDERR_TIMEOUT": "stderr_timeout",
-    "SUBPROCESS_TIMEOUT": "subprocess_timeout",
-    "VENV_ENSUREPIP_FAIL": "venv_ensurepip_fail",
-    "VENV_PATH_TOO_LONG": "venv_path_too_long",
-    "VENV_NO_MODULE": "venv_no_module",
-    "VENV_ALREADY_EXISTS": "venv_already_exists",
-    "VENV_SETUP_FAILED": "venv_setup_failed",
-    "SIGNAL_KILLED": "signal_killed",
-    "UNCATEGORIZED": "_uncategorized",
-}
+def _section(title: str) -> str:
+    """The text under the contract's ``## <title>`` heading, up to the next ``##``."""
+    text = CONTRACT.read_text(encoding="utf-8")
+    match = re.search(rf"^## {re.escape(title)}[^\n]*\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert match, f"docs/telemetry.md has no section {title!r}"
+    return match.group(1)
 
-PINNED_EXC = {
-    "FileNotFoundError": 1,
-    "PermissionError": 2,
-    "NotADirectoryError": 3,
-    "IsADirectoryError": 4,
-    "FileExistsError": 5,
-    "OSError": 6,
-    "BlockingIOError": 7,
-    "BrokenPipeError": 8,
-    "ConnectionError": 9,
-    "TimeoutError": 10,
-    "InterruptedError": 11,
-    "MemoryError": 12,
-    "UnicodeDecodeError": 13,
-    "ValueError": 14,
-    "RuntimeError": 15,
-    "OTHER": 99,
-}
 
-# sdkboot's own key (sdk_bootstrap_strategy): append-only as well once it ships.
-PINNED_STRATEGY = {"NONE": 0, "VENV": 1, "TARGET": 2}
-STRATEGY_LABELS = {"VENV": "venv", "TARGET": "target"}
+def _rows(title: str) -> Dict[str, int]:
+    """``| code | name | ... |`` rows as name -> code (the retired row has no name)."""
+    rows = re.findall(r"^\| (\d+) \| ([A-Za-z_]+) \|", _section(title), re.M)
+    return {name: int(code) for code, name in rows}
+
+
+def _retired(title: str) -> Set[int]:
+    return {int(code) for code in re.findall(r"^\| (\d+) \| \(retired\)", _section(title), re.M)}
+
+
+PINNED_OUTCOME = _rows("Outcome")
+RETIRED_OUTCOME = _retired("Outcome")
+PHASE_LABELS = {label.upper(): label for label in _rows("Phase")}
+PINNED_PHASE = {"UNSET": 0, **{label.upper(): code for label, code in _rows("Phase").items()}}
+ERR_LABELS = {("UNCATEGORIZED" if label == "_uncategorized" else label.upper()): label for label in _rows("Error kind")}
+PINNED_ERR = {"NONE": 0, **{name: _rows("Error kind")[label] for name, label in ERR_LABELS.items()}}
+PINNED_EXC = {("OTHER" if name == "any" else name): int(code)
+              for code, name in re.findall(r"(\d+) ([A-Za-z]+)", _section("Exception type"))}
+STRATEGY_LABELS = {label.upper(): label for label in _rows("Strategy")}
+PINNED_STRATEGY = {"NONE": 0, **{label.upper(): code for label, code in _rows("Strategy").items()}}
+KEY_PRIORITY = re.findall(r"`(sdk_[a-z_]+)`", _section("Other metric keys").split("### Key priority", 1)[1]
+                          .split("###", 1)[0])
+
+
+def test_the_contract_holds_the_original_codes() -> None:
+    # A guard on the parser itself: the tables it reads must be the ones dashboards use.
+    assert (PINNED_OUTCOME["NOOP_SYSTEM"], PINNED_OUTCOME["SKIP_COOLDOWN"], RETIRED_OUTCOME) == (0, 9, {4})
+    assert (PINNED_ERR["SIGNAL_KILLED"], PINNED_ERR["UNCATEGORIZED"], PINNED_EXC["OTHER"]) == (16, 99, 99)
+    assert len(PINNED_PHASE) == 6 and len(PINNED_EXC) == 16 and len(PINNED_ERR) >= 19
+    assert KEY_PRIORITY[0] == "sdk_bootstrap" and len(KEY_PRIORITY) == len(set(KEY_PRIORITY)) >= 14
+
+
+@pytest.mark.parametrize("table, pinned", [
+    pytest.param(Outcome, PINNED_OUTCOME, id="Outcome"), pytest.param(ErrKind, PINNED_ERR, id="ErrKind"),
+    pytest.param(Phase, PINNED_PHASE, id="Phase"), pytest.param(ExcType, PINNED_EXC, id="ExcType"),
+    pytest.param(Strategy, PINNED_STRATEGY, id="Strategy"),
+])
+def test_every_code_in_the_code_is_in_the_contract(table: Type[enum.IntEnum], pinned: Dict[str, int]) -> None:
+    # The contract is the one source: a member added to the code alone has no meaning for dashboards.
+    assert {m.name: int(m) for m in table} == pinned
+
+
+def test_metric_keys_follow_the_contract_priority() -> None:
+    from sdkboot.result import Result
+
+    ranked = [key for key, _ in Result(Outcome.BUILT)._ranked_metrics()]
+    assert ranked == KEY_PRIORITY
+
 
 TABLES = [
     pytest.param(Outcome, PINNED_OUTCOME, RETIRED_OUTCOME, id="Outcome"),

@@ -30,7 +30,7 @@ CONTRACT_KEYS = {
     "sdk_bootstrap_rc", "sdk_bootstrap_exc", "sdk_bootstrap_errno", "sdk_bootstrap_stderr_sig",
     "sdk_has_pip", "sdk_hook_py",
 }
-OWN_KEYS = {"sdk_bootstrap_strategy", "sdk_bootstrap_spawns"}
+OWN_KEYS = {"sdk_bootstrap_strategy", "sdk_bootstrap_spawns", "sdk_alt_py", "sdk_mem_limit_mib"}
 
 
 def kill(rc: int) -> Failure:
@@ -116,6 +116,23 @@ def test_cap_drops_sdkboots_own_keys_first() -> None:
     assert set(metrics) == CONTRACT_KEYS
 
 
+def test_alt_py_zero_is_kept_only_where_it_means_none_found() -> None:
+    assert Result(Outcome.HOOK_PY_INCOMPATIBLE, alt_py=0).metrics()["sdk_alt_py"] == 0
+    assert Result(Outcome.HOOK_PY_INCOMPATIBLE, alt_py=312).metrics()["sdk_alt_py"] == 312
+    assert "sdk_alt_py" not in Result(Outcome.BUILT, alt_py=0).metrics()
+    assert "sdk_alt_py" not in Result(Outcome.HOOK_PY_INCOMPATIBLE).metrics()
+
+
+def test_the_cap_keeps_the_memory_limit_before_sdkboots_own_keys() -> None:
+    failure = Failure(ErrKind.UNCATEGORIZED, "exc:OSError:12", exc_type=ExcType.OSError, errno=12)
+    result = Result(Outcome.BUILD_FAILED, phase=Phase.PIP, failure=failure, strategy=Strategy.VENV,
+                    duration=1.0, subprocesses=3, has_pip=True, alt_py=312, mem_limit_mib=64)
+    metrics = result.metrics()
+    assert len(metrics) == MAX_METRIC_KEYS
+    assert metrics["sdk_mem_limit_mib"] == 64 and metrics["sdk_alt_py"] == 312
+    assert "sdk_bootstrap_spawns" not in metrics
+
+
 def test_to_json() -> None:
     result = Result(Outcome.BUILD_FAILED, phase=Phase.PIP_TARGET, failure=kill(137), rc=137,
                     strategy=Strategy.TARGET, env="/s/builds/target-1", duration=0.25,
@@ -157,6 +174,8 @@ results = st.builds(
     strategy=st.sampled_from(list(Strategy)),
     duration=st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False),
     subprocesses=st.integers(0, 20), has_pip=st.one_of(st.none(), st.booleans()),
+    alt_py=st.one_of(st.none(), st.sampled_from([0, 310, 312, 313])),
+    mem_limit_mib=st.one_of(st.none(), st.integers(1, 1 << 20)),
 )
 
 
@@ -169,7 +188,7 @@ def test_metrics_hold_only_finite_numbers_and_bools(result: Result) -> None:
         assert type(value) in (int, bool), (key, value)
         assert not isinstance(value, str)
         assert math.isfinite(value)
-        if type(value) is int:
+        if type(value) is int and key != "sdk_alt_py":
             assert value != 0, f"{key} is zero and should have been omitted"
 
 
