@@ -154,3 +154,35 @@ def test_reads_what_ensure_writes(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert data["outcomes"] == {"NOOP_SYSTEM": 2, "BUILD_FAILED": 1}
     assert data["err_kinds"] == {"signal_killed:-9": 1} and data["signal_kill_rcs"] == {"-9": 1}
     assert data["durations"]["NOOP_SYSTEM"]["count"] == 2 and data["corrupt_lines"] == 0
+
+
+@pytest.mark.parametrize("line", [
+    b'{"outcome": "BUILT", "duration_ms": NaN}\n',
+    b'{"outcome": "BUILT", "duration_ms": Infinity}\n',
+    b'{"outcome": "BUILT", "duration_ms": -Infinity}\n',
+    b'{"outcome": "BUILT", "rc": NaN, "err_kind": "signal_killed:-9"}\n',
+    b"[" * 100_000 + b"\n",
+])
+def test_a_line_that_is_not_json_is_corrupt_not_fatal(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       line: bytes) -> None:
+    """NaN and Infinity parse in Python but are not JSON, and sdkboot never writes them."""
+    write_log(tmp_path / "state", current=event("BUILT", 10) + line, rotated=None)
+    data = report_json(capsys, tmp_path / "state")
+    assert (data["events"], data["corrupt_lines"]) == (1, 1)
+    assert data["durations"] == {"BUILT": {"count": 1, "p50_ms": 10, "p95_ms": 10}}
+    assert main(["report", "--state-dir", str(tmp_path / "state")]) == 0
+    assert capsys.readouterr().out.startswith("1 events, 1 corrupt lines skipped")
+
+
+@pytest.mark.parametrize("duration", ["12", True, None, [], {"ms": 3}, 10**400])
+def test_a_duration_that_is_not_a_finite_number_is_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            duration: Any) -> None:
+    record = json.dumps({"outcome": "BUILT", "duration_ms": duration, "rc": True,
+                         "err_kind": "signal_killed:-9"}).encode() + b"\n"
+    write_log(tmp_path / "state", current=event("BUILT", 10) + record, rotated=None)
+    data = report_json(capsys, tmp_path / "state")
+    assert (data["events"], data["corrupt_lines"]) == (2, 0)
+    built = data["durations"]["BUILT"]
+    assert built == ({"count": 2, "p50_ms": 10, "p95_ms": 10**400} if duration == 10**400 else
+                     {"count": 1, "p50_ms": 10, "p95_ms": 10})
+    assert data["signal_kill_rcs"] == {}, "a bool rc is not a signal-kill rc"

@@ -39,10 +39,27 @@ class Summary:
         if err:
             # other:<tail> strings are unbounded; count them as one kind
             self.err_kinds["other" if str(err).startswith("other:") else str(err)] += 1
-        if str(err).startswith("signal_killed") and isinstance(record.get("rc"), int):
+        if str(err).startswith("signal_killed") and _is_int(record.get("rc")):
             self.signal_rcs[str(record["rc"])] += 1
-        if isinstance(record.get("duration_ms"), (int, float)):
-            self.durations[outcome].append(int(record["duration_ms"]))
+        duration = record.get("duration_ms")
+        if _finite_number(duration):
+            self.durations[outcome].append(int(duration))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite_number(value: Any) -> bool:
+    """A usable duration: a number, not a bool, and finite (json reads NaN and Infinity)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN, Infinity and -Infinity are not JSON; sdkboot never writes them, so such a line is corrupt.
+    raise ValueError(f"not JSON: {name}")
 
 
 def percentile(values: List[int], q: float) -> int:
@@ -57,8 +74,8 @@ def summarize(lines: Iterable[str]) -> Summary:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except ValueError:
+            record = json.loads(line, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
             record = None
         if isinstance(record, dict):
             summary.add(record)
