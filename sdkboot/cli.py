@@ -4,21 +4,26 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shlex
 import sys
 import traceback
-from typing import List, NoReturn, Optional
+from typing import Dict, FrozenSet, List, NoReturn, Optional
 
+from . import streams
 from .options import UsageError
 from .result import EXIT_FAILED, EXIT_USAGE
 from .version import VERSION
 
+# The registry: one module per name under sdkboot/commands/. Tests walk it, so a new command is
+# checked against every rule by adding it here.
 COMMANDS = ("ensure", "status", "doctor", "clean", "report", "hook")
 DESCRIPTION = """\
 Make a heavy dependency importable from a private per-user environment,
 surviving memory kills (signal-killed builds cool down instead of retrying every
 session) and missing ensurepip (falls back to pip install --target).
 
-exit codes: 0 ok/no-op, 1 build failed, 2 usage error, 3 skipped (cooldown, busy, old Python)
+exit codes: 0 ok/no-op, 1 build failed, 2 usage error, 3 skipped (cooldown, busy, old Python),
+141 output cut short (the reader of stdout went away, e.g. `| head`)
 """
 
 
@@ -29,7 +34,13 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
-def _add_command(sub: "argparse._SubParsersAction[Parser]", name: str) -> None:
+class Root(Parser):
+    """The top-level parser; it knows its subcommands' parsers to send each error to the right help."""
+
+    commands: Dict[str, Parser]
+
+
+def _add_command(sub: "argparse._SubParsersAction[Parser]", name: str) -> Parser:
     module = importlib.import_module(f"sdkboot.commands.{name}")
     parser = sub.add_parser(
         name, help=module.HELP, description=module.HELP, epilog=f"example:\n  {module.EXAMPLE}",
@@ -37,39 +48,74 @@ def _add_command(sub: "argparse._SubParsersAction[Parser]", name: str) -> None:
     )
     module.configure(parser)
     parser.set_defaults(run=module.run)
+    return parser
 
 
-def build_parser() -> Parser:
-    parser = Parser(prog="sdkboot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
-                    epilog="example:\n  sdkboot ensure && sdkboot status")
+def build_parser() -> Root:
+    parser = Root(prog="sdkboot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+                  epilog="example:\n  sdkboot ensure && sdkboot status")
     parser.add_argument("--version", action="version", version=f"sdkboot {VERSION}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in COMMANDS:
-        _add_command(sub, name)
+    parser.commands = {name: _add_command(sub, name) for name in COMMANDS}
     return parser
+
+
+def parse(parser: Root, argv: List[str]) -> argparse.Namespace:
+    """Parse ``argv``; an unknown flag after a subcommand points at that subcommand's help."""
+    args, extra = parser.parse_known_args(argv)
+    target = parser.commands.get(args.command) if args.command else None
+    if extra:
+        (target or parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    if target is None:
+        raise UsageError("sdkboot: missing COMMAND (see 'sdkboot --help')")
+    return args
 
 
 def _internal_error(exc: Exception) -> int:
     if os.environ.get("SDKBOOT_DEBUG"):
         traceback.print_exc()
-    print(f"sdkboot: internal error: {type(exc).__name__}: {exc} (SDKBOOT_DEBUG=1 shows a traceback)",
-          file=sys.stderr)
+    streams.say(f"sdkboot: internal error: {type(exc).__name__}: {exc} (SDKBOOT_DEBUG=1 shows a traceback)")
     return EXIT_FAILED
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = build_parser()
+def _prog(argv: List[str]) -> str:
+    return f"sdkboot {argv[0]}" if argv and argv[0] in COMMANDS else "sdkboot"
+
+
+def _rerun(argv: List[str]) -> str:
+    return shlex.join(["sdkboot", *argv])
+
+
+def _run(argv: List[str], closed_fds: FrozenSet[int]) -> int:
+    if streams.stdout_closed(closed_fds):
+        raise UsageError(f"{_prog(argv)}: stdout is closed, so the result has nowhere to go:"
+                         f" run `{_rerun(argv)}` with stdout open (e.g. `> FILE`)")
     try:
-        args = parser.parse_args(argv)
-        if args.command is None:
-            raise UsageError("sdkboot: missing COMMAND (see 'sdkboot --help')")
-        return int(args.run(args))
+        args = parse(build_parser(), argv)
+    except SystemExit as done:  # --help and --version print, then exit: their output is flushed too
+        streams.flush_stdout()
+        return int(done.code or 0)
+    code = int(args.run(args))
+    streams.flush_stdout()  # a reader that left is noticed here, not as a traceback at exit
+    return code
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    closed_fds = streams.reserve_closed()
+    try:
+        return _run(argv, closed_fds)
     except UsageError as exc:
         text = str(exc)
-        print(text if text.startswith("sdkboot") else f"sdkboot: {text}", file=sys.stderr)
+        streams.say(text if text.startswith("sdkboot") else f"sdkboot: {text}")
         return EXIT_USAGE
+    except BrokenPipeError:
+        streams.discard_stdout()
+        streams.say(f"{_prog(argv)}: output cut short: the reader closed stdout (e.g. `| head`);"
+                    f" `{_rerun(argv)} > FILE` keeps all of it")
+        return streams.EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
-        print("sdkboot: interrupted", file=sys.stderr)
+        streams.say("sdkboot: interrupted")
         return 130
     except Exception as exc:  # the last line of defence: one line, never a traceback
         return _internal_error(exc)

@@ -260,8 +260,9 @@ def usage_error(done: "subprocess.CompletedProcess[str]", *needles: str) -> None
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_unknown_flag(command: str) -> None:
-    usage_error(sdkboot(command, "--no-such-flag"), "unrecognized arguments: --no-such-flag")
+def test_unknown_flag_points_at_the_subcommand_help(command: str) -> None:
+    usage_error(sdkboot(command, "--no-such-flag"),
+                f"sdkboot {command}: unrecognized arguments: --no-such-flag (see 'sdkboot {command} --help')")
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -125,6 +125,35 @@ def test_asks_on_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
     assert paths["events"].exists()
 
 
+class EndOfInput(Terminal):
+    """A terminal on which the user pressed Ctrl-D: every read is end of input."""
+
+    def readline(self, size: int = -1) -> str:
+        return ""
+
+
+def test_end_of_input_at_the_prompt_removes_nothing_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = populated(tmp_path / "state")
+    monkeypatch.setattr(sys, "stdin", EndOfInput())
+    rc, out, err = clean(capsys, tmp_path / "state")
+    assert rc == 2
+    assert out.endswith("[y/N] \n"), "the prompt's line is ended before the message"
+    assert err == "sdkboot clean: no answer (end of input), nothing removed; `sdkboot clean --yes` removes" \
+                  " without asking\n"
+    assert untouched(paths)
+
+
+def test_a_closed_stdin_is_not_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = populated(tmp_path / "state")
+    monkeypatch.setattr(sys, "stdin", None)  # what Python makes of `sdkboot clean <&-`
+    rc, out, err = clean(capsys, tmp_path / "state")
+    assert (rc, out) == (2, "")
+    assert err == "sdkboot clean: stdin is not a terminal; pass --yes to remove without asking\n"
+    assert untouched(paths)
+
+
 # --- symlinks ------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from ..layout import Layout
 from ..lock import BuildLock, holder
 from ..options import UsageError, add_json, add_location, location_spec
 from ..result import EXIT_SKIPPED
+from ..streams import stdin_usable
 from ..table import emit_json
 
 HELP = "remove the built env(s), install-state, cooldown and leftover staging dirs"
@@ -61,9 +62,14 @@ def _remove(path: str) -> None:
 def _confirmed(args: argparse.Namespace, paths: List[str]) -> bool:
     if args.yes or args.dry_run:
         return True
-    if not sys.stdin.isatty():
+    if not stdin_usable() or not sys.stdin.isatty():
         raise UsageError("sdkboot clean: stdin is not a terminal; pass --yes to remove without asking")
-    answer = input(f"remove {len(paths)} item(s) under {os.path.dirname(paths[0])}? [y/N] ")
+    try:
+        answer = input(f"remove {len(paths)} item(s) under {os.path.dirname(paths[0])}? [y/N] ")
+    except EOFError:
+        print()  # end the prompt's line, so the message starts on its own
+        raise UsageError("sdkboot clean: no answer (end of input), nothing removed;"
+                         " `sdkboot clean --yes` removes without asking") from None
     return answer.strip().lower() in ("y", "yes")
 
 

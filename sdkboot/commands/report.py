@@ -41,7 +41,7 @@ class Summary:
             self.err_kinds["other" if str(err).startswith("other:") else str(err)] += 1
         if str(err).startswith("signal_killed") and _is_int(record.get("rc")):
             self.signal_rcs[str(record["rc"])] += 1
-        duration = record.get("duration_ms")
+        duration: Any = record.get("duration_ms")
         if _finite_number(duration):
             self.durations[outcome].append(int(duration))
 

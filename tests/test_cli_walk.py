@@ -1,0 +1,137 @@
+"""The one rule, for every subcommand in the CLI's registry (present and future):
+
+a closed stdin, a closed stdout, end of input at a prompt, a reader that goes away (SIGPIPE)
+and a hostile state dir never give a traceback or "internal error"; each gives one line that
+names the object and the next step.
+
+The argv for each command is derived from the options its parser declares, so a command added
+to ``sdkboot.cli.COMMANDS`` is walked without touching this file.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Set
+
+import pytest
+
+from tests.fake_envs import PYTHON_XY, child_env, fake_env, spec_for
+from sdkboot import cli
+from sdkboot.streams import EXIT_BROKEN_PIPE
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX fds, pipes and ptys")
+DOCUMENTED_EXITS = (0, 1, 2, 3)
+
+
+def declared_options(name: str) -> Set[str]:
+    parser = cli.build_parser().commands[name]
+    return {option for action in parser._actions for option in action.option_strings}
+
+
+# Safe values for the options a command declares: nothing slow, nothing outside tmp, no network.
+# An option missing here is simply not passed.
+SAFE_VALUES: Dict[str, Callable[[Path], List[str]]] = {
+    "--state-dir": lambda root: ["--state-dir", str(root)],
+    "--min-python": lambda root: ["--min-python", PYTHON_XY],
+    "--no-index": lambda root: ["--no-index"],
+    "--timeout": lambda root: ["--timeout", "30"],
+}
+
+
+def walk_argv(name: str, root: Path, import_name: str = "json", asks: bool = False,
+              extra: Optional[List[str]] = None) -> List[str]:
+    """``name`` with a safe value for each option it declares; ``json`` makes ensure/hook a no-op.
+
+    ``asks``: leave out ``--dry-run`` so that a command that asks before acting does ask.
+    """
+    options = declared_options(name)
+    argv = [name]
+    for option, value in SAFE_VALUES.items():
+        if option in options:
+            argv += value(root)
+    if "--dry-run" in options and not asks:
+        argv.append("--dry-run")
+    if "--import-name" in options:
+        argv += ["--import-name", import_name]
+    return argv + (extra or [])
+
+
+def built_state(tmp_path: Path) -> Path:
+    """A state dir with a healthy fake env: something to show, report and clean."""
+    root = tmp_path / "state"
+    fake_env(root, spec=spec_for(root))
+    (root / "events.jsonl").write_text('{"outcome": "BUILT", "duration_ms": 5}\n' * 50)
+    return root
+
+
+def run(argv: List[str], **streams: object) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run([sys.executable, "-m", "sdkboot", *argv], text=True, env=child_env(), timeout=120,
+                          **streams)  # type: ignore[call-overload]
+
+
+def no_crash(done: "subprocess.CompletedProcess[str]", stderr: str) -> None:
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
+    assert done.returncode in DOCUMENTED_EXITS + (EXIT_BROKEN_PIPE,), (done.returncode, stderr)
+    assert stderr.count("\n") <= 1, stderr
+
+
+def names_object_and_next_step(stderr: str, obj: str) -> None:
+    """Exactly one line, naming ``obj`` and giving a command to run (in backquotes) or a flag to pass."""
+    assert stderr.count("\n") == 1 and stderr.endswith("\n"), stderr
+    assert obj in stderr, stderr
+    assert "`sdkboot " in stderr or "pass --" in stderr, stderr
+
+
+@posix_only
+@pytest.mark.parametrize("name", cli.COMMANDS)
+def test_closed_stdout(tmp_path: Path, name: str) -> None:
+    argv = walk_argv(name, built_state(tmp_path))
+    done = run(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=(), close_fds=True,
+               preexec_fn=lambda: os.close(1))
+    no_crash(done, done.stderr)
+    assert done.returncode == 2
+    names_object_and_next_step(done.stderr, "stdout is closed")
+
+
+@posix_only
+@pytest.mark.parametrize("name", cli.COMMANDS)
+def test_reader_gone_sigpipe(tmp_path: Path, name: str) -> None:
+    argv = walk_argv(name, built_state(tmp_path))
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `| head -1` that has already exited: every write gets EPIPE
+    try:
+        done = run(argv, stdin=subprocess.DEVNULL, stdout=write_end, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    no_crash(done, done.stderr)
+    assert done.returncode == EXIT_BROKEN_PIPE
+    names_object_and_next_step(done.stderr, "the reader closed stdout")
+
+
+@posix_only
+@pytest.mark.parametrize("name", cli.COMMANDS)
+def test_closed_stdin(tmp_path: Path, name: str) -> None:
+    argv = walk_argv(name, built_state(tmp_path), asks=True)  # a command that would ask must not crash
+    done = run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(0))
+    no_crash(done, done.stderr)
+    if done.stderr:
+        names_object_and_next_step(done.stderr, "stdin")
+
+
+@posix_only
+@pytest.mark.parametrize("name", cli.COMMANDS)
+def test_end_of_input_at_a_prompt(tmp_path: Path, name: str) -> None:
+    """stdin is a terminal on which the user presses Ctrl-D: a command that asks gets end of input."""
+    argv = walk_argv(name, built_state(tmp_path), asks=True)
+    master, slave = os.openpty()
+    try:
+        os.write(master, b"\x04")  # the terminal's EOF character, queued for the first read
+        done = run(argv, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        os.close(slave)
+        os.close(master)
+    no_crash(done, done.stderr)
+    if "[y/N]" in done.stdout:
+        names_object_and_next_step(done.stderr, "end of input")
