@@ -8,20 +8,20 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
 
 from . import cooldown, state
-from .classify import classify, collapse
+from .classify import collapse
 from .codes import ErrKind, Outcome, Phase, Strategy
 from .events import tail
 from .layout import Layout
 from .messages import advice, no_pip_advice
 from .result import Result
-from .runner import Completed
-from .session import Session, StepFailed, succeeded
-from .strategies import BuildStrategy, Built, TargetStrategy, VenvStrategy, pip_probe
-
-_BUILT = {Strategy.VENV: Outcome.BUILT, Strategy.TARGET: Outcome.BUILT_TARGET}
+from .session import Session, StepFailed
+from .spec import Spec
+from .strategies.all_strategies import STRATEGIES
+from .strategies.base import BuildStrategy, Built, Unavailable
 
 
 def prune(layout: Layout, keep: Optional[str]) -> None:
@@ -43,7 +43,7 @@ def _publish(layout: Layout, fp: state.Fingerprint, code: Strategy, stage: str, 
 
 
 def attempt(session: Session, layout: Layout, fp: state.Fingerprint, strategy: BuildStrategy) -> Result:
-    """One strategy, start to finish. On StepFailed the stage is already removed."""
+    """One strategy, start to finish. On StepFailed or Unavailable the stage is already removed."""
     stage = layout.new_build(strategy.code.label)
     os.makedirs(layout.builds, mode=0o700, exist_ok=True)
     try:
@@ -52,7 +52,7 @@ def attempt(session: Session, layout: Layout, fp: state.Fingerprint, strategy: B
         shutil.rmtree(stage, ignore_errors=True)
         raise
     _publish(layout, fp, strategy.code, stage, built)
-    return Result(_BUILT[strategy.code], strategy=strategy.code, env=stage, message=f"built {stage}")
+    return Result(strategy.built, strategy=strategy.code, env=stage, message=f"built {stage}")
 
 
 def failed(error: StepFailed, strategy: Strategy, message: str = "", **extra: object) -> Result:
@@ -64,38 +64,60 @@ def failed(error: StepFailed, strategy: Strategy, message: str = "", **extra: ob
     )
 
 
-def _no_pip(session: Session, first: StepFailed, probe: Completed) -> Result:
-    """The probe failed. Only a genuine "No module named pip" earns the what-to-install advice:
-    a probe killed by a memory limit is a signal kill (and cools down), not a missing package."""
-    failure = classify(Phase.VENV, probe)
-    if failure.kind is not ErrKind.NO_PIP:
-        return failed(StepFailed(Phase.VENV, probe, failure), Strategy.VENV, has_pip=False)
-    hint = no_pip_advice(collapse(first.done.out, first.done.err))
-    return failed(first, Strategy.VENV, hint, has_pip=False)
+@dataclass
+class _Chain:
+    """What the strategies tried so far left behind: the last failure and the skips."""
+
+    last: Optional[Tuple[StepFailed, Strategy]] = None
+    passed_on: Optional[StepFailed] = None  # the failure that handed the build to a later strategy
+    skipped: List[str] = field(default_factory=list)
+
+    def extra(self, session: Session) -> Dict[str, object]:
+        # has_pip is only known where a strategy probed for pip (after venv_ensurepip_fail).
+        reason = self.passed_on.failure.text if self.passed_on else None
+        return {"skipped": tuple(self.skipped), "has_pip": session.has_pip, "fallback_reason": reason}
 
 
-def _fallback(session: Session, layout: Layout, fp: state.Fingerprint, first: StepFailed) -> Result:
-    """ensurepip is missing: use ``pip --target`` if this interpreter has pip at all."""
-    probe = pip_probe(session)
-    if not succeeded(probe):
-        return _no_pip(session, first, probe)
-    reason = first.failure.text
-    try:
-        result = attempt(session, layout, fp, TargetStrategy())
-    except StepFailed as error:
-        return failed(error, Strategy.TARGET, has_pip=True, fallback_reason=reason)
-    return dataclasses.replace(result, has_pip=True, fallback_reason=reason)
+def _end(session: Session, chain: _Chain) -> Result:
+    """Every strategy failed or was unavailable: report the last real failure."""
+    if chain.last is None:
+        reasons = "; ".join(chain.skipped) or "no strategy selected"
+        return Result(Outcome.BUILD_FAILED, phase=Phase.PRE, message=f"no build strategy can run here: {reasons}",
+                      skipped=tuple(chain.skipped))
+    error, code = chain.last
+    hint = ""
+    if session.has_pip is False and error.failure.kind is ErrKind.VENV_ENSUREPIP_FAIL:
+        hint = no_pip_advice(collapse(error.done.out, error.done.err))
+    extra = chain.extra(session)
+    if chain.passed_on is error:
+        extra["fallback_reason"] = None  # nothing later ran: it is the failure itself
+    return failed(error, code, hint, **extra)
+
+
+def order(spec: Spec) -> List[BuildStrategy]:
+    """The strategies to try, in order: ``spec.strategies`` by label, else all registered."""
+    return [STRATEGIES[name] for name in spec.strategies] if spec.strategies else list(STRATEGIES.values())
+
+
+def _run_chain(session: Session, layout: Layout, fp: state.Fingerprint) -> Result:
+    chain = _Chain()
+    for strategy in order(session.spec):
+        try:
+            result = attempt(session, layout, fp, strategy)
+            return dataclasses.replace(result, **chain.extra(session))  # type: ignore[arg-type]
+        except Unavailable as skip:
+            chain.skipped.append(f"{strategy.label}: {skip.reason}")
+        except StepFailed as error:
+            chain.last = (error, strategy.code)
+            if error.failure.kind not in strategy.passes_on:
+                break
+            chain.passed_on = error
+    return _end(session, chain)
 
 
 def build(session: Session, layout: Layout, fp: state.Fingerprint, now: float) -> Result:
-    """Build with the venv strategy, falling back to ``--target`` only when ensurepip is missing."""
-    try:
-        result = attempt(session, layout, fp, VenvStrategy())
-    except StepFailed as error:
-        if error.failure.kind is not ErrKind.VENV_ENSUREPIP_FAIL:
-            result = failed(error, Strategy.VENV)
-        else:
-            result = _fallback(session, layout, fp, error)
+    """Try each strategy in order; a signal-killed build arms the cooldown."""
+    result = _run_chain(session, layout, fp)
     failure = result.failure
     if failure is not None and failure.is_signal_kill:
         cooldown.arm(layout, now, failure.kill_rc, result.phase.label, fp)

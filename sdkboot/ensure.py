@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from . import cooldown, events, state
-from .codes import Outcome, Phase, Strategy
+from .codes import Outcome, Phase
 from .layout import Layout
 from .lock import BuildLock, holder
 from .result import Result
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 # needs it, never on the no-op path: a host pays for `import sdkboot` on every session.
 
 Clock = Callable[[], float]
-_NOOP = {Strategy.VENV: Outcome.NOOP_VENV, Strategy.TARGET: Outcome.NOOP_TARGET}
 
 
 def _importable(name: str) -> bool:
@@ -59,9 +58,11 @@ def _healthy(layout: Layout, fp: state.Fingerprint) -> Optional[Result]:
     current, reason = state.check(layout, fp)
     if current is None or reason is not None:
         return None
-    code = Strategy[current.strategy.upper()]
+    from .strategies.all_strategies import STRATEGIES
+
+    strategy = STRATEGIES[current.strategy]
     message = f"{current.strategy} at {current.env} is healthy"
-    return Result(_NOOP[code], strategy=code, env=current.env, message=message)
+    return Result(strategy.noop, strategy=strategy.code, env=current.env, message=message)
 
 
 def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> Optional[Result]:
@@ -135,7 +136,8 @@ def event(result: Result, now: float) -> Dict[str, Any]:
         "env": result.env, "duration_ms": int(round(result.duration * 1000)),
         "durations": {k: round(v, 3) for k, v in result.durations.items()},
         "subprocesses": result.subprocesses, "has_pip": result.has_pip,
-        "fallback_reason": result.fallback_reason, "stderr_tail": result.stderr_tail,
+        "fallback_reason": result.fallback_reason, "skipped": list(result.skipped),
+        "stderr_tail": result.stderr_tail,
         "message": result.message, "pid": os.getpid(), "sdkboot": VERSION,
         "python": "%d.%d.%d" % sys.version_info[:3],
     }

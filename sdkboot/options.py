@@ -71,6 +71,23 @@ def add_build(parser: argparse.ArgumentParser) -> None:
                         help="time limit per build step; the step's whole process group is killed past it")
     parser.add_argument("--min-python", type=_version, default=(3, 10), metavar="X.Y",
                         help="oldest host Python the package supports (default: 3.10)")
+    parser.add_argument("--strategy", action="append", default=[], metavar="NAME", dest="strategies",
+                        help="build strategy to try, in order (repeatable; default: every one, in order:"
+                             f" {', '.join(_strategy_names())})")
+
+
+def _strategy_names() -> Tuple[str, ...]:
+    from .strategies.all_strategies import STRATEGIES
+
+    return tuple(STRATEGIES)
+
+
+def _strategies(given: List[str]) -> Tuple[str, ...]:
+    known = _strategy_names()
+    for name in given:
+        if name not in known:
+            raise UsageError(f"--strategy {name}: unknown; choose from {', '.join(known)}")
+    return tuple(given)
 
 
 def check_state_dir(path: Optional[str], must_write: bool) -> None:
@@ -119,5 +136,5 @@ def build_spec(args: argparse.Namespace, must_write: bool = True) -> Spec:
         requirements=_requirements(args.requirements), import_name=args.import_name,
         min_python=args.min_python, state_dir=args.state_dir, index_url=args.index_url,
         find_links=tuple(args.find_links), no_index=args.no_index, step_timeout=args.timeout,
-        cooldown_seconds=args.cooldown, **extra,
+        cooldown_seconds=args.cooldown, strategies=_strategies(getattr(args, "strategies", [])), **extra,
     )

@@ -54,6 +54,8 @@ class Result:
     alt_py: Optional[int] = None
     # The tightest memory limit the preflight saw, in MiB; None when nothing limits memory.
     mem_limit_mib: Optional[int] = None
+    # "label: reason" for each strategy that could not run here (event log only).
+    skipped: Tuple[str, ...] = ()
 
     @property
     def err_kind(self) -> Optional[str]:

@@ -34,6 +34,8 @@ class Session:
         self.deadline = None if budget is None else time.monotonic() + budget
         self.spawned = 0
         self.durations: Dict[str, float] = {}
+        # A pip probe's answer, once a strategy made one (metric sdk_has_pip); None: never probed.
+        self.has_pip: Optional[bool] = None
 
     def _on_line(self, phase: Phase) -> Optional[LineSink]:
         sink = self.progress

@@ -51,6 +51,8 @@ class Spec:
     pip_args: Strings = ()
     step_timeout: float = DEFAULT_STEP_TIMEOUT
     cooldown_seconds: float = DEFAULT_COOLDOWN
+    # Build strategies to try, by label, in order; empty: every registered one, in its order.
+    strategies: Strings = ()
 
     def __post_init__(self) -> None:
         # Frozen: normalize through object.__setattr__, once, at construction.
@@ -59,6 +61,7 @@ class Spec:
         object.__setattr__(self, "requirements", _strings(self.requirements))
         object.__setattr__(self, "find_links", _strings(self.find_links))
         object.__setattr__(self, "pip_args", _strings(self.pip_args))
+        object.__setattr__(self, "strategies", _strings(self.strategies))
         object.__setattr__(self, "min_python", tuple(self.min_python))
 
     @property

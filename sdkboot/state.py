@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from .codes import Strategy
 from .fsutil import read_json, write_json_atomic
 from .layout import Layout
 from .spec import Spec
@@ -18,7 +19,8 @@ from .spec import Spec
 # Bump when the on-disk layout changes: every older state then reads as mismatched.
 LAYOUT_VERSION = 1
 Fingerprint = Dict[str, Any]
-STRATEGIES = ("venv", "target")
+# The labels of sdkboot.codes.Strategy (the registry's keys); a state naming another is not ours.
+STRATEGIES = tuple(code.label for code in Strategy if code is not Strategy.NONE)
 
 
 def _file_id(path: str) -> str:

@@ -1,0 +1,20 @@
+"""Every build strategy, in the default order of trial: one line each.
+
+A strategy later in the order runs only when an earlier one was unavailable here, or failed
+with one of the failures it ``passes_on``. ``Spec.strategies`` picks a sub-order by label.
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+from .base import BuildStrategy
+from .target import TargetStrategy
+from .venv import VenvStrategy
+
+STRATEGIES: Dict[str, BuildStrategy] = {
+    s.label: s
+    for s in (
+        VenvStrategy(),
+        TargetStrategy(),
+    )
+}

@@ -1,0 +1,52 @@
+"""``target``: the build interpreter's pip installs into a flat ``--target`` dir.
+
+The fallback for interpreters whose venv cannot bootstrap pip (no ensurepip). The dir is
+checked the way activate() will use it: ``-I -S`` plus ``site.addsitedir``, so neither
+PYTHONPATH nor the host's site-packages can make a broken install look healthy.
+"""
+from __future__ import annotations
+
+from typing import FrozenSet
+
+from ..codes import ErrKind, Outcome, Phase, Strategy
+from ..session import Session, StepFailed, succeeded
+from .base import REPORT, Built, Unavailable, pip_install, pip_probe, verify
+
+_PRELUDE = (
+    "import site, sys\n"
+    "n = len(sys.path)\n"
+    "site.addsitedir({stage!r})\n"
+    "sys.path[:] = sys.path[n:] + sys.path[:n]\n"
+)
+
+
+def _require_pip(session: Session) -> None:
+    """A probe killed by a memory limit is a signal kill (and cools down), not a missing pip."""
+    from ..classify import classify
+
+    probe = pip_probe(session)
+    session.has_pip = succeeded(probe)
+    if session.has_pip:
+        return
+    failure = classify(Phase.VENV, probe)
+    if failure.kind is not ErrKind.NO_PIP:
+        raise StepFailed(Phase.VENV, probe, failure)
+    raise Unavailable("the build interpreter has no pip module")
+
+
+class TargetStrategy:
+    label = "target"
+    code = Strategy.TARGET
+    built = Outcome.BUILT_TARGET
+    noop = Outcome.NOOP_TARGET
+    needs = "pip in the build interpreter"
+    passes_on: FrozenSet[ErrKind] = frozenset()
+
+    def build(self, session: Session, stage: str) -> Built:
+        _require_pip(session)
+        spec = session.spec
+        install = pip_install(spec) + ["--target", stage, "--upgrade"]
+        session.step(Phase.PIP_TARGET, [spec.python, *install, *spec.requirements], "starting pip")
+        code = _PRELUDE.format(stage=stage) + REPORT.format(name=spec.import_name)
+        built = verify(session, Phase.PIP_TARGET, [spec.python, "-I", "-S", "-c", code], [stage])
+        return Built(stage, built.version, built.paths)
