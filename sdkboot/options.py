@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 
 from . import requirements
 from .fsutil import can_write
+from .index import env_bool
 from .spec import DEFAULT_COOLDOWN, DEFAULT_IMPORT_NAME, DEFAULT_REQUIREMENTS, DEFAULT_STEP_TIMEOUT, Spec
 
 
@@ -50,7 +51,8 @@ def add_json(parser: argparse.ArgumentParser, what: str = "one JSON object") -> 
 def add_location(parser: argparse.ArgumentParser) -> None:
     """Options that say which environment: used by every subcommand."""
     parser.add_argument("--state-dir", metavar="DIR",
-                        help="where envs and state live (default: $SDKBOOT_STATE_DIR, else the per-user state dir)")
+                        help="where envs and state live (default: $SDKBOOT_STATE_DIR, else"
+                             " $CLAUDE_PLUGIN_DATA/sdkboot/NAME, else the per-user state dir)")
     parser.add_argument("--import-name", default=DEFAULT_IMPORT_NAME, metavar="NAME",
                         help=f"module whose importability is the goal (default: {DEFAULT_IMPORT_NAME})")
 
@@ -62,9 +64,13 @@ def add_build(parser: argparse.ArgumentParser) -> None:
                         help=f"what to install (default: {' '.join(DEFAULT_REQUIREMENTS)})")
     parser.add_argument("--python", metavar="INTERP", help="interpreter that builds the env (default: this one)")
     parser.add_argument("--find-links", action="append", default=[], metavar="DIR_OR_URL",
-                        help="extra place pip looks for wheels (repeatable)")
-    parser.add_argument("--no-index", action="store_true", help="do not use a package index")
-    parser.add_argument("--index-url", metavar="URL", help="package index to use instead of pip's default")
+                        help="extra place to look for wheels (repeatable; adds to $PIP_FIND_LINKS)")
+    parser.add_argument("--no-index", action="store_true",
+                        help="do not use a package index (also: PIP_NO_INDEX=1)")
+    parser.add_argument("--index-url", metavar="URL",
+                        help="package index to use instead of the default (overrides $PIP_INDEX_URL)")
+    parser.add_argument("--extra-index-url", action="append", default=[], metavar="URL",
+                        help="another index to look in (repeatable; adds to $PIP_EXTRA_INDEX_URL)")
     parser.add_argument("--cooldown", type=_seconds, default=DEFAULT_COOLDOWN, metavar="SECONDS",
                         help="after a signal-killed build, do not retry for this long (default: 86400)")
     parser.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_STEP_TIMEOUT, metavar="SECONDS",
@@ -122,6 +128,13 @@ def _requirements(given: List[str]) -> Tuple[str, ...]:
     return tuple(given) or DEFAULT_REQUIREMENTS
 
 
+def check_index_environ() -> None:
+    """pip refuses a PIP_NO_INDEX it cannot read; so do we, before anything runs."""
+    value = os.environ.get("PIP_NO_INDEX")
+    if value is not None and env_bool(value) is None:
+        raise UsageError(f"PIP_NO_INDEX={value!r}: expected 1 or 0 (or true/false, yes/no, on/off)")
+
+
 def location_spec(args: argparse.Namespace, must_write: bool = False) -> Spec:
     check_state_dir(args.state_dir, must_write)
     return Spec(import_name=args.import_name, state_dir=args.state_dir)
@@ -130,11 +143,13 @@ def location_spec(args: argparse.Namespace, must_write: bool = False) -> Spec:
 def build_spec(args: argparse.Namespace, must_write: bool = True) -> Spec:
     """The Spec for ensure/hook/status, or UsageError naming the first bad value."""
     check_state_dir(args.state_dir, must_write)
+    check_index_environ()
     python = _interpreter(args.python)
     extra = {"python": python} if python else {}
     return Spec(
         requirements=_requirements(args.requirements), import_name=args.import_name,
         min_python=args.min_python, state_dir=args.state_dir, index_url=args.index_url,
         find_links=tuple(args.find_links), no_index=args.no_index, step_timeout=args.timeout,
-        cooldown_seconds=args.cooldown, strategies=_strategies(getattr(args, "strategies", [])), **extra,
+        cooldown_seconds=args.cooldown, strategies=_strategies(getattr(args, "strategies", [])),
+        extra_index_urls=tuple(args.extra_index_url), **extra,
     )

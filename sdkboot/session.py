@@ -1,6 +1,7 @@
 """One ``ensure()`` call's bookkeeping: every child it spawns goes through here."""
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Dict, Optional, Sequence
 
@@ -59,11 +60,13 @@ class Session:
     def run(self, phase: Phase, argv: Sequence[str], what: str = "") -> Completed:
         # Imported here: every ensure() makes a Session, but only a build spawns anything.
         from . import runner
+        from .index import child_environ
 
         self.spawned += 1
         if self.progress is not None:
             self.progress(phase.label, what)
-        done = runner.run(argv, self.timeout(), on_line=self._on_line(phase))
+        # The index settings reach the child as options (spec.index): not a second time as variables.
+        done = runner.run(argv, self.timeout(), env=child_environ(os.environ), on_line=self._on_line(phase))
         self.durations[phase.label] = self.durations.get(phase.label, 0.0) + done.seconds
         return done
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Tuple, Union
+from typing import Mapping, Optional, Sequence, Tuple, Union
+
+from .index import IndexSettings
 
 DEFAULT_REQUIREMENTS: Tuple[str, ...] = ("claude-agent-sdk",)
 DEFAULT_IMPORT_NAME = "claude_agent_sdk"
@@ -23,11 +25,23 @@ def user_state_root() -> str:
     return os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
 
 
-def default_state_dir(name: str) -> str:
-    """``$SDKBOOT_STATE_DIR``, else ``<per-user state>/sdkboot/<name>``."""
-    override = os.environ.get("SDKBOOT_STATE_DIR")
+def default_state_dir(name: str, environ: Optional[Mapping[str, str]] = None) -> str:
+    """The state dir when none is given. The one place that decides it, in this order:
+
+    1. ``$SDKBOOT_STATE_DIR``, used as it is;
+    2. ``$CLAUDE_PLUGIN_DATA/sdkboot/<name>``: a Claude Code plugin's own data dir, which
+       survives plugin updates;
+    3. ``<per-user state>/sdkboot/<name>`` (see ``user_state_root``).
+
+    An explicit ``Spec(state_dir=...)`` or ``--state-dir`` comes before all of them.
+    """
+    environ = os.environ if environ is None else environ
+    override = environ.get("SDKBOOT_STATE_DIR")
     if override:
         return os.path.abspath(os.path.expanduser(override))
+    plugin_data = environ.get("CLAUDE_PLUGIN_DATA")
+    if plugin_data:
+        return os.path.join(os.path.abspath(os.path.expanduser(plugin_data)), "sdkboot", name)
     return os.path.join(user_state_root(), "sdkboot", name)
 
 
@@ -53,6 +67,10 @@ class Spec:
     cooldown_seconds: float = DEFAULT_COOLDOWN
     # Build strategies to try, by label, in order; empty: every registered one, in its order.
     strategies: Strings = ()
+    extra_index_urls: Strings = ()
+    # The explicit index fields merged over pip's environment variables, once, at construction:
+    # what every strategy reads, whether or not it runs pip.
+    index: IndexSettings = field(init=False, default=IndexSettings())
 
     def __post_init__(self) -> None:
         # Frozen: normalize through object.__setattr__, once, at construction.
@@ -60,9 +78,13 @@ class Spec:
         object.__setattr__(self, "state_dir", os.path.abspath(os.path.expanduser(state)))
         object.__setattr__(self, "requirements", _strings(self.requirements))
         object.__setattr__(self, "find_links", _strings(self.find_links))
+        object.__setattr__(self, "extra_index_urls", _strings(self.extra_index_urls))
         object.__setattr__(self, "pip_args", _strings(self.pip_args))
         object.__setattr__(self, "strategies", _strings(self.strategies))
         object.__setattr__(self, "min_python", tuple(self.min_python))
+        explicit = IndexSettings(self.index_url, tuple(map(str, self.extra_index_urls)),
+                                 tuple(map(str, self.find_links)), bool(self.no_index))
+        object.__setattr__(self, "index", explicit.over(IndexSettings.from_environ(os.environ)))
 
     @property
     def root(self) -> str:
@@ -70,12 +92,5 @@ class Spec:
         return str(self.state_dir)
 
     def index_options(self) -> Tuple[str, ...]:
-        """pip's index flags, in a stable order."""
-        options: Tuple[str, ...] = ()
-        if self.index_url:
-            options += ("--index-url", self.index_url)
-        for link in self.find_links:
-            options += ("--find-links", str(link))
-        if self.no_index:
-            options += ("--no-index",)
-        return options
+        """pip's index flags for ``index`` (flags and environment merged), in a stable order."""
+        return self.index.pip_options()

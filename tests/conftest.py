@@ -32,6 +32,10 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.delenv("SDKBOOT_STATE_DIR", raising=False)
+    # The host's plugin data dir and pip index variables would change defaults under test.
+    monkeypatch.delenv("CLAUDE_PLUGIN_DATA", raising=False)
+    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("SDKBOOT_DEBUG", raising=False)
     monkeypatch.setenv("PIP_NO_INPUT", "1")
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")

@@ -188,7 +188,8 @@ def test_valid_options_build_the_spec(tmp_path: Path) -> None:
         "ensure", "--state-dir", str(tmp_path / "state"), "--python", sys.executable,
         "--find-links", "/w1", "--find-links", "/w2", "--no-index", "--timeout", "30",
         "--cooldown", "0", "--min-python", "3.9", "--import-name", "probe_mod",
-        "--index-url", "https://mirror.example/simple", "probe-dist>=1", "other",
+        "--index-url", "https://mirror.example/simple", "--extra-index-url", "https://x.example/simple",
+        "probe-dist>=1", "other",
     ])
     spec = build_spec(args)
     assert spec.requirements == ("probe-dist>=1", "other")
@@ -196,8 +197,17 @@ def test_valid_options_build_the_spec(tmp_path: Path) -> None:
     assert spec.python == os.path.abspath(sys.executable)
     assert spec.find_links == ("/w1", "/w2")
     assert spec.no_index and spec.index_url == "https://mirror.example/simple"
+    assert spec.extra_index_urls == ("https://x.example/simple",)
     assert (spec.step_timeout, spec.cooldown_seconds, spec.min_python) == (30.0, 0.0, (3, 9))
     assert spec.root == str(tmp_path / "state")
+
+
+def test_an_unreadable_pip_no_index_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_NO_INDEX", "maybe")
+    assert cli.main(ensure_argv(tmp_path)) == 2
+    assert capsys.readouterr().err == (
+        "sdkboot: PIP_NO_INDEX='maybe': expected 1 or 0 (or true/false, yes/no, on/off)\n")
 
 
 def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:

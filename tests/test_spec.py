@@ -73,6 +73,25 @@ def test_env_override_of_the_state_dir(monkeypatch: pytest.MonkeyPatch,
     assert Spec(state_dir=str(isolated_home / "explicit")).root == str(isolated_home / "explicit")
 
 
+def test_plugin_data_dir_comes_after_the_override_and_before_the_platform_default(
+        monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:
+    monkeypatch.setattr(spec_module, "user_state_root", lambda: "/state-root")
+    monkeypatch.setenv("CLAUDE_PLUGIN_DATA", "~/.claude/plugins/data/example")
+    expected = str(isolated_home / ".claude" / "plugins" / "data" / "example" / "sdkboot" / "claude_agent_sdk")
+    assert default_state_dir("claude_agent_sdk") == expected
+    assert Spec().root == expected
+    monkeypatch.setenv("SDKBOOT_STATE_DIR", "/explicit-override")
+    assert Spec().root == "/explicit-override"
+    assert Spec(state_dir=str(isolated_home / "flag")).root == str(isolated_home / "flag")
+    monkeypatch.delenv("SDKBOOT_STATE_DIR")
+    monkeypatch.setenv("CLAUDE_PLUGIN_DATA", "")  # set but empty: not a directory to use
+    assert Spec().root == os.path.join("/state-root", "sdkboot", "claude_agent_sdk")
+
+
+def test_default_state_dir_reads_a_given_environment() -> None:
+    assert default_state_dir("m", {"CLAUDE_PLUGIN_DATA": "/data"}) == os.path.join("/data", "sdkboot", "m")
+
+
 def test_default_state_dir_is_per_import_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(spec_module, "user_state_root", lambda: "/state-root")
     assert default_state_dir("claude_agent_sdk") == os.path.join("/state-root", "sdkboot",
@@ -114,6 +133,11 @@ def test_index_options_order() -> None:
         "--no-index",
     )
     assert Spec(no_index=True).index_options() == ("--no-index",)
+
+
+def test_index_options_include_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_FIND_LINKS", "/house")
+    assert Spec(no_index=True).index_options() == ("--find-links", "/house", "--no-index")
 
 
 def test_layout_paths(tmp_path: Path) -> None:
