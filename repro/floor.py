@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repro import cgroups, options, report, scenarios
+from repro import cgroups, limits, options, report, scenarios
 from repro.limits import format_size
+from repro.probe import Probe, probe_for
 from repro.signature import Sample, Signature
-from repro.sweep import Probe, probe_for
+
+START_HI_KIB = 64 * 1024  # every interpreter here starts well below this
 
 
 @dataclass
@@ -106,11 +108,21 @@ def to_json(floor: Floor) -> dict[str, Any]:
             "samples": [s.to_json() for s in floor.samples]}
 
 
+def start_floor(ctx: scenarios.Context, kind: limits.Kind, progress: report.Progress) -> Floor:
+    """The smallest limit at which bare ``python -c pass`` starts: the bottom of any sweep of
+    sdkboot's whole tree, and the yardstick the hook's own floor is held against."""
+    probe = probe_for(scenarios.SCENARIOS["bare"], ctx, kind, scenarios.CHILD, progress)
+    return find_floor(probe, kind.lo_kib, START_HI_KIB, kind.resolution_kib)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("floor", help="binary-search the smallest limit that succeeds")
+    parser = subparsers.add_parser("floor", help="binary-search the smallest limit that succeeds",
+                                   description="Success is rc 0, except for the hook scenario: "
+                                   "its contract (async line first, one metrics line, exit 0).")
     parser.add_argument("scenario", choices=sorted(scenarios.SCENARIOS), metavar="SCENARIO",
                         help=f"one of: {', '.join(scenarios.SCENARIOS)}")
     options.add_limit_arguments(parser)
+    options.add_mode_arguments(parser)
     options.add_context_arguments(parser)
     parser.add_argument("--confirm", type=int, default=2, help="successes needed at the floor")
     parser.add_argument("--out", type=Path, help="write every run as JSON")
@@ -119,20 +131,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _main(args: argparse.Namespace) -> int:
     span = options.span(args)
+    mode = options.mode(args, [args.scenario])
     span.kind.check()
     scenario = scenarios.SCENARIOS[args.scenario]
     with tempfile.TemporaryDirectory(prefix="repro-floor-") as scratch:
         ctx = options.context(args, Path(scratch), scenario.needs_wheelhouse)
         progress = report.Progress()
         try:
-            floor = find_floor(probe_for(scenario, ctx, span, progress), span.lo_kib,
+            floor = find_floor(probe_for(scenario, ctx, span.kind, mode, progress), span.lo_kib,
                                span.hi_kib, span.resolution_kib, max(1, args.confirm))
         finally:
             progress.done()
-    title = f"{scenario.name} · {span.kind.name} · {ctx.python}"
+    title = f"{scenario.name} · {span.kind.name} · {mode} · {ctx.python}"
     print(summary(floor, title))
     if args.out:
-        document = {"title": title, "host_cgroup_limit_kib": cgroups.own_limit_kib(),
+        document = {"title": title, "scenario": scenario.name, "limit": span.kind.name,
+                    "mode": mode, "host_cgroup_limit_kib": cgroups.own_limit_kib(),
                     **to_json(floor)}
         args.out.write_text(json.dumps(document, indent=2) + "\n")
     return 0 if floor.floor_kib is not None and floor.confirmed else 1

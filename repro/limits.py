@@ -3,12 +3,17 @@
 The runner never raises OSError: a command that cannot start comes back as a ``Run`` with
 ``rc=None`` and ``error`` set. Every run has a timeout that kills the whole process group,
 because under RLIMIT_AS a child can spin forever retrying mmap.
+
+A limit reaches a process in one of two ways: set on the command itself between fork and
+exec (``preexec``), or by a shell line (``shell``) that a wrapper interpreter runs before it
+execs the real one, so that only the steps a bootstrapper spawns through it are limited.
 """
 from __future__ import annotations
 
 import os
 import re
 import resource
+import shlex
 import signal
 import subprocess
 import sys
@@ -21,7 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Callable, ClassVar, Protocol
 
-from repro import cgroups
+from repro import cgroups, survivors
 
 # 1024-based, as in the measurements this harness reproduces; a bare number is KiB.
 _UNITS_KIB = {"": 1, "k": 1, "kb": 1, "kib": 1, "m": 1024, "mb": 1024, "mib": 1024,
@@ -52,11 +57,16 @@ def format_size(kib: int) -> str:
 
 @dataclass(frozen=True)
 class Hooks:
-    """What a limit adds around one child: a pre-exec step, a sweeper, and counters."""
+    """What a limit adds around one child: a pre-exec step, a sweeper, and counters.
+
+    ``shell`` applies the same limit from a ``/bin/sh`` wrapper to the wrapper itself (and
+    so to what it execs): the child-only mode, where the parent runs unlimited.
+    """
 
     preexec: Callable[[], None] | None = None
     kill_rest: Callable[[], None] = lambda: None
     stats: Callable[[], tuple[int | None, int]] = lambda: (None, 0)  # (peak KiB, OOM kills)
+    shell: str = ":"
 
 
 class Limit(Protocol):
@@ -91,7 +101,9 @@ class RlimitAS:
 
     @contextmanager
     def applied(self) -> Iterator[Hooks]:
-        yield Hooks(preexec=partial(_set_address_space, self.kib * 1024))
+        # dash's ulimit sets the soft and the hard limit, as _set_address_space does.
+        yield Hooks(preexec=partial(_set_address_space, self.kib * 1024),
+                    shell=f"ulimit -v {self.kib}")
 
 
 @dataclass(frozen=True)
@@ -103,7 +115,9 @@ class Cgroup:
     @contextmanager
     def applied(self) -> Iterator[Hooks]:
         with cgroups.limited(self.kib, self.hierarchy) as group:
-            yield Hooks(group.join, group.kill_all, lambda: (group.peak_kib(), group.oom_kills()))
+            procs = shlex.quote(str(group.directory / "cgroup.procs"))
+            yield Hooks(group.join, group.kill_all, lambda: (group.peak_kib(), group.oom_kills()),
+                        shell=f"echo $$ > {procs} || exit 97")
 
 
 NO_LIMIT = NoLimit()
@@ -151,6 +165,8 @@ class Run:
     oom_kills: int
     timed_out: bool = False
     error: str | None = None
+    # With a mark: the descendants still alive a grace period after the command exited.
+    survivors: tuple[str, ...] = ()
 
 
 def run(
@@ -160,23 +176,59 @@ def run(
     timeout: float = 60.0,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    mark: str | None = None,
 ) -> Run:
-    """Run ``argv`` under ``limit``; may raise repro.Unsupported, never OSError."""
-    with limit.applied() as hooks, _capture() as (out, err):
+    """Run ``argv`` under ``limit``; may raise repro.Unsupported, never OSError.
+
+    With ``mark``, every descendant still alive after the command exits is counted (see
+    repro.survivors) before the harness kills it.
+    """
+    with limit.applied() as hooks:
+        return run_hooked(argv, hooks, describe(limit), timeout=timeout, env=env, cwd=cwd,
+                          mark=mark)
+
+
+def run_hooked(
+    argv: Sequence[str],
+    hooks: Hooks,
+    label: str,
+    *,
+    timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    mark: str | None = None,
+) -> Run:
+    """``run`` with a limit already applied: ``hooks.preexec`` None limits only via a wrapper."""
+    if mark is not None:
+        env = {**(os.environ if env is None else env), survivors.MARK_VARIABLE: mark}
+    with _capture() as (out, err):
         started = time.monotonic()
         proc = _spawn(argv, hooks.preexec, out, err, env, cwd)
         if isinstance(proc, str):
-            return Run(tuple(argv), describe(limit), None, "", "", 0.0, None, 0, error=proc)
+            return Run(tuple(argv), label, None, "", "", 0.0, None, 0, error=proc)
         try:
             rc, maxrss, timed_out = _reap(proc, started + timeout, hooks.kill_rest)
         except BaseException:
             _kill_tree(proc.pid, hooks.kill_rest)  # interrupted: leave no orphans behind
+            if mark is not None:
+                survivors.kill(survivors.marked(mark))
             raise
+        left = _left_behind(mark)
+        _kill_tree(proc.pid, hooks.kill_rest)  # stragglers that outlived the leader
         wall = time.monotonic() - started
         peak, ooms = hooks.stats()
         stdout, stderr = _read(out), _read(err)
-    return Run(tuple(argv), describe(limit), rc, stdout, stderr, wall, peak or maxrss, ooms,
-               timed_out)
+    return Run(tuple(argv), label, rc, stdout, stderr, wall, peak or maxrss, ooms, timed_out,
+               survivors=tuple(str(s) for s in left))
+
+
+def _left_behind(mark: str | None) -> list[survivors.Survivor]:
+    """Counted first, then killed: the count is the finding, the kill is hygiene."""
+    if mark is None:
+        return []
+    left = survivors.census(mark)
+    survivors.kill(left)
+    return left
 
 
 @contextmanager
@@ -227,7 +279,6 @@ def _reap(
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
     proc.returncode = os.waitstatus_to_exitcode(status)  # tells Popen it is reaped already
-    _kill_tree(proc.pid, kill_rest)  # stragglers that outlived the leader
     return proc.returncode, _rss_kib(usage.ru_maxrss), timed_out
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repro import UsageError, limits, wheelhouse
-from repro.scenarios import DEFAULT_PYTHON, Context
+from repro.scenarios import CHILD, DEFAULT_PYTHON, SCENARIOS, TREE, Context
 
 
 def size_arg(text: str) -> int:
@@ -38,6 +38,28 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolution", type=size_arg, help="stop bisecting at this gap")
 
 
+def add_mode_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the limit sits, for the scenarios that run sdkboot (sdkboot, hook)."""
+    parser.add_argument("--tree", action="store_true",
+                        help="whole-tree mode: sdkboot itself starts under the limit, as under a "
+                             "user's ulimit -v or a session cgroup (default: child-only, the "
+                             "limit on the build steps, sdkboot unlimited)")
+    parser.add_argument("--no-preflight", action="store_true",
+                        help="pass --no-preflight to sdkboot, so that real floors are measured")
+
+
+def mode(args: argparse.Namespace, names: list[str]) -> str:
+    """CHILD or TREE; --tree on a scenario that does not run sdkboot is a usage error."""
+    if not args.tree:
+        return CHILD
+    lacking = [name for name in names if TREE not in SCENARIOS[name].modes]
+    if lacking:
+        having = ", ".join(n for n, s in SCENARIOS.items() if TREE in s.modes)
+        raise UsageError(f"--tree puts sdkboot itself under the limit: only {having} run sdkboot"
+                         f" (not {', '.join(lacking)})")
+    return TREE
+
+
 @dataclass(frozen=True)
 class Span:
     kind: limits.Kind
@@ -46,10 +68,10 @@ class Span:
     resolution_kib: int
 
 
-def span(args: argparse.Namespace) -> Span:
-    """The limit range from parsed options, filled from the kind's defaults."""
+def span(args: argparse.Namespace, lo_kib: int | None = None) -> Span:
+    """The limit range from parsed options, filled from ``lo_kib`` and the kind's defaults."""
     kind = limits.KINDS[args.limit]
-    result = Span(kind, args.lo or kind.lo_kib, args.hi or kind.hi_kib,
+    result = Span(kind, args.lo or lo_kib or kind.lo_kib, args.hi or kind.hi_kib,
                   args.resolution or kind.resolution_kib)
     if result.lo_kib >= result.hi_kib:
         raise UsageError(f"--lo {result.lo_kib}k must be below --hi {result.hi_kib}k")
@@ -66,4 +88,5 @@ def context(args: argparse.Namespace, scratch: Path, needs_wheelhouse: bool) -> 
         raise UsageError(f"no wheelhouse at {house}: run `python -m repro wheelhouse` first")
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
-    return Context(os.path.abspath(python), house.resolve(), scratch, args.timeout)
+    extra = ("--no-preflight",) if getattr(args, "no_preflight", False) else ()
+    return Context(os.path.abspath(python), house.resolve(), scratch, args.timeout, extra)

@@ -1,6 +1,7 @@
 """Rendering for people: Markdown tables, and a one-line progress display for terminals."""
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -25,8 +26,18 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     return "\n".join(lines)
 
 
+def fit(text: str, columns: int | None = None) -> str:
+    """``text`` cut to one terminal line (less one column, so the cursor never wraps)."""
+    width = (columns or shutil.get_terminal_size().columns) - 1
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
 class Progress:
-    """Rewrites one status line in place; silent unless the stream is a terminal."""
+    """Rewrites one status line in place; silent unless the stream is a terminal.
+
+    The line is cut to the terminal's width, read at each update (the window may be resized):
+    a line that wraps can no longer be rewritten in place.
+    """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -35,9 +46,10 @@ class Progress:
 
     def update(self, text: str) -> None:
         if self.enabled:
-            self.stream.write("\r" + text.ljust(self.width))
+            line = fit(text)
+            self.stream.write("\r" + line.ljust(self.width))
             self.stream.flush()
-            self.width = len(text)
+            self.width = len(line)
 
     def done(self) -> None:
         if self.enabled and self.width:

@@ -37,15 +37,21 @@ class Signature:
     oom_kills: int
     timed_out: bool = False
     error: str | None = None
+    report: str = ""  # what the step said of itself (sdkboot's outcome), when it says anything
+    holds: bool | None = None  # the step's own success criterion (the hook's contract)
+    survivors: int = 0  # descendants alive after the step exited
 
     @classmethod
-    def of(cls, run: Run) -> Signature:
+    def of(cls, run: Run, report: str = "", holds: bool | None = None) -> Signature:
         lines = _lines(run.stderr) or [""]
         return cls(run.rc, not run.stdout.strip(), not run.stderr.strip(), lines[0][:_LINE_CAP],
-                   lines[-1][:_LINE_CAP], run.oom_kills, run.timed_out, run.error)
+                   lines[-1][:_LINE_CAP], run.oom_kills, run.timed_out, run.error, report, holds,
+                   len(run.survivors))
 
     @property
     def ok(self) -> bool:
+        if self.holds is not None:
+            return self.holds and not self.timed_out
         return self.rc == 0 and not self.timed_out
 
     @property
@@ -57,13 +63,14 @@ class Signature:
     def key(self) -> tuple[object, ...]:
         """Equal keys mean the same failure mode: what sweeps look for the edges of."""
         return (self.rc_label, self.stdout_empty, self.stderr_empty, self.oom_kills > 0,
-                normalise(self.first_stderr_line))
+                normalise(self.first_stderr_line), self.report, self.survivors > 0)
 
     def short(self) -> str:
         """'-11 / E / E' in the notation of the team's measurements, plus OOM kills if any."""
         streams = f"{self.rc_label} / {'E' if self.stdout_empty else 'N'} / " + (
             "E" if self.stderr_empty else "N")
-        return streams + (f" / oom {self.oom_kills}" if self.oom_kills else "")
+        streams += f" / oom {self.oom_kills}" if self.oom_kills else ""
+        return streams + (f" · {self.report}" if self.report else "")
 
 
 @dataclass(frozen=True)
@@ -76,8 +83,8 @@ class Sample:
     peak_kib: int | None
 
     @classmethod
-    def of(cls, kib: int, run: Run) -> Sample:
-        return cls(kib, Signature.of(run), round(run.wall_s, 3), run.peak_kib)
+    def of(cls, kib: int, run: Run, report: str = "", holds: bool | None = None) -> Sample:
+        return cls(kib, Signature.of(run, report, holds), round(run.wall_s, 3), run.peak_kib)
 
     def to_json(self) -> dict[str, Any]:
         return {"kib": self.kib, "wall_s": self.wall_s, "peak_kib": self.peak_kib,

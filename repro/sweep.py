@@ -1,23 +1,25 @@
 """Sweep a scenario across memory limits: a coarse grid, then bisection at every edge.
 
 The search itself only sees a probe (limit -> Sample), so it is tested without processes.
+A sweep measures; it asserts nothing. Where one signature comes back after another has been
+seen at a higher limit, the band is mixed (the kernel's choice of victim, not the limit,
+decides there), and the table marks those ranges: a check pinned in such a band must declare
+the set of signatures it accepts.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from repro import UsageError, cgroups, options, plot, report, scenarios
+from repro import UsageError, cgroups, floor, limits, options, plot, report, scenarios
 from repro.limits import format_size
+from repro.probe import Probe, probe_for
 from repro.signature import Sample, Signature, signature_json
-
-Probe = Callable[[int], Sample]
 
 
 def coarse_grid(lo: int, hi: int, points: int) -> list[int]:
@@ -76,11 +78,20 @@ def ranges(samples: dict[int, Sample]) -> list[Range]:
     return found
 
 
+def mixed(found: list[Range]) -> set[int]:
+    """Indexes of the ranges whose signature also holds a range elsewhere in the sweep."""
+    where: dict[tuple[object, ...], list[int]] = {}
+    for index, one in enumerate(found):
+        where.setdefault(one.signature.key(), []).append(index)
+    return {index for indexes in where.values() if len(indexes) > 1 for index in indexes}
+
+
 @dataclass(frozen=True)
 class Sweep:
     scenario: str
     samples: dict[int, Sample]
     complete: bool
+    mode: str = scenarios.CHILD
 
     @property
     def ranges(self) -> list[Range]:
@@ -92,49 +103,53 @@ def _span_text(found: Range) -> str:
     return lo if lo == hi else f"{lo} – {hi}"
 
 
-def _row(found: Range) -> list[object]:
+def _row(found: Range, reported: bool, recurs: bool) -> list[object]:
     sig = found.signature
     # The last line is shown too: a traceback's first line says nothing about its cause.
     last = sig.last_stderr_line if sig.last_stderr_line != sig.first_stderr_line else ""
-    return [_span_text(found), sig.rc_label, "E" if sig.stdout_empty else "N",
-            "E" if sig.stderr_empty else "N", sig.oom_kills, report.clip(sig.first_stderr_line, 90),
-            report.clip(last, 60), found.runs]
+    row: list[object] = [_span_text(found), sig.rc_label, "E" if sig.stdout_empty else "N",
+                         "E" if sig.stderr_empty else "N", sig.oom_kills]
+    if reported:
+        row.append(sig.report)
+    return row + [report.clip(sig.first_stderr_line, 90), report.clip(last, 60), sig.survivors,
+                  found.runs, "mixed" if recurs else ""]
 
 
 def table(sweep: Sweep) -> str:
-    rows = [_row(r) for r in sweep.ranges]
-    headers = ["limit", "rc", "stdout", "stderr", "OOM kills", "first stderr line",
-               "last stderr line", "runs"]
-    note = "" if sweep.complete else "\n\n(run budget reached: edges not fully bisected)"
-    return report.markdown_table(headers, rows) + note
+    found = sweep.ranges
+    reported = any(r.signature.report for r in found)
+    recurring = mixed(found)
+    rows = [_row(r, reported, i in recurring) for i, r in enumerate(found)]
+    headers = ["limit", "rc", "stdout", "stderr", "OOM kills", *(["sdkboot said"] if reported else []),
+               "first stderr line", "last stderr line", "left alive", "runs", "band"]
+    notes = []
+    if recurring:
+        notes.append("mixed: a signature that recurs across other ranges; there the kernel, not"
+                     " the limit, decides (a check at such a limit must declare a set)")
+    if not sweep.complete:
+        notes.append("run budget reached: edges not fully bisected")
+    return report.markdown_table(headers, rows) + "".join(f"\n\n({n})" for n in notes)
 
 
 def to_json(sweep: Sweep) -> dict[str, Any]:
-    return {"scenario": sweep.scenario, "complete": sweep.complete,
+    found = sweep.ranges
+    recurring = mixed(found)
+    return {"scenario": sweep.scenario, "mode": sweep.mode, "complete": sweep.complete,
             "ranges": [{"lo_kib": r.lo_kib, "hi_kib": r.hi_kib, "runs": r.runs,
-                        **signature_json(r.signature)} for r in sweep.ranges],
+                        "mixed": i in recurring, **signature_json(r.signature)}
+                       for i, r in enumerate(found)],
             "samples": [s.to_json() for _, s in sorted(sweep.samples.items())]}
 
 
-def probe_for(
-    scenario: scenarios.Scenario, ctx: scenarios.Context, span: options.Span,
-    progress: report.Progress,
-) -> Probe:
-    """A probe that runs the scenario once per limit and shows each run on the progress line."""
-    runs = itertools.count(1)
-
-    def probe(kib: int) -> Sample:
-        progress.update(f"{scenario.name}/{span.kind.name}: run {next(runs)} at {format_size(kib)}")
-        return Sample.of(kib, scenarios.run_once(scenario, ctx, span.kind.make(kib)))
-
-    return probe
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("sweep", help="map failure signatures across memory limits")
+    parser = subparsers.add_parser(
+        "sweep", help="map failure signatures across memory limits",
+        description="With --tree (sdkboot and hook only) and no --lo, the sweep starts at the "
+                    "smallest limit at which a bare `python -c pass` starts, measured first.")
     parser.add_argument("scenario", nargs="+", choices=sorted(scenarios.SCENARIOS),
                         metavar="SCENARIO", help=f"one or more of: {', '.join(scenarios.SCENARIOS)}")
     options.add_limit_arguments(parser)
+    options.add_mode_arguments(parser)
     options.add_context_arguments(parser)
     parser.add_argument("--points", type=int, default=12, help="coarse grid size (default 12)")
     parser.add_argument("--max-runs", type=int, default=60,
@@ -151,42 +166,64 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("--max-runs must be at least --points")
 
 
+def _start(args: argparse.Namespace, ctx: scenarios.Context, kind: limits.Kind) -> floor.Floor | None:
+    """The bare interpreter's start floor, measured in this run when the sweep starts there."""
+    if not args.tree or args.lo is not None:
+        return None
+    progress = report.Progress()
+    try:
+        found = floor.start_floor(ctx, kind, progress)
+    finally:
+        progress.done()
+    print(floor.summary(found, f"bare `python -c pass` · {kind.name}") + "\n", flush=True)
+    return found
+
+
 def _main(args: argparse.Namespace) -> int:
-    span = options.span(args)
+    options.span(args)  # bad --lo/--hi fail now, before any run
+    mode = options.mode(args, args.scenario)
     _check(args)
-    span.kind.check()  # fail now, not after the first scenario's setup
+    limits_kind = limits.KINDS[args.limit]
+    limits_kind.check()  # fail now, not after the first scenario's setup
     chart = args.plot if args.plot and plot.usable(args.plot) else None
     with tempfile.TemporaryDirectory(prefix="repro-sweep-") as scratch:
         needs = any(scenarios.SCENARIOS[n].needs_wheelhouse for n in args.scenario)
         ctx = options.context(args, Path(scratch), needs)
+        start = _start(args, ctx, limits_kind)
+        span = options.span(args, start.floor_kib if start else None)
         python = f"{ctx.python} (Python {scenarios.python_version(ctx.python)})"
-        sweeps = [_sweep_one(scenarios.SCENARIOS[n], ctx, span, args, python)
+        sweeps = [_sweep_one(scenarios.SCENARIOS[n], ctx, span, args, python, mode)
                   for n in args.scenario]
     if args.out:
-        args.out.write_text(json.dumps(_document(sweeps, span, python), indent=2) + "\n")
+        document = _document(sweeps, span, python, mode, start)
+        args.out.write_text(json.dumps(document, indent=2) + "\n")
     if chart:
-        plot.strip_chart(sweeps, f"{span.kind.name} limit · {python}", chart)
+        plot.strip_chart(sweeps, f"{span.kind.name} limit · {mode} · {python}", chart)
     return 0
 
 
 def _sweep_one(
     scenario: scenarios.Scenario, ctx: scenarios.Context, span: options.Span,
-    args: argparse.Namespace, python: str,
+    args: argparse.Namespace, python: str, mode: str,
 ) -> Sweep:
     progress = report.Progress()
     grid = coarse_grid(span.lo_kib, span.hi_kib, args.points)
     try:
-        samples, complete = explore(probe_for(scenario, ctx, span, progress), grid,
+        samples, complete = explore(probe_for(scenario, ctx, span.kind, mode, progress), grid,
                                     span.resolution_kib, args.max_runs)
     finally:
         progress.done()
-    sweep = Sweep(scenario.name, samples, complete)
+    sweep = Sweep(scenario.name, samples, complete, mode)
     # Printed as each scenario ends: a long multi-scenario sweep shows results early.
-    print(f"### {sweep.scenario} · {span.kind.name} · {python}\n\n{table(sweep)}\n", flush=True)
+    title = f"### {sweep.scenario} · {span.kind.name} · {mode} · {python}"
+    print(f"{title}\n\n{table(sweep)}\n", flush=True)
     return sweep
 
 
-def _document(sweeps: list[Sweep], span: options.Span, python: str) -> dict[str, Any]:
-    return {"limit": span.kind.name, "python": python, "lo_kib": span.lo_kib,
+def _document(
+    sweeps: list[Sweep], span: options.Span, python: str, mode: str, start: floor.Floor | None
+) -> dict[str, Any]:
+    return {"limit": span.kind.name, "mode": mode, "python": python, "lo_kib": span.lo_kib,
             "hi_kib": span.hi_kib, "resolution_kib": span.resolution_kib,
+            "bare_start_floor": floor.to_json(start) if start else None,
             "host_cgroup_limit_kib": cgroups.own_limit_kib(), "sweeps": [to_json(s) for s in sweeps]}

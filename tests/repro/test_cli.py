@@ -23,7 +23,13 @@ REPO = Path(__file__).resolve().parents[2]
      (["sweep", "venv", "--limit", "as", "--lo", "64m", "--hi", "8m"], "must be below --hi"),
      (["sweep", "venv", "--limit", "as", "--points", "1"], "--points must be at least 2"),
      (["floor", "venv", "--limit", "as", "--python", "/nonexistent/python3"], "no such interpreter"),
-     (["validate", "--timeout", "0"], "--timeout must be positive")],
+     (["validate", "--timeout", "0"], "--timeout must be positive"),
+     (["sweep", "venv", "--limit", "as", "--tree"], "--tree puts sdkboot itself under the limit"),
+     (["floor", "pip-target", "--limit", "as", "--tree"], "only sdkboot, hook run sdkboot"),
+     (["validate", "--only", "tree-as-18MiB"], "not a child check (add --tree)"),
+     (["validate", "--tree", "--only", "rlimit-segv"], "not a tree check (drop --tree)"),
+     (["validate", "--repeat", "0"], "expected a whole number of runs"),
+     (["containers", "--repeat", "x"], "expected a whole number of runs")],
 )
 def test_bad_input_is_one_line_and_exit_2(
     argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]

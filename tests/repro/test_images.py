@@ -154,7 +154,8 @@ def test_abandoned_tar_stream_does_not_hang(tmp_path: Path) -> None:
     started = time.monotonic()
     next(stream)
     stream.close()  # as when the engine rejects the import halfway
-    assert time.monotonic() - started < 10
+    # A hang would be forever; the bound only has to be finite and loose (a loaded machine).
+    assert time.monotonic() - started < 120
 
 
 # ---- progress and output ----
@@ -293,9 +294,9 @@ def built_python_image(engine: Any) -> Recipe:
 
 @pytest.mark.docker
 def test_a_second_build_is_skipped_by_hash(engine: Any, built_python_image: Recipe) -> None:
-    started = time.monotonic()
     again = images.ensure_images(engine, [built_python_image], ProgressLine())[0]
-    assert not again.built and time.monotonic() - started < 10
+    assert not again.built and again.seconds == 0.0  # skipped: no debootstrap ran
+    assert again.image_id == engine.images.get(built_python_image.ref).id
     labels = engine.images.get(built_python_image.ref).labels
     assert labels[images.LABEL_HASH] == built_python_image.digest
     assert labels[images.LABEL_RECIPE] == "debian12-python"

@@ -19,13 +19,16 @@ pytestmark = [pytest.mark.linux, pytest.mark.root]
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("check", validate.CHECKS, ids=[c.name for c in validate.CHECKS])
+CHILD_CHECKS = [c for c in validate.CHECKS if c.mode == "child"]
+
+
+@pytest.mark.parametrize("check", CHILD_CHECKS, ids=[c.name for c in CHILD_CHECKS])
 def test_canonical_repro(check: validate.Check, linux_ctx: Context, request: pytest.FixtureRequest) -> None:
     ctx = request.getfixturevalue("wheel_ctx") if "wheelhouse" in check.needs else linux_ctx
-    verdict = validate.run_check(check, ctx)
-    if verdict.skipped:
-        pytest.skip(verdict.skipped)
-    assert {k: verdict.observed.get(k) for k in check.expected} == check.expected
+    found = validate.run_check(check, ctx)
+    if found.verdict is None:
+        pytest.skip(found.skipped or "skipped")
+    assert found.verdict.passed, validate.table([found]) + f"\n{found.observed}"
 
 
 def test_cgroup_run_reports_peak_and_oom_kills_and_leaves_no_cgroup(
@@ -59,13 +62,15 @@ def test_floor_cli_finds_the_venv_without_pip_floor(tmp_path: Path, linux_ctx: C
 
 def test_sweep_cli_maps_segv_to_success(tmp_path: Path, linux_ctx: Context) -> None:
     out = tmp_path / "sweep.json"
+    # --timeout: a run in the band where start-up is non-deterministic can hang (signatures.md).
     done = _repro("sweep", "venv-without-pip", "--limit", "as", "--lo", "4m", "--hi", "64m",
-                  "--points", "4", "--resolution", "2m", "--out", str(out))
+                  "--points", "4", "--resolution", "2m", "--timeout", "30", "--out", str(out))
     assert done.returncode == 0, done.stderr
     found = json.loads(out.read_text())["sweeps"][0]["ranges"]
     assert (found[0]["rc"], found[0]["stdout_empty"], found[0]["stderr_empty"]) == (-11, True, True)
     assert (found[-1]["rc"], found[-1]["hi_kib"]) == (0, 64 * 1024)
-    assert done.stdout.startswith("### venv-without-pip · as · /usr/bin/python3")
+    assert done.stdout.startswith("### venv-without-pip · as · child · /usr/bin/python3")
+    assert json.loads(out.read_text())["mode"] == "child"
 
 
 def test_import_scenario_is_the_floor_of_everything(wheel_ctx: Context) -> None:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from repro.limits import Run
 from repro.signature import Sample
-from repro.sweep import Sweep, coarse_grid, explore, ranges, table
+from repro.sweep import Sweep, coarse_grid, explore, mixed, ranges, table, to_json
 
 
 def step_probe(edges: list[int], codes: list[int]) -> tuple[list[int], object]:
@@ -71,7 +71,34 @@ def test_table_lists_ranges_with_streams_and_lines() -> None:
     samples, _ = explore(probe, [4096, 8192], 1024, 10)  # type: ignore[arg-type]
     text = table(Sweep("venv", samples, True))
     assert text.splitlines()[0].startswith("| limit | rc | stdout | stderr | OOM kills |")
-    assert "| 4 MiB – 7 MiB | -11 | E | N | 0 | boom |  | 3 |" in text
-    assert "| 8 MiB | 0 | E | E | 0 |  |  | 1 |" in text
-    assert "budget" not in text
+    assert "| 4 MiB – 7 MiB | -11 | E | N | 0 | boom |  | 0 | 3 |  |" in text
+    assert "| 8 MiB | 0 | E | E | 0 |  |  | 0 | 1 |  |" in text
+    assert "budget" not in text and "sdkboot said" not in text and "mixed" not in text
     assert "budget reached" in table(Sweep("venv", samples, False))
+
+
+def _sample(kib: int, rc: int, report: str = "") -> Sample:
+    return Sample.of(kib, Run((), "", rc, "", "", 0.0, None, 0), report)
+
+
+def test_a_signature_that_recurs_marks_a_mixed_band() -> None:
+    # The kernel's choice, not the limit: -9 at 20 and 28 MiB, 1 between them.
+    samples = {k: _sample(k, rc) for k, rc in [(16384, -9), (20480, -9), (24576, 1), (28672, -9),
+                                               (32768, 0)]}
+    found = ranges(samples)
+    assert [r.signature.rc for r in found] == [-9, 1, -9, 0]
+    assert mixed(found) == {0, 2}
+    text = table(Sweep("venv", samples, True))
+    assert text.count("| mixed |") == 2 and "(mixed: a signature that recurs" in text
+    assert [r["mixed"] for r in to_json(Sweep("venv", samples, True, "tree"))["ranges"]] == [
+        True, False, True, False]
+
+
+def test_what_sdkboot_said_splits_ranges_and_gets_a_column() -> None:
+    samples = {k: _sample(k, 0, said) for k, said in [(18432, "SKIP_LOW_MEMORY"),
+                                                       (30720, "SKIP_LOW_MEMORY"),
+                                                       (92160, "BUILT")]}
+    sweep = Sweep("hook", samples, True, "tree")
+    assert [r.signature.report for r in sweep.ranges] == ["SKIP_LOW_MEMORY", "BUILT"]
+    assert "| sdkboot said |" in table(sweep).splitlines()[0]
+    assert to_json(sweep)["mode"] == "tree"

@@ -1,0 +1,138 @@
+"""The flake check: run every row N times and count, per row, which signature came how often.
+
+Shared by ``containers --repeat`` and ``validate --repeat``. A row is a container step or a
+validate check; its signature is the observed value of every key it checks (see
+repro.verdict). The rule it enforces: a row asserted exactly must show one signature in
+every run; a row that shows more than one must declare the set (and each signature must fall
+in it). Nothing is retried: each run counts.
+"""
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from repro import report
+from repro.verdict import Expect, Verdict, describe_expect
+
+
+@dataclass
+class Tally:
+    """One row's runs: how often each signature came, and the verdict it got."""
+
+    group: str  # the scenario (containers) or "" (validate)
+    row: str
+    mode: str
+    expect: Expect
+    runs: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    labels: dict[str, str] = field(default_factory=dict)  # signature -> verdict label
+
+    def add(self, verdict: Verdict) -> None:
+        self.runs += 1
+        self.counts[verdict.signature] += 1
+        self.labels[verdict.signature] = verdict.label
+
+    @property
+    def mismatches(self) -> int:
+        return sum(n for sig, n in self.counts.items() if self.labels[sig] == "MISMATCH")
+
+    def problem(self) -> str | None:
+        """Why this row breaks the rule, or None."""
+        if self.mismatches:
+            return f"{self.mismatches}/{self.runs} runs outside what the row expects"
+        if self.expect.exact and len(self.counts) > 1:
+            return f"asserted exactly but {len(self.counts)} signatures came: declare the set"
+        return None
+
+
+@dataclass
+class Tallies:
+    rows: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    repeat: int = 0
+    load: list[str] = field(default_factory=list)  # load averages, sampled during the run
+
+    def add(self, group: str, row: str, mode: str, verdict: Verdict) -> None:
+        key = (group, row)
+        if key not in self.rows:
+            self.rows[key] = Tally(group, row, mode, verdict.expect)
+        self.rows[key].add(verdict)
+
+    def problems(self) -> list[str]:
+        found = []
+        for tally in self.rows.values():
+            problem = tally.problem()
+            if problem:
+                found.append(f"{'/'.join(filter(None, (tally.group, tally.row)))}: {problem}")
+        return found
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.problems() else 0
+
+
+def table(tallies: Tallies) -> str:
+    """A Markdown table, one line per (row, signature)."""
+    grouped = any(t.group for t in tallies.rows.values())
+    headers = [*(["scenario"] if grouped else []), "step" if grouped else "check", "mode", "form",
+               "signature", "runs", "verdict"]
+    lines = []
+    for tally in tallies.rows.values():
+        for index, (sig, count) in enumerate(tally.counts.most_common()):
+            first = index == 0
+            head = [tally.group] if grouped else []
+            cells = [*head, tally.row, tally.mode, tally.expect.form] if first else [""] * (len(head) + 3)
+            lines.append([*cells, sig, f"{count}/{tally.runs}", tally.labels[sig]])
+    return report.markdown_table(headers, lines)
+
+
+def summary(tallies: Tallies) -> str:
+    rows = list(tallies.rows.values())
+    exact = sum(t.expect.exact for t in rows)
+    head = (f"{len(rows)} rows × {tallies.repeat} runs: {exact} exact, {len(rows) - exact} "
+            f"declared sets")
+    if tallies.load:
+        head += f"; load average (1 min) during the run: {', '.join(tallies.load)}"
+    problems = tallies.problems()
+    return "\n".join([head, *(f"FLAKY {p}" for p in problems)] if problems else [head, "no flake"])
+
+
+def to_json(tallies: Tallies) -> dict[str, Any]:
+    return {
+        "repeat": tallies.repeat, "load_average_1min": tallies.load,
+        "problems": tallies.problems(),
+        "rows": [{"group": t.group, "row": t.row, "mode": t.mode, "form": t.expect.form,
+                  "why": t.expect.why, "expected": describe_expect(t.expect), "runs": t.runs,
+                  "signatures": [{"signature": sig, "count": n, "verdict": t.labels[sig]}
+                                 for sig, n in t.counts.most_common()]}
+                 for t in tallies.rows.values()],
+    }
+
+
+def load_average() -> str:
+    try:
+        with open("/proc/loadavg") as handle:
+            return handle.read().split()[0]
+    except OSError:
+        return "?"
+
+
+def add_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeat", type=_count, default=None, metavar="N",
+                        help="the flake check: run everything N times and print, per row, how "
+                             "often each signature came (exit 1 if an exact row varied or any "
+                             "run fell outside its row's expectation)")
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of runs, 1 or more: {text!r}")
+    return int(text)
+
+
+def progress_text(command: str, run: int, repeat: int, where: Sequence[str], tallies: Tallies) -> str:
+    flaky = len(tallies.problems())
+    tail = f" · {flaky} flaky so far" if flaky else ""
+    return f"{command} --repeat {repeat}: run {run}/{repeat} · {' · '.join(where)}{tail}"

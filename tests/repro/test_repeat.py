@@ -1,0 +1,77 @@
+"""The flake check's bookkeeping: counts per row, and the rule it enforces."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from repro import repeat, report
+from repro.verdict import ABSENT, Case, exact, judge, one_of
+
+SET = one_of("the kernel picks", Case("child", {"exit": 0}), Case("parent", {"exit": 137, "x": ABSENT}))
+
+
+def _tally(expect: object, observations: list[dict[str, object]]) -> repeat.Tallies:
+    tallies = repeat.Tallies(repeat=len(observations))
+    for observed in observations:
+        tallies.add("scenario", "step", "tree", judge(expect, observed))  # type: ignore[arg-type]
+    return tallies
+
+
+def test_an_exact_row_with_one_signature_in_every_run_is_clean() -> None:
+    tallies = _tally(exact({"exit": 0}), [{"exit": 0}] * 20)
+    assert tallies.problems() == [] and tallies.exit_code == 0
+    assert "| scenario | step | tree | exact | exit=0 | 20/20 | ok |" in repeat.table(tallies)
+    assert repeat.summary(tallies).endswith("no flake")
+
+
+def test_a_declared_set_may_show_each_of_its_cases() -> None:
+    tallies = _tally(SET, [{"exit": 0}] * 14 + [{"exit": 137}] * 6)
+    assert tallies.exit_code == 0
+    lines = repeat.table(tallies).splitlines()
+    assert lines[2] == "| scenario | step | tree | set of 2 | exit=0 x=(absent) | 14/20 | child |"
+    assert lines[3] == "|  |  |  |  | exit=137 x=(absent) | 6/20 | parent |"
+
+
+def test_a_run_outside_the_expectation_is_flaky_and_never_retried() -> None:
+    tallies = _tally(SET, [{"exit": 0}] * 19 + [{"exit": 1}])
+    assert tallies.problems() == ["scenario/step: 1/20 runs outside what the row expects"]
+    assert "FLAKY scenario/step" in repeat.summary(tallies)
+
+
+def test_an_exact_row_that_varies_must_declare_a_set() -> None:
+    # Two signatures, both passing the exact check (a pattern matched different texts):
+    # still a row whose outcome varies, so the rule asks for the declared form.
+    from repro.verdict import Matches
+
+    expect = exact({"tail": Matches("SIGKILL")})
+    tallies = _tally(expect, [{"tail": "venv died with SIGKILL"}, {"tail": "pip got SIGKILL"}])
+    assert tallies.problems() == ["scenario/step: asserted exactly but 2 signatures came: declare the set"]
+
+
+def test_json_lists_every_signature_with_its_count() -> None:
+    tallies = _tally(SET, [{"exit": 0}, {"exit": 137}, {"exit": 0}])
+    tallies.load = ["1.50"]
+    data = json.loads(json.dumps(repeat.to_json(tallies)))
+    row = data["rows"][0]
+    assert (row["mode"], row["form"], row["runs"]) == ("tree", "set of 2", 3)
+    assert [(s["count"], s["verdict"]) for s in row["signatures"]] == [(2, "child"), (1, "parent")]
+    assert data["load_average_1min"] == ["1.50"]
+
+
+def test_repeat_takes_a_positive_count() -> None:
+    parser = argparse.ArgumentParser()
+    repeat.add_argument(parser)
+    assert parser.parse_args(["--repeat", "20"]).repeat == 20
+    for bad in ("0", "-1", "x"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--repeat", bad])
+
+
+def test_the_progress_line_fits_the_terminal() -> None:
+    text = repeat.progress_text("containers", 3, 20, ("signature-raw", "mem-24MiB-adj"),
+                                repeat.Tallies(repeat=20))
+    assert text == "containers --repeat 20: run 3/20 · signature-raw · mem-24MiB-adj"
+    assert len(report.fit(text, 40)) == 39 and report.fit(text, 40).endswith("…")
+    assert report.fit(text, 200) == text
