@@ -73,10 +73,9 @@ def unsafe_reason(site_dir: str, root: str) -> Optional[str]:
 
 def _usable(record: state.InstallState) -> Optional[str]:
     """A state is usable by THIS interpreter only if built for the same X.Y."""
-    mine = "%d.%d" % sys.version_info[:2]
-    built = ".".join(record.python_version.split(".")[:2])
-    if built != mine:
-        return f"env was built for Python {built}, this is {mine}"
+    reason = state.foreign(record)
+    if reason:
+        return reason
     if record.fingerprint.get("layout") != state.LAYOUT_VERSION:
         return "install-state is from another sdkboot layout version"
     return state.missing(record.paths)

@@ -3,7 +3,10 @@
 1. host too old → HOOK_PY_INCOMPATIBLE      5. cooldown active → SKIP_COOLDOWN
 2. importable in the host → NOOP_SYSTEM      6. lock held elsewhere → SKIP_SENTINEL
 3./4. healthy install-state → NOOP_*         7. otherwise build (re-checking under the lock)
-Steps 1-5 spawn nothing; the no-op path reads one small file and stats a few paths.
+Steps 2-4 spawn nothing; the no-op path reads one small file and stats a few paths.
+Interpreter discovery (``consumer.builders``) runs only after them: to name the interpreter
+a too-old host should use (1), and to pick the one that builds (for ``sdkboot run``). Its
+probes are cached in the state dir, so 1 and 5 spawn nothing once the cache is warm.
 """
 from __future__ import annotations
 
@@ -12,10 +15,10 @@ import importlib.util
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from . import cooldown, events, state
-from .codes import Outcome, Phase
+from . import consumer, cooldown, events, state
+from .codes import ErrKind, Outcome, Phase
 from .layout import Layout
 from .lock import BuildLock, holder
 from .result import Result
@@ -40,29 +43,35 @@ def _importable(name: str) -> bool:
         return False
 
 
-def _too_old(spec: Spec) -> Optional[Result]:
-    if sys.version_info[:2] >= tuple(spec.min_python):
+def _too_old(spec: Spec, session: Session) -> Optional[Result]:
+    """In process, a host older than ``min_python`` can never import the package (run mode can)."""
+    if spec.for_run or sys.version_info[:2] >= tuple(spec.min_python):
         return None
-    need = ".".join(map(str, spec.min_python))
-    return Result(Outcome.HOOK_PY_INCOMPATIBLE, message=f"this Python is {sys.version.split()[0]};"
-                  f" {spec.import_name} needs {need} or newer: run the host with a newer Python")
+    from .consumer import discover, too_old
+
+    return too_old(spec, discover(spec, session))
 
 
 def _in_host(spec: Spec) -> Optional[Result]:
-    if not _importable(spec.import_name):
+    if sys.version_info[:2] < tuple(spec.min_python) or not _importable(spec.import_name):
         return None
-    return Result(Outcome.NOOP_SYSTEM, message=f"{spec.import_name} is already importable in this Python")
+    return Result(Outcome.NOOP_SYSTEM, python=sys.executable,
+                  message=f"{spec.import_name} is already importable in this Python")
 
 
-def _healthy(layout: Layout, fp: state.Fingerprint) -> Optional[Result]:
-    current, reason = state.check(layout, fp)
+def _healthy(spec: Spec, layout: Layout) -> Optional[Result]:
+    current, reason = consumer.check(spec, layout)
     if current is None or reason is not None:
         return None
     from .strategies.all_strategies import STRATEGIES
 
     strategy = STRATEGIES[current.strategy]
     message = f"{current.strategy} at {current.env} is healthy"
-    return Result(strategy.noop, strategy=strategy.code, env=current.env, message=message)
+    builder = consumer.builder_of(current) or None
+    other = builder is not None and not consumer.is_host(builder)
+    alt = consumer.Builder(builder, current.python_version, other).number if builder and other else None
+    return Result(strategy.noop, strategy=strategy.code, env=current.env, message=message, python=builder,
+                  alt_py=alt)
 
 
 def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> Optional[Result]:
@@ -88,8 +97,9 @@ def _failed(phase: Phase, exc: BaseException) -> Result:
     return Result(Outcome.BUILD_FAILED, phase=phase, failure=failure, message=advice(failure))
 
 
-def _locked_build(spec: Spec, session: Session, layout: Layout, fp: state.Fingerprint, clock: Clock) -> Result:
-    from .build import build, prune
+def _locked_build(spec: Spec, session: Session, layout: Layout, plan: List[consumer.Builder],
+                  clock: Clock) -> Result:
+    from .build import prune
 
     try:
         lock = _take_lock(layout)
@@ -100,12 +110,47 @@ def _locked_build(spec: Spec, session: Session, layout: Layout, fp: state.Finger
         return Result(Outcome.SKIP_SENTINEL, message=busy)
     with lock:
         # Another process may have just finished (or been killed) while we waited.
-        settled = _healthy(layout, fp) or _cooling(spec, layout, fp, clock())
+        fp = state.fingerprint(dataclasses.replace(spec, python=plan[0].python))
+        settled = _healthy(spec, layout) or _cooling(spec, layout, fp, clock())
         if settled is not None:
             return settled
-        current, why = state.check(layout, fp)
+        current, why = consumer.check(spec, layout)
         prune(layout, keep=current.env if current else None)
-        return _noting(build(session, layout, fp, clock()), why)
+        return _noting(_build_each(spec, session, layout, plan, clock), why)
+
+
+def _rejected(result: Result) -> bool:
+    return result.failure is not None and result.failure.kind is ErrKind.REQUIRES_PYTHON
+
+
+def _credited(result: Result, builder: consumer.Builder, rejected: List[str]) -> Result:
+    """Say which interpreter built; pip's Requires-Python refusal names both versions."""
+    extra: Dict[str, Any] = {"python": builder.python}
+    if result.ok and builder.other:
+        extra["alt_py"] = builder.number
+    if _rejected(result):
+        from .messages import requires_python
+
+        extra["message"] = requires_python(result.stderr_tail, ", ".join(rejected))
+    elif rejected:
+        extra["message"] = f"{result.message} (pip rejected Python {', '.join(rejected)} for Requires-Python)"
+    return dataclasses.replace(result, **extra)
+
+
+def _build_each(spec: Spec, session: Session, layout: Layout, plan: List[consumer.Builder],
+                clock: Clock) -> Result:
+    """Build with each interpreter in turn while pip rejects them for Requires-Python."""
+    from .build import build
+
+    rejected: List[str] = []
+    for builder in plan:
+        session.spec = dataclasses.replace(spec, python=builder.python)
+        result = build(session, layout, state.fingerprint(session.spec), clock())
+        if _rejected(result):
+            rejected.append(builder.version or builder.python)
+        if not _rejected(result) or builder is plan[-1]:
+            return _credited(result, builder, rejected)
+    raise AssertionError("a build plan is never empty")
 
 
 def _noting(result: Result, why: Optional[str]) -> Result:
@@ -116,13 +161,18 @@ def _noting(result: Result, why: Optional[str]) -> Result:
 
 
 def _decide(spec: Spec, session: Session, clock: Clock) -> Result:
-    early = _too_old(spec) or _in_host(spec)
+    early = _too_old(spec, session) or _in_host(spec)
     if early is not None:
         return early
     layout = Layout(spec.root)
-    fp = state.fingerprint(spec)
-    settled = _healthy(layout, fp) or _cooling(spec, layout, fp, clock())
-    return settled or _locked_build(spec, session, layout, fp, clock)
+    settled = _healthy(spec, layout)
+    if settled is not None:
+        return settled
+    plan = consumer.builders(spec, session)  # discovery happens here, and only here
+    if isinstance(plan, Result):
+        return plan
+    fp = state.fingerprint(dataclasses.replace(spec, python=plan[0].python))
+    return _cooling(spec, layout, fp, clock()) or _locked_build(spec, session, layout, plan, clock)
 
 
 def event(result: Result, now: float) -> Dict[str, Any]:
@@ -133,7 +183,7 @@ def event(result: Result, now: float) -> Dict[str, Any]:
         "phase": result.phase.label if result.phase else None,
         "err": failure.kind.label if failure else None, "err_kind": result.err_kind,
         "rc": result.rc, "strategy": result.strategy.label if result.strategy else None,
-        "env": result.env, "duration_ms": int(round(result.duration * 1000)),
+        "env": result.env, "build_python": result.python, "duration_ms": int(round(result.duration * 1000)),
         "durations": {k: round(v, 3) for k, v in result.durations.items()},
         "subprocesses": result.subprocesses, "has_pip": result.has_pip,
         "fallback_reason": result.fallback_reason, "skipped": list(result.skipped),

@@ -16,6 +16,7 @@ LOCK_FILE = "build.lock"
 EVENTS_FILE = "events.jsonl"
 BUILDS_DIR = "builds"
 NOTICE_FILE = "notices.json"
+PYTHONS_FILE = "interpreters.json"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class Layout:
     @property
     def notice_file(self) -> str:
         return os.path.join(self.root, NOTICE_FILE)
+
+    @property
+    def pythons_file(self) -> str:
+        """The interpreter probe cache (see ``sdkboot.discovery``)."""
+        return os.path.join(self.root, PYTHONS_FILE)
 
     @property
     def builds(self) -> str:

@@ -9,6 +9,8 @@ from .classify import Failure
 from .codes import ErrKind
 
 _APT_HINT = re.compile(r"apt install (python3[\w.]*-venv)")
+# pip's two wordings: "Requires-Python >=3.10" (index/links) and "3.9.18 not in '>=3.10'" (a file).
+_REQUIRES_PYTHON = re.compile(r"requires-python[\s:]*([<>=!~][^\s;,]*(?:,[<>=!~][^\s;,]*)*)|not in '([^']+)'", re.I)
 
 ADVICE: Dict[ErrKind, str] = {
     ErrKind.PIP_NO_MATCH: "pip found no matching distribution: check the requirement and --index-url/--find-links",
@@ -21,6 +23,10 @@ ADVICE: Dict[ErrKind, str] = {
     ErrKind.PROXY_AUTH: "the proxy refused authentication: check HTTPS_PROXY credentials",
     ErrKind.STDERR_TIMEOUT: "the index timed out: retry later or use a closer --index-url",
     ErrKind.SUBPROCESS_TIMEOUT: "a step ran past its time limit and was stopped: retry with a larger --timeout",
+    ErrKind.REQUIRES_PYTHON: (
+        "pip rejected this Python for the package's Requires-Python: raise --min-python to what it needs,"
+        " or build with a newer Python (--for-run, `sdkboot run`)"
+    ),
     ErrKind.VENV_PATH_TOO_LONG: "the state dir path is too long: pass a shorter --state-dir",
     ErrKind.VENV_NO_MODULE: "this Python has no venv module: install python3-venv or pass --python",
     ErrKind.VENV_ALREADY_EXISTS: "a stale build dir was in the way: run `sdkboot clean` and retry",
@@ -57,3 +63,26 @@ def advice(failure: Optional[Failure]) -> str:
         known = ERRNO_KINDS.get(failure.errno) if failure.errno is not None else None
         return f"{ADVICE[known]} ({failure.tail})" if known else f"unexpected error: {failure.tail}"
     return ADVICE.get(failure.kind, f"see `sdkboot report` and the event log ({failure.text})")
+
+
+def requires_python(output: str, version: str) -> str:
+    """pip refused the interpreter: name the package's Requires-Python and the interpreter's version."""
+    match = _REQUIRES_PYTHON.search(output)
+    wanted = (match.group(1) or match.group(2)) if match else "(see the event log)"
+    return (f"pip rejected Python {version}: the package's Requires-Python is {wanted}; raise --min-python"
+            " to match, or build with a newer Python (--for-run, `sdkboot run`)")
+
+
+def too_old(version: str, need: str, import_name: str, found: Optional[str], run_line: str) -> str:
+    """The host cannot import the package; say which interpreter can, and the line that uses it."""
+    head = f"this Python is {version}; {import_name} needs {need} or newer"
+    if found is None:
+        return (f"{head}, and no Python {need}+ was found on this machine (`sdkboot pythons` shows where"
+                " sdkboot looked): install one, or run the host with a newer Python")
+    return f"{head}; Python {found} was found: start the consumer with `{run_line}`"
+
+
+def foreign_python(python: str, version: str, host: str) -> str:
+    """An explicit --python of another X.Y, for an in-process consumer that could never import its env."""
+    return (f"--python {python} is Python {version}, but this Python is {host} and cannot import an env built"
+            " with it: add --for-run and start the consumer with `sdkboot run`, or pass a Python of this version")

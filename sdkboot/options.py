@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import requirements
 from .fsutil import can_write
@@ -57,9 +57,13 @@ def add_location(parser: argparse.ArgumentParser) -> None:
                         help=f"module whose importability is the goal (default: {DEFAULT_IMPORT_NAME})")
 
 
-def add_build(parser: argparse.ArgumentParser) -> None:
-    """Options that say how to build: ensure and hook."""
+def add_build(parser: argparse.ArgumentParser, for_run_flag: bool = True) -> None:
+    """Options that say how to build: ensure and hook (``run`` implies --for-run)."""
     add_location(parser)
+    if for_run_flag:
+        parser.add_argument("--for-run", action="store_true",
+                            help="build for `sdkboot run`: any Python >= --min-python found here may build"
+                                 " (the host first), even when this one is too old or cannot build")
     parser.add_argument("requirements", nargs="*", metavar="REQUIREMENT",
                         help=f"what to install (default: {' '.join(DEFAULT_REQUIREMENTS)})")
     parser.add_argument("--python", metavar="INTERP", help="interpreter that builds the env (default: this one)")
@@ -145,11 +149,12 @@ def build_spec(args: argparse.Namespace, must_write: bool = True) -> Spec:
     check_state_dir(args.state_dir, must_write)
     check_index_environ()
     python = _interpreter(args.python)
-    extra = {"python": python} if python else {}
+    extra: Dict[str, Any] = {"python": python} if python else {}
     return Spec(
         requirements=_requirements(args.requirements), import_name=args.import_name,
         min_python=args.min_python, state_dir=args.state_dir, index_url=args.index_url,
         find_links=tuple(args.find_links), no_index=args.no_index, step_timeout=args.timeout,
         cooldown_seconds=args.cooldown, strategies=_strategies(getattr(args, "strategies", [])),
-        extra_index_urls=tuple(args.extra_index_url), **extra,
+        extra_index_urls=tuple(args.extra_index_url),
+        for_run=bool(getattr(args, "for_run", False)), **extra,
     )

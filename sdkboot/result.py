@@ -56,6 +56,8 @@ class Result:
     mem_limit_mib: Optional[int] = None
     # "label: reason" for each strategy that could not run here (event log only).
     skipped: Tuple[str, ...] = ()
+    # The interpreter that built (or holds) the env: ``sdkboot run`` execs it or the env's own.
+    python: Optional[str] = None
 
     @property
     def err_kind(self) -> Optional[str]:
@@ -107,6 +109,7 @@ class Result:
             "rc": self.rc,
             "strategy": self.strategy.label if self.strategy else None,
             "env": self.env,
+            "python": self.python,
             "duration_ms": int(round(self.duration * 1000)),
             "subprocesses": self.subprocesses,
             "message": self.message,

@@ -57,7 +57,8 @@ class Session:
             return self.spec.step_timeout
         return max(0.01, min(self.spec.step_timeout, self.deadline - time.monotonic()))
 
-    def run(self, phase: Phase, argv: Sequence[str], what: str = "") -> Completed:
+    def run(self, phase: Phase, argv: Sequence[str], what: str = "", timeout: Optional[float] = None) -> Completed:
+        """Run one child; ``timeout`` shortens the step limit (an interpreter probe is short)."""
         # Imported here: every ensure() makes a Session, but only a build spawns anything.
         from . import runner
         from .index import child_environ
@@ -66,7 +67,8 @@ class Session:
         if self.progress is not None:
             self.progress(phase.label, what)
         # The index settings reach the child as options (spec.index): not a second time as variables.
-        done = runner.run(argv, self.timeout(), env=child_environ(os.environ), on_line=self._on_line(phase))
+        limit = self.timeout() if timeout is None else min(timeout, self.timeout())
+        done = runner.run(argv, limit, env=child_environ(os.environ), on_line=self._on_line(phase))
         self.durations[phase.label] = self.durations.get(phase.label, 0.0) + done.seconds
         return done
 

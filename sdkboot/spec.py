@@ -68,6 +68,10 @@ class Spec:
     # Build strategies to try, by label, in order; empty: every registered one, in its order.
     strategies: Strings = ()
     extra_index_urls: Strings = ()
+    # Who uses the env. False: this interpreter, in process (activate()), so the env must be for
+    # its X.Y. True: ``sdkboot run``, which execs the env's own interpreter, so any discovered
+    # Python >= min_python may build it when this one is too old or cannot build.
+    for_run: bool = False
     # The explicit index fields merged over pip's environment variables, once, at construction:
     # what every strategy reads, whether or not it runs pip.
     index: IndexSettings = field(init=False, default=IndexSettings())

@@ -112,6 +112,13 @@ def missing(paths: Sequence[str]) -> Optional[str]:
     return None
 
 
+def foreign(state: InstallState) -> Optional[str]:
+    """Why THIS interpreter cannot import the env (built for another X.Y), or None."""
+    mine = "%d.%d" % sys.version_info[:2]
+    built = ".".join(state.python_version.split(".")[:2])
+    return None if built == mine else f"env was built for Python {built}, this is {mine}"
+
+
 def problem(state: InstallState, current: Fingerprint) -> Optional[str]:
     """Why ``state`` is not usable now, or None when it is healthy."""
     return _mismatch(state.fingerprint, current) or missing(state.paths)

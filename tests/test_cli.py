@@ -29,7 +29,8 @@ NoneType = type(None)
 
 ENSURE_TYPES = {
     "outcome": (str,), "outcome_code": (int,), "phase": (str, NoneType), "err_kind": (str, NoneType),
-    "rc": (int, NoneType), "strategy": (str, NoneType), "env": (str, NoneType), "duration_ms": (int,),
+    "rc": (int, NoneType), "strategy": (str, NoneType), "env": (str, NoneType), "python": (str, NoneType),
+    "duration_ms": (int,),
     "subprocesses": (int,), "message": (str,), "metrics": (dict,),
 }
 STATUS_TYPES = {
@@ -137,7 +138,8 @@ def test_ensure_build_failed(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert (data["outcome"], data["outcome_code"], data["phase"], data["err_kind"], data["rc"]) == (
         "BUILD_FAILED", 3, "venv", "perm_denied", 1)
-    assert data["strategy"] == "venv" and data["subprocesses"] == 1
+    # An explicit --python is probed first (is it this Python's X.Y?), then venv fails.
+    assert data["strategy"] == "venv" and data["subprocesses"] == 2
     metrics_ok(data["metrics"])
     assert {k: data["metrics"][k] for k in ("sdk_bootstrap", "sdk_bootstrap_phase", "sdk_bootstrap_err")} == {
         "sdk_bootstrap": 3, "sdk_bootstrap_phase": 2, "sdk_bootstrap_err": 5}
@@ -153,7 +155,11 @@ def test_ensure_skipped_for_an_old_python(tmp_path: Path) -> None:
     done = sdkboot(*ensure_args(tmp_path / "state", "--min-python", "99.0", "--import-name", "cli_absent_mod"))
     data = shaped(one_line_json(done), ENSURE_TYPES)
     assert done.returncode == 3
-    assert (data["outcome"], data["outcome_code"], data["subprocesses"]) == ("HOOK_PY_INCOMPATIBLE", 6, 0)
+    assert (data["outcome"], data["outcome_code"]) == ("HOOK_PY_INCOMPATIBLE", 6)
+    assert data["metrics"]["sdk_alt_py"] == 0, "0 is kept here: no Python 99.0+ was found"
+    again = one_line_json(sdkboot(*ensure_args(tmp_path / "state", "--min-python", "99.0",
+                                                "--import-name", "cli_absent_mod")))
+    assert again["subprocesses"] == 0, "the interpreter probes are cached in the state dir"
 
 
 def test_ensure_skipped_for_a_cooldown(tmp_path: Path) -> None:

@@ -178,3 +178,15 @@ def test_status_never_writes_into_a_missing_state_dir(tmp_path: Path, capsys: py
     rc, info = run_status(capsys, root)
     assert rc == 1 and info["built"] is False and info["reason"] == "install-state absent"
     assert not root.exists()
+
+
+def test_an_env_for_another_python_is_not_healthy_for_this_one(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # What `ensure --for-run` leaves when another X.Y built it: activate() here would refuse it.
+    root = tmp_path / "state"
+    fake_env(root, spec=spec_for(root), python_version="3.99.0")
+    rc, info = run_status(capsys, root)
+    assert (rc, info["healthy"]) == (1, False)
+    assert info["reason"] == "env was built for Python 3.99, this is %s" % ".".join(PYTHON_XYZ.split(".")[:2])
+    rc, info = run_status(capsys, root, "--for-run")
+    assert (rc, info["healthy"], info["reason"]) == (0, True, None), "`sdkboot run` execs the env's own Python"

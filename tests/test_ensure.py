@@ -38,6 +38,7 @@ RUNNER = importlib.import_module("sdkboot.runner")
 
 REPO = Path(__file__).resolve().parent.parent
 IMPORT_NAME = "sdkboot_unit_never_installed"
+HOST_VERSION = "%d.%d.%d" % sys.version_info[:3]
 WINDOW = 3600.0
 T0 = 1_700_000_000.0
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="uses flock and POSIX signals")
@@ -62,6 +63,8 @@ def completed(rc: int = 0, out: bytes = b"", err: bytes = b"", timed_out: bool =
 
 
 def step_kind(argv: Sequence[str]) -> str:
+    if list(argv[1:2]) == ["-I"] and str(argv[2]).endswith("_probe.py"):
+        return "interpreter"
     if list(argv[1:3]) == ["-m", "venv"]:
         return "venv"
     if "--version" in argv:
@@ -75,6 +78,13 @@ def step_kind(argv: Sequence[str]) -> str:
     raise AssertionError(f"unexpected child: {argv}")
 
 
+def probe_answer(executable: str, version: Sequence[int] = sys.version_info[:3], **flags: bool) -> Dict[str, Any]:
+    """What sdkboot's interpreter probe prints for an interpreter like this one."""
+    return {"executable": executable, "version": list(version), "implementation": "CPython",
+            "venv": flags.get("venv", True), "ensurepip": flags.get("ensurepip", True), "pip": flags.get("pip", True),
+            "prefix": "/p", "base_prefix": "/p", "tags": {}}
+
+
 class FakeRunner:
     """Stands in for ``runner.run``: records each argv and plays a scripted step."""
 
@@ -83,6 +93,14 @@ class FakeRunner:
         self.calls: List[List[str]] = []
         self.timeouts: List[Optional[float]] = []
         self.stage = ""
+        # Interpreters other than this one, by path: what the probe says they are.
+        self.pythons: Dict[str, Dict[str, Any]] = {}
+        self.builder = sys.executable
+
+    @property
+    def built_version(self) -> str:
+        """What the verification child reports: the version of the interpreter that built."""
+        return ".".join(map(str, self.pythons.get(self.builder, {}).get("version", sys.version_info[:3])))
 
     @property
     def kinds(self) -> List[str]:
@@ -94,6 +112,8 @@ class FakeRunner:
         self.calls.append(argv)
         self.timeouts.append(timeout)
         kind = step_kind(argv)
+        if kind in ("venv", "target"):
+            self.builder = argv[0]
         behaviour = self.script.get(kind) or getattr(self, kind)
         done = behaviour(argv) if callable(behaviour) else behaviour
         if on_line is not None:
@@ -118,6 +138,11 @@ class FakeRunner:
         os.makedirs(self.stage)
         return completed()
 
+    def interpreter(self, argv: List[str]) -> Completed:
+        """The discovery probe: unless told otherwise, every interpreter says it is this one."""
+        answer = self.pythons.get(argv[0]) or probe_answer(argv[0])
+        return completed(out=(json.dumps(answer) + "\n").encode())
+
     def probe(self, argv: List[str]) -> Completed:
         return completed(out=b"pip 23.0.1 from /usr/lib/python3/dist-packages/pip (python 3.11)\n")
 
@@ -126,7 +151,7 @@ class FakeRunner:
         module = site / IMPORT_NAME / "__init__.py"
         module.parent.mkdir(parents=True)
         module.write_text("")
-        report = {"file": str(module), "purelib": str(site), "version": "3.11.7"}
+        report = {"file": str(module), "purelib": str(site), "version": self.built_version}
         return completed(out=(json.dumps(report) + "\n").encode())
 
 
@@ -210,7 +235,7 @@ def publish_healthy(spec: Spec, layout: Layout, strategy: str = "venv") -> str:
     env = os.path.join(layout.builds, f"{strategy}-other")
     os.makedirs(env)
     fp = state.fingerprint(spec)
-    state.publish(layout, state.new_state(strategy, env, env, "3.11.7", [env], fp))
+    state.publish(layout, state.new_state(strategy, env, env, HOST_VERSION, [env], fp))
     return env
 
 
@@ -235,10 +260,13 @@ def test_too_old_host_comes_before_everything(tmp_path: Path, fake: FakeRunner,
     fake_importable(monkeypatch, HOST_SPEC)
     result = sdkboot.ensure(make_spec(tmp_path, min_python=(99, 0)))
     assert result.outcome is Outcome.HOOK_PY_INCOMPATIBLE
-    assert result.subprocesses == 0 and fake.calls == []
+    # Only discovery ran (to name an interpreter that could serve): no build step.
+    assert set(fake.kinds) <= {"interpreter"} and result.subprocesses == len(fake.calls)
     assert result.exit_code == EXIT_SKIPPED
-    assert "99.0" in result.message
-    assert result.metrics()["sdk_bootstrap"] == 6
+    assert "99.0" in result.message and "no Python 99.0+ was found" in result.message
+    assert result.metrics()["sdk_bootstrap"] == 6 and result.metrics()["sdk_alt_py"] == 0
+    again = sdkboot.ensure(make_spec(tmp_path, min_python=(99, 0)))
+    assert (again.outcome, again.subprocesses) == (Outcome.HOOK_PY_INCOMPATIBLE, 0), "answers come from the cache"
 
 
 def test_importable_in_host_is_noop_system(spec: Spec, layout: Layout, fake: FakeRunner,
@@ -697,3 +725,164 @@ def test_state_dir_created_on_a_no_build_path_is_private(tmp_path: Path, fake: F
     assert result.outcome is Outcome.HOOK_PY_INCOMPATIBLE
     mode = stat.S_IMODE(os.stat(spec.root).st_mode)
     assert not mode & (stat.S_IWGRP | stat.S_IWOTH), oct(mode)
+
+
+# -- which interpreter builds: in process, and for `sdkboot run` ---------------------------------
+
+NEXT = (sys.version_info[0], sys.version_info[1] + 1)  # a floor this host is too old for
+REQUIRES_PYTHON_REJECTION = b"ERROR: Package 'sdkboot-probe' requires a different Python: %s not in '%s'\n"
+
+
+class Machine:
+    """Other interpreters "installed" in a bin dir that discovery sees (the FakeRunner answers for them)."""
+
+    def __init__(self, root: Path, fake: FakeRunner) -> None:
+        self.bin = root / "bin"
+        self.bin.mkdir()
+        self.fake = fake
+
+    def add(self, name: str, version: Sequence[int], **flags: bool) -> str:
+        path = self.bin / name
+        path.write_text("#!/bin/sh\nexit 99\n")  # never really run: the FakeRunner plays it
+        path.chmod(0o755)
+        self.fake.pythons[str(path)] = probe_answer(str(path), version, **flags)
+        return str(path)
+
+
+@pytest.fixture
+def machine(tmp_path: Path, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch) -> Machine:
+    from sdkboot.discovery import Places
+
+    found = Machine(tmp_path, fake)
+    places = Places(host=sys.executable, path=(str(found.bin),), platform="linux", pyenv_root=str(tmp_path / "n"),
+                    uv_dir=str(tmp_path / "n"), asdf_dir=str(tmp_path / "n"), mise_dir=str(tmp_path / "n"),
+                    system_bin=str(tmp_path / "n"), homebrew=(), frameworks=str(tmp_path / "n"))
+    monkeypatch.setattr(Places, "from_env", classmethod(lambda cls, *a, **k: places))
+    return found
+
+
+def builders_used(fake: FakeRunner) -> List[str]:
+    return [argv[0] for argv in fake.calls if step_kind(argv) in ("venv", "target")]
+
+
+def test_for_run_a_too_old_host_builds_with_the_newest_found(tmp_path: Path, machine: Machine, fake: FakeRunner,
+                                                             clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    newer = machine.add("python3.%d" % (NEXT[1] + 1), (NEXT[0], NEXT[1] + 1, 0))
+    machine.add("python3.%d" % NEXT[1], (*NEXT, 4))
+    spec = make_spec(tmp_path, min_python=NEXT, for_run=True)
+    built = sdkboot.ensure(spec, clock=clock)
+    assert built.outcome is Outcome.BUILT, built.message
+    assert builders_used(fake) == [newer] and built.python == newer
+    assert built.metrics()["sdk_alt_py"] == NEXT[0] * 100 + NEXT[1] + 1, "another interpreter built the env"
+    assert fake.kinds.count("interpreter") == 3, "the host and both others, probed once each"
+
+    forbid_spawning(monkeypatch)
+    again = sdkboot.ensure(spec, clock=clock)
+    assert (again.outcome, again.subprocesses, again.python) == (Outcome.NOOP_VENV, 0, newer)
+    assert again.metrics()["sdk_alt_py"] == built.metrics()["sdk_alt_py"]
+
+
+def test_for_run_the_host_builds_when_it_qualifies(tmp_path: Path, machine: Machine, fake: FakeRunner,
+                                                   clock: Clock) -> None:
+    machine.add("python3.99", (3, 99, 0))
+    built = sdkboot.ensure(make_spec(tmp_path, for_run=True), clock=clock)
+    assert built.outcome is Outcome.BUILT and builders_used(fake) == [sys.executable]
+    assert "sdk_alt_py" not in built.metrics()
+
+
+def test_for_run_requires_python_rejection_tries_the_next(tmp_path: Path, machine: Machine, fake: FakeRunner,
+                                                          clock: Clock) -> None:
+    newest = machine.add("python3.99", (3, 99, 0))
+    older = machine.add("python3.98", (3, 98, 1))
+
+    def pip(argv: List[str]) -> Completed:
+        if fake.builder == newest:
+            return completed(rc=1, err=REQUIRES_PYTHON_REJECTION % (b"3.99.0", b"<3.99"))
+        return FakeRunner.pip(fake, argv)
+
+    fake.script["pip"] = pip
+    built = sdkboot.ensure(make_spec(tmp_path, min_python=(3, 98), for_run=True), clock=clock)
+    assert built.outcome is Outcome.BUILT, built.message
+    assert builders_used(fake) == [newest, older] and built.python == older
+    assert "pip rejected Python 3.99.0" in built.message
+    assert built.metrics()["sdk_alt_py"] == 398
+
+
+def test_requires_python_rejection_in_process_names_both_versions(spec: Spec, fake: FakeRunner,
+                                                                  clock: Clock) -> None:
+    fake.script["pip"] = completed(rc=1, err=REQUIRES_PYTHON_REJECTION % (HOST_VERSION.encode(), b">=3.99"))
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.outcome, result.err_kind) == (Outcome.BUILD_FAILED, "requires_python")
+    assert result.metrics()["sdk_bootstrap_err"] == 18
+    assert HOST_VERSION in result.message and ">=3.99" in result.message
+    assert builders_used(fake) == [sys.executable], "in process there is no other interpreter to try"
+
+
+def test_for_run_when_every_candidate_is_rejected_the_last_failure_is_reported(
+        tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock) -> None:
+    machine.add("python3.99", (3, 99, 0))
+    fake.script["pip"] = completed(rc=1, err=b"ERROR: Ignored the following versions that require a different"
+                                             b" python version: 1.0 Requires-Python >=4.0\n")
+    result = sdkboot.ensure(make_spec(tmp_path, for_run=True), clock=clock)
+    assert result.err_kind == "requires_python" and len(builders_used(fake)) == 2
+    assert ">=4.0" in result.message and HOST_VERSION in result.message
+
+
+def test_for_run_a_too_old_host_with_nothing_found(tmp_path: Path, machine: Machine, fake: FakeRunner,
+                                                   clock: Clock) -> None:
+    machine.add("python3.8", (3, 8, 0))
+    result = sdkboot.ensure(make_spec(tmp_path, min_python=(99, 0), for_run=True), clock=clock)
+    assert result.outcome is Outcome.HOOK_PY_INCOMPATIBLE and result.metrics()["sdk_alt_py"] == 0
+    assert builders_used(fake) == []
+
+
+def test_for_run_when_nothing_can_build_the_best_one_is_tried_for_the_real_error(
+        tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock) -> None:
+    bare = machine.add("python3.99", (3, 99, 0), ensurepip=False, pip=False)
+    fake.script["venv"] = completed(rc=1, out=DEBIAN_ENSUREPIP)
+    fake.script["probe"] = completed(rc=1, err=b"No module named pip\n")
+    result = sdkboot.ensure(make_spec(tmp_path, min_python=(3, 99), for_run=True), clock=clock)
+    assert builders_used(fake) == [bare]
+    assert (result.err_kind, result.has_pip) == ("venv_ensurepip_fail", False)
+    assert "python3.11-venv" in result.message
+
+
+def test_a_too_old_host_names_the_interpreter_found_and_the_run_line(
+        tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock) -> None:
+    newer = machine.add("python3.%d" % NEXT[1], (*NEXT, 2))
+    result = sdkboot.ensure(make_spec(tmp_path, min_python=NEXT), clock=clock)
+    assert result.outcome is Outcome.HOOK_PY_INCOMPATIBLE
+    assert result.metrics()["sdk_alt_py"] == NEXT[0] * 100 + NEXT[1]
+    assert f"Python {NEXT[0]}.{NEXT[1]}.2 at {newer} was found" in result.message
+    assert " run --min-python %d.%d --import-name %s --state-dir " % (*NEXT, IMPORT_NAME) in result.message
+    assert builders_used(fake) == []
+
+
+def test_an_explicit_python_of_another_version_is_refused_in_process(
+        tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock) -> None:
+    other = machine.add("python3.99", (3, 99, 0))
+    result = sdkboot.ensure(make_spec(tmp_path, python=other), clock=clock)
+    assert result.outcome is Outcome.HOOK_PY_INCOMPATIBLE, result.message
+    assert "is Python 3.99.0" in result.message and "--for-run" in result.message
+    assert builders_used(fake) == []
+    built = sdkboot.ensure(make_spec(tmp_path, python=other, for_run=True), clock=clock)
+    assert built.outcome is Outcome.BUILT and builders_used(fake) == [other]
+    assert built.metrics()["sdk_alt_py"] == 399
+
+
+def test_an_env_for_another_version_is_never_healthy_in_process(spec: Spec, layout: Layout, fake: FakeRunner,
+                                                                clock: Clock) -> None:
+    os.makedirs(layout.root)
+    env = os.path.join(layout.builds, "venv-other")
+    os.makedirs(env)
+    state.publish(layout, state.new_state("venv", env, env, "3.99.0", [env], state.fingerprint(spec)))
+    result = sdkboot.ensure(spec, clock=clock)
+    assert result.outcome is Outcome.BUILT
+    assert "rebuilt: env was built for Python 3.99" in result.message
+    assert sdkboot.ensure(dataclasses_replace(spec, for_run=True), clock=clock).outcome is Outcome.NOOP_VENV
+
+
+def dataclasses_replace(spec: Spec, **changes: Any) -> Spec:
+    import dataclasses
+
+    return dataclasses.replace(spec, **changes)

@@ -140,7 +140,7 @@ def test_to_json() -> None:
     assert result.to_json() == {
         "outcome": "BUILD_FAILED", "outcome_code": 3, "phase": "pip_target",
         "err_kind": "signal_killed:137", "rc": 137, "strategy": "target",
-        "env": "/s/builds/target-1", "duration_ms": 250, "subprocesses": 3, "message": "m",
+        "env": "/s/builds/target-1", "python": None, "duration_ms": 250, "subprocesses": 3, "message": "m",
         "metrics": result.metrics(),
     }
     quiet = Result(Outcome.NOOP_SYSTEM).to_json()

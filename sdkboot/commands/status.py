@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from typing import Any, Dict, Optional
 
-from .. import cooldown, lock, state
+from .. import consumer, cooldown, lock, state
 from ..layout import Layout
 from ..options import add_build, add_json, build_spec
 from ..spec import Spec
@@ -50,8 +51,10 @@ def _cooldown(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> 
 
 
 def collect(spec: Spec, now: float) -> Dict[str, Any]:
-    layout, fp = Layout(spec.root), state.fingerprint(spec)
-    record, reason = state.check(layout, fp)
+    layout = Layout(spec.root)
+    record, reason = consumer.check(spec, layout)  # in process, an env for another X.Y is not healthy
+    builder = consumer.builder_of(record) if record is not None and consumer.discovers(spec) else ""
+    fp = state.fingerprint(dataclasses.replace(spec, python=builder) if builder else spec)
     holder = lock.holder(layout.lock_file)
     return {
         "state_dir": spec.root, **_built(record, now), "healthy": reason is None, "reason": reason,
