@@ -33,6 +33,9 @@ class Phase(enum.IntEnum):
     PIP = 3
     MAIN = 4
     PIP_TARGET = 5
+    RESOLVE = 6
+    INSTALL = 7
+    VERIFY = 8
 
     @property
     def label(self) -> str:
@@ -100,6 +103,7 @@ class Strategy(enum.IntEnum):
     NONE = 0
     VENV = 1
     TARGET = 2
+    LEAN = 3
 
     @property
     def label(self) -> str:

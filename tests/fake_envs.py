@@ -22,6 +22,8 @@ PYTHON_XYZ = "%d.%d.%d" % sys.version_info[:3]
 # The package's default floor is 3.10; tests that must not stop at HOOK_PY_INCOMPATIBLE on an
 # older host (the py39 run) lower it to this interpreter.
 MIN_PYTHON = ("--min-python", PYTHON_XY)
+# Tests whose fake interpreters play venv and pip pin the order that starts with them.
+VENV_ORDER = ("--strategy", "venv", "--strategy", "target")
 
 
 def private_dirs(path: Path, top: Path) -> Path:

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from tests.conftest import PROBE_DIST, PROBE_MODULE
-from tests.fake_envs import MIN_PYTHON, child_env, fake_env, lock_held, sdkboot, spec_for
+from tests.fake_envs import MIN_PYTHON, VENV_ORDER, child_env, fake_env, lock_held, sdkboot, spec_for
 from tests.interpreters import write_wrapper
 from sdkboot import cooldown, state
 from sdkboot.cli import COMMANDS
@@ -74,7 +74,7 @@ def one_line_json(done: "subprocess.CompletedProcess[str]") -> Dict[str, Any]:
 
 
 def ensure_args(root: Path, *extra: str) -> List[str]:
-    return ["ensure", "--json", "--state-dir", str(root), *MIN_PYTHON, *extra]
+    return ["ensure", "--json", "--state-dir", str(root), *MIN_PYTHON, *VENV_ORDER, *extra]
 
 
 # --- the top level ------------------------------------------------------------------------------
@@ -144,7 +144,8 @@ def test_ensure_build_failed(tmp_path: Path) -> None:
     assert {k: data["metrics"][k] for k in ("sdk_bootstrap", "sdk_bootstrap_phase", "sdk_bootstrap_err")} == {
         "sdk_bootstrap": 3, "sdk_bootstrap_phase": 2, "sdk_bootstrap_err": 5}
 
-    human = sdkboot("ensure", *MIN_PYTHON, "--state-dir", str(tmp_path / "state"), "--python", str(python),
+    human = sdkboot("ensure", *MIN_PYTHON, *VENV_ORDER, "--state-dir", str(tmp_path / "state"),
+                    "--python", str(python),
                     "--import-name", "cli_absent_mod", "cli-absent-dist")
     assert (human.returncode, human.stdout) == (1, "")
     assert human.stderr.count("\n") == 1
@@ -384,8 +385,8 @@ def test_corrupt_install_state_ensure_rebuilds_and_says_why(tmp_path: Path, kind
     assert data["phase"] == "venv", "it tried to rebuild"
     assert "(rebuilt: install-state corrupt" in data["message"]
 
-    human = sdkboot("ensure", *MIN_PYTHON, "--state-dir", str(root), "--python", str(failing), "--import-name",
-                    "cli_absent_mod", "cli-absent-dist")
+    human = sdkboot("ensure", *MIN_PYTHON, *VENV_ORDER, "--state-dir", str(root), "--python", str(failing),
+                    "--import-name", "cli_absent_mod", "cli-absent-dist")
     assert human.returncode == 1 and human.stdout == "" and human.stderr.count("\n") == 1
     assert "rebuilt: install-state corrupt" in human.stderr and "Traceback" not in human.stderr
 

@@ -146,7 +146,7 @@ def test_reads_what_ensure_writes(tmp_path: Path, capsys: pytest.CaptureFixture[
     ensure(Spec(import_name="json", state_dir=str(root), min_python=floor))
     ensure(Spec(import_name="json", state_dir=str(root), min_python=floor))
     failed = ensure(Spec(requirements=("x-dist",), import_name="x_mod_absent", python=str(killed),
-                         state_dir=str(root), min_python=floor))
+                         state_dir=str(root), min_python=floor, strategies=("venv",)))
     assert failed.err_kind == "signal_killed:-9"
 
     data = report_json(capsys, root)

@@ -189,6 +189,7 @@ def make_spec(tmp_path: Path, **changes: Any) -> Spec:
     options: Dict[str, Any] = dict(
         requirements=["sdkboot-probe"], import_name=IMPORT_NAME, min_python=(3, 0),
         state_dir=str(tmp_path / "state"), step_timeout=5.0, cooldown_seconds=WINDOW,
+        strategies=("venv", "target"),  # FakeRunner plays venv and pip; the lean order has its own tests
     )
     options.update(changes)
     return Spec(**options)

@@ -14,7 +14,7 @@ from typing import List, Optional, Tuple
 import pytest
 
 from tests.conftest import PROBE_DIST, PROBE_MODULE
-from tests.fake_envs import MIN_PYTHON, child_env
+from tests.fake_envs import MIN_PYTHON, VENV_ORDER, child_env
 from tests.interpreters import write_wrapper
 from sdkboot.progress import TerminalProgress, pip_detail
 
@@ -168,7 +168,7 @@ def run_with_pty_stderr(argv: List[str], timeout: float = 240) -> Tuple[int, byt
 
 
 def ensure_argv(state: Path, wheels: Path, *extra: str, python: Optional[Path] = None) -> List[str]:
-    argv = [sys.executable, "-m", "sdkboot", "ensure", *MIN_PYTHON, "--state-dir", str(state),
+    argv = [sys.executable, "-m", "sdkboot", "ensure", *MIN_PYTHON, *VENV_ORDER, "--state-dir", str(state),
             "--import-name", PROBE_MODULE, "--no-index", "--find-links", str(wheels), *extra, PROBE_DIST]
     return argv + (["--python", str(python)] if python else [])
 

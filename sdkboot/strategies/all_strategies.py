@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import Dict
 
 from .base import BuildStrategy
+from .lean import LeanStrategy
 from .target import TargetStrategy
 from .venv import VenvStrategy
 
 STRATEGIES: Dict[str, BuildStrategy] = {
     s.label: s
     for s in (
+        LeanStrategy(),
         VenvStrategy(),
         TargetStrategy(),
     )

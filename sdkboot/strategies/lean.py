@@ -1,0 +1,136 @@
+"""``lean``: the memory-lean build. pip only resolves; sdkboot's streaming installer installs.
+
+1. ``pip install --dry-run --ignore-installed --report -`` in the build interpreter: the
+   closure and where each wheel is, without pip installing anything (a fraction of pip's
+   install-time memory). Remote wheels are then fetched with ``pip download --no-deps``.
+2. ``python -m venv --without-pip STAGE``: a real venv, without ensurepip's ~110 MiB peak.
+3. ``sdkboot.wheelinstall`` in the env's own interpreter (so byte-code and paths are its
+   own): streams each wheel into the env, writes RECORD, INSTALLER, entry points.
+4. The sealed verification import, last.
+A closure with an sdist needs a build step this strategy cannot run: it is unavailable, and
+the next strategy builds with pip.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Any, Dict, List, Sequence, Tuple
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from ..codes import ErrKind, Outcome, Phase, Strategy
+from ..session import Session, StepFailed
+from .base import PIP_FLAGS, REPORT, Built, Unavailable, venv_python, verify
+
+DOWNLOADS = ".sdkboot-wheels"
+# Runs sdkboot's installer from this very checkout, whatever the env's own sys.path says.
+_INSTALL = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from sdkboot.wheelinstall import main;"
+            " sys.exit(main(sys.argv[1:]))")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One distribution of the resolved closure: its name, where its wheel is, whether asked for."""
+
+    name: str
+    url: str
+    sha256: str
+    requested: bool
+
+    @property
+    def local(self) -> str:
+        """The wheel's path if the URL is a local file, else ''."""
+        parts = urlsplit(self.url)
+        return url2pathname(unquote(parts.path)) if parts.scheme == "file" else ""
+
+
+def _planned(item: Dict[str, Any]) -> Planned:
+    info = item["download_info"]
+    hashes = info.get("archive_info", {}).get("hashes", {})
+    return Planned(item["metadata"]["name"], info["url"], hashes.get("sha256", ""), bool(item.get("requested")))
+
+
+def parse_plan(out: bytes) -> List[Planned]:
+    """pip's installation report (``--report -``); ValueError if it is not one."""
+    report = json.loads(out.decode("utf-8"))
+    try:
+        return [_planned(item) for item in report["install"]]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a pip installation report: {exc!r}") from None
+
+
+def _wheels_only(plan: Sequence[Planned]) -> None:
+    built = [p.name for p in plan if not urlsplit(p.url).path.endswith(".whl")]
+    if built:
+        raise Unavailable(f"{', '.join(built)} has no wheel here (an sdist needs pip to build it)")
+
+
+def _sdkboot_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def jobs() -> int:
+    """Two installer processes where there are two cores: one inflates the huge wheel, one the rest."""
+    return min(2, os.cpu_count() or 1)
+
+
+class LeanStrategy:
+    label = "lean"
+    code = Strategy.LEAN
+    built = Outcome.BUILT
+    noop = Outcome.NOOP_VENV
+    needs = "pip (to resolve) and venv (without ensurepip) in the build interpreter; wheels for the whole closure"
+    # An installer refusal or an unknown error: pip may still manage. Memory kills, timeouts
+    # and index errors would fail the same way under pip, so they stop the build.
+    passes_on = frozenset({ErrKind.UNCATEGORIZED})
+
+    def build(self, session: Session, stage: str) -> Built:
+        spec = session.spec
+        plan = self._resolve(session)
+        session.step(Phase.VENV, [spec.python, "-m", "venv", "--without-pip", stage], "creating the venv")
+        python = venv_python(stage)
+        wheels = self._fetch(session, stage, plan)
+        self._install(session, python, plan, wheels)
+        shutil.rmtree(os.path.join(stage, DOWNLOADS), ignore_errors=True)
+        code = REPORT.format(name=spec.import_name)
+        return verify(session, Phase.VERIFY, [python, "-I", "-c", code], [python, stage])
+
+    def _resolve(self, session: Session) -> List[Planned]:
+        from ..classify import from_exception
+
+        spec = session.spec
+        argv = [spec.python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report", "-",
+                *PIP_FLAGS, *spec.index_options(), *spec.pip_args, *spec.requirements]
+        try:
+            done = session.step(Phase.RESOLVE, argv, "resolving with pip")
+        except StepFailed as error:
+            if error.failure.kind is ErrKind.NO_PIP:
+                raise Unavailable("the build interpreter has no pip to resolve with") from None
+            raise
+        try:
+            plan = parse_plan(done.out)
+        except ValueError as exc:
+            raise StepFailed(Phase.RESOLVE, done, from_exception(exc)) from None
+        _wheels_only(plan)
+        return plan
+
+    def _fetch(self, session: Session, stage: str, plan: Sequence[Planned]) -> List[str]:
+        """Local wheels are used where they are; remote ones are fetched, hash-checked, by pip."""
+        remote = [p for p in plan if not p.local]
+        if remote:
+            spec = session.spec
+            where = os.path.join(stage, DOWNLOADS)
+            urls = [f"{p.url}#sha256={p.sha256}" if p.sha256 else p.url for p in remote]
+            argv = [spec.python, "-m", "pip", "download", "--no-deps", "--quiet", "-d", where,
+                    *PIP_FLAGS, *spec.index_options(), *spec.pip_args, *urls]
+            session.step(Phase.RESOLVE, argv, f"downloading {len(remote)} wheels")
+        return [p.local or os.path.join(stage, DOWNLOADS, os.path.basename(urlsplit(p.url).path)) for p in plan]
+
+    def _install(self, session: Session, python: str, plan: Sequence[Planned], wheels: Sequence[str]) -> None:
+        requested: Tuple[str, ...] = ()
+        for p in plan:
+            requested += ("--requested", p.name) if p.requested else ()
+        argv = [python, "-I", "-c", _INSTALL, _sdkboot_root(), "--jobs", str(jobs()), *requested, "--", *wheels]
+        session.step(Phase.INSTALL, argv, f"installing {len(wheels)} wheels")

@@ -1,0 +1,349 @@
+"""A streaming wheel installer, written on the binary distribution format spec.
+
+Run by the build interpreter inside its fresh env (``python -I``): each wheel's members are
+streamed from the zip to their scheme dir in 1 MiB chunks, hashed on the way and checked
+against the wheel's RECORD. ``.data`` dirs map to the scheme, ``#!python`` scripts get the
+env's interpreter, console and GUI entry points get wrapper scripts, every ``.py`` is
+byte-compiled (as pip does), and each dist-info gets INSTALLER, REQUESTED and a RECORD of
+what was really written. Nothing is atomic here: it installs into a staging dir only.
+"""
+from __future__ import annotations
+
+import base64
+import configparser
+import csv
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import stat
+import sys
+import sysconfig
+import zipfile
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+INSTALLER_NAME = "sdkboot"
+CHUNK = 1 << 20
+# Longer shebangs are cut by some kernels, and spaces split them: use the /bin/sh trampoline.
+_MAX_SHEBANG = 127
+_SCHEME_KEYS = ("purelib", "platlib", "scripts", "data", "headers")
+
+
+class WheelError(Exception):
+    """A wheel this installer refuses: malformed, unsafe path, or a hash that does not match."""
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """Where each kind of file goes, and the interpreter that scripts run with."""
+
+    paths: Dict[str, str]
+    python: str
+
+    @classmethod
+    def of_this_env(cls, dist: str = "") -> "Scheme":
+        found = sysconfig.get_paths()
+        xy = "%d.%d" % sys.version_info[:2]
+        headers = os.path.join(sys.prefix, "include", "site", f"python{xy}", dist)
+        paths = {"purelib": found["purelib"], "platlib": found["platlib"], "scripts": found["scripts"],
+                 "data": found["data"], "headers": headers}
+        return cls(paths, sys.executable)
+
+
+@dataclass
+class Installed:
+    """One installed distribution: its name, version and the RECORD rows written."""
+
+    name: str
+    version: str
+    dist_info: str
+    rows: List[Tuple[str, str, str]] = field(default_factory=list)
+
+
+def _digest(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def _safe_member(name: str) -> str:
+    """The member's path inside the wheel; WheelError if it would escape its dir."""
+    parts = name.split("/")
+    if name.startswith("/") or "\\" in name or any(p in ("..", "") for p in parts[:-1]) or ":" in parts[0]:
+        raise WheelError(f"unsafe path in wheel: {name!r}")
+    return name
+
+
+def _dist_info(names: Iterable[str]) -> str:
+    found = {n.split("/", 1)[0] for n in names if n.count("/") == 1 and n.endswith(".dist-info/WHEEL")}
+    if len(found) != 1:
+        raise WheelError(f"expected one .dist-info dir with a WHEEL file, found {sorted(found) or 'none'}")
+    return found.pop()
+
+
+def _headers(text: str) -> Dict[str, str]:
+    pairs = (line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return {key.strip().lower(): value.strip() for key, value in pairs}
+
+
+def _expected_hashes(zf: zipfile.ZipFile, dist_info: str) -> Dict[str, str]:
+    text = zf.read(f"{dist_info}/RECORD").decode("utf-8")
+    return {row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) >= 2 and row[1]}
+
+
+class _Writer:
+    """Writes one wheel's files and remembers what it wrote, relative to the dist-info's parent."""
+
+    def __init__(self, scheme: Scheme, root: str, record: Installed) -> None:
+        self.scheme, self.root, self.record = scheme, root, record
+
+    def relative(self, path: str) -> str:
+        return os.path.relpath(path, self.root).replace(os.sep, "/")
+
+    def write(self, path: str, chunks: Iterable[bytes], executable: bool, known: Optional[str] = None) -> None:
+        """Stream ``chunks`` to ``path`` and record it.
+
+        ``known`` is the wheel's RECORD hash of these bytes: the zip's CRC-32, which zipfile
+        checks at the end of each member, already proves they arrived intact, so hashing
+        400 MB again would only cost time. Without one, the hash is computed on the way.
+        """
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        digest, size = None if known else hashlib.sha256(), 0
+        with open(path, "wb") as handle:
+            for chunk in chunks:
+                if digest is not None:
+                    digest.update(chunk)
+                handle.write(chunk)
+                size += len(chunk)
+        if executable:
+            os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        encoded = known or "sha256=" + base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()  # type: ignore[union-attr]
+        self.record.rows.append((self.relative(path), encoded, str(size)))
+
+    def write_bytes(self, path: str, data: bytes, executable: bool = False) -> None:
+        self.write(path, [data], executable)
+
+
+def _chunks(stream: io.BufferedIOBase) -> Iterable[bytes]:
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+def shebang(python: str) -> bytes:
+    """``#!python`` made concrete: direct when the kernel can take it, else via /bin/sh."""
+    if len(python) + 3 <= _MAX_SHEBANG and " " not in python:
+        return f"#!{python}\n".encode()
+    # sh runs the first line; Python sees a harmless string literal.
+    return f"#!/bin/sh\n'''exec' \"{python}\" \"$0\" \"$@\"\n' '''\n".encode()
+
+
+def _script(python: str, data: bytes) -> bytes:
+    """A ``.data/scripts`` file: a ``#!python`` or ``#!pythonw`` first line points at the env."""
+    first, sep, rest = data.partition(b"\n")
+    if first.rstrip(b"\r") in (b"#!python", b"#!pythonw") or first.startswith((b"#!python ", b"#!pythonw ")):
+        return shebang(python) + rest
+    return data
+
+
+def _target(scheme: Scheme, root_key: str, member: str, data_dir: str) -> Tuple[str, bool]:
+    """(destination path, is a script) for one member."""
+    head, _, rest = member.partition("/")
+    if head != data_dir:
+        return os.path.join(scheme.paths[root_key], *member.split("/")), False
+    key, _, inner = rest.partition("/")
+    if key not in _SCHEME_KEYS or not inner:
+        raise WheelError(f"unknown .data dir entry: {member!r}")
+    return os.path.join(scheme.paths[key], *inner.split("/")), key == "scripts"
+
+
+def _install_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Tuple[str, bool], writer: _Writer,
+                    expected: Optional[str]) -> None:
+    path, is_script = target
+    executable = bool((info.external_attr >> 16) & 0o111) or is_script
+    with zf.open(info) as stream:
+        if is_script:  # a rewritten shebang changes the bytes, and so the hash, on purpose
+            writer.write(path, [_script(writer.scheme.python, stream.read())], executable)
+        else:
+            writer.write(path, _chunks(stream), executable, _sha256_only(expected))  # type: ignore[arg-type]
+
+
+def _sha256_only(recorded: Optional[str]) -> Optional[str]:
+    """A RECORD hash this installer can reuse: sha256 (the only one pip and the spec expect)."""
+    return recorded if recorded and recorded.startswith("sha256=") else None
+
+
+def _wrapper(python: str, target: str) -> bytes:
+    module, _, attr = target.partition(":")
+    head = attr.split(".", 1)[0] if attr else ""
+    call = f"_entry{attr[len(head):]}()" if attr else "_entry.main()"
+    imported = f"from {module} import {head} as _entry" if attr else f"import {module} as _entry"
+    body = f"import sys\n{imported}\n\nif __name__ == \"__main__\":\n    sys.exit({call})\n"
+    return shebang(python) + f"# an entry point, written by {INSTALLER_NAME}\n".encode() + body.encode()
+
+
+def _entry_points(zf: zipfile.ZipFile, dist_info: str) -> List[Tuple[str, str]]:
+    try:
+        text = zf.read(f"{dist_info}/entry_points.txt").decode("utf-8")
+    except KeyError:
+        return []
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # names are case-sensitive
+    parser.read_string(text)
+    found = []
+    for section in ("console_scripts", "gui_scripts"):
+        if parser.has_section(section):
+            found += [(name, value.split("[", 1)[0].strip()) for name, value in parser.items(section)]
+    return found
+
+
+def _compile(writer: _Writer, py_files: Sequence[str]) -> None:
+    """Byte-compile what was installed, as pip does; a file that does not compile is left as source."""
+    import py_compile
+
+    for path in py_files:
+        cfile = importlib.util.cache_from_source(path)
+        try:
+            py_compile.compile(path, cfile=cfile, dfile=path, doraise=True)
+        except (py_compile.PyCompileError, SyntaxError, ValueError):
+            continue
+        with open(cfile, "rb") as handle:
+            data = handle.read()
+        writer.record.rows.append((writer.relative(cfile), _digest(data), str(len(data))))
+
+
+def install_wheel(path: str, scheme: Scheme, requested: bool = False, compile_py: bool = True) -> Installed:
+    """Install one wheel into ``scheme``; WheelError for a wheel that breaks the spec."""
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        dist_info = _dist_info(info.filename for info in infos)
+        name_version = dist_info[: -len(".dist-info")]
+        wheel = _headers(zf.read(f"{dist_info}/WHEEL").decode("utf-8"))
+        root_key = "purelib" if wheel.get("root-is-purelib", "true").lower() == "true" else "platlib"
+        name, _, version = name_version.partition("-")
+        dist_scheme = Scheme({**scheme.paths, "headers": os.path.join(scheme.paths["headers"], name)}, scheme.python)
+        root = dist_scheme.paths[root_key]
+        record = Installed(name, version, os.path.join(root, dist_info))
+        writer = _Writer(dist_scheme, root, record)
+        expected = _expected_hashes(zf, dist_info)
+        py_files = []
+        for info in infos:
+            member = _safe_member(info.filename)
+            if info.is_dir() or member == f"{dist_info}/RECORD" or member.endswith("/RECORD.jws"):
+                continue
+            target = _target(dist_scheme, root_key, member, f"{name_version}.data")
+            _install_member(zf, info, target, writer, expected.get(member))
+            if target[0].endswith(".py") and not target[1]:
+                py_files.append(target[0])
+        for script, entry in _entry_points(zf, dist_info):
+            writer.write_bytes(os.path.join(dist_scheme.paths["scripts"], script), _wrapper(scheme.python, entry), True)
+    if compile_py:
+        _compile(writer, py_files)
+    _finish_dist_info(writer, record, requested)
+    return record
+
+
+def _finish_dist_info(writer: _Writer, record: Installed, requested: bool) -> None:
+    writer.write_bytes(os.path.join(record.dist_info, "INSTALLER"), f"{INSTALLER_NAME}\n".encode())
+    if requested:
+        writer.write_bytes(os.path.join(record.dist_info, "REQUESTED"), b"")
+    rows = sorted(record.rows) + [(writer.relative(os.path.join(record.dist_info, "RECORD")), "", "")]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    with open(os.path.join(record.dist_info, "RECORD"), "w", encoding="utf-8", newline="") as handle:
+        handle.write(buffer.getvalue())
+
+
+def _canonical(name: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+
+
+def install_all(wheels: Sequence[str], requested: Sequence[str], scheme: Optional[Scheme] = None) -> List[Installed]:
+    """Install every wheel in this process; ``requested`` names (any spelling) get a REQUESTED file."""
+    scheme = scheme or Scheme.of_this_env()
+    wanted = {_canonical(name) for name in requested}
+    done = []
+    for wheel in wheels:
+        dist = os.path.basename(wheel).split("-", 1)[0]
+        done.append(install_wheel(wheel, scheme, requested=_canonical(dist) in wanted))
+    return done
+
+
+def split(wheels: Sequence[str], jobs: int) -> List[List[str]]:
+    """Largest first onto the lightest bin: one huge wheel gets a worker of its own."""
+    bins: List[Tuple[int, List[str]]] = [(0, []) for _ in range(max(1, jobs))]
+    for wheel in sorted(wheels, key=os.path.getsize, reverse=True):
+        size, chosen = min(bins, key=lambda b: b[0])
+        bins[bins.index((size, chosen))] = (size + os.path.getsize(wheel), chosen + [wheel])
+    return [chosen for _, chosen in bins if chosen]
+
+
+def _summary(done: Sequence[Installed]) -> List[Dict[str, object]]:
+    return [{"name": d.name, "version": d.version, "dist_info": d.dist_info, "files": len(d.rows) + 1}
+            for d in done]
+
+
+def _fork_worker(wheels: Sequence[str], requested: Sequence[str]) -> Tuple[int, int]:
+    """(pid, read end of a pipe) of a forked worker that installs ``wheels`` and writes its summary."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker: never returns into the caller's code
+        code = 1
+        try:
+            os.close(read)
+            os.write(write, json.dumps(_summary(install_all(wheels, requested))).encode())
+            code = 0
+        except BaseException as exc:  # noqa: B036 - a worker reports everything and exits
+            print(f"sdkboot-install: {type(exc).__name__}: {exc}", file=sys.stderr)
+        finally:
+            os._exit(code)
+    os.close(write)
+    return pid, read
+
+
+def _collect(pid: int, read: int) -> Optional[List[Dict[str, object]]]:
+    """A worker's summary, or None when it failed or was killed (its wheels are redone)."""
+    chunks = []
+    while True:
+        chunk = os.read(read, CHUNK)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        return None
+    return json.loads(b"".join(chunks).decode())  # type: ignore[no-any-return]
+
+
+def install_parallel(wheels: Sequence[str], requested: Sequence[str], jobs: int) -> List[Dict[str, object]]:
+    """Install with ``jobs`` processes (fork, POSIX); a worker that dies has its wheels redone here.
+
+    Redoing in this one process needs less memory than two at once, so a worker killed by a
+    memory limit costs time, not the build.
+    """
+    bins = split(wheels, jobs if hasattr(os, "fork") else 1)
+    workers = [(_fork_worker(chosen, requested), chosen) for chosen in bins[1:]]
+    summary = _summary(install_all(bins[0], requested)) if bins else []
+    for (pid, read), chosen in workers:
+        got = _collect(pid, read)
+        summary += got if got is not None else _summary(install_all(chosen, requested))
+    return summary
+
+
+def main(argv: Sequence[str]) -> int:
+    """``[--jobs N] [--requested NAME]... -- WHEEL...``: install, then print one JSON line of what was installed."""
+    args = list(argv)
+    split_at = args.index("--") if "--" in args else len(args)
+    options, wheels = args[:split_at], args[split_at + 1:]
+    jobs = int(options[options.index("--jobs") + 1]) if "--jobs" in options else 1
+    requested = [options[i + 1] for i, a in enumerate(options) if a == "--requested"]
+    try:
+        summary = install_parallel(wheels, requested, jobs)
+    except (WheelError, zipfile.BadZipFile, KeyError, UnicodeDecodeError, OSError) as exc:
+        print(f"sdkboot-install: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"installed": summary}))
+    return 0
