@@ -326,7 +326,7 @@ def test_activate_a_real_venv_and_a_real_target_dir(tmp_path: Path, probe_wheelh
     pth_wheel(wheels, PTH_LIB)
     debian = write_wrapper(tmp_path / "py-debian", debian_venv())
     common = dict(requirements=(PROBE_DIST, PTH_DIST), import_name=PROBE_MODULE, no_index=True,
-                  find_links=(str(wheels),), min_python=sys.version_info[:2])
+                  find_links=(str(wheels),), min_python=sys.version_info[:2], strategies=("venv", "target"))
     builds = {
         "venv": Spec(state_dir=str(tmp_path / "venv-state"), **common),  # type: ignore[arg-type]
         "target": Spec(state_dir=str(tmp_path / "target-state"), python=str(debian), **common),  # type: ignore[arg-type]

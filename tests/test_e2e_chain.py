@@ -13,6 +13,7 @@ from typing import Any, Dict, List
 import pytest
 
 from tests.conftest import PROBE_DIST, PROBE_MODULE, REPO
+from tests.fake_envs import VENV_ORDER
 from tests.interpreters import debian_venv, hang_in_venv, pid_alive, sigkill_once, write_wrapper
 
 pytestmark = [
@@ -24,7 +25,7 @@ pytestmark = [
 def sdkboot_argv(state: Path, wheels: Path, *extra: str) -> List[str]:
     return [
         sys.executable, "-m", "sdkboot", "ensure", "--json", "--state-dir", str(state),
-        "--import-name", PROBE_MODULE, "--no-index", "--find-links", str(wheels), *extra, PROBE_DIST,
+        "--import-name", PROBE_MODULE, "--no-index", "--find-links", str(wheels), *VENV_ORDER, *extra, PROBE_DIST,
     ]
 
 
