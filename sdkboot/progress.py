@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 import time
 from typing import Callable, Optional, TextIO
 
@@ -26,27 +25,32 @@ def pip_detail(line: bytes) -> Optional[str]:
 
 
 class TerminalProgress:
-    """Redraws ``sdkboot: <phase> <elapsed>s <detail>`` in place about twice a second."""
+    """Redraws ``sdkboot: <phase> <elapsed>s <detail>`` in place about twice a second.
+
+    It has no thread of its own (under RLIMIT_AS one may not start): the runner's select loop
+    calls ``tick()`` while a step runs. The first draw waits one interval, so quick steps never
+    flash a line.
+    """
 
     def __init__(self, stream: TextIO = sys.stderr, interval: float = 0.5) -> None:
         self.stream = stream
         self.interval = interval
         self._phase, self._detail, self._since = "", "", time.monotonic()
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._due: Optional[float] = None
         self._width = 0
 
     def __call__(self, phase: str, detail: str) -> None:
         if phase != self._phase:
             self._phase, self._since = phase, time.monotonic()
         self._detail = detail
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._tick, daemon=True)
-            self._thread.start()
+        if self._due is None:
+            self._due = time.monotonic() + self.interval
 
-    def _tick(self) -> None:
-        while not self._stop.wait(self.interval):
+    def tick(self) -> None:
+        """Draw when an interval has passed since the first step began or the last draw."""
+        if self._due is not None and time.monotonic() >= self._due:
             self._draw()
+            self._due = time.monotonic() + self.interval
 
     def _draw(self) -> None:
         elapsed = time.monotonic() - self._since
@@ -56,9 +60,9 @@ class TerminalProgress:
         self._width = len(text)
 
     def close(self) -> None:
-        """Stop redrawing and erase the line, so the final message starts clean."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        """Stop drawing and erase the line, so the final message starts clean."""
+        self._due = None
+        if self._width:
             self.stream.write("\r" + " " * self._width + "\r")
             self.stream.flush()
+            self._width = 0

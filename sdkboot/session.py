@@ -11,7 +11,7 @@ from .spec import Spec
 if TYPE_CHECKING:
     from .classify import Failure
     from .progress import ProgressSink
-    from .runner import Completed, LineSink
+    from .runner import Completed, LineSink, Tick
 
 
 class StepFailed(Exception):
@@ -27,7 +27,7 @@ def succeeded(done: Completed) -> bool:
 
 
 class Session:
-    """Counts subprocesses, sums per-phase durations and feeds progress."""
+    """Counts subprocesses, sums per-phase durations and feeds progress (``tick()`` too, if it has one)."""
 
     def __init__(self, spec: Spec, progress: Optional[ProgressSink] = None, budget: Optional[float] = None) -> None:
         self.spec = spec
@@ -37,6 +37,8 @@ class Session:
         self.durations: Dict[str, float] = {}
         # A pip probe's answer, once a strategy made one (metric sdk_has_pip); None: never probed.
         self.has_pip: Optional[bool] = None
+        # The phase of the step running now (or last): where an interruption is reported.
+        self.current = Phase.UNSET
 
     def _on_line(self, phase: Phase) -> Optional[LineSink]:
         sink = self.progress
@@ -57,6 +59,11 @@ class Session:
             return self.spec.step_timeout
         return max(0.01, min(self.spec.step_timeout, self.deadline - time.monotonic()))
 
+    def _on_tick(self) -> Optional[Tick]:
+        # A progress object may redraw while a step is quiet (TerminalProgress does).
+        tick = getattr(self.progress, "tick", None)
+        return tick if callable(tick) else None
+
     def run(self, phase: Phase, argv: Sequence[str], what: str = "", timeout: Optional[float] = None) -> Completed:
         """Run one child; ``timeout`` shortens the step limit (an interpreter probe is short)."""
         # Imported here: every ensure() makes a Session, but only a build spawns anything.
@@ -64,11 +71,13 @@ class Session:
         from .index import child_environ
 
         self.spawned += 1
+        self.current = phase
         if self.progress is not None:
             self.progress(phase.label, what)
         # The index settings reach the child as options (spec.index): not a second time as variables.
         limit = self.timeout() if timeout is None else min(timeout, self.timeout())
-        done = runner.run(argv, limit, env=child_environ(os.environ), on_line=self._on_line(phase))
+        done = runner.run(argv, limit, env=child_environ(os.environ), on_line=self._on_line(phase),
+                          on_tick=self._on_tick(), own_group=not self.spec.share_process_group)
         self.durations[phase.label] = self.durations.get(phase.label, 0.0) + done.seconds
         return done
 

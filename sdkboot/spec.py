@@ -72,6 +72,9 @@ class Spec:
     # its X.Y. True: ``sdkboot run``, which execs the env's own interpreter, so any discovered
     # Python >= min_python may build it when this one is too old or cannot build.
     for_run: bool = False
+    # Keep build steps in the caller's process group, for a host that kills its own group to stop
+    # its tools. Honoured elsewhere than Linux; on Linux a supervisor always guards the steps.
+    share_process_group: bool = False
     # The explicit index fields merged over pip's environment variables, once, at construction:
     # what every strategy reads, whether or not it runs pip.
     index: IndexSettings = field(init=False, default=IndexSettings())

@@ -107,7 +107,7 @@ class FakeRunner:
         return [step_kind(argv) for argv in self.calls]
 
     def __call__(self, argv: Sequence[str], timeout: Optional[float] = None,
-                 env: Any = None, on_line: Any = None) -> Completed:
+                 env: Any = None, on_line: Any = None, **options: Any) -> Completed:
         argv = list(argv)
         self.calls.append(argv)
         self.timeouts.append(timeout)

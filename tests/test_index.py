@@ -91,7 +91,7 @@ def test_a_hook_line_with_no_flags_reaches_pip_through_the_environment(
     seen: List[Any] = []
     fake = FakeRunner()
 
-    def recording(argv: Any, timeout: Any = None, env: Any = None, on_line: Any = None) -> Any:
+    def recording(argv: Any, timeout: Any = None, env: Any = None, on_line: Any = None, **options: Any) -> Any:
         seen.append(env)
         return fake(argv, timeout, env, on_line)
 

@@ -52,7 +52,7 @@ class LeanFake(FakeRunner):
         self.plan = plan
 
     def __call__(self, argv: Sequence[str], timeout: Optional[float] = None, env: Any = None,
-                 on_line: Any = None) -> Completed:
+                 on_line: Any = None, **options: Any) -> Completed:
         if "--dry-run" in argv:
             self.calls.append(list(argv))
             return Completed(0, self.plan, b"", 0.01)
@@ -73,7 +73,7 @@ def test_no_pip_to_resolve_with_skips_lean(tmp_path: Path, monkeypatch: pytest.M
     fake = LeanFake(b"")
 
     def no_pip(argv: Sequence[str], timeout: Optional[float] = None, env: Any = None,
-               on_line: Any = None) -> Completed:
+               on_line: Any = None, **options: Any) -> Completed:
         if "--dry-run" in argv:
             fake.calls.append(list(argv))
             return Completed(1, b"", b"/usr/bin/python3: No module named pip\n", 0.01)
@@ -87,7 +87,7 @@ def test_no_pip_to_resolve_with_skips_lean(tmp_path: Path, monkeypatch: pytest.M
 
 def test_a_killed_resolve_stops_the_build_and_cools_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def killed(argv: Sequence[str], timeout: Optional[float] = None, env: Any = None,
-               on_line: Any = None) -> Completed:
+               on_line: Any = None, **options: Any) -> Completed:
         return Completed(-9, b"", b"", 0.01)
 
     monkeypatch.setattr(RUNNER, "run", killed)

@@ -55,7 +55,7 @@ DRAWN = re.compile(r"\rsdkboot: (\S+) +(\d+\.\d)s (.*)")
 
 
 def idle() -> Tuple[TerminalProgress, io.StringIO]:
-    """A progress whose own thread never fires during the test: draws happen when we call them."""
+    """A progress that never draws by itself during the test: draws happen when we call them."""
     stream = io.StringIO()
     return TerminalProgress(stream, interval=3600), stream
 
@@ -107,20 +107,39 @@ def test_a_new_phase_restarts_the_clock() -> None:
     progress.close()
 
 
-def test_close_erases_the_line_and_stops_drawing() -> None:
+def test_ticks_draw_once_an_interval_has_passed_and_close_erases() -> None:
     stream = io.StringIO()
-    progress = TerminalProgress(stream, interval=0.01)
+    progress = TerminalProgress(stream, interval=0.05)
+    progress.tick()
+    assert stream.getvalue() == "", "no step yet: nothing to draw"
     progress("pip", "collecting foo")
-    deadline = time.monotonic() + 10
-    while "\rsdkboot: pip" not in stream.getvalue():
-        assert time.monotonic() < deadline, "the drawing thread never drew"
-        time.sleep(0.01)
+    progress.tick()
+    assert stream.getvalue() == "", "the first draw waits one interval: quick steps never flash"
+    time.sleep(0.06)
+    progress.tick()
+    assert DRAWN.fullmatch(stream.getvalue())
+    progress.tick()
+    assert stream.getvalue().count("\r") == 1, "at most one draw per interval"
     progress.close()
     text = stream.getvalue()
     width = max(len(chunk) for chunk in text.split("\r"))
     assert text.endswith("\r" + " " * width + "\r")
-    time.sleep(0.05)
+    time.sleep(0.06)
+    progress.tick()
     assert stream.getvalue() == text, "nothing is drawn after close()"
+
+
+def test_progress_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_threads(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", no_threads)
+    stream = io.StringIO()
+    progress = TerminalProgress(stream, interval=0)
+    progress("venv", "")
+    progress.tick()
+    progress.close()
+    assert "sdkboot: venv" in stream.getvalue()
 
 
 def test_close_without_any_step_writes_nothing() -> None:

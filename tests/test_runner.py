@@ -1,7 +1,10 @@
-"""The subprocess runner: capture, timeouts that kill the whole group, spawn errors."""
+"""The subprocess runner: capture without threads, timeouts and kills that reach every descendant,
+spawn and read errors returned (never raised), and the supervisor that mirrors the step's status."""
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -9,15 +12,19 @@ import sys
 import textwrap
 import threading
 import time
-from typing import List, Optional
+import zipfile
+from pathlib import Path
+from typing import Iterator, List, Optional
 
 import pytest
 
+from tests.conftest import REPO, require_capability
 from sdkboot import runner
 from sdkboot.runner import SPAWN_FAILED_RC, Completed, run
 
 posix_only = pytest.mark.skipif(sys.platform == "win32",
-                                reason="POSIX signals and process groups (os.killpg)")
+                                reason="POSIX signals, process groups and the supervisor")
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc and subreapers")
 
 
 def py(code: str) -> List[str]:
@@ -47,16 +54,17 @@ def gone(pid: int, within: float = 5.0) -> bool:
             return True
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
-def reap_leftover(pid: Optional[int]) -> None:
-    """Kill a grandchild this test started if the code under test failed to."""
-    if pid is not None and not gone(pid, within=0):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+def reap_leftover(*pids: Optional[int]) -> None:
+    """Kill what this test started if the code under test failed to."""
+    for pid in pids:
+        if pid is not None and not gone(pid, within=0):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def test_captures_both_streams_as_bytes_and_rc() -> None:
@@ -102,11 +110,41 @@ def test_on_line_sees_each_stdout_line_and_not_stderr() -> None:
         import sys
         print("Collecting claude-agent-sdk", flush=True)
         sys.stderr.write("noise\\n")
-        print("Installing collected packages: claude-agent-sdk", flush=True)
+        sys.stdout.write("Installing collected packages: claude-agent-sdk\\nno newline at the end")
     """), on_line=seen.append)
     assert done.rc == 0
     assert seen == [b"Collecting claude-agent-sdk\n",
-                    b"Installing collected packages: claude-agent-sdk\n"]
+                    b"Installing collected packages: claude-agent-sdk\n", b"no newline at the end"]
+
+
+def test_on_line_sees_a_line_as_it_arrives_not_at_the_end() -> None:
+    arrived: List[float] = []
+    done = run(py("import time; print('first', flush=True); time.sleep(1.0)"),
+               on_line=lambda line: arrived.append(time.monotonic()))
+    assert done.rc == 0 and len(arrived) == 1
+    assert time.monotonic() - arrived[0] >= 0.5, "the line reached on_line only when the step ended"
+
+
+def test_on_tick_runs_while_a_step_is_quiet() -> None:
+    ticks: List[float] = []
+    done = run(py("import time; time.sleep(1.3)"), on_tick=lambda: ticks.append(time.monotonic()))
+    assert done.rc == 0
+    assert len(ticks) >= 2, ticks
+
+
+@posix_only
+def test_no_thread_is_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under RLIMIT_AS a thread cannot start (its stack is reserved up front): the runner needs none."""
+    def no_threads(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", no_threads)
+    seen: List[bytes] = []
+    done = run(py("import sys; print('one'); print('two', file=sys.stderr); print('three')"),
+               on_line=seen.append, on_tick=lambda: None)
+    assert (done.rc, done.error) == (0, None)
+    assert done.out == b"one\nthree\n" and done.err == b"two\n"
+    assert seen == [b"one\n", b"three\n"]
 
 
 def test_env_is_passed_to_the_child() -> None:
@@ -115,46 +153,99 @@ def test_env_is_passed_to_the_child() -> None:
     assert done.out.strip() == b"hello"
 
 
+# -- the supervisor mirrors the step's status -------------------------------------------------------
+
 @posix_only
-def test_child_killed_by_a_signal_has_a_negative_rc() -> None:
-    done = run(py("import os, signal; os.kill(os.getpid(), signal.SIGKILL)"))
-    assert done.rc == -signal.SIGKILL
+@pytest.mark.parametrize("code, rc", [("0", 0), ("3", 3), ("120", 120), ("255", 255)])
+def test_the_exit_code_is_the_steps(code: str, rc: int) -> None:
+    assert run(py(f"import sys; sys.exit({code})")).rc == rc
+
+
+@posix_only
+@pytest.mark.parametrize("number", [signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT, signal.SIGTERM])
+def test_a_signal_death_is_the_steps_signal(number: int) -> None:
+    done = run(py(f"import os; os.kill(os.getpid(), {number})"))
+    assert done.rc == -number
     assert not done.timed_out and done.error is None
 
 
-@posix_only
-def test_child_runs_in_its_own_process_group() -> None:
-    done = run(py("import os; print(os.getpgrp() == os.getpid(), os.getsid(0) == os.getpid())"))
-    assert done.out.split() == [b"True", b"True"]
+@linux_only
+def test_re_raising_a_crash_signal_dumps_no_core(tmp_path: Path) -> None:
+    """Cores allowed and written to the cwd: only the supervisor could leave one (the step allows none)."""
+    if Path("/proc/sys/kernel/core_pattern").read_text().strip() != "core":
+        require_capability("kernel.core_pattern is not 'core': core files would not land in the cwd")
+    code = textwrap.dedent(f"""
+        import resource, sys
+        hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+        sys.path.insert(0, {str(REPO)!r})
+        from sdkboot import runner
+        step = "import os, resource; resource.setrlimit(resource.RLIMIT_CORE, (0, 0)); os.abort()"
+        print(runner.run([sys.executable, "-c", step]).rc)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path),
+                          timeout=60)
+    assert done.stdout.strip() == str(-signal.SIGABRT), done.stderr
+    assert list(tmp_path.iterdir()) == []
 
+
+@posix_only
+def test_the_step_leads_its_own_process_group_outside_our_session() -> None:
+    done = run(py("import os; print(os.getpgrp() == os.getpid(), os.getsid(0), os.getppid())"))
+    leader, session, parent = done.out.split()
+    assert leader == b"True"
+    assert int(session) != os.getsid(0), "the step shares our session: a terminal's signals reach it"
+    assert int(parent) != os.getpid(), "the step's parent is the supervisor, not sdkboot"
+
+
+@linux_only
+def test_shared_mode_keeps_the_step_in_the_callers_group() -> None:
+    done = runner._supervise(py("import os; print(os.getpgrp())"), 30, None, None, None, own_group=False)
+    assert int(done.out) == os.getpgrp()
+
+
+@linux_only
+def test_the_step_is_the_oom_victim_and_gets_sigpipe_back() -> None:
+    done = run(["/bin/sh", "-c", "cat /proc/self/oom_score_adj; grep SigIgn /proc/self/status"])
+    adj, ignored = done.out.decode().splitlines()
+    assert adj == "1000"
+    assert not int(ignored.split()[1], 16) & (1 << (signal.SIGPIPE - 1)), "SIGPIPE stayed ignored"
+
+
+# -- nothing outlives the step ----------------------------------------------------------------------
 
 GRANDCHILD_SLEEPER = """
-    import subprocess, sys, time
+    import os, subprocess, sys, time
     sleeper = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(120)"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session={resession},
     )
-    print(sleeper.pid, flush=True)
-    time.sleep(120)
+    print(os.getpid(), sleeper.pid, flush=True)
+    time.sleep({linger})
 """
+
+
+def sleeper(resession: bool = False, linger: float = 120) -> List[str]:
+    return py(GRANDCHILD_SLEEPER.format(resession=resession, linger=linger))
 
 
 @posix_only
 def test_timeout_kills_the_whole_process_group() -> None:
     # The grandchild holds none of our pipes, so only a group kill on timeout can reach it.
-    grandchild: Optional[int] = None
+    pids: List[int] = []
     started = time.monotonic()
     try:
-        done = run(py(GRANDCHILD_SLEEPER), timeout=2.0)
+        done = run(sleeper(), timeout=2.0)
         elapsed = time.monotonic() - started
-        grandchild = int(done.out.split()[0])
+        pids = [int(pid) for pid in done.out.split()]
         assert done.timed_out
         assert done.rc == -signal.SIGKILL
         assert done.error is None
         assert elapsed < 30
-        assert gone(grandchild), f"grandchild {grandchild} outlived the timed-out step"
+        assert all(gone(pid) for pid in pids), f"{pids} outlived the timed-out step"
     finally:
-        reap_leftover(grandchild)
+        reap_leftover(*pids)
 
 
 @posix_only
@@ -165,9 +256,7 @@ def test_timeout_kills_a_silent_hang() -> None:
 
 
 @posix_only
-def test_straggler_holding_our_pipes_is_killed_after_the_grace(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "_PIPE_GRACE", 0.5)
+def test_a_grandchild_holding_our_pipes_dies_with_the_step() -> None:
     grandchild: Optional[int] = None
     try:
         done = run(py("""
@@ -177,41 +266,112 @@ def test_straggler_holding_our_pipes_is_killed_after_the_grace(
         """), timeout=60)
         grandchild = int(done.out.split()[0])
         assert done.rc == 0 and not done.timed_out
-        assert done.seconds < 30
+        assert done.seconds < 10, "waited for a grace period instead of killing the step's group"
         assert gone(grandchild), "a grandchild holding stdout outlived the step"
     finally:
         reap_leftover(grandchild)
 
 
+@linux_only
+def test_a_grandchild_in_a_session_of_its_own_dies_with_the_step() -> None:
+    """Out of the step's group, only the supervisor as a child subreaper can still reach it."""
+    pids: List[int] = []
+    try:
+        done = run(sleeper(resession=True, linger=0), timeout=60)
+        pids = [int(pid) for pid in done.out.split()]
+        assert done.rc == 0
+        assert gone(pids[1], within=2), "a re-sessioned grandchild outlived the step"
+    finally:
+        reap_leftover(*pids)
+
+
 @posix_only
-def test_interrupt_while_waiting_kills_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
-    printed = threading.Event()
+def test_interrupt_kills_the_step_and_its_group() -> None:
     pids: List[int] = []
 
     def on_line(line: bytes) -> None:
-        pids.append(int(line))
-        printed.set()
+        pids.extend(int(pid) for pid in line.split())
+        raise KeyboardInterrupt
 
-    real_wait = subprocess.Popen.wait
-
-    def interrupted_wait(self: subprocess.Popen, timeout: Optional[float] = None) -> int:
-        if timeout is not None:
-            printed.wait(30)
-            raise KeyboardInterrupt
-        return real_wait(self, timeout)
-
-    monkeypatch.setattr(subprocess.Popen, "wait", interrupted_wait)
-    with pytest.raises(KeyboardInterrupt):
-        run(py("import os, time; print(os.getpid(), flush=True); time.sleep(120)"),
-            timeout=60, on_line=on_line)
-    monkeypatch.undo()
-    assert pids, "the child never started"
-    # Killed and reaped by the runner: the PID no longer exists, not even as a zombie.
-    with pytest.raises(ProcessLookupError):
-        os.kill(pids[0], 0)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(sleeper(), timeout=60, on_line=on_line)
+        assert len(pids) == 2, "the step never started"
+        assert all(gone(pid, within=2) for pid in pids)
+        # The step was reaped by the supervisor, which we reaped: not even a zombie is left.
+        with pytest.raises(ProcessLookupError):
+            os.kill(pids[0], 0)
+    finally:
+        reap_leftover(*pids)
 
 
-def test_spawn_failure_is_returned_not_raised(tmp_path) -> None:
+@posix_only
+def test_a_supervisor_told_to_stop_kills_its_step_and_dies_as_it_did() -> None:
+    pids: List[int] = []
+
+    def on_line(line: bytes) -> None:
+        pids.extend(int(pid) for pid in line.split())
+        os.kill(_supervisor_of(pids[0]), signal.SIGTERM)
+
+    try:
+        done = run(sleeper(), timeout=60, on_line=on_line)
+        assert done.rc == -signal.SIGKILL and not done.timed_out
+        assert all(gone(pid, within=2) for pid in pids)
+    finally:
+        reap_leftover(*pids)
+
+
+def _supervisor_of(pid: int) -> int:
+    """The step's parent, read the portable way (``ps``)."""
+    return int(subprocess.run(["ps", "-o", "ppid=", "-p", str(pid)], capture_output=True, text=True).stdout)
+
+
+# sdkboot itself dies (SIGKILL, alone or with its whole process group) while a step runs.
+DRIVER = """
+import sys
+sys.path.insert(0, {repo!r})
+from sdkboot import runner
+runner.run({argv!r}, timeout=120, on_line=lambda line: print(line.decode().strip(), flush=True))
+"""
+
+
+
+
+@contextlib.contextmanager
+def driver(argv: List[str], new_group: bool) -> Iterator["tuple[subprocess.Popen[str], List[int]]"]:
+    """A separate sdkboot process running ``argv``; yields it with the PIDs the step printed."""
+    code = DRIVER.format(repo=str(REPO), argv=argv)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            start_new_session=new_group)
+    pids: List[int] = []
+    try:
+        assert proc.stdout is not None
+        pids = [int(pid) for pid in proc.stdout.readline().split()]
+        assert len(pids) == 2, "the step never started"
+        yield proc, pids
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        reap_leftover(*pids)
+
+
+@posix_only
+@pytest.mark.parametrize("whole_group", [False, True], ids=["sdkboot", "its-process-group"])
+def test_sigkill_of_sdkboot_leaves_no_descendant(whole_group: bool) -> None:
+    with driver(sleeper(), new_group=whole_group) as (proc, pids):
+        if whole_group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        proc.wait()
+        assert all(gone(pid, within=1.0) for pid in pids), "a step outlived the sdkboot that started it"
+
+
+# -- failures of our own machinery are returned, never raised ---------------------------------------
+
+def test_spawn_failure_is_returned_not_raised(tmp_path: Path) -> None:
     missing = str(tmp_path / "no-such-python")
     done = run([missing, "-m", "venv", str(tmp_path / "env")])
     assert done.rc == SPAWN_FAILED_RC
@@ -221,17 +381,58 @@ def test_spawn_failure_is_returned_not_raised(tmp_path) -> None:
 
 
 @posix_only
-def test_spawning_a_directory_is_returned_as_permission_error(tmp_path) -> None:
+def test_spawning_a_directory_is_returned_as_permission_error(tmp_path: Path) -> None:
     done = run([str(tmp_path)])
     assert isinstance(done.error, PermissionError)
     assert done.rc == SPAWN_FAILED_RC
 
 
-def test_any_oserror_from_popen_is_returned(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_memory(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+@pytest.mark.parametrize("exc", [OSError(errno.ENOMEM, "Cannot allocate memory"),
+                                 OSError(errno.EAGAIN, "Resource temporarily unavailable"),
+                                 MemoryError(), RuntimeError("can't start new thread")],
+                         ids=["ENOMEM", "EAGAIN", "MemoryError", "RuntimeError"])
+def test_any_spawn_error_from_popen_is_returned(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
+    def failing(*args: object, **kwargs: object) -> None:
+        raise exc
 
-    monkeypatch.setattr(subprocess, "Popen", no_memory)
+    monkeypatch.setattr(subprocess, "Popen", failing)
     done = run([sys.executable, "-c", "pass"])
-    assert done.error is not None and done.error.errno == errno.ENOMEM
+    assert done.error is exc
     assert done.rc == SPAWN_FAILED_RC
+
+
+@posix_only
+def test_a_read_error_is_returned_and_the_step_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_read = runner._Capture._read
+    pids: List[int] = []
+
+    def starved(self: runner._Capture, fd: int, name: str, stream: object) -> None:
+        real_read(self, fd, name, stream)
+        if b"\n" in self.out and not pids:
+            pids.extend(int(pid) for pid in self.out.split())
+            raise MemoryError
+
+    monkeypatch.setattr(runner._Capture, "_read", starved)
+    try:
+        done = run(sleeper(), timeout=60)
+        assert isinstance(done.error, MemoryError)
+        assert done.seconds < 5, "the supervisor did not stop its step at once"
+        assert len(pids) == 2 and all(gone(pid, within=2) for pid in pids)
+    finally:
+        reap_leftover(*pids)
+
+
+@posix_only
+def test_the_supervisor_runs_from_inside_a_zip(tmp_path: Path) -> None:
+    """The bundle is a zipapp: the supervisor's source must come from package data, not a path."""
+    bundle = tmp_path / "sdkboot.pyz"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        for path in (REPO / "sdkboot").rglob("*.py"):
+            archive.write(path, str(path.relative_to(REPO)))
+    code = (f"import sys, json; sys.path.insert(0, {str(bundle)!r}); from sdkboot import runner;"
+            " done = runner.run([sys.executable, '-c', 'print(42)']);"
+            " print(json.dumps([runner.__file__, done.rc, done.out.decode()]))")
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=str(tmp_path))
+    where, rc, out = json.loads(done.stdout)
+    assert where.startswith(str(bundle)) and (rc, out) == (0, "42\n"), done.stderr

@@ -115,7 +115,7 @@ def _transient(done: Completed) -> bool:
 
 def _failure_text(done: Completed) -> str:
     if done.error is not None:
-        return f"cannot run it: {done.error.strerror or done.error}"
+        return f"cannot run it: {getattr(done.error, 'strerror', None) or done.error}"
     if done.timed_out:
         return "the probe did not answer in time"
     lines = (done.err or done.out).decode("utf-8", errors="replace").strip().splitlines()
