@@ -115,10 +115,21 @@ def _run_chain(session: Session, layout: Layout, fp: state.Fingerprint) -> Resul
     return _end(session, chain)
 
 
-def build(session: Session, layout: Layout, fp: state.Fingerprint, now: float) -> Result:
-    """Try each strategy in order; a signal-killed build arms the cooldown."""
-    result = _run_chain(session, layout, fp)
+def _cool_down(layout: Layout, result: Result, now: float, fp: state.Fingerprint) -> Result:
+    """Arm the cooldown for a memory or signal death. A write that fails (a full disk) must not
+    turn that failure into ``exc:OSError:28``: the result stays what it was, and says so."""
     failure = result.failure
-    if failure is not None and failure.is_signal_kill:
+    if failure is None or not failure.arms_cooldown:
+        cooldown.release(layout)
+        return result
+    try:
         cooldown.arm(layout, now, failure.kill_rc, result.phase.label, fp)
+    except OSError as exc:
+        return dataclasses.replace(result, message=f"{result.message} (cooldown not recorded: {exc})")
     return result
+
+
+def build(session: Session, layout: Layout, fp: state.Fingerprint, now: float) -> Result:
+    """Try each strategy in order; a memory or signal death arms the cooldown."""
+    cooldown.reserve(layout)
+    return _cool_down(layout, _run_chain(session, layout, fp), now, fp)

@@ -1,13 +1,15 @@
 """The one table-driven failure classifier.
 
 Precedence, as the telemetry contract fixes it:
-  our own evidence (spawn error, timeout) → signal kill by rc → signal kill named
-  in the text → venv-phase patterns → pip patterns → venv_setup_failed → other.
+  our own evidence (spawn or read error, timeout) → signal kill by rc → signal kill named
+  in the text → memory evidence → venv-phase patterns → pip patterns → venv_setup_failed → other.
+A signal always wins over memory text (the text stays in the event log's stderr tail).
 Matching runs on the lower-cased, whitespace-collapsed text of stdout AND stderr,
 because Debian prints its ensurepip message to stdout, line-wrapped.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import re
 from dataclasses import dataclass
@@ -43,13 +45,20 @@ class Rule:
 
 
 _VENV = frozenset({Phase.VENV})
+COOLDOWN_KINDS = frozenset({ErrKind.SIGNAL_KILLED, ErrKind.OUT_OF_MEMORY})
+# errno values that, from fork/exec or a read, mean the memory (or task) limit was hit.
+MEMORY_ERRNOS = frozenset({errno.ENOMEM})
+SPAWN_MEMORY_ERRNOS = frozenset({errno.ENOMEM, errno.EAGAIN})
+_NO_THREAD = "can't start new thread"
 
 RULES: Tuple[Rule, ...] = (
     # Memory evidence without a signal (a signal rc is handled before the table): the child
-    # ran under the same limit as the user's whole tree and failed to allocate.
+    # ran under the same limit as the user's whole tree and failed to allocate. rc 127 with
+    # "failed to map segment" is the dynamic loader failing before the interpreter even ran.
     Rule(ErrKind.OUT_OF_MEMORY, any_of=(
-        "memoryerror", "cannot allocate memory", "failed to map segment", "can't start new thread",
+        "memoryerror", "cannot allocate memory", "errno 12]", "failed to map segment", "can't start new thread",
     )),
+    Rule(ErrKind.OUT_OF_MEMORY, all_of=("fatal python error",), any_of=("memory",)),
     # venv-phase patterns: the most specific evidence after memory.
     Rule(ErrKind.VENV_ENSUREPIP_FAIL, any_of=("ensurepip is not available",), phases=_VENV),
     Rule(ErrKind.VENV_ENSUREPIP_FAIL, all_of=("ensurepip", "returned non-zero exit status"), phases=_VENV),
@@ -92,6 +101,11 @@ class Failure:
         return self.kind is ErrKind.SIGNAL_KILLED
 
     @property
+    def arms_cooldown(self) -> bool:
+        """Killed by a signal or out of memory: a retry next session would almost surely fail again."""
+        return self.kind in COOLDOWN_KINDS
+
+    @property
     def stderr_sig(self) -> Optional[int]:
         """Only for ``other:``: SHA-1 of the lower-cased first 30 chars, 2 bytes BE, mod 1000."""
         if not self.text.startswith("other:"):
@@ -117,12 +131,35 @@ def last_line(data: bytes) -> str:
     return next((line for line in reversed(lines) if line), "")
 
 
+def _out_of_memory(exc: BaseException) -> Failure:
+    code = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
+    detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    return Failure(ErrKind.OUT_OF_MEMORY, ErrKind.OUT_OF_MEMORY.label, errno=code, tail=detail)
+
+
+def is_memory_exception(exc: BaseException, spawning: bool = False) -> bool:
+    """MemoryError, ENOMEM (and EAGAIN from fork), or a thread that could not get its stack."""
+    if isinstance(exc, MemoryError):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno in (SPAWN_MEMORY_ERRNOS if spawning else MEMORY_ERRNOS)
+    return isinstance(exc, RuntimeError) and _NO_THREAD in str(exc)
+
+
 def from_exception(exc: BaseException) -> Failure:
-    """``exc:<Type>:<errno>`` for the OSError family, ``exc:<Type>`` otherwise."""
+    """``out_of_memory`` for memory failures; else ``exc:<Type>:<errno>`` for the OSError family,
+    ``exc:<Type>`` otherwise."""
+    if is_memory_exception(exc):
+        return _out_of_memory(exc)
     name = type(exc).__name__
-    errno = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
-    text = f"exc:{name}:{errno}" if errno is not None else f"exc:{name}"
-    return Failure(ErrKind.UNCATEGORIZED, text, exc_type=ExcType.of(name), errno=errno, tail=str(exc))
+    code = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
+    text = f"exc:{name}:{code}" if code is not None else f"exc:{name}"
+    return Failure(ErrKind.UNCATEGORIZED, text, exc_type=ExcType.of(name), errno=code, tail=str(exc))
+
+
+def child_failure(exc: BaseException) -> Failure:
+    """A child that could not be started or read: EAGAIN from fork counts as memory here too."""
+    return _out_of_memory(exc) if is_memory_exception(exc, spawning=True) else from_exception(exc)
 
 
 def _signal_kill(rc: int) -> Failure:
@@ -138,7 +175,7 @@ def _other(done: Completed) -> Failure:
 def classify(phase: Phase, done: Completed, relaunched: bool = False) -> Failure:
     """Name why the step ``done`` failed. Call only for a step that did fail."""
     if done.error is not None:
-        return from_exception(done.error)
+        return child_failure(done.error)
     if done.timed_out:
         return Failure(ErrKind.SUBPROCESS_TIMEOUT, ErrKind.SUBPROCESS_TIMEOUT.label)
     if is_signal_rc(done.rc, relaunched):

@@ -78,8 +78,8 @@ def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> O
     left = cooldown.remaining(layout, now, spec.cooldown_seconds, fp)
     if left <= 0:
         return None
-    return Result(Outcome.SKIP_COOLDOWN, message=f"a recent build was killed by a signal; not retrying"
-                  f" for {left:.0f}s more (run `sdkboot ensure --cooldown 0` to retry now)")
+    return Result(Outcome.SKIP_COOLDOWN, message=f"a recent build ran out of memory or was killed by a signal;"
+                  f" not retrying for {left:.0f}s more (run `sdkboot ensure --cooldown 0` to retry now)")
 
 
 def _take_lock(layout: Layout) -> Optional[BuildLock]:

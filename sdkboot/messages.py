@@ -31,6 +31,10 @@ ADVICE: Dict[ErrKind, str] = {
     ErrKind.VENV_NO_MODULE: "this Python has no venv module: install python3-venv or pass --python",
     ErrKind.VENV_ALREADY_EXISTS: "a stale build dir was in the way: run `sdkboot clean` and retry",
     ErrKind.VENV_SETUP_FAILED: "python -m venv failed: run `sdkboot doctor` for details",
+    ErrKind.OUT_OF_MEMORY: (
+        "a build step ran out of memory under the limit in force (ulimit -v or a cgroup); retries pause for"
+        " the cooldown window: raise the memory limit, then run `sdkboot ensure --cooldown 0`"
+    ),
     ErrKind.SIGNAL_KILLED: (
         "a build step was killed by a signal (usually a memory limit); retries pause for the"
         " cooldown window: raise the memory limit, then run `sdkboot ensure --cooldown 0`"

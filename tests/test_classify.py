@@ -89,7 +89,7 @@ OOM_MEMORY = (
 
 
 def done(rc: int = 1, out: str = "", err: str = "", timed_out: bool = False,
-         error: Optional[OSError] = None) -> Completed:
+         error: Optional[Exception] = None) -> Completed:
     return Completed(rc, out.encode(), err.encode(), 0.5, timed_out=timed_out, error=error)
 
 
@@ -232,13 +232,94 @@ def test_spawn_error_is_exc_with_errno() -> None:
     (ValueError("bad json"), "exc:ValueError", 14, None),
     (RuntimeError("boom"), "exc:RuntimeError", 15, None),
     (KeyError("purelib"), "exc:KeyError", 99, None),
-    (MemoryError(), "exc:MemoryError", 12, None),
 ])
 def test_from_exception(exc: BaseException, text: str, code: int, err_no: Optional[int]) -> None:
     failure = from_exception(exc)
     assert (failure.text, int(failure.exc_type or 0), failure.errno) == (text, code, err_no)
     assert failure.kind is ErrKind.UNCATEGORIZED
     assert failure.stderr_sig is None  # only `other:` carries a signature
+
+
+# -- memory failures without a signal ----------------------------------------------------------------
+
+# What children print when they fail to allocate under the user's RLIMIT_AS (signatures.md).
+MEMORY_TEXTS = [
+    pytest.param(1, "", OOM_MEMORY, id="MemoryError-traceback"),
+    pytest.param(2, "", "ERROR: Exception:\nTraceback (most recent call last):\n  ...\nMemoryError\n", id="pip-rc2"),
+    pytest.param(120, "", "Exception ignored in: <_io.TextIOWrapper>\nMemoryError\n", id="rc120"),
+    pytest.param(1, "", "ERROR: Could not install packages due to an OSError: [Errno 12] Cannot allocate memory\n",
+                 id="errno12"),
+    pytest.param(1, "", "OSError: [Errno 12] Out of memory\n", id="errno12-other-wording"),
+    pytest.param(127, "", "python3: error while loading shared libraries: libm.so.6: failed to map segment from"
+                          " shared object\n", id="loader-127"),
+    pytest.param(1, "", "ImportError: /env/lib/python3.11/site-packages/pydantic_core/_pydantic_core.so:"
+                        " failed to map segment from shared object\n", id="import-map-segment"),
+    pytest.param(1, "", "RuntimeError: can't start new thread\n", id="no-thread"),
+    pytest.param(1, "", "Fatal Python error: _PyMem_DebugMalloc: Python memory allocator called without"
+                        " holding the GIL\n", id="fatal-memory"),
+    pytest.param(1, "", "Fatal Python error: init_import_site: Failed to import the site module\n"
+                        "Traceback (most recent call last):\nMemoryError\n", id="fatal-site-MemoryError"),
+    pytest.param(1, "Looking in links: /wheels\nMemoryError\n", "", id="on-stdout"),
+]
+
+
+@pytest.mark.parametrize("rc, out, err", MEMORY_TEXTS)
+@pytest.mark.parametrize("phase", [Phase.VENV, Phase.PIP, Phase.PIP_TARGET])
+def test_memory_text_without_a_signal_is_out_of_memory(phase: Phase, rc: int, out: str, err: str) -> None:
+    failure = classify(phase, done(rc=rc, out=out, err=err))
+    assert failure.kind is ErrKind.OUT_OF_MEMORY and int(failure.kind) == 17
+    assert failure.text == "out_of_memory"
+    assert failure.kill_rc is None and failure.stderr_sig is None
+    assert failure.arms_cooldown
+
+
+@pytest.mark.parametrize("rc", [-6, 134, -9, 137, -11, 139])
+@pytest.mark.parametrize("err", [OOM_MEMORY, "Fatal Python error: Aborted\nMemoryError\n",
+                                 "[Errno 12] Cannot allocate memory\n"])
+def test_a_signal_rc_beats_the_memory_text(rc: int, err: str) -> None:
+    failure = classify(Phase.PIP, done(rc=rc, err=err))
+    assert failure.kind is ErrKind.SIGNAL_KILLED
+    assert (failure.text, failure.kill_rc) == (f"signal_killed:{rc}", rc)
+    assert failure.arms_cooldown
+
+
+def test_a_relaunch_signal_beats_the_memory_text() -> None:
+    failure = classify(Phase.PIP, done(rc=247, err=OOM_MEMORY), relaunched=True)
+    assert failure.text == "signal_killed:247"
+
+
+def test_a_signal_named_in_the_text_beats_memory_text() -> None:
+    failure = classify(Phase.VENV, done(rc=1, err=ENSUREPIP_KILLED + "MemoryError\n"))
+    assert failure.text == "signal_killed:-9"
+
+
+@pytest.mark.parametrize("exc, code", [
+    (OSError(errno.ENOMEM, "Cannot allocate memory"), errno.ENOMEM),
+    (OSError(errno.EAGAIN, "Resource temporarily unavailable"), errno.EAGAIN),
+    (MemoryError(), None),
+    (RuntimeError("can't start new thread"), None),
+], ids=["ENOMEM", "EAGAIN", "MemoryError", "no-thread"])
+def test_a_child_that_could_not_start_for_memory_is_out_of_memory(exc: Exception, code: Optional[int]) -> None:
+    failure = classify(Phase.VENV, done(rc=SPAWN_FAILED_RC, error=exc))
+    assert (failure.kind, failure.text, failure.errno) == (ErrKind.OUT_OF_MEMORY, "out_of_memory", code)
+    assert failure.exc_type is None, "not an exc: kind, so no exception type code"
+    assert failure.tail.startswith(type(exc).__name__)
+
+
+@pytest.mark.parametrize("exc", [MemoryError(), OSError(errno.ENOMEM, "Cannot allocate memory"),
+                                 RuntimeError("can't start new thread")])
+def test_a_memory_exception_in_our_own_process_is_out_of_memory(exc: BaseException) -> None:
+    assert from_exception(exc).kind is ErrKind.OUT_OF_MEMORY
+
+
+@pytest.mark.parametrize("exc", [BlockingIOError(errno.EAGAIN, "busy"), RuntimeError("dictionary changed size")])
+def test_eagain_and_other_runtime_errors_outside_a_spawn_are_not_memory(exc: BaseException) -> None:
+    assert from_exception(exc).kind is ErrKind.UNCATEGORIZED
+
+
+def test_only_memory_and_signal_kinds_cool_down() -> None:
+    cooling = {kind for kind in ErrKind if Failure(kind, kind.label).arms_cooldown}
+    assert cooling == {ErrKind.SIGNAL_KILLED, ErrKind.OUT_OF_MEMORY}
 
 
 def test_other_tail_is_first_60_chars_of_last_non_empty_stderr_line() -> None:

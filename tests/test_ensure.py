@@ -7,6 +7,7 @@ or venv process is ever started here.
 """
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.machinery
 import importlib.util
@@ -22,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 import pytest
 
 import sdkboot
-from sdkboot import cooldown, events, state
+from sdkboot import cooldown, events, fsutil, state
 from sdkboot.codes import ErrKind, Outcome, Phase, Strategy
 from sdkboot.layout import Layout
 from sdkboot.lock import BuildLock
@@ -671,6 +672,121 @@ def test_target_fallback_killed_cools_down_in_phase_pip_target(spec: Spec, layou
         Outcome.BUILD_FAILED, Phase.PIP_TARGET, "signal_killed:-9")
     assert result.strategy is Strategy.TARGET
     assert (cooldown.read(layout) or {}).get("phase") == "pip_target"
+
+
+# -- memory failures (the user's limit is on the whole tree: children fail with MemoryError) --------
+
+MEMORY_TRACEBACK = b"Traceback (most recent call last):\n  File \"<frozen runpy>\", line 198\nMemoryError\n"
+ENSUREPIP_NONZERO = (b"Error: Command '['/s/bin/python', '-m', 'ensurepip', '--upgrade', '--default-pip']'"
+                     b" returned non-zero exit status 1.\n")
+MAP_SEGMENT = (b"ImportError: /s/lib/python3.11/site-packages/pydantic_core/_pydantic_core.so:"
+               b" failed to map segment from shared object\n")
+
+
+def assert_cools_down(spec: Spec, layout: Layout, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next session is SKIP_COOLDOWN and spawns nothing."""
+    forbid_spawning(monkeypatch)
+    again = sdkboot.ensure(spec, clock=clock)
+    assert (again.outcome, again.subprocesses) == (Outcome.SKIP_COOLDOWN, 0), again.message
+
+
+def test_a_memory_starved_pip_is_out_of_memory_and_cools_down(spec: Spec, layout: Layout, fake: FakeRunner,
+                                                              clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.script["pip"] = completed(rc=2, err=MEMORY_TRACEBACK)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.outcome, result.phase, result.err_kind) == (Outcome.BUILD_FAILED, Phase.PIP, "out_of_memory")
+    assert result.metrics()["sdk_bootstrap_err"] == 17 and "sdk_bootstrap_rc" not in result.metrics()
+    assert "MemoryError" in result.stderr_tail
+    assert "out of memory" in result.message
+    assert builds(layout) == []
+    assert_cools_down(spec, layout, clock, monkeypatch)
+
+
+def test_a_verification_import_that_cannot_map_its_library_publishes_nothing(
+        spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 70 MiB storm: pip fits, the import does not; every session rebuilt for 15-27 s."""
+    fake.script["verify"] = completed(rc=1, err=MAP_SEGMENT)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.phase, result.err_kind) == (Phase.PIP, "out_of_memory")
+    assert fake.kinds == ["venv", "pip", "verify"]
+    assert state.load(layout)[0] is None, "a build whose import failed was published"
+    assert builds(layout) == []
+    assert_cools_down(spec, layout, clock, monkeypatch)
+
+
+def test_a_memory_starved_ensurepip_and_probe_leave_has_pip_unknown(
+        spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """venv hides ensurepip's MemoryError; the pip probe then fails for memory too: it proves nothing."""
+    fake.script["venv"] = completed(rc=1, err=ENSUREPIP_NONZERO)
+    fake.script["probe"] = completed(rc=1, err=MEMORY_TRACEBACK)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.phase, result.err_kind) == (Phase.VENV, "out_of_memory")
+    assert result.has_pip is None and "sdk_has_pip" not in result.metrics()
+    assert fake.kinds == ["venv", "probe"]
+    assert_cools_down(spec, layout, clock, monkeypatch)
+
+
+def test_a_memory_starved_target_fallback_cools_down(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.script["venv"] = completed(rc=1, err=ENSUREPIP_NONZERO)
+    fake.script["target"] = completed(rc=1, err=b"ERROR: Could not install packages due to an OSError:"
+                                                b" [Errno 12] Cannot allocate memory\n")
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.phase, result.err_kind, result.has_pip) == (Phase.PIP_TARGET, "out_of_memory", True)
+    assert_cools_down(spec, layout, clock, monkeypatch)
+
+
+def test_a_killed_probe_leaves_has_pip_unknown(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
+    fake.script["venv"] = completed(rc=1, err=ENSUREPIP_NONZERO)
+    fake.script["probe"] = completed(rc=-9)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.err_kind, result.has_pip) == ("signal_killed:-9", None)
+
+
+def test_a_step_that_cannot_start_for_memory_is_out_of_memory(spec: Spec, layout: Layout, fake: FakeRunner,
+                                                             clock: Clock) -> None:
+    fake.script["venv"] = Completed(127, b"", b"", 0.0, error=OSError(errno.EAGAIN, "Resource temporarily unavailable"))
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.phase, result.err_kind) == (Phase.VENV, "out_of_memory")
+    assert result.metrics()["sdk_bootstrap_errno"] == errno.EAGAIN
+    assert cooldown.remaining(layout, clock(), WINDOW, state.fingerprint(spec)) > 0
+
+
+def test_a_signal_kill_on_a_full_disk_stays_a_signal_kill_and_cools_down(
+        spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """D12: the cooldown record goes into the space reserved before the build, in place."""
+    real_write = fsutil.write_json_atomic
+
+    def full_disk_after_start(path: str, data: Dict[str, Any]) -> None:
+        if path == layout.cooldown_file and not data.get("reserved"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(path, data)
+
+    monkeypatch.setattr(cooldown, "write_json_atomic", full_disk_after_start)
+    fake.script["pip"] = completed(rc=-9)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.outcome, result.err_kind) == (Outcome.BUILD_FAILED, "signal_killed:-9")
+    assert (cooldown.read(layout) or {}).get("rc") == -9
+    assert_cools_down(spec, layout, clock, monkeypatch)
+
+
+def test_a_cooldown_that_cannot_be_written_at_all_keeps_the_failure(
+        spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_space(path: str, data: Dict[str, Any]) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cooldown, "write_json_atomic", no_space)
+    fake.script["pip"] = completed(rc=-9)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert result.err_kind == "signal_killed:-9", "a full disk turned the kill into exc:OSError:28"
+    assert "cooldown not recorded" in result.message
+
+
+def test_the_reservation_is_gone_after_a_build_that_arms_nothing(spec: Spec, layout: Layout, fake: FakeRunner,
+                                                                clock: Clock) -> None:
+    fake.script["pip"] = completed(rc=1, err=b"ERROR: No matching distribution found for sdkboot-probe\n")
+    sdkboot.ensure(spec, clock=clock)
+    assert not os.path.exists(layout.cooldown_file)
 
 
 def test_step_timeout_and_budget_reach_the_runner(tmp_path: Path, fake: FakeRunner,

@@ -21,16 +21,18 @@ _PRELUDE = (
 
 
 def _require_pip(session: Session) -> None:
-    """A probe killed by a memory limit is a signal kill (and cools down), not a missing pip."""
+    """Only "No module named pip" proves pip absent. A probe that ran out of memory or was
+    killed proves nothing: ``sdk_has_pip`` stays unknown, and the failure cools down."""
     from ..classify import classify
 
     probe = pip_probe(session)
-    session.has_pip = succeeded(probe)
-    if session.has_pip:
+    if succeeded(probe):
+        session.has_pip = True
         return
     failure = classify(Phase.VENV, probe)
     if failure.kind is not ErrKind.NO_PIP:
         raise StepFailed(Phase.VENV, probe, failure)
+    session.has_pip = False
     raise Unavailable("the build interpreter has no pip module")
 
 
