@@ -11,12 +11,10 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from . import cooldown, state
-from .classify import collapse
-from .codes import ErrKind, Outcome, Phase, Strategy
+from . import cooldown, messages, state
+from .codes import Outcome, Phase, Strategy
 from .events import tail
 from .layout import Layout
-from .messages import advice, no_pip_advice
 from .result import Result
 from .session import Session, StepFailed
 from .spec import Spec
@@ -52,15 +50,16 @@ def attempt(session: Session, layout: Layout, fp: state.Fingerprint, strategy: B
         shutil.rmtree(stage, ignore_errors=True)
         raise
     _publish(layout, fp, strategy.code, stage, built)
-    return Result(strategy.built, strategy=strategy.code, env=stage, message=f"built {stage}")
+    message = messages.built(session.spec, strategy.code.label, stage)
+    return Result(strategy.built, strategy=strategy.code, env=stage, message=message)
 
 
-def failed(error: StepFailed, strategy: Strategy, message: str = "", **extra: object) -> Result:
+def failed(error: StepFailed, strategy: Strategy, **extra: object) -> Result:
+    """The failed result; its message is written by ``messages.explain`` from the whole result."""
     done, failure = error.done, error.failure
     return Result(
         Outcome.BUILD_FAILED, phase=error.phase, failure=failure, rc=done.rc, strategy=strategy,
-        stderr_tail=tail(done.err) or tail(done.out), message=message or advice(failure),
-        **extra,  # type: ignore[arg-type]
+        stderr_tail=tail(done.err) or tail(done.out), **extra,  # type: ignore[arg-type]
     )
 
 
@@ -85,13 +84,10 @@ def _end(session: Session, chain: _Chain) -> Result:
         return Result(Outcome.BUILD_FAILED, phase=Phase.PRE, message=f"no build strategy can run here: {reasons}",
                       skipped=tuple(chain.skipped))
     error, code = chain.last
-    hint = ""
-    if session.has_pip is False and error.failure.kind is ErrKind.VENV_ENSUREPIP_FAIL:
-        hint = no_pip_advice(collapse(error.done.out, error.done.err))
     extra = chain.extra(session)
     if chain.passed_on is error:
         extra["fallback_reason"] = None  # nothing later ran: it is the failure itself
-    return failed(error, code, hint, **extra)
+    return failed(error, code, **extra)  # explained from the whole result (messages.explain)
 
 
 def order(spec: Spec) -> List[BuildStrategy]:
@@ -132,4 +128,5 @@ def _cool_down(layout: Layout, result: Result, now: float, fp: state.Fingerprint
 def build(session: Session, layout: Layout, fp: state.Fingerprint, now: float) -> Result:
     """Try each strategy in order; a memory or signal death arms the cooldown."""
     cooldown.reserve(layout)
-    return _cool_down(layout, _run_chain(session, layout, fp), now, fp)
+    result = messages.filled(_run_chain(session, layout, fp), session.spec, layout.events_file)
+    return _cool_down(layout, result, now, fp)

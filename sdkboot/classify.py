@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import FrozenSet, Optional, Tuple
 
 from .codes import ErrKind, ExcType, Phase
@@ -25,6 +25,8 @@ RELAUNCH_SIGNAL_RCS = frozenset({250, 247, 245})
 _SIGNAL_TEXT = re.compile(r"died with <signals\.sig[a-z0-9]+: (\d+)>")
 _TAIL_CHARS = 60
 _SIG_CHARS = 30
+# An unexpected exception's traceback goes to the event log: enough frames to locate it, bounded.
+TRACE_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class Failure:
     exc_type: Optional[ExcType] = None
     errno: Optional[int] = None
     tail: str = ""
+    # For an exception: its traceback (the last TRACE_CHARS), for the event log only.
+    trace: str = field(default="", compare=False, repr=False)
 
     @property
     def is_signal_kill(self) -> bool:
@@ -154,7 +158,17 @@ def from_exception(exc: BaseException) -> Failure:
     name = type(exc).__name__
     code = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
     text = f"exc:{name}:{code}" if code is not None else f"exc:{name}"
-    return Failure(ErrKind.UNCATEGORIZED, text, exc_type=ExcType.of(name), errno=code, tail=str(exc))
+    return Failure(ErrKind.UNCATEGORIZED, text, exc_type=ExcType.of(name), errno=code, tail=str(exc),
+                   trace=_trace(exc))
+
+
+def _trace(exc: BaseException) -> str:
+    import traceback
+
+    if exc.__traceback__ is None:  # never raised (a spawn error handed back as a value has one)
+        return ""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return text[-TRACE_CHARS:]
 
 
 def child_failure(exc: BaseException) -> Failure:

@@ -17,7 +17,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from . import consumer, cooldown, events, state
+from . import consumer, cooldown, events, messages, state
 from .codes import ErrKind, Outcome, Phase
 from .layout import Layout
 from .lock import BuildLock, holder
@@ -55,8 +55,7 @@ def _too_old(spec: Spec, session: Session) -> Optional[Result]:
 def _in_host(spec: Spec) -> Optional[Result]:
     if sys.version_info[:2] < tuple(spec.min_python) or not _importable(spec.import_name):
         return None
-    return Result(Outcome.NOOP_SYSTEM, python=sys.executable,
-                  message=f"{spec.import_name} is already importable in this Python")
+    return Result(Outcome.NOOP_SYSTEM, python=sys.executable, message=messages.in_host(spec))
 
 
 def _healthy(spec: Spec, layout: Layout) -> Optional[Result]:
@@ -66,7 +65,7 @@ def _healthy(spec: Spec, layout: Layout) -> Optional[Result]:
     from .strategies.all_strategies import STRATEGIES
 
     strategy = STRATEGIES[current.strategy]
-    message = f"{current.strategy} at {current.env} is healthy"
+    message = messages.healthy(current.strategy, current.env)
     builder = consumer.builder_of(current) or None
     other = builder is not None and not consumer.is_host(builder)
     alt = consumer.Builder(builder, current.python_version, other).number if builder and other else None
@@ -78,8 +77,7 @@ def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> O
     left = cooldown.remaining(layout, now, spec.cooldown_seconds, fp)
     if left <= 0:
         return None
-    return Result(Outcome.SKIP_COOLDOWN, message=f"a recent build ran out of memory or was killed by a signal;"
-                  f" not retrying for {left:.0f}s more (run `sdkboot ensure --cooldown 0` to retry now)")
+    return Result(Outcome.SKIP_COOLDOWN, message=messages.cooling(spec, left))
 
 
 def _take_lock(layout: Layout) -> Optional[BuildLock]:
@@ -91,10 +89,13 @@ def _take_lock(layout: Layout) -> Optional[BuildLock]:
 
 def _failed(phase: Phase, exc: BaseException) -> Result:
     from .classify import from_exception
-    from .messages import advice
 
-    failure = from_exception(exc)
-    return Result(Outcome.BUILD_FAILED, phase=phase, failure=failure, message=advice(failure))
+    return Result(Outcome.BUILD_FAILED, phase=phase, failure=from_exception(exc))
+
+
+def _explained(spec: Spec, result: Result) -> Result:
+    """A failure's message is written from the whole result, once it is known."""
+    return messages.filled(result, spec, Layout(spec.root).events_file)
 
 
 def _locked_build(spec: Spec, session: Session, layout: Layout, plan: List[consumer.Builder],
@@ -106,8 +107,7 @@ def _locked_build(spec: Spec, session: Session, layout: Layout, plan: List[consu
     except OSError as exc:
         return _failed(Phase.PRE, exc)
     if lock is None:
-        busy = f"another process (pid {holder(layout.lock_file)}) is building now"
-        return Result(Outcome.SKIP_SENTINEL, message=busy)
+        return Result(Outcome.SKIP_SENTINEL, message=messages.busy(holder(layout.lock_file)))
     with lock:
         # Another process may have just finished (or been killed) while we waited.
         fp = state.fingerprint(dataclasses.replace(spec, python=plan[0].python))
@@ -123,15 +123,13 @@ def _rejected(result: Result) -> bool:
     return result.failure is not None and result.failure.kind is ErrKind.REQUIRES_PYTHON
 
 
-def _credited(result: Result, builder: consumer.Builder, rejected: List[str]) -> Result:
+def _credited(spec: Spec, result: Result, builder: consumer.Builder, rejected: List[str]) -> Result:
     """Say which interpreter built; pip's Requires-Python refusal names both versions."""
     extra: Dict[str, Any] = {"python": builder.python}
     if result.ok and builder.other:
         extra["alt_py"] = builder.number
     if _rejected(result):
-        from .messages import requires_python
-
-        extra["message"] = requires_python(result.stderr_tail, ", ".join(rejected))
+        extra["message"] = messages.rejected_pythons(result, spec, rejected)
     elif rejected:
         extra["message"] = f"{result.message} (pip rejected Python {', '.join(rejected)} for Requires-Python)"
     return dataclasses.replace(result, **extra)
@@ -145,11 +143,11 @@ def _build_each(spec: Spec, session: Session, layout: Layout, plan: List[consume
     rejected: List[str] = []
     for builder in plan:
         session.spec = dataclasses.replace(spec, python=builder.python)
-        result = build(session, layout, state.fingerprint(session.spec), clock())
+        result = _explained(session.spec, build(session, layout, state.fingerprint(session.spec), clock()))
         if _rejected(result):
             rejected.append(builder.version or builder.python)
         if not _rejected(result) or builder is plan[-1]:
-            return _credited(result, builder, rejected)
+            return _credited(session.spec, result, builder, rejected)
     raise AssertionError("a build plan is never empty")
 
 
@@ -188,7 +186,8 @@ def event(result: Result, now: float) -> Dict[str, Any]:
         "subprocesses": result.subprocesses, "has_pip": result.has_pip,
         "fallback_reason": result.fallback_reason, "skipped": list(result.skipped),
         "stderr_tail": result.stderr_tail,
-        "message": result.message, "pid": os.getpid(), "sdkboot": VERSION,
+        "message": result.message, "traceback": (failure.trace or None) if failure else None,
+        "pid": os.getpid(), "sdkboot": VERSION,
         "python": "%d.%d.%d" % sys.version_info[:3],
     }
 
@@ -222,7 +221,7 @@ def ensure(
     except Exception as exc:  # the contract: an unexpected error is a result, never a crash
         result = _failed(Phase.MAIN, exc)
     result = dataclasses.replace(
-        result, duration=time.monotonic() - started, subprocesses=session.spawned,
+        _explained(spec, result), duration=time.monotonic() - started, subprocesses=session.spawned,
         durations=dict(session.durations),
     )
     _log(spec, result, clock())

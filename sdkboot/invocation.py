@@ -9,12 +9,11 @@ import os
 import shlex
 import site
 import sys
-from typing import List
+from typing import List, Optional, Tuple
 
 from .consumer import is_host
-from .spec import DEFAULT_IMPORT_NAME, DEFAULT_REQUIREMENTS, Spec, default_state_dir
-
-DEFAULT_MIN_PYTHON = (3, 10)
+from .spec import (DEFAULT_IMPORT_NAME, DEFAULT_MIN_PYTHON, DEFAULT_REQUIREMENTS, DEFAULT_STEP_TIMEOUT, Spec,
+                   default_state_dir)
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -35,25 +34,50 @@ def launcher() -> List[str]:
     return [*prefix, sys.executable, "-m", "sdkboot"]
 
 
+Pair = Tuple[str, Optional[str]]
+
+
+def option_pairs(spec: Spec) -> List[Pair]:
+    """The build options that rebuild ``spec``, as (flag, value; None for a bare flag), defaults left out."""
+    pairs: List[Pair] = []
+    if tuple(spec.min_python) != DEFAULT_MIN_PYTHON:
+        pairs.append(("--min-python", "%d.%d" % tuple(spec.min_python)))
+    pairs += location_pairs(spec)
+    if not is_host(spec.python):
+        pairs.append(("--python", spec.python))
+    if spec.index_url:
+        pairs.append(("--index-url", spec.index_url))
+    pairs += [("--extra-index-url", str(url)) for url in spec.extra_index_urls]
+    pairs += [("--find-links", str(link)) for link in spec.find_links]
+    if spec.no_index:
+        pairs.append(("--no-index", None))
+    if spec.step_timeout != DEFAULT_STEP_TIMEOUT:
+        pairs.append(("--timeout", f"{spec.step_timeout:g}"))
+    pairs += [("--strategy", str(name)) for name in spec.strategies]
+    return pairs
+
+
+def location_pairs(spec: Spec) -> List[Pair]:
+    """The options every subcommand takes (which env): for ``clean``, ``status``, ``report``."""
+    pairs: List[Pair] = []
+    if spec.import_name != DEFAULT_IMPORT_NAME:
+        pairs.append(("--import-name", spec.import_name))
+    if spec.root != default_state_dir(spec.import_name):
+        pairs.append(("--state-dir", spec.root))
+    return pairs
+
+
+def words(pairs: List[Pair]) -> List[str]:
+    return [word for flag, value in pairs for word in ((flag,) if value is None else (flag, value))]
+
+
+def requirement_args(spec: Spec) -> List[str]:
+    return [] if tuple(spec.requirements) == DEFAULT_REQUIREMENTS else list(spec.requirements)
+
+
 def spec_options(spec: Spec) -> List[str]:
     """The command-line options that rebuild ``spec`` (defaults left out)."""
-    options: List[str] = []
-    if tuple(spec.min_python) != DEFAULT_MIN_PYTHON:
-        options += ["--min-python", "%d.%d" % tuple(spec.min_python)]
-    if spec.import_name != DEFAULT_IMPORT_NAME:
-        options += ["--import-name", spec.import_name]
-    if spec.root != default_state_dir(spec.import_name):
-        options += ["--state-dir", spec.root]
-    if not is_host(spec.python):
-        options += ["--python", spec.python]
-    if spec.index_url:
-        options += ["--index-url", spec.index_url]
-    for link in spec.find_links:
-        options += ["--find-links", str(link)]
-    if spec.no_index:
-        options.append("--no-index")
-    requirements = list(spec.requirements)
-    return options + ([] if tuple(requirements) == DEFAULT_REQUIREMENTS else requirements)
+    return words(option_pairs(spec)) + requirement_args(spec)
 
 
 def _runs_sdkboot(argv0: str) -> bool:

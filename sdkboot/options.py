@@ -6,14 +6,17 @@ and exit 2 instead of a half-done build or a traceback.
 from __future__ import annotations
 
 import argparse
+import keyword
 import os
 import shutil
+import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import requirements
 from .fsutil import can_write
 from .index import env_bool
-from .spec import DEFAULT_COOLDOWN, DEFAULT_IMPORT_NAME, DEFAULT_REQUIREMENTS, DEFAULT_STEP_TIMEOUT, Spec
+from .spec import (DEFAULT_COOLDOWN, DEFAULT_IMPORT_NAME, DEFAULT_MIN_PYTHON, DEFAULT_REQUIREMENTS,
+                   DEFAULT_STEP_TIMEOUT, Spec)
 
 
 class UsageError(Exception):
@@ -44,6 +47,14 @@ def _version(text: str) -> Tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
+def _import_name(text: str) -> str:
+    """A dotted module name: it also names the state dir, so nothing else may pass (``..``, ``/``)."""
+    parts = text.split(".")
+    if not all(part.isidentifier() and not keyword.iskeyword(part) for part in parts):
+        raise argparse.ArgumentTypeError(f"not a module name: {text!r} (expected e.g. claude_agent_sdk or a.b)")
+    return text
+
+
 def add_json(parser: argparse.ArgumentParser, what: str = "one JSON object") -> None:
     parser.add_argument("--json", action="store_true", help=f"print {what}, for machines")
 
@@ -53,7 +64,7 @@ def add_location(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", metavar="DIR",
                         help="where envs and state live (default: $SDKBOOT_STATE_DIR, else"
                              " $CLAUDE_PLUGIN_DATA/sdkboot/NAME, else the per-user state dir)")
-    parser.add_argument("--import-name", default=DEFAULT_IMPORT_NAME, metavar="NAME",
+    parser.add_argument("--import-name", type=_import_name, default=DEFAULT_IMPORT_NAME, metavar="NAME",
                         help=f"module whose importability is the goal (default: {DEFAULT_IMPORT_NAME})")
 
 
@@ -79,8 +90,8 @@ def add_build(parser: argparse.ArgumentParser, for_run_flag: bool = True) -> Non
                         help="after a signal-killed build, do not retry for this long (default: 86400)")
     parser.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_STEP_TIMEOUT, metavar="SECONDS",
                         help="time limit per build step; the step's whole process group is killed past it")
-    parser.add_argument("--min-python", type=_version, default=(3, 10), metavar="X.Y",
-                        help="oldest host Python the package supports (default: 3.10)")
+    parser.add_argument("--min-python", type=_version, default=DEFAULT_MIN_PYTHON, metavar="X.Y",
+                        help="oldest host Python the package supports (default: %d.%d)" % DEFAULT_MIN_PYTHON)
     parser.add_argument("--strategy", action="append", default=[], metavar="NAME", dest="strategies",
                         help="build strategy to try, in order (repeatable; default: every one, in order:"
                              f" {', '.join(_strategy_names())})")
@@ -115,13 +126,32 @@ def check_state_dir(path: Optional[str], must_write: bool) -> None:
         raise UsageError(f"--state-dir {path}: not writable by this user")
 
 
-def _interpreter(name: Optional[str]) -> Optional[str]:
+def _not_a_python(name: str, path: str) -> Optional[str]:
+    """Probe ``path`` once (discovery's probe); why it cannot build, or None (also when a limit, not
+    the program, made the probe fail: the build will classify that)."""
+    from .discovery import probe
+
+    found, _ = probe(path)
+    if found.info is not None:
+        return None
+    error = found.error or "no answer"
+    if "in time" in error or "memory" in error.lower() or "can't start new thread" in error:
+        return None
+    return (f"--python {name}: {path} is not a Python interpreter sdkboot can use ({error}):"
+            " pass a python3 executable, e.g. `--python /usr/bin/python3`")
+
+
+def _interpreter(name: Optional[str], probe: bool) -> Optional[str]:
     if name is None:
         return None
     found = name if os.sep in name else shutil.which(name)
     if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
         raise UsageError(f"--python {name}: no such executable interpreter")
-    return os.path.abspath(found)
+    path = os.path.abspath(found)
+    reason = _not_a_python(name, path) if probe and os.path.realpath(path) != os.path.realpath(sys.executable) else None
+    if reason:
+        raise UsageError(reason)
+    return path
 
 
 def _requirements(given: List[str]) -> Tuple[str, ...]:
@@ -144,11 +174,15 @@ def location_spec(args: argparse.Namespace, must_write: bool = False) -> Spec:
     return Spec(import_name=args.import_name, state_dir=args.state_dir)
 
 
-def build_spec(args: argparse.Namespace, must_write: bool = True) -> Spec:
-    """The Spec for ensure/hook/status, or UsageError naming the first bad value."""
+def build_spec(args: argparse.Namespace, must_write: bool = True, probe: bool = False) -> Spec:
+    """The Spec for ensure/hook/status, or UsageError naming the first bad value.
+
+    ``probe``: run ``--python`` once to check it is a Python (ensure; the hook must not spawn before
+    its first line, and a build explains a non-Python anyway).
+    """
     check_state_dir(args.state_dir, must_write)
     check_index_environ()
-    python = _interpreter(args.python)
+    python = _interpreter(args.python, probe)
     extra: Dict[str, Any] = {"python": python} if python else {}
     return Spec(
         requirements=_requirements(args.requirements), import_name=args.import_name,

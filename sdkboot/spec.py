@@ -10,6 +10,7 @@ from .index import IndexSettings
 
 DEFAULT_REQUIREMENTS: Tuple[str, ...] = ("claude-agent-sdk",)
 DEFAULT_IMPORT_NAME = "claude_agent_sdk"
+DEFAULT_MIN_PYTHON: Tuple[int, int] = (3, 10)
 DEFAULT_STEP_TIMEOUT = 300.0
 DEFAULT_COOLDOWN = 24 * 3600.0
 
@@ -56,7 +57,7 @@ class Spec:
 
     requirements: Sequence[str] = DEFAULT_REQUIREMENTS
     import_name: str = DEFAULT_IMPORT_NAME
-    min_python: Tuple[int, int] = (3, 10)
+    min_python: Tuple[int, int] = DEFAULT_MIN_PYTHON
     python: str = field(default_factory=lambda: sys.executable)
     state_dir: Optional[str] = None
     index_url: Optional[str] = None

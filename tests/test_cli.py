@@ -323,6 +323,38 @@ def test_bad_option_values(tmp_path: Path, command: str, args: List[str], needle
     usage_error(sdkboot(command, *args), needle)
 
 
+@posix_only
+@pytest.mark.parametrize("program, needle", [
+    ("#!/bin/sh\nexit 0\n", "is not a Python interpreter sdkboot can use (the probe's answer was not understood):"
+                             " pass a python3 executable, e.g. `--python /usr/bin/python3`"),
+    ("#!/bin/sh\necho 'bash: oops' >&2; exit 1\n", "is not a Python interpreter sdkboot can use (the probe failed"
+                                                    " (exit 1): bash: oops)"),
+    ("#!/bin/sh\necho 'Unknown option: -I' >&2; exit 2\n", "(too old for isolated mode: Python 2?)"),
+])
+def test_python_that_is_not_a_python3(tmp_path: Path, program: str, needle: str) -> None:
+    fake = tmp_path / "not-python"
+    fake.write_text(program)
+    fake.chmod(0o755)
+    usage_error(sdkboot("ensure", "--state-dir", str(tmp_path / "state"), "--python", str(fake)), needle)
+    assert not (tmp_path / "state").exists(), "nothing was built"
+
+
+@posix_only
+def test_bin_true_as_python(tmp_path: Path) -> None:
+    if not Path("/bin/true").exists():
+        pytest.skip("no /bin/true")
+    usage_error(sdkboot("ensure", "--state-dir", str(tmp_path / "state"), "--python", "/bin/true"),
+                "--python /bin/true: /bin/true is not a Python interpreter sdkboot can use")
+
+
+@posix_only
+@pytest.mark.parametrize("command", ["ensure", "hook"])
+def test_a_bad_marker_costs_no_build(tmp_path: Path, command: str) -> None:
+    usage_error(sdkboot(command, "--state-dir", str(tmp_path / "state"), "--", "foo; python_version >= 3.10"),
+                "its environment marker 'python_version >= 3.10' is not PEP 508")
+    assert not (tmp_path / "state").exists()
+
+
 # --- a read-only state dir -----------------------------------------------------------------------
 
 

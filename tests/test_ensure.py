@@ -27,7 +27,7 @@ from sdkboot import cooldown, events, fsutil, state
 from sdkboot.codes import ErrKind, Outcome, Phase, Strategy
 from sdkboot.layout import Layout
 from sdkboot.lock import BuildLock
-from sdkboot.result import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, Result
+from sdkboot.result import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, Result, hook_py
 from sdkboot.runner import Completed
 from sdkboot.spec import Spec
 
@@ -625,6 +625,31 @@ def test_verify_output_garbage_is_a_failure(spec: Spec, fake: FakeRunner, clock:
     result = sdkboot.ensure(spec, clock=clock)
     assert result.outcome is Outcome.BUILD_FAILED and result.phase is Phase.PIP
     assert (result.err_kind or "").startswith("exc:")
+
+
+def test_an_unexpected_error_keeps_its_traceback_in_the_event_log(spec: Spec, layout: Layout, fake: FakeRunner,
+                                                                  clock: Clock) -> None:
+    """A field report must not read only "unexpected error: 'purelib'": the log has where it came from."""
+    fake.script["verify"] = completed(out=b'{"file": "/x", "version": "3.11.7"}\n')  # no purelib
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.phase, result.err_kind) == (Phase.PIP, "exc:KeyError")
+    [line] = events.read_lines(layout.events_file)
+    trace = json.loads(line)["traceback"]
+    assert trace.startswith("Traceback (most recent call last):") and "KeyError: 'purelib'" in trace
+    assert "sdkboot/strategies" in trace and len(trace) <= 4000
+    assert "Traceback" not in result.message and "traceback is in" in result.message
+    metrics = result.metrics()
+    metrics.pop("sdk_bootstrap_ms", None)
+    assert metrics == {"sdk_bootstrap": 3, "sdk_bootstrap_phase": 3, "sdk_bootstrap_err": 99, "sdk_bootstrap_exc": 99,
+                       "sdk_hook_py": hook_py(), "sdk_bootstrap_strategy": 1, "sdk_bootstrap_spawns": 3}, \
+        "the metrics carry no strings and no new keys"
+
+
+def test_a_classified_failure_logs_no_traceback(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
+    fake.script["pip"] = completed(rc=1, err=b"ERROR: No matching distribution found for x\n")
+    sdkboot.ensure(spec, clock=clock)
+    [line] = events.read_lines(layout.events_file)
+    assert json.loads(line)["traceback"] is None
 
 
 def test_debian_without_ensurepip_or_pip(spec: Spec, layout: Layout, fake: FakeRunner,

@@ -173,6 +173,22 @@ def test_invalid_requirement(tmp_path: Path, capsys: pytest.CaptureFixture,
     assert "not a valid requirement" in line
 
 
+@pytest.mark.parametrize("name", ["", "../../escape", "a/b", "a-b", "class", "a..b", ".a", "a.", "1abc", "a b"])
+@pytest.mark.parametrize("command", cli.COMMANDS)
+def test_import_name_must_be_a_module_name(tmp_path: Path, capsys: pytest.CaptureFixture, command: str,
+                                           name: str) -> None:
+    """It also names the state dir: '' would build a whole env before failing, '../..' escapes sdkboot/."""
+    line = usage_error(capsys, [command, "--state-dir", str(tmp_path / "state"), "--import-name", name])
+    assert line == (f"sdkboot {command}: argument --import-name: not a module name: {name!r} (expected e.g."
+                    f" claude_agent_sdk or a.b) (see 'sdkboot {command} --help')")
+    assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("name", ["claude_agent_sdk", "a.b.c", "_private", "Mod2"])
+def test_dotted_module_names_are_accepted(name: str) -> None:
+    assert options._import_name(name) == name
+
+
 def test_missing_command(capsys: pytest.CaptureFixture) -> None:
     assert "missing COMMAND" in usage_error(capsys, [])
 

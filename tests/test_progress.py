@@ -225,7 +225,7 @@ def test_a_pipe_never_gets_progress(tmp_path: Path) -> None:
 def test_a_real_build_shows_progress_on_a_terminal(tmp_path: Path, probe_wheelhouse: Path) -> None:
     rc, out, terminal = run_with_pty_stderr(ensure_argv(tmp_path / "state", probe_wheelhouse))
     assert rc == 0, (out, terminal)
-    assert out.decode().startswith("sdkboot: built: built ")
+    assert out.decode().startswith(f"sdkboot: built: {PROBE_MODULE} is importable from the new venv ")
     assert b"\rsdkboot: " in terminal
     assert re.search(rb"\r +\r$", terminal), "the progress line is erased at the end"
 

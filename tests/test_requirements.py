@@ -28,6 +28,12 @@ VALID = [
     "name @ git+https://example.org/repo.git@v1",
     "name@https://example.org/name-1.0-py3-none-any.whl",
     "https://example.org/name-1.0-py3-none-any.whl",
+    "foo; (os_name == 'nt' or extra == 'x') and python_version not in '2.7'",
+    "foo ; python_full_version>='3.9.1'",
+    "foo; platform_machine=='x86_64'",
+    "foo; os.name == 'posix'",
+    "foo; '3.10' <= python_version",
+    "foo; ((sys_platform == 'linux'))",
 ]
 
 INVALID = [
@@ -50,6 +56,16 @@ INVALID = [
     "foo,bar",
     "foo\nbar",
     "--index-url=x",
+    # markers pip would reject only after a whole venv is built
+    "foo; python_version >= 3.10",
+    "foo; bogus == 'x'",
+    "foo; python_version",
+    "foo; python_version >= '3.10' and",
+    "foo; (python_version > '3'",
+    "foo; python_version > '3')",
+    "foo; python_version === ",
+    "foo; python_version ~= '3' or or os_name == 'nt'",
+    "foo; 'unterminated == '3'",
 ]
 
 
@@ -101,3 +117,10 @@ def test_a_name_must_start_with_a_letter_or_digit(name: str, bad: str) -> None:
 @given(first=name, second=name)
 def test_two_names_are_not_one_requirement(first: str, second: str) -> None:
     assert problem(f"{first} {second}") is not None
+
+
+def test_a_bad_marker_names_the_marker() -> None:
+    reason = problem("foo; python_version >= 3.10")
+    assert reason == ("not a valid requirement: 'foo; python_version >= 3.10': its environment marker"
+                      " 'python_version >= 3.10' is not PEP 508"
+                      " (expected e.g. python_version >= '3.10', values quoted)")

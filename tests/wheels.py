@@ -13,9 +13,10 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def _metadata(dist: str, version: str, requires: Sequence[str]) -> str:
+def _metadata(dist: str, version: str, requires: Sequence[str], requires_python: str = "") -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {dist}", f"Version: {version}"]
     lines += [f"Requires-Dist: {req}" for req in requires]
+    lines += [f"Requires-Python: {requires_python}"] if requires_python else []
     return "\n".join(lines) + "\n"
 
 
@@ -25,12 +26,13 @@ def make_wheel(
     files: Dict[str, str],
     version: str = "1.0",
     requires: Sequence[str] = (),
+    requires_python: str = "",
 ) -> Path:
     """Write ``dist-version-py3-none-any.whl`` holding ``files`` (archive path -> text)."""
     stem = f"{dist.replace('-', '_')}-{version}"
     info = f"{stem}.dist-info"
     members = dict(files)
-    members[f"{info}/METADATA"] = _metadata(dist, version, requires)
+    members[f"{info}/METADATA"] = _metadata(dist, version, requires, requires_python)
     members[f"{info}/WHEEL"] = (
         "Wheel-Version: 1.0\nGenerator: sdkboot-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )

@@ -33,7 +33,7 @@ def _progress(args: argparse.Namespace) -> Optional[TerminalProgress]:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = build_spec(args)
+    spec = build_spec(args, probe=True)
     progress = _progress(args)
     try:
         result = ensure(spec, progress=progress)
