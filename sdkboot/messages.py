@@ -176,6 +176,9 @@ def _apt_package(output: str, default: str) -> str:
 
 def _no_ensurepip(result: Result, spec: Spec, output: str) -> str:
     venv_pkg = _apt_package(output, "python3-venv")
+    if result.has_pip is not False:  # the --target fallback was not tried (--strategy left it out)
+        return (f"{interpreter(spec)} cannot create a venv (no ensurepip), installing {packages(spec)}: install"
+                f" {venv_pkg}, or let the --target fallback run: {_run(retry(spec, strategy=None))}")
     return (f"{interpreter(spec)} cannot create a venv (no ensurepip) and has no pip for the --target fallback,"
             f" installing {packages(spec)}: install them, or pass --python with an interpreter that has them:"
             f" {_run(f'sudo apt install {venv_pkg} python3-pip')}")

@@ -2,6 +2,7 @@
 command that fixes or retries it. One case per err kind, derived from the codes (a new kind needs one)."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 import sys
@@ -127,6 +128,15 @@ def test_the_retry_command_of_a_default_spec_is_short() -> None:
     assert after_launcher(messages.retry(Spec(for_run=True)), "ensure") == ["--for-run"]
     assert after_launcher(messages.clean_line(Spec(import_name="x", python="/p")), "clean") == [
         "--yes", "--import-name", "x"]
+
+
+def test_without_the_fallback_ensurepip_missing_says_to_let_it_run(tmp_path: Path) -> None:
+    result = dataclasses.replace(failed(ErrKind.VENV_ENSUREPIP_FAIL), has_pip=None)
+    text = messages.explain(result, spec_at(tmp_path, strategies=("venv",)), EVENTS)
+    assert "install python3.11-venv, or let the --target fallback run" in text
+    assert "--strategy" not in command_in(text)
+    with_no_pip = messages.explain(dataclasses.replace(result, has_pip=False), spec_at(tmp_path), EVENTS)
+    assert with_no_pip.endswith("`sudo apt install python3.11-venv python3-pip`")
 
 
 def test_a_missing_package_names_it(tmp_path: Path) -> None:
