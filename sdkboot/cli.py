@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 import traceback
-from typing import Dict, FrozenSet, List, NoReturn, Optional
+from typing import Dict, FrozenSet, List, NoReturn, Optional, Tuple
 
 from . import streams
 from .options import UsageError
@@ -16,7 +16,7 @@ from .version import VERSION
 
 # The registry: one module per name under sdkboot/commands/. Tests walk it, so a new command is
 # checked against every rule by adding it here.
-COMMANDS = ("ensure", "status", "doctor", "clean", "report", "hook")
+COMMANDS = ("ensure", "status", "doctor", "clean", "report", "hook", "pythons", "run")
 DESCRIPTION = """\
 Make a heavy dependency importable from a private per-user environment,
 surviving memory kills (signal-killed builds cool down instead of retrying every
@@ -71,6 +71,17 @@ def parse(parser: Root, argv: List[str]) -> argparse.Namespace:
     return args
 
 
+def split_tail(argv: List[str]) -> Tuple[List[str], Optional[List[str]]]:
+    """For a command whose module sets ``TAIL`` (``run``): sdkboot's own words, and the consumer's
+    command line from the first ``--`` or ``-m`` on, which argparse must never see."""
+    if not argv or argv[0] not in COMMANDS:
+        return argv, None
+    if not getattr(importlib.import_module(f"sdkboot.commands.{argv[0]}"), "TAIL", False):
+        return argv, None
+    cut = next((i for i, word in enumerate(argv) if word in ("--", "-m")), None)
+    return (argv, None) if cut is None else (argv[:cut], argv[cut:])
+
+
 def _internal_error(exc: Exception) -> int:
     if os.environ.get("SDKBOOT_DEBUG"):
         traceback.print_exc()
@@ -90,8 +101,11 @@ def _run(argv: List[str], closed_fds: FrozenSet[int]) -> int:
     if streams.stdout_closed(closed_fds):
         raise UsageError(f"{_prog(argv)}: stdout is closed, so the result has nowhere to go:"
                          f" run `{_rerun(argv)}` with stdout open (e.g. `> FILE`)")
+    own, tail = split_tail(argv)
     try:
-        args = parse(build_parser(), argv)
+        args = parse(build_parser(), own)
+        if tail is not None:
+            args.tail = tail
     except SystemExit as done:  # --help and --version print, then exit: their output is flushed too
         streams.flush_stdout()
         return int(done.code or 0)

@@ -90,7 +90,7 @@ def _spawner(session: Session) -> Spawn:
     return lambda argv, timeout: session.run(Phase.PRE, argv, PROBE_WHAT, timeout=timeout)
 
 
-def _cache_file(spec: Spec) -> Optional[str]:
+def cache_file(spec: Spec) -> Optional[str]:
     """The probe cache; the state dir is made here (private) so the answers can be kept."""
     layout = Layout(spec.root)
     try:
@@ -100,16 +100,18 @@ def _cache_file(spec: Spec) -> Optional[str]:
     return layout.pythons_file
 
 
-def discover(spec: Spec, session: Session) -> Discovery:
+def discover(spec: Spec, session: Session, cache: Optional[str] = None) -> Discovery:
+    """Discovery with the probes counted in ``session``; ``cache`` overrides the state dir's file
+    (``doctor`` must leave no trace)."""
     from .discovery import discover as run_discovery
 
-    return run_discovery(cache_file=_cache_file(spec), spawn=_spawner(session))
+    return run_discovery(cache_file=cache or cache_file(spec), spawn=_spawner(session))
 
 
-def _probe_given(spec: Spec, session: Session) -> Interpreter:
+def _probe_given(spec: Spec, session: Session, cache: Optional[str]) -> Interpreter:
     from .discovery import probe
 
-    return probe(spec.python, cache_file=_cache_file(spec), spawn=_spawner(session))[0]
+    return probe(spec.python, cache_file=cache or cache_file(spec), spawn=_spawner(session))[0]
 
 
 def too_old(spec: Spec, found: Discovery) -> Result:
@@ -125,11 +127,11 @@ def too_old(spec: Spec, found: Discovery) -> Result:
                   message=message(sys.version.split()[0], need, spec.import_name, where, run_line(spec)))
 
 
-def _given(spec: Spec, session: Session) -> Union[List[Builder], Result]:
+def _given(spec: Spec, session: Session, cache: Optional[str]) -> Union[List[Builder], Result]:
     """An explicit --python builds as given; in process it must be this interpreter's X.Y."""
     from .messages import foreign_python
 
-    found = _probe_given(spec, session)
+    found = _probe_given(spec, session, cache)
     info = found.info
     if info is not None and not spec.for_run and info.version[:2] != sys.version_info[:2]:
         return Result(Outcome.HOOK_PY_INCOMPATIBLE, python=spec.python,
@@ -137,10 +139,10 @@ def _given(spec: Spec, session: Session) -> Union[List[Builder], Result]:
     return [Builder(spec.python, info.label if info else None, other=True)]
 
 
-def _discovered(spec: Spec, session: Session) -> Union[List[Builder], Result]:
+def _discovered(spec: Spec, session: Session, cache: Optional[str]) -> Union[List[Builder], Result]:
     from .discovery import ranked
 
-    found = discover(spec, session)
+    found = discover(spec, session, cache)
     order = ranked(found.interpreters, spec.min_python)
     if not order:
         order = _last_resort(found, spec)
@@ -160,10 +162,11 @@ def _last_resort(found: Discovery, spec: Spec) -> List[Interpreter]:
     return [host] if host is not None else ([other] if other is not None else [])
 
 
-def builders(spec: Spec, session: Session) -> Union[List[Builder], Result]:
-    """The interpreters a build tries, in order; or the Result that stops it before any build."""
+def builders(spec: Spec, session: Session, cache: Optional[str] = None) -> Union[List[Builder], Result]:
+    """The interpreters a build tries, in order; or the Result that stops it before any build.
+    ``doctor`` asks the same question so that it agrees with ``ensure``."""
     if discovers(spec):
-        return _discovered(spec, session)
+        return _discovered(spec, session, cache)
     if is_host(spec.python):
         return [Builder(spec.python, HOST_VERSION, other=False)]
-    return _given(spec, session)
+    return _given(spec, session, cache)

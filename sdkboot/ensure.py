@@ -73,6 +73,11 @@ def _healthy(spec: Spec, layout: Layout) -> Optional[Result]:
                   alt_py=alt)
 
 
+def noop(spec: Spec) -> Optional[Result]:
+    """The no-op answer (NOOP_SYSTEM or a healthy env), or None: reads a file, spawns nothing."""
+    return _in_host(spec) or _healthy(spec, Layout(spec.root))
+
+
 def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> Optional[Result]:
     left = cooldown.remaining(layout, now, spec.cooldown_seconds, fp)
     if left <= 0:
@@ -128,10 +133,12 @@ def _credited(spec: Spec, result: Result, builder: consumer.Builder, rejected: L
     extra: Dict[str, Any] = {"python": builder.python}
     if result.ok and builder.other:
         extra["alt_py"] = builder.number
+        extra["message"] = f"{result.message} with Python {builder.version or '?'} ({builder.python})"
     if _rejected(result):
         extra["message"] = messages.rejected_pythons(result, spec, rejected)
     elif rejected:
-        extra["message"] = f"{result.message} (pip rejected Python {', '.join(rejected)} for Requires-Python)"
+        note = f"pip rejected Python {', '.join(rejected)} for Requires-Python"
+        extra["message"] = f"{extra.get('message', result.message)} ({note})"
     return dataclasses.replace(result, **extra)
 
 

@@ -349,3 +349,12 @@ def low_memory(spec: Spec, limit_mib: int, floors_mib: Sequence[Tuple[str, int]]
 def all_kinds() -> List[ErrKind]:
     """Every err kind a message exists for: all of them but NONE and the catch-all."""
     return [kind for kind in ErrKind if kind not in (ErrKind.NONE, ErrKind.UNCATEGORIZED)]
+
+
+def nothing_can_build(need: str, best: Optional[str], best_xy: Optional[str]) -> str:
+    """No interpreter qualifies: say what to install, naming the best one found."""
+    if best is None:
+        return f"no Python {need}+ was found on this machine: install one that has venv and pip"
+    venv = f"python{best_xy}-venv" if best_xy else "python3-venv"
+    return (f"no Python {need}+ here can build the env: {best} has neither ensurepip nor pip; install them"
+            f" (Debian/Ubuntu: apt install {venv} python3-pip), or a Python {need}+ that has them")

@@ -68,6 +68,11 @@ def add_location(parser: argparse.ArgumentParser) -> None:
                         help=f"module whose importability is the goal (default: {DEFAULT_IMPORT_NAME})")
 
 
+def min_python_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--min-python", type=_version, default=DEFAULT_MIN_PYTHON, metavar="X.Y",
+                        help="oldest Python the package supports (default: %d.%d)" % DEFAULT_MIN_PYTHON)
+
+
 def add_build(parser: argparse.ArgumentParser, for_run_flag: bool = True) -> None:
     """Options that say how to build: ensure and hook (``run`` implies --for-run)."""
     add_location(parser)
@@ -90,8 +95,7 @@ def add_build(parser: argparse.ArgumentParser, for_run_flag: bool = True) -> Non
                         help="after a signal-killed build, do not retry for this long (default: 86400)")
     parser.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_STEP_TIMEOUT, metavar="SECONDS",
                         help="time limit per build step; the step's whole process group is killed past it")
-    parser.add_argument("--min-python", type=_version, default=DEFAULT_MIN_PYTHON, metavar="X.Y",
-                        help="oldest host Python the package supports (default: %d.%d)" % DEFAULT_MIN_PYTHON)
+    min_python_option(parser)
     parser.add_argument("--strategy", action="append", default=[], metavar="NAME", dest="strategies",
                         help="build strategy to try, in order (repeatable; default: every one, in order:"
                              f" {', '.join(_strategy_names())})")

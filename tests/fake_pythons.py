@@ -12,6 +12,11 @@ import stat
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
+import pytest
+
+from sdkboot import discovery
+from sdkboot.discovery import Places
+
 _SCRIPT = """\
 #!/bin/sh
 echo "$0" >> {log}
@@ -56,3 +61,36 @@ def link(path: Path, target: Path) -> Path:
 def spawned(log: Path) -> List[str]:
     """The paths of the fakes that really ran, in order."""
     return log.read_text().split() if log.exists() else []
+
+
+class Tree:
+    """A fake machine under one temp dir: PATH dirs, well-known places and a spawn log."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.log = root / "spawned.log"
+        self.bin1, self.bin2 = root / "bin1", root / "bin2"
+        self.cache = root / "state" / "interpreters.json"
+        self.cache.parent.mkdir()
+        self.host = ""
+
+    def places(self, **changes: object) -> Places:
+        r = self.root
+        base = Places(host=self.host, path=(str(self.bin1), str(self.bin2)), platform="linux",
+                      pyenv_root=str(r / "pyenv"), uv_dir=str(r / "uv"), asdf_dir=str(r / "asdf"),
+                      mise_dir=str(r / "mise"), system_bin=str(r / "usr" / "bin"),
+                      homebrew=(str(r / "opt" / "homebrew" / "bin"), str(r / "usr" / "local" / "bin")),
+                      frameworks=str(r / "Frameworks" / "Versions"))
+        return Places(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+
+    def python(self, rel: str, version: Sequence[int], **flags: bool) -> Path:
+        return fake_python(self.root / rel, version, self.log, **flags)
+
+    def discover(self, **changes: object) -> discovery.Discovery:
+        return discovery.discover(self.places(**changes), cache_file=str(self.cache))
+
+    def use(self, monkeypatch: pytest.MonkeyPatch, **changes: object) -> Places:
+        """Make every discovery in this test (ensure, pythons, doctor) see this tree."""
+        places = self.places(**changes)
+        monkeypatch.setattr(Places, "from_env", classmethod(lambda cls, *a, **k: places))
+        return places

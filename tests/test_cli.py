@@ -43,8 +43,8 @@ STATUS_BUILT_TYPES = {
 }
 COOLDOWN_TYPES = {"active": (bool,), "remaining_seconds": (int,), "rc": (int, NoneType), "phase": (str, NoneType)}
 BUILDING_TYPES = {"running": (bool,), "pid": (int, NoneType)}
-DOCTOR_TYPES = {"interpreter": (dict,), "memory_limits": (list,), "disk": (dict,), "proxies": (dict,),
-                "verdicts": (dict,)}
+DOCTOR_TYPES = {"interpreter": (dict,), "ensure_would": (dict,), "memory_limits": (list,), "disk": (dict,),
+                "proxies": (dict,), "verdicts": (dict,), "pythons": (dict,)}
 CLEAN_TYPES = {"paths": (list,), "removed": (bool,), "dry_run": (bool,)}
 REPORT_TYPES = {"events": (int,), "corrupt_lines": (int,), "outcomes": (dict,), "err_kinds": (dict,),
                 "signal_kill_rcs": (dict,), "durations": (dict,)}

@@ -20,8 +20,8 @@ MiB = 1024 * 1024
 GOOD_INTERP = {"executable": "/usr/bin/python3", "version": "3.11.7", "implementation": "CPython",
                "build": "main Jan 1 2024", "venv": True, "ensurepip": True, "pip": True}
 ROOMY = {"state_dir": "/s", "checked": "/s", "free_bytes": 10 * 1024 * MiB, "writable": True}
-TOP_KEYS = {"interpreter", "memory_limits", "disk", "proxies", "verdicts"}
-INTERP_KEYS = {"executable", "version", "implementation", "build", "venv", "ensurepip", "pip"}
+TOP_KEYS = {"interpreter", "ensure_would", "memory_limits", "disk", "proxies", "verdicts", "pythons"}
+INTERP_KEYS = {"executable", "version", "implementation", "tags", "venv", "ensurepip", "pip"}
 
 
 def cgroup(mib: int) -> Limit:
@@ -125,7 +125,8 @@ def test_injected_limits_through_the_cli(tmp_path: Path, capsys: pytest.CaptureF
 def test_a_broken_interpreter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = write_wrapper(tmp_path / "py-broken", 'echo "python: cannot start: libpython missing" >&2; exit 127\n')
     info = doctor_json(capsys, tmp_path, "--python", str(broken))
-    assert info["interpreter"] == {"executable": str(broken), "error": "python: cannot start: libpython missing"}
+    assert set(info["interpreter"]) == {"executable", "error"} and info["interpreter"]["executable"] == str(broken)
+    assert info["interpreter"]["error"] == "the probe failed (exit 127): python: cannot start: libpython missing"
     assert "the interpreter has no venv module" in info["verdicts"]["venv"]
     assert "the interpreter has no pip module" in info["verdicts"]["target"]
     assert info["rc"] == 1

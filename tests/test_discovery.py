@@ -14,42 +14,15 @@ from typing import List, Optional, Sequence, Tuple
 
 import pytest
 
-from tests.fake_pythons import fake_python, link, shim, spawned
+from tests.fake_pythons import Tree, link, shim, spawned
 from sdkboot import discovery
 from sdkboot.codes import Strategy
-from sdkboot.discovery import Candidate, Info, Interpreter, Places, alt_py, discover, ranked, verdicts
+from sdkboot.discovery import Candidate, Info, Interpreter, alt_py, discover, ranked, verdicts
 from sdkboot.discovery._locate import parse_launcher, shim_reason, version_key
 from sdkboot.runner import Completed, run
 
 INTERROGATE = importlib.import_module("sdkboot.discovery._interrogate")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the fake interpreters are sh scripts")
-
-
-class Tree:
-    """A fake machine under one temp dir: PATH dirs, well-known places and a spawn log."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.log = root / "spawned.log"
-        self.bin1, self.bin2 = root / "bin1", root / "bin2"
-        self.cache = root / "state" / "interpreters.json"
-        self.cache.parent.mkdir()
-        self.host = ""
-
-    def places(self, **changes: object) -> Places:
-        r = self.root
-        base = Places(host=self.host, path=(str(self.bin1), str(self.bin2)), platform="linux",
-                      pyenv_root=str(r / "pyenv"), uv_dir=str(r / "uv"), asdf_dir=str(r / "asdf"),
-                      mise_dir=str(r / "mise"), system_bin=str(r / "usr" / "bin"),
-                      homebrew=(str(r / "opt" / "homebrew" / "bin"), str(r / "usr" / "local" / "bin")),
-                      frameworks=str(r / "Frameworks" / "Versions"))
-        return Places(**{**base.__dict__, **changes})  # type: ignore[arg-type]
-
-    def python(self, rel: str, version: Sequence[int], **flags: bool) -> Path:
-        return fake_python(self.root / rel, version, self.log, **flags)
-
-    def discover(self, **changes: object) -> discovery.Discovery:
-        return discover(self.places(**changes), cache_file=str(self.cache))
 
 
 @pytest.fixture

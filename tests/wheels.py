@@ -15,6 +15,7 @@ def _record_line(name: str, data: bytes) -> str:
 
 def _metadata(dist: str, version: str, requires: Sequence[str], requires_python: str = "") -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {dist}", f"Version: {version}"]
+    lines += [f"Requires-Python: {requires_python}"] if requires_python else []
     lines += [f"Requires-Dist: {req}" for req in requires]
     lines += [f"Requires-Python: {requires_python}"] if requires_python else []
     return "\n".join(lines) + "\n"

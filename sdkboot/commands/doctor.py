@@ -2,18 +2,26 @@
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
 import re
 import shutil
-from typing import Any, Dict, List
+import sys
+import tempfile
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from .. import memlimit, runner
+from .. import consumer, memlimit
+from ..codes import Outcome
+from ..discovery import discover, probe
+from ..ensure import noop
 from ..fsutil import can_write
+from ..layout import Layout
 from ..options import add_build, add_json, build_spec
-from ..session import succeeded
+from ..result import Result
+from ..session import Session
 from ..spec import Spec
 from ..table import emit_json, human_bytes, pairs
+from .pythons import summary
 
 HELP = "diagnose this machine: interpreter, memory limits, disk, proxies, and a verdict per strategy"
 EXAMPLE = "sdkboot doctor --python /usr/bin/python3"
@@ -24,13 +32,7 @@ NEEDED_DISK = 600 * 1024 * 1024
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "PIP_INDEX_URL", "PIP_PROXY")
 # user:password@ up to the LAST @ of the authority (passwords may hold @), with or without a scheme.
 _CREDENTIALS = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/\s]*@")
-_PROBE = (
-    "import importlib.util as u, json, platform, sys\n"
-    "has = lambda m: u.find_spec(m) is not None\n"
-    "print(json.dumps({'executable': sys.executable, 'version': platform.python_version(),"
-    " 'implementation': platform.python_implementation(), 'build': ' '.join(platform.python_build()),"
-    " 'venv': has('venv'), 'ensurepip': has('ensurepip'), 'pip': has('pip')}))\n"
-)
+OK_OUTCOMES = {o.name for o in (Outcome.NOOP_SYSTEM, Outcome.NOOP_VENV, Outcome.NOOP_TARGET)}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -38,13 +40,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_json(parser)
 
 
-def interpreter(spec: Spec) -> Dict[str, Any]:
-    """Facts from the build interpreter itself (it may not be this one)."""
-    done = runner.run([spec.python, "-c", _PROBE], timeout=spec.step_timeout)
-    if not succeeded(done):
-        return {"executable": spec.python, "error": (done.err or done.out).decode(errors="replace").strip()[-200:]
-                or f"exit {done.rc}"}
-    return dict(json.loads(done.out.decode()))
+def expected(spec: Spec, session: Session, cache: str) -> Tuple[Optional[Result], Optional[str]]:
+    """What ``ensure`` would do, decided the way it decides: ``(result, None)`` when it would stop
+    (a no-op, or HOOK_PY_INCOMPATIBLE) or ``(None, python)`` with the interpreter it would build with."""
+    if not spec.for_run and sys.version_info[:2] < tuple(spec.min_python):
+        return consumer.too_old(spec, consumer.discover(spec, session, cache)), None
+    settled = noop(spec)
+    if settled is not None:
+        return settled, None
+    plan = consumer.builders(spec, session, cache)
+    return (plan, None) if isinstance(plan, Result) else (None, plan[0].python)
+
+
+def interpreter(python: str, cache: str) -> Dict[str, Any]:
+    """Facts from the build interpreter itself (it may not be this one), by discovery's probe."""
+    found, _ = probe(python, cache_file=cache)
+    if found.info is None:
+        return {"executable": python, "error": found.error or "not probed"}
+    return {**found.info.to_json(), "executable": python}
+
+
+@contextlib.contextmanager
+def _probe_cache(spec: Spec) -> Iterator[str]:
+    """The state dir's probe cache when it exists; else a throwaway one (doctor creates nothing)."""
+    layout = Layout(spec.root)
+    if os.path.isdir(layout.root):
+        yield layout.pythons_file
+        return
+    with tempfile.TemporaryDirectory(prefix="sdkboot-doctor-") as scratch:
+        yield os.path.join(scratch, os.path.basename(layout.pythons_file))
 
 
 def _existing(path: str) -> str:
@@ -90,13 +114,26 @@ def verdict(strategy: str, interp: Dict[str, Any], limits: List[memlimit.Limit],
     return problems
 
 
+def _ensure_would(settled: Optional[Result], python: Optional[str]) -> Dict[str, Any]:
+    if settled is None:
+        return {"outcome": None, "build_with": python, "message": f"build with {python}"}
+    return {"outcome": settled.outcome.name, "build_with": None, "message": settled.message}
+
+
 def collect(spec: Spec) -> Dict[str, Any]:
-    interp, limits, space = interpreter(spec), memlimit.all_limits(), disk(spec)
+    with _probe_cache(spec) as cache:
+        settled, python = expected(spec, Session(spec), cache)
+        interp = interpreter(python or spec.python, cache)
+        found = summary(discover(cache_file=cache), spec.min_python)
+    limits, space = memlimit.all_limits(), disk(spec)
+    # ensure would stop before any strategy runs: say so, the reason is under "ensure would".
+    stop = [f"ensure stops before building ({settled.outcome.name})"] if settled and not settled.ok else []
     return {
-        "interpreter": interp,
+        "interpreter": interp, "ensure_would": _ensure_would(settled, python),
         "memory_limits": [{"source": x.source, "bytes": x.limit} for x in limits],
         "disk": space, "proxies": proxies(),
-        "verdicts": {s: verdict(s, interp, limits, space) for s in FLOORS_MIB},
+        "verdicts": {s: stop + verdict(s, interp, limits, space) for s in FLOORS_MIB},
+        "pythons": found,
     }
 
 
@@ -108,24 +145,29 @@ def _lines(info: Dict[str, Any]) -> str:
     interp, space = info["interpreter"], info["disk"]
     limits = ", ".join(f"{x['source']} = {human_bytes(x['bytes'])}" for x in info["memory_limits"]) or "none"
     name = f"{interp.get('implementation', '?')} {interp.get('version', '?')}"
-    items = [("interpreter", f"{interp.get('executable')} ({name})"),
-             ("build", interp.get("build", interp.get("error", "?"))),
+    found, would = info["pythons"], info["ensure_would"]
+    chosen = f"`sdkboot run` would build with {found['chosen']}" if found["chosen"] else found["problem"]
+    items = [("interpreter", f"{interp.get('executable')} ({name})" + (f": {interp['error']}" if "error" in interp
+                                                                       else "")),
              ("modules", ", ".join(f"{m} {'yes' if interp.get(m) else 'NO'}" for m in ("venv", "ensurepip", "pip"))),
              ("memory limits", limits),
              ("state dir", f"{space['state_dir']} ({'writable' if space['writable'] else 'NOT writable'},"
                            f" {human_bytes(space['free_bytes'])} free)"),
-             ("proxies", ", ".join(f"{k}={v}" for k, v in info["proxies"].items()) or "none")]
+             ("proxies", ", ".join(f"{k}={v}" for k, v in info["proxies"].items()) or "none"),
+             ("pythons", f"{len(found['candidates'])} found (`sdkboot pythons` lists them); {chosen}"),
+             ("ensure would", (f"{would['outcome'].lower()}: " if would["outcome"] else "") + would["message"])]
     items += [(f"strategy {name}", _verdict_line(problems)) for name, problems in info["verdicts"].items()]
     return pairs(items)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit 0 when at least one strategy is likely to work, 1 otherwise."""
+    """Exit 0 when ensure would succeed (a no-op, or a strategy likely to work), 1 otherwise."""
     info = collect(build_spec(args, must_write=False))
     if args.json:
         emit_json(info)
     else:
         print(_lines(info))
-    return 0 if any(not problems for problems in info["verdicts"].values()) else 1
+    noop = info["ensure_would"]["outcome"] in OK_OUTCOMES
+    return 0 if noop or any(not problems for problems in info["verdicts"].values()) else 1
 
 

@@ -140,7 +140,7 @@ def shim_reason(path: str) -> Optional[str]:
     parent = parts[-2] if len(parts) > 1 else ""
     if parent in _SHIM_DIRS:
         manager = next((m for m in ("pyenv", "asdf", "mise", "rtx") if any(m in p for p in parts)), "version-manager")
-        return f"a {manager} shim (slow, and it fails when its version is not selected); its versions are probed"
+        return f"a {manager} shim (slow; it fails when its version is not selected)"
     if parent == _STORE_DIR:
         return "a Microsoft Store alias (it opens the Store when Python is not installed)"
     return None

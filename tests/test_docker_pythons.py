@@ -1,0 +1,74 @@
+"""In Debian 12 with python3 only (no venv, no pip): nothing can build, and sdkboot says what to install.
+
+A fresh ``debian12-python`` container, networking off, sdkboot's source mounted read-only.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Iterator, List
+
+import pytest
+
+from tests.conftest import REPO, require_capability
+
+pytestmark = pytest.mark.docker
+IMAGE = "debian12-python"
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    from repro import Unsupported, dockerutil, images
+
+    try:
+        engine = dockerutil.connect()
+    except Unsupported as exc:
+        require_capability(f"no Docker engine: {exc.reason}")
+    ref = images.load_recipes()[IMAGE].ref
+    try:
+        engine.images.get(ref)
+    except Exception:  # docker.errors.ImageNotFound, without importing docker at collection
+        require_capability(f"no image {ref}: build it with `python -m repro images build {IMAGE}`")
+    yield engine
+    dockerutil.sweep(engine, dockerutil.run_id())
+
+
+def in_container(client: Any, argv: List[str]) -> Dict[str, Any]:
+    """Run ``python3 -m sdkboot ARGV`` in a fresh container; its exit code and both streams."""
+    from repro import dockerutil, images
+
+    container = client.containers.create(
+        images.load_recipes()[IMAGE].ref, command=["python3", "-m", "sdkboot", *argv], network_mode="none",
+        environment={"PYTHONPATH": "/src", "HOME": "/tmp"}, labels=dockerutil.labels(),
+        volumes={str(REPO / "sdkboot"): {"bind": "/src/sdkboot", "mode": "ro"}})
+    try:
+        container.start()
+        code = container.wait(timeout=300)["StatusCode"]
+        out = container.logs(stdout=True, stderr=False).decode()
+        err = container.logs(stdout=False, stderr=True).decode()
+    finally:
+        dockerutil.remove_container(container)
+    return {"rc": code, "out": out, "err": err}
+
+
+def test_pythons_explains_why_nothing_can_build(client: Any) -> None:
+    done = in_container(client, ["pythons", "--json"])
+    assert done["rc"] == 1 and done["err"] == "", done["err"]
+    data = json.loads(done["out"])
+    assert data["chosen"] is None
+    debian = [row for row in data["candidates"] if row["real_path"] == "/usr/bin/python3.11"]
+    assert len(debian) == 1 and debian[0]["reason"] == (
+        "cannot build: no ensurepip for a venv and no pip for the --target fallback")
+    assert "apt install python3.11-venv python3-pip" in data["problem"]
+
+    text = in_container(client, ["pythons"])
+    assert text["rc"] == 1 and text["out"].splitlines()[-1].startswith("nothing chosen: no Python 3.10+ here")
+
+
+def test_the_hook_notice_says_what_to_install(client: Any) -> None:
+    done = in_container(client, ["hook", "--for-run", "--state-dir", "/tmp/state", "--no-index"])
+    assert done["rc"] == 0, done["err"]
+    lines = [json.loads(line) for line in done["out"].splitlines()]
+    assert len(lines) == 2 and lines[0]["async"] is True
+    answer = lines[1]
+    assert answer["metrics"]["sdk_bootstrap"] == 3 and answer["metrics"]["sdk_has_pip"] is False
+    assert "apt install python3.11-venv python3-pip" in answer["systemMessage"]
