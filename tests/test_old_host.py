@@ -128,7 +128,7 @@ def test_in_process_the_old_host_keeps_hook_py_incompatible_and_learns_the_run_l
 def test_in_process_requires_python_names_both_versions(host: OldHost) -> None:
     done = host.sdkboot("ensure", min_python="3.9")
     assert done.returncode == 1
-    assert "(requires_python)" in done.stderr and ">=3.10" in done.stderr and "Python 3.9." in done.stderr
+    assert "(requires_python)" in done.stderr and ">=3.10" in done.stderr and f"{host.python} (3.9." in done.stderr
 
 
 def test_hook_for_run_builds_with_the_discovered_interpreter(host: OldHost) -> None:
