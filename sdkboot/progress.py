@@ -1,9 +1,11 @@
 """Progress: what a long step is doing, shown as one updating line on a terminal."""
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
+import unicodedata
 from typing import Callable, Optional, TextIO
 
 # (phase label, detail) -> None. The detail is "" when nothing finer is known.
@@ -11,6 +13,9 @@ ProgressSink = Callable[[str, str], None]
 
 _PIP_LINE = re.compile(r"^(collecting|processing|downloading|using cached)\s+(\S+)", re.IGNORECASE)
 _PIP_INSTALLING = re.compile(r"^installing collected packages:\s*(.+)$", re.IGNORECASE)
+# pip's text must not move the cursor or recolour the terminal: controls become "?".
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+FALLBACK_COLUMNS = 80
 
 
 def pip_detail(line: bytes) -> Optional[str]:
@@ -54,15 +59,55 @@ class TerminalProgress:
 
     def _draw(self) -> None:
         elapsed = time.monotonic() - self._since
-        text = f"sdkboot: {self._phase} {elapsed:5.1f}s {self._detail}"[:100]
-        self.stream.write("\r" + text.ljust(self._width))
+        text = fit(f"sdkboot: {self._phase} {elapsed:5.1f}s {self._detail}", self.columns() - 1)
+        # Pad over what the last draw left, but never into the last column: a full row wraps.
+        self.stream.write("\r" + text + " " * max(0, min(self._width, self.columns() - 1) - cells(text)))
         self.stream.flush()
-        self._width = len(text)
+        self._width = cells(text)
+
+    def columns(self) -> int:
+        """The terminal's width now (it may have been resized): $COLUMNS, else the stream's tty."""
+        return terminal_columns(self.stream)
 
     def close(self) -> None:
         """Stop drawing and erase the line, so the final message starts clean."""
         self._due = None
         if self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.write("\r" + " " * min(self._width, self.columns() - 1) + "\r")
             self.stream.flush()
             self._width = 0
+
+
+def terminal_columns(stream: TextIO) -> int:
+    """Columns of the terminal ``stream`` writes to: $COLUMNS when set (as shutil reads it), else the
+    size of the stream's own tty (not stdout's: stdout may be a pipe), else 80."""
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or FALLBACK_COLUMNS
+    except (OSError, ValueError, AttributeError):  # no fileno, not a tty, or closed
+        return FALLBACK_COLUMNS
+
+
+def _cell(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def cells(text: str) -> int:
+    """How many terminal columns ``text`` takes (wide CJK characters take two)."""
+    return sum(_cell(char) for char in text)
+
+
+def fit(text: str, limit: int) -> str:
+    """``text`` without control characters, cut to ``limit`` columns ("..." marks the cut)."""
+    text = _CONTROLS.sub("?", text)
+    if cells(text) <= limit:
+        return text
+    kept, used = [], 0
+    for char in text:
+        if used + _cell(char) > max(0, limit - 3):
+            break
+        kept.append(char)
+        used += _cell(char)
+    return ("".join(kept) + "...")[:max(0, limit)]

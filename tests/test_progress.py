@@ -83,12 +83,70 @@ def test_a_shorter_line_blanks_the_rest_of_the_previous_one() -> None:
     progress.close()
 
 
-def test_the_line_is_cut_at_100_characters() -> None:
+def segments(text: str) -> List[str]:
+    """What each redraw put on the line (between carriage returns)."""
+    return [chunk for chunk in text.split("\r") if chunk]
+
+
+@pytest.mark.parametrize("columns", [80, 60, 30, 12])
+def test_every_redraw_fits_the_terminal_and_never_reaches_its_last_column(
+        monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
     progress, stream = idle()
-    progress("pip", "y" * 500)
-    progress._draw()
-    assert len(stream.getvalue()) == 1 + 100
+    for detail in ("collecting " + "a-long-distribution-name" * 5, "x", "installing " + "b, " * 60, ""):
+        progress("pip", detail)
+        progress._draw()
     progress.close()
+    assert segments(stream.getvalue()), "it drew"
+    assert all(len(chunk) <= columns - 1 for chunk in segments(stream.getvalue())), segments(stream.getvalue())
+
+
+def test_a_cut_line_says_so_and_keeps_phase_and_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    progress, stream = idle()
+    progress("pip", "collecting " + "z" * 100)
+    progress._draw()
+    [drawn] = segments(stream.getvalue())
+    assert len(drawn) == 39 and drawn.endswith("...") and DRAWN.match("\r" + drawn)
+
+
+def test_a_terminal_made_narrower_gets_no_padding_past_its_new_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    progress, stream = idle()
+    progress("pip", "collecting " + "w" * 80)
+    progress._draw()
+    monkeypatch.setenv("COLUMNS", "40")
+    progress("pip", "x")
+    progress._draw()
+    progress.close()
+    assert all(len(chunk) <= 39 for chunk in segments(stream.getvalue())[1:])
+
+
+def test_control_characters_and_wide_characters() -> None:
+    from sdkboot.progress import cells, fit
+
+    assert fit("a\x1b[31mb\tc", 20) == "a?[31mb?c", "pip's output cannot move the cursor or recolour"
+    assert cells("包a") == 3
+    assert cells(fit("包" * 10, 9)) <= 9
+
+
+def test_the_width_comes_from_the_streams_own_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+    import struct
+    import termios
+
+    from sdkboot.progress import terminal_columns
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    master, slave = os.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 57, 0, 0))
+        with open(slave, "w", closefd=False) as tty:
+            assert terminal_columns(tty) == 57
+        assert terminal_columns(io.StringIO()) == 80, "no terminal: the usual default"
+    finally:
+        os.close(slave)
+        os.close(master)
 
 
 def test_a_new_phase_restarts_the_clock() -> None:
@@ -156,10 +214,19 @@ needs_pty = pytest.mark.skipif(sys.platform == "win32" or not hasattr(os, "openp
 SLOW_VENV = 'if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then sleep 1.5; echo "Error: nope" >&2; exit 1; fi\n'
 
 
-def run_with_pty_stderr(argv: List[str], timeout: float = 240) -> Tuple[int, bytes, bytes]:
-    """Run ``argv`` with stderr on a pseudo-terminal; return (rc, stdout, what the terminal got)."""
+def run_with_pty_stderr(argv: List[str], timeout: float = 240, columns: int = 0) -> Tuple[int, bytes, bytes]:
+    """Run ``argv`` with stderr on a pseudo-terminal (``columns`` wide, when given; $COLUMNS unset);
+    return (rc, stdout, what the terminal got)."""
     master, slave = os.openpty()
     received: List[bytes] = []
+    env = child_env()
+    if columns:
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        env.pop("COLUMNS", None)
 
     def pump() -> None:
         while True:
@@ -173,8 +240,7 @@ def run_with_pty_stderr(argv: List[str], timeout: float = 240) -> Tuple[int, byt
 
     reader = threading.Thread(target=pump, daemon=True)
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
-                                env=child_env())
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env)
     finally:
         os.close(slave)
     reader.start()
@@ -200,6 +266,51 @@ def test_a_slow_step_draws_progress_on_a_terminal(tmp_path: Path) -> None:
     assert b"\rsdkboot: venv " in terminal
     # The line is erased before the final message, which starts on a clean line.
     assert re.search(rb"\r +\rsdkboot: build_failed in phase venv", terminal), terminal
+
+
+def screen(output: bytes, columns: int) -> List[str]:
+    """The rows a terminal ``columns`` wide shows for ``output``: a row that fills up wraps to the next,
+    ``\r`` goes back to the start of the current row, ``\n`` starts a new one."""
+    rows, row, col = [[" "] * columns], 0, 0
+    for char in output.decode("utf-8", errors="replace"):
+        if char == "\r":
+            col = 0
+        elif char == "\n":
+            row, col = row + 1, 0
+        else:
+            if col == columns:
+                row, col = row + 1, 0
+            while len(rows) <= row:
+                rows.append([" "] * columns)
+            rows[row][col] = char
+            col += 1
+        while len(rows) <= row:
+            rows.append([" "] * columns)
+    return ["".join(r).rstrip() for r in rows if "".join(r).strip()]
+
+
+# venv "succeeds" at once, leaving an env whose pip names a long distribution, then fails slowly.
+LONG_NAME = "a-distribution-whose-name-is-long-enough-to-wrap-an-eighty-column-terminal>=1.0"
+SLOW_PIP = f"""if [ "$2" = "venv" ]; then
+  mkdir -p "$3/bin"
+  printf '#!/bin/sh\\necho "Collecting {LONG_NAME}"\\nsleep 1.5\\necho "ERROR: nope" >&2\\nexit 1\\n' > "$3/bin/python"
+  chmod +x "$3/bin/python"
+  exit 0
+fi
+"""
+
+
+@needs_pty
+@pytest.mark.parametrize("columns", [30, 60, 80])
+def test_a_narrow_terminal_is_left_with_no_stale_progress_rows(tmp_path: Path, columns: int) -> None:
+    """On 80 columns one build left 32 stale lines, and on 60 columns 49: every redraw wrapped."""
+    slow = write_wrapper(tmp_path / "py-slow", SLOW_PIP)
+    rc, _, terminal = run_with_pty_stderr(ensure_argv(tmp_path / "state", tmp_path, python=slow),
+                                          columns=columns)
+    assert rc == 1 and b"\rsdkboot: pip " in terminal and b"s collec" in terminal
+    rows = screen(terminal, columns)
+    assert not any(r.startswith("sdkboot: pip") or "distribution-whose" in r for r in rows), rows
+    assert rows[0].startswith("sdkboot: build_failed"), rows
 
 
 @needs_pty
