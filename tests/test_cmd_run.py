@@ -159,3 +159,18 @@ def test_run_not_ready_exits_with_ensures_code_and_line(tmp_path: Path) -> None:
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("sdkboot: build_failed in phase ") and "(pip_no_match): " in done.stderr
+
+
+@pytest.mark.parametrize("argv, for_run", [
+    (["run", "--", "x.py"], True),  # run always builds for run
+    (["hook", "--for-run"], True),
+    (["ensure", "--for-run"], True),
+    (["ensure"], False),
+])
+def test_for_run_reaches_the_spec(tmp_path: Path, argv: List[str], for_run: bool) -> None:
+    from sdkboot import cli
+    from sdkboot.options import build_spec
+
+    own, tail = split_tail([*argv[:1], "--state-dir", str(tmp_path / "s"), *argv[1:]])
+    args = cli.parse(cli.build_parser(), own)
+    assert build_spec(args).for_run is for_run

@@ -12,7 +12,6 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from .. import consumer, memlimit
 from ..codes import Outcome
-from ..discovery import discover, probe
 from ..ensure import noop
 from ..fsutil import can_write
 from ..layout import Layout
@@ -54,6 +53,8 @@ def expected(spec: Spec, session: Session, cache: str) -> Tuple[Optional[Result]
 
 def interpreter(python: str, cache: str) -> Dict[str, Any]:
     """Facts from the build interpreter itself (it may not be this one), by discovery's probe."""
+    from ..discovery import probe
+
     found, _ = probe(python, cache_file=cache)
     if found.info is None:
         return {"executable": python, "error": found.error or "not probed"}
@@ -121,6 +122,8 @@ def _ensure_would(settled: Optional[Result], python: Optional[str]) -> Dict[str,
 
 
 def collect(spec: Spec) -> Dict[str, Any]:
+    from ..discovery import discover
+
     with _probe_cache(spec) as cache:
         settled, python = expected(spec, Session(spec), cache)
         interp = interpreter(python or spec.python, cache)

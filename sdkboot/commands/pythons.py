@@ -6,13 +6,14 @@ sdkboot's ``py -0p`` or ``uv python list``: the same discovery and choice that `
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..consumer import cache_file
-from ..discovery import Discovery, Verdict, discover, verdicts
-from ..messages import nothing_can_build
 from ..options import add_json, add_location, location_spec, min_python_option
 from ..table import emit_json, table
+
+if TYPE_CHECKING:  # discovery is imported when this command runs, not whenever the CLI starts
+    from ..discovery import Discovery, Verdict
 
 HELP = "list the Pythons found here, what each can do, and which one `sdkboot run` would build with"
 EXAMPLE = "sdkboot pythons --min-python 3.10 --json"
@@ -38,6 +39,8 @@ def _row(verdict: Verdict) -> Dict[str, Any]:
 
 def summary(found: Discovery, min_python: Any) -> Dict[str, Any]:
     """The JSON shape, shared with ``doctor``."""
+    from ..discovery import verdicts
+
     rows = [_row(v) for v in verdicts(found.interpreters, min_python)]
     chosen = next((r for r in rows if r["chosen"]), None)
     return {"min_python": "%d.%d" % tuple(min_python), "chosen": chosen["path"] if chosen else None,
@@ -46,6 +49,8 @@ def summary(found: Discovery, min_python: Any) -> Dict[str, Any]:
 
 
 def _problem(rows: List[Dict[str, Any]], min_python: Any) -> str:
+    from ..messages import nothing_can_build
+
     recent = [r for r in rows if r["version"] and tuple(map(int, r["version"].split(".")[:2])) >= tuple(min_python)]
     best: Optional[Dict[str, Any]] = recent[0] if recent else None
     need = "%d.%d" % tuple(min_python)
@@ -67,6 +72,8 @@ def render(data: Dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when an interpreter can build, 1 when none can."""
+    from ..discovery import discover
+
     spec = location_spec(args)
     data = summary(discover(cache_file=cache_file(spec)), args.min_python)
     if args.json:
