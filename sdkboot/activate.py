@@ -101,8 +101,18 @@ def _add_checked(site_dir: str) -> Tuple[Tuple[str, ...], Optional[str]]:
 
 
 def activate(spec: Optional[Spec] = None) -> Activation:
-    """Idempotent: a second call finds the dir on sys.path and adds nothing."""
+    """Idempotent: a second call finds the dir on sys.path and adds nothing. Never raises:
+    the host imports the package next, and must get a reason rather than a crash."""
     spec = spec or Spec()
+    saved = list(sys.path)
+    try:
+        return _activate(spec)
+    except Exception as exc:  # noqa: BLE001 - the contract: a refusal with a reason
+        sys.path[:] = saved
+        return Activation(None, f"refused: {type(exc).__name__}: {exc}")
+
+
+def _activate(spec: Spec) -> Activation:
     record, reason = state.load(Layout(spec.root))
     if record is None:
         return Activation(None, f"nothing built: {reason}")

@@ -11,7 +11,7 @@ import math
 import os
 from typing import Any, Dict, Optional
 
-from .fsutil import read_json, write_json_atomic
+from .safefs import read_json, write_json_atomic
 from .layout import Layout
 from .state import Fingerprint
 
@@ -68,7 +68,7 @@ def arm(layout: Layout, now: float, rc: Optional[int], phase: str, fp: Fingerpri
 def _stamp(record: Dict[str, Any]) -> Optional[float]:
     stamp = record.get("time")
     if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp):
-        return None  # corrupt (json reads NaN and Infinity too): ignored
+        return None  # corrupt (NaN, Infinity, a string): ignored
     return float(stamp)
 
 

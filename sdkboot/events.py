@@ -6,6 +6,8 @@ import json
 import os
 from typing import Any, Dict, List
 
+from .safefs import LOG_CAP, open_regular, read_bytes
+
 MAX_BYTES = 1_000_000
 TAIL_BYTES = 2048
 
@@ -27,7 +29,8 @@ def append(path: str, record: Dict[str, Any]) -> bool:
     try:
         line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
         _rotate_if_full(path)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # Never through a link, into a FIFO or onto a hard link of some other file.
+        fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, for_writing=True)
         try:
             os.write(fd, line)  # one write on O_APPEND: concurrent sessions do not interleave
         finally:
@@ -46,9 +49,7 @@ def read_lines(path: str) -> List[str]:
     """Every line of the log and its rotated predecessor, oldest first."""
     lines: List[str] = []
     for name in (rotated(path), path):
-        try:
-            with open(name, "r", encoding="utf-8", errors="replace") as handle:
-                lines.extend(handle.read().splitlines())
-        except OSError:
-            continue
+        data, _ = read_bytes(name, LOG_CAP)
+        if data is not None:
+            lines.extend(data.decode("utf-8", errors="replace").splitlines())
     return lines

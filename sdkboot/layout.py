@@ -17,6 +17,12 @@ EVENTS_FILE = "events.jsonl"
 BUILDS_DIR = "builds"
 NOTICE_FILE = "notices.json"
 PYTHONS_FILE = "interpreters.json"
+# Its presence makes a dir sdkboot's own: only there does sdkboot delete anything.
+MARKER_FILE = ".sdkboot-state"
+# Every name sdkboot creates at the top of a state dir: a dir holding anything else (and no
+# marker) is not sdkboot's. A new file in the layout must be added here.
+OWN_NAMES = frozenset({STATE_FILE, COOLDOWN_FILE, LOCK_FILE, EVENTS_FILE, EVENTS_FILE + ".1", BUILDS_DIR,
+                       NOTICE_FILE, PYTHONS_FILE, MARKER_FILE})
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ import os
 import sys
 from typing import Optional
 
+from .safefs import open_regular
+
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
@@ -45,7 +47,8 @@ class BuildLock:
         self._fd: Optional[int] = None
 
     def acquire(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # It is truncated and written: never through a link, a FIFO, or another file's hard link.
+        fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, for_writing=True)
         try:
             locked = _try_lock(fd)
         except BaseException:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from .codes import ErrKind, Outcome
-from .fsutil import read_json, write_json_atomic
+from .safefs import read_json, write_json_atomic
 from .layout import Layout
 from .result import Result
 from .version import VERSION

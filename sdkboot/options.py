@@ -13,8 +13,8 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import requirements
-from .fsutil import can_write
 from .index import env_bool
+from .safefs import can_write
 from .spec import (DEFAULT_COOLDOWN, DEFAULT_IMPORT_NAME, DEFAULT_MIN_PYTHON, DEFAULT_REQUIREMENTS,
                    DEFAULT_STEP_TIMEOUT, Spec)
 

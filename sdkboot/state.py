@@ -5,6 +5,7 @@ no subprocess and imports nothing, which is what makes the no-op path cheap.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -12,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 from .codes import Strategy
-from .fsutil import read_json, write_json_atomic
+from .safefs import STATE_CAP, read_json, write_json_atomic
 from .layout import Layout
 from .spec import Spec
 
@@ -67,6 +68,8 @@ class InstallState:
     @classmethod
     def from_json(cls, data: Dict[str, Any]) -> "InstallState":
         """Raise ValueError for anything that is not a state this version wrote."""
+        if not isinstance(data.get("paths"), list):
+            raise ValueError("missing or unknown field: paths is not a list")
         try:
             state = cls(**{**data, "paths": tuple(data["paths"])})
         except (TypeError, KeyError) as exc:
@@ -76,12 +79,20 @@ class InstallState:
         return state
 
 
+def _is_path(value: object) -> bool:
+    """An absolute path with no NUL byte: ``os.stat`` raises ValueError on a NUL."""
+    return isinstance(value, str) and "\0" not in value and os.path.isabs(value)
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
 def _well_formed(state: InstallState) -> bool:
-    strings = (state.env, state.site, state.python_version, *state.paths)
     return (
-        state.strategy in STRATEGIES and all(isinstance(s, str) for s in strings)
-        and isinstance(state.fingerprint, dict)
-        and isinstance(state.built_at, (int, float)) and not isinstance(state.built_at, bool)
+        state.strategy in STRATEGIES and all(_is_path(p) for p in (state.env, state.site, *state.paths))
+        and isinstance(state.python_version, str) and isinstance(state.fingerprint, dict)
+        and _is_time(state.built_at)
     )
 
 
@@ -91,12 +102,12 @@ def new_state(strategy: str, env: str, site: str, version: str, paths: Sequence[
 
 def load(layout: Layout) -> Tuple[Optional[InstallState], Optional[str]]:
     """``(state, None)``, or ``(None, reason)`` when absent or corrupt."""
-    data, reason = read_json(layout.state_file)
+    data, reason = read_json(layout.state_file, STATE_CAP)
     if data is None:
         return None, f"install-state {reason}"
     try:
         return InstallState.from_json(data), None
-    except ValueError as exc:
+    except Exception as exc:  # noqa: BLE001 - any bad content is a corrupt state, never a crash
         return None, f"install-state corrupt: {exc}"
 
 

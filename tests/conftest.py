@@ -1,16 +1,22 @@
 """Shared fixtures: an isolated HOME for every test and a tiny offline wheelhouse."""
 from __future__ import annotations
 
+import contextlib
+import importlib
+import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator, NoReturn
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, Iterator, List, NoReturn, Set
 
 import pytest
 
 from tests.wheels import make_wheel
+
+if TYPE_CHECKING:
+    from tests.faults.fakes import FakeBuilds
 
 REPO = Path(__file__).resolve().parent.parent
 PROBE_DIST = "sdkboot-probe"
@@ -106,3 +112,117 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"capability test skipped where CI must provide it: {reason}"
+
+
+# -- the fault suite's recorder (tests/faults/, also read by `python -m repro faults`) --------------
+# Each fault test counts its trials and what each one lost. With SDKBOOT_FAULTS_REPORT=DIR set,
+# every pytest process (xdist workers too) writes its counts to DIR/<worker>.json at the end.
+
+FAULTS_REPORT = "SDKBOOT_FAULTS_REPORT"
+
+
+class FaultLog:
+    """Trials of one fault: how many ran, how many passed, and what the failing ones lost."""
+
+    def __init__(self, fault: str, test: str) -> None:
+        self.fault, self.test = fault, test
+        self.trials = 0
+        self.passed = 0
+        self.lost: List[str] = []
+
+    def trial(self, lost: Iterable[str] = ()) -> None:
+        """Record one trial; ``lost`` names whatever it destroyed, leaked or got wrong."""
+        damage = [item for item in lost if item]
+        self.trials += 1
+        self.passed += not damage
+        self.lost.extend(damage)
+
+    def check(self) -> None:
+        assert self.trials > 0, f"{self.fault}: no trial ran"
+        assert not self.lost, f"{self.fault}: {len(self.lost)} loss(es): {self.lost[:5]}"
+
+    def as_json(self) -> Dict[str, object]:
+        return {"fault": self.fault, "test": self.test, "trials": self.trials, "passed": self.passed,
+                "lost": self.lost[:20]}
+
+
+_FAULT_LOGS: List[FaultLog] = []
+_FAILED_TESTS: Set[str] = set()
+
+
+@pytest.fixture
+def fault_log(request: pytest.FixtureRequest) -> Callable[[str], FaultLog]:
+    """``log = fault_log("name")``; then ``log.trial(lost)`` per trial and ``log.check()`` at the end."""
+    def start(fault: str) -> FaultLog:
+        log = FaultLog(fault, request.node.nodeid)
+        _FAULT_LOGS.append(log)
+        return log
+
+    return start
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    directory = os.environ.get(FAULTS_REPORT)
+    if not directory or not _FAULT_LOGS:
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    failed = _FAILED_TESTS
+    records = [dict(log.as_json(), test_failed=log.test in failed) for log in _FAULT_LOGS]
+    with open(os.path.join(directory, f"{worker}-{os.getpid()}.json"), "w", encoding="utf-8") as handle:
+        json.dump(records, handle)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed and os.environ.get(FAULTS_REPORT):
+        _FAILED_TESTS.add(report.nodeid)
+
+
+
+@contextlib.contextmanager
+def made_read_only(path: Path) -> Iterator[None]:
+    """``path`` and everything under it become unwritable, for root too: a read-only bind mount
+    as root (modes bind nobody then), else every dir made 0555."""
+    if sys.platform == "win32":
+        pytest.skip("POSIX permissions")
+    if os.geteuid() == 0:
+        bind = subprocess.run(["mount", "--bind", str(path), str(path)], capture_output=True, text=True)
+        ro = bind.returncode == 0 and subprocess.run(
+            ["mount", "-o", "remount,bind,ro", str(path)], capture_output=True, text=True).returncode == 0
+        if not ro:
+            subprocess.run(["umount", str(path)], check=False, capture_output=True)
+            require_capability(f"running as root and cannot bind-mount {path} read-only: {bind.stderr.strip()}")
+        try:
+            yield
+        finally:
+            subprocess.run(["umount", str(path)], check=False)
+        return
+    dirs = [path, *(p for p in path.rglob("*") if p.is_dir() and not p.is_symlink())]
+    modes = {d: d.stat().st_mode for d in dirs}
+    for directory in dirs:
+        directory.chmod(0o555)
+    try:
+        yield
+    finally:
+        for directory, mode in modes.items():
+            directory.chmod(mode)
+
+
+@pytest.fixture
+def restored_sys_path() -> Iterator[None]:
+    """activate() edits sys.path (and imports may follow): put both back after the test."""
+    path, modules = list(sys.path), set(sys.modules)
+    yield
+    sys.path[:] = path
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+@pytest.fixture
+def fake_builds(monkeypatch: pytest.MonkeyPatch) -> "FakeBuilds":
+    """Every build step succeeds at once, in process (see tests/faults/fakes.py)."""
+    from tests.faults.fakes import RUNNER, FakeBuilds
+
+    builds = FakeBuilds()
+    monkeypatch.setattr(RUNNER, "run", builds)
+    return builds

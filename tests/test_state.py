@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sdkboot import fsutil, state
+from sdkboot import safefs, state
 from sdkboot.layout import Layout
 from sdkboot.spec import Spec
 from sdkboot.state import InstallState, check, fingerprint, load, new_state, publish
@@ -215,7 +215,7 @@ def test_failed_replace_keeps_the_old_state(python: Path, layout: Layout, tmp_pa
     def interrupted(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(fsutil.os, "replace", interrupted)
+    monkeypatch.setattr(safefs.os, "replace", interrupted)
     with pytest.raises(OSError):
         publish(layout, new_state("venv", "/y", "/y", "3", ["/y"], fingerprint(spec)))
     monkeypatch.undo()
@@ -243,13 +243,15 @@ def test_unreadable_state_dir_is_a_reason_not_an_exception(tmp_path: Path) -> No
     assert current is None and reason is not None and reason.startswith("install-state ")
 
 
-paths_st = st.lists(st.text(min_size=1, max_size=30), max_size=4)
+# Paths as this version writes them: absolute, and free of NUL bytes (os.stat raises on those).
+path_st = st.text(alphabet=st.characters(blacklist_characters="\0"), max_size=30).map(lambda text: "/" + text)
+paths_st = st.lists(path_st, max_size=4)
 fp_st = st.dictionaries(st.text(max_size=10), st.one_of(st.integers(), st.text(max_size=20),
                                                         st.lists(st.text(max_size=10))),
                         max_size=6)
 
 
-@given(strategy=st.sampled_from(["venv", "target"]), env=st.text(max_size=40),
+@given(strategy=st.sampled_from(["venv", "target"]), env=path_st,
        version=st.text(max_size=10), paths=paths_st, fp=fp_st,
        built_at=st.floats(min_value=0, max_value=4e9))
 def test_json_round_trip(strategy: str, env: str, version: str, paths: List[str],
@@ -257,3 +259,18 @@ def test_json_round_trip(strategy: str, env: str, version: str, paths: List[str]
     original = InstallState(strategy, env, env, version, tuple(paths), fp, built_at)
     again = InstallState.from_json(json.loads(json.dumps(original.to_json())))
     assert again == original
+
+
+@pytest.mark.parametrize("field, value", [
+    ("env", "relative/env"), ("site", "/site\0evil"), ("paths", ["/ok", "not/absolute"]),
+    ("built_at", float("nan")), ("built_at", -1.0), ("python_version", 311), ("paths", "/a/string"),
+])
+def test_paths_and_times_this_version_never_writes_are_corrupt(python: Path, layout: Layout, field: str,
+                                                               value: Any) -> None:
+    """A NUL byte would make os.stat raise ValueError in activate(); a relative path would
+    resolve against whatever the host's cwd is."""
+    spec = make_spec(python, layout)
+    data = _valid_json(spec, layout.root)
+    data[field] = value
+    with pytest.raises(ValueError):
+        InstallState.from_json(data)

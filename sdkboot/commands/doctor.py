@@ -13,10 +13,10 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from .. import consumer, memlimit
 from ..codes import Outcome
 from ..ensure import noop
-from ..fsutil import can_write
 from ..layout import Layout
 from ..options import add_build, add_json, build_spec
 from ..result import Result
+from ..safefs import can_write
 from ..session import Session
 from ..spec import Spec
 from ..table import emit_json, human_bytes, pairs

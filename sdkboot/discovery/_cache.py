@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Optional
 
-from ..fsutil import read_json, write_json_atomic
+from ..safefs import read_json, write_json_atomic
 from ._locate import Candidate
 
 
