@@ -5,14 +5,12 @@ another user could write: a dir on ``sys.path`` is code that the host executes.
 """
 from __future__ import annotations
 
-import os
 import site
-import stat
 import sys
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from . import state
+from . import ownership, state
 from .layout import Layout
 from .spec import Spec
 
@@ -30,45 +28,11 @@ class Activation:
         return self.path is not None
 
 
-def _unsafe(path: str) -> Optional[str]:
-    """Why ``path`` may not go on sys.path, or None: owned by us, not group/world-writable."""
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        return f"cannot stat {path}: {exc.strerror}"
-    if hasattr(os, "getuid") and st.st_uid != os.getuid():
-        return f"{path} is owned by uid {st.st_uid}, not by this user"
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return f"{path} is group- or world-writable ({stat.filemode(st.st_mode)})"
-    return None
-
-
-def _chain(path: str, root: str) -> Tuple[str, ...]:
-    """``path`` and each parent up to and including ``root``."""
-    chain = [path]
-    while path != root and os.path.dirname(path) != path:
-        path = os.path.dirname(path)
-        chain.append(path)
-    return tuple(chain)
-
-
-def _pth_files(site_dir: str) -> Tuple[str, ...]:
-    try:
-        return tuple(os.path.join(site_dir, n) for n in os.listdir(site_dir) if n.endswith(".pth"))
-    except OSError:
-        return ()
-
-
 def unsafe_reason(site_dir: str, root: str) -> Optional[str]:
-    """Check the dir, its parents up to the state dir, and the .pth files it will run."""
-    site_dir, root = os.path.realpath(site_dir), os.path.realpath(root)
-    if os.path.commonpath([site_dir, root]) != root:
-        return f"{site_dir} is outside the state dir {root}"
-    for path in _chain(site_dir, root) + _pth_files(site_dir):
-        reason = _unsafe(path)
-        if reason:
-            return reason
-    return None
+    """The ownership rule (the state dir and its parents; the site dir and each dir up to
+    the state dir), then the ``.pth`` files ``site.addsitedir`` will run."""
+    return (ownership.dir_problem(root) or ownership.tree_problem(site_dir, root)
+            or next(filter(None, map(ownership.path_problem, ownership.startup_files(site_dir))), None))
 
 
 def _usable(record: state.InstallState) -> Optional[str]:
@@ -94,7 +58,7 @@ def _add_checked(site_dir: str) -> Tuple[Tuple[str, ...], Optional[str]]:
     """Add ``site_dir``; undo it all if a dir that a .pth file named is unsafe."""
     saved = list(sys.path)
     added = _add_front(site_dir)
-    reason = next(filter(None, (_unsafe(path) for path in added if path != site_dir)), None)
+    reason = next(filter(None, (ownership.path_problem(path) for path in added if path != site_dir)), None)
     if reason:
         sys.path[:] = saved
     return added, reason

@@ -8,10 +8,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from . import cooldown, messages, state
+from . import cooldown, messages, ownership, safefs, state
 from .codes import Outcome, Phase, Strategy
 from .events import tail
 from .layout import Layout
@@ -23,19 +24,24 @@ from .strategies.base import BuildStrategy, Built, Unavailable
 
 
 def prune(layout: Layout, keep: Optional[str]) -> None:
-    """Remove every build dir but ``keep``: leftovers of killed or superseded builds."""
+    """Remove every build dir but ``keep`` (leftovers of killed or superseded builds) and the
+    staging files of killed state writes. Only inside sdkboot's own marked state dir, and
+    never through a link (safefs.remove refuses both)."""
     try:
         names = os.listdir(layout.builds)
     except OSError:
-        return
+        names = []
     for name in names:
         path = os.path.join(layout.builds, name)
         if path != keep:
-            shutil.rmtree(path, ignore_errors=True)
+            safefs.remove_quietly(path, layout.root)
+    safefs.sweep_temps(layout.root, time.time())
 
 
 def _publish(layout: Layout, fp: state.Fingerprint, code: Strategy, stage: str, built: Built) -> None:
-    state.publish(layout, state.new_state(code.label, stage, built.site, built.version, built.paths, fp))
+    # The .pth files are recorded too: the health check then sees one made writable by others.
+    paths = [*built.paths, *ownership.startup_files(built.site)]
+    state.publish(layout, state.new_state(code.label, stage, built.site, built.version, paths, fp))
     cooldown.clear(layout)
     prune(layout, keep=stage)
 

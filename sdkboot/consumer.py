@@ -77,8 +77,8 @@ def check(spec: Spec, layout: Layout) -> Tuple[Optional[state.InstallState], Opt
     if discovers(spec) and builder_of(record):
         # Whatever interpreter discovery chose last time, as long as it is the same file.
         current = dataclasses.replace(spec, python=builder_of(record))
-        return record, state.problem(record, state.fingerprint(current)) or _env_too_old(record, spec)
-    reason = state.problem(record, state.fingerprint(spec))
+        return record, state.problem(record, state.fingerprint(current), layout.root) or _env_too_old(record, spec)
+    reason = state.problem(record, state.fingerprint(spec), layout.root)
     if reason is None and not spec.for_run:
         reason = state.foreign(record)
     return record, reason
@@ -92,9 +92,11 @@ def _spawner(session: Session) -> Spawn:
 
 def cache_file(spec: Spec) -> Optional[str]:
     """The probe cache; the state dir is made here (private) so the answers can be kept."""
+    from .safefs import make_private_dirs
+
     layout = Layout(spec.root)
     try:
-        os.makedirs(layout.root, mode=0o700, exist_ok=True)
+        make_private_dirs(layout.root)  # every level 0700: the state dir goes on sys.path
     except OSError:
         return None
     return layout.pythons_file

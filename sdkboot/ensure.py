@@ -17,7 +17,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from . import consumer, cooldown, events, messages, state
+from . import consumer, cooldown, events, messages, ownership, safefs, state
 from .codes import ErrKind, Outcome, Phase
 from .layout import Layout
 from .lock import BuildLock, holder
@@ -85,9 +85,23 @@ def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> O
     return Result(Outcome.SKIP_COOLDOWN, message=messages.cooling(spec, left))
 
 
+def _refused(reason: str) -> Result:
+    """The state dir may not be used: ``perm_denied`` in phase pre, never a no-op or a build."""
+    from .classify import Failure
+
+    failure = Failure(ErrKind.PERM_DENIED, ErrKind.PERM_DENIED.label, tail=reason)
+    return Result(Outcome.BUILD_FAILED, phase=Phase.PRE, failure=failure, message=f"refusing the state dir: {reason}")
+
+
+def _unsafe(root: str) -> Optional[Result]:
+    reason = ownership.dir_problem(root)
+    return _refused(reason) if reason else None
+
+
 def _take_lock(layout: Layout) -> Optional[BuildLock]:
     """The lock, or None when another live process holds it. OSError propagates (phase pre)."""
-    os.makedirs(layout.root, mode=0o700, exist_ok=True)  # private: it will go on sys.path
+    safefs.make_private_dirs(layout.root)  # private: it will go on sys.path
+    safefs.claim(layout.root)  # only a marked dir is one where sdkboot may delete
     lock = BuildLock(layout.lock_file)
     return lock if lock.acquire() else None
 
@@ -107,6 +121,9 @@ def _locked_build(spec: Spec, session: Session, layout: Layout, plan: List[consu
                   clock: Clock) -> Result:
     from .build import prune
 
+    foreign = safefs.foreign(layout.root)
+    if foreign:
+        return _refused(f"{foreign}; pass an empty or new --state-dir")
     try:
         lock = _take_lock(layout)
     except OSError as exc:
@@ -119,6 +136,10 @@ def _locked_build(spec: Spec, session: Session, layout: Layout, plan: List[consu
         settled = _healthy(spec, layout) or _cooling(spec, layout, fp, clock())
         if settled is not None:
             return settled
+        try:
+            ownership.private_dir(layout.builds)  # never a link to elsewhere, never writable by others
+        except OSError as exc:
+            return _failed(Phase.PRE, exc)
         current, why = consumer.check(spec, layout)
         prune(layout, keep=current.env if current else None)
         return _noting(_build_each(spec, session, layout, plan, clock), why)
@@ -170,6 +191,9 @@ def _decide(spec: Spec, session: Session, clock: Clock) -> Result:
     if early is not None:
         return early
     layout = Layout(spec.root)
+    refused = _unsafe(spec.root)
+    if refused is not None:
+        return refused
     settled = _healthy(spec, layout)
     if settled is not None:
         return settled
@@ -204,9 +228,12 @@ def _log(spec: Spec, result: Result, now: float) -> None:
     record = event(result, now)
     if events.append(path, record):
         return
-    # The state dir may not exist yet (nothing was ever built): create it only on this slow path.
+    # The state dir may not exist yet (nothing was ever built): create it only on this slow path,
+    # and never inside a dir the ownership rule refuses.
+    if ownership.dir_problem(spec.root):
+        return
     try:
-        os.makedirs(spec.root, mode=0o700, exist_ok=True)
+        safefs.make_private_dirs(spec.root)
     except OSError:
         return
     events.append(path, record)

@@ -249,10 +249,8 @@ def foreign(root: str) -> Optional[str]:
         if not stat.S_ISDIR(os.stat(root).st_mode):
             return f"{root} is not a directory"
         others = _foreign_entries(root)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"{root}: {describe(exc)}"
+    except OSError:
+        return None  # nothing there (or nothing listable): creating it will say why not
     if others:
         shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         return f"{root} is not an sdkboot state dir (no {MARKER} marker; it holds {shown})"
@@ -283,7 +281,7 @@ def make_private_dirs(path: str) -> None:
     """``mkdir -p`` where EVERY created level is 0700 (``os.makedirs`` gives parents the umask's mode)."""
     missing: List[str] = []
     current = os.path.abspath(path)
-    while not os.path.isdir(current):
+    while not os.path.lexists(current):  # an existing non-dir: mkdir below says ENOTDIR
         missing.append(current)
         parent = os.path.dirname(current)
         if parent == current:

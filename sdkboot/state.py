@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from . import ownership
 from .codes import Strategy
 from .safefs import STATE_CAP, read_json, write_json_atomic
 from .layout import Layout
@@ -117,9 +118,17 @@ def _mismatch(recorded: Fingerprint, current: Fingerprint) -> Optional[str]:
 
 
 def missing(paths: Sequence[str]) -> Optional[str]:
+    """The first recorded path that is gone; a recorded ``.pth`` file (code that runs at
+    activation) must also still be this user's and not writable by others."""
     for path in paths:
-        if not os.path.exists(path):
+        try:
+            st = os.stat(path)
+        except OSError:
             return f"missing {path}"
+        if path.endswith(".pth"):
+            reason = ownership.entry_problem(path, st)
+            if reason:
+                return reason
     return None
 
 
@@ -130,9 +139,11 @@ def foreign(state: InstallState) -> Optional[str]:
     return None if built == mine else f"env was built for Python {built}, this is {mine}"
 
 
-def problem(state: InstallState, current: Fingerprint) -> Optional[str]:
-    """Why ``state`` is not usable now, or None when it is healthy."""
-    return _mismatch(state.fingerprint, current) or missing(state.paths)
+def problem(state: InstallState, current: Fingerprint, root: str) -> Optional[str]:
+    """Why ``state`` is not usable now, or None when it is healthy. The same rule as
+    ``activate()``: a site dir it would refuse is never healthy here."""
+    return (_mismatch(state.fingerprint, current) or missing(state.paths)
+            or ownership.tree_problem(state.site, root))
 
 
 def check(layout: Layout, current: Fingerprint) -> Tuple[Optional[InstallState], Optional[str]]:
@@ -140,7 +151,7 @@ def check(layout: Layout, current: Fingerprint) -> Tuple[Optional[InstallState],
     state, reason = load(layout)
     if state is None:
         return None, reason
-    return state, problem(state, current)
+    return state, problem(state, current, layout.root)
 
 
 def publish(layout: Layout, state: InstallState) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 from tests.conftest import REPO
-from sdkboot import state
+from sdkboot import safefs, state
 from sdkboot.layout import Layout
 from sdkboot.spec import Spec
 
@@ -68,6 +68,7 @@ def fake_env(
     """
     files = {"fake_mod/__init__.py": "VALUE = 1\n"} if files is None else files
     private_dirs(root, root)
+    safefs.claim(str(root))  # as ensure() does before it builds
     env = root / "builds" / (name or f"{strategy}-test")
     if strategy == "target":
         site = env

@@ -1,16 +1,18 @@
 """``sdkboot clean``: remove the built envs, install-state, cooldown and staging dirs.
 
 It deletes nothing outside the state dir: a symlink that points out of it makes the
-whole clean refuse, and links inside it are removed as links, never followed.
+whole clean refuse, and links inside it are removed as links, never followed. It refuses a
+dir that is not sdkboot's (no marker, foreign entries) or that breaks the ownership rule.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
+import time
 from typing import List, Optional
 
+from .. import ownership, safefs
 from ..layout import Layout
 from ..lock import BuildLock, holder
 from ..options import UsageError, add_json, add_location, location_spec
@@ -32,7 +34,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def targets(layout: Layout) -> List[str]:
     """What clean removes, install-state first so no consumer picks up a half-removed env."""
     builds = [os.path.join(layout.builds, n) for n in sorted(_listdir(layout.builds))]
-    candidates = [layout.state_file, layout.cooldown_file, *builds, layout.builds]
+    candidates = [layout.state_file, layout.cooldown_file, *builds, layout.builds,
+                  *safefs.stale_temps(layout.root, time.time())]
     return [path for path in candidates if os.path.lexists(path)]
 
 
@@ -50,13 +53,6 @@ def escaping(paths: List[str], root: str) -> Optional[str]:
         if os.path.islink(path) and os.path.commonpath([os.path.realpath(path), real_root]) != real_root:
             return path
     return None
-
-
-def _remove(path: str) -> None:
-    if os.path.islink(path) or not os.path.isdir(path):
-        os.unlink(path)
-    else:
-        shutil.rmtree(path)  # rmtree unlinks symlinks inside; it never follows them
 
 
 def _confirmed(args: argparse.Namespace, paths: List[str]) -> bool:
@@ -87,14 +83,23 @@ def _remove_locked(layout: Layout, paths: List[str]) -> bool:
     if not lock.acquire():
         return False
     with lock:
+        safefs.claim(layout.root)  # a state dir from before the marker: ours, as refusal() found
         for path in paths:
-            _remove(path)
+            safefs.remove(path, layout.root)  # lstat first; links go as links, never followed
     return True
+
+
+def refusal(root: str) -> Optional[str]:
+    """Why clean must not touch ``root``: the ownership rule, or a dir that is not sdkboot's."""
+    return ownership.dir_problem(root) or safefs.foreign(root)
 
 
 def run(args: argparse.Namespace) -> int:
     layout = Layout(location_spec(args).root)
     paths = targets(layout)
+    refused = refusal(layout.root) if paths else None
+    if refused:
+        raise UsageError(f"sdkboot clean: refusing: {refused}")
     outside = escaping(paths, layout.root)
     if outside:
         raise UsageError(f"sdkboot clean: refusing: {outside} is a symlink pointing outside the state dir")

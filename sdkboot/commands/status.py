@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any, Dict, Optional
 
-from .. import consumer, cooldown, lock, state
+from .. import consumer, cooldown, lock, ownership, state
 from ..layout import Layout
 from ..options import add_build, add_json, build_spec
 from ..spec import Spec
@@ -55,6 +55,7 @@ def collect(spec: Spec, now: float) -> Dict[str, Any]:
     record, reason = consumer.check(spec, layout)  # in process, an env for another X.Y is not healthy
     builder = consumer.builder_of(record) if record is not None and consumer.discovers(spec) else ""
     fp = state.fingerprint(dataclasses.replace(spec, python=builder) if builder else spec)
+    reason = ownership.dir_problem(spec.root) or reason  # what ensure and activate refuse
     holder = lock.holder(layout.lock_file)
     return {
         "state_dir": spec.root, **_built(record, now), "healthy": reason is None, "reason": reason,

@@ -33,7 +33,7 @@ class FakeBuilds:
         self.venv_result: Optional[Completed] = None  # set it to make the venv step fail so
 
     def __call__(self, argv: Sequence[str], timeout: Optional[float] = None, env: Any = None,
-                 on_line: Any = None) -> Completed:
+                 on_line: Any = None, **more: Any) -> Completed:
         argv = list(argv)
         self.calls.append(argv)
         if argv[1:3] == ["-m", "venv"]:
@@ -57,6 +57,8 @@ class FakeBuilds:
 def fault_spec(root: Path, *requirements: str, **extra: Any) -> Spec:
     import sys
 
+    # The venv strategy only: FakeBuilds plays its three steps (venv, pip, verification import).
+    extra.setdefault("strategies", ("venv",))
     return Spec(requirements=requirements or (DIST,), import_name=IMPORT_NAME, state_dir=str(root),
                 min_python=sys.version_info[:2], step_timeout=30.0, **extra)
 
