@@ -35,12 +35,19 @@ if TYPE_CHECKING:
 Clock = Callable[[], float]
 
 
-def _importable(name: str) -> bool:
+def _importable(name: str, root: str) -> bool:
+    """Importable in the host from somewhere other than the state dir ``root``: an env that
+    activate() put on sys.path is NOOP_VENV/NOOP_TARGET, not the system's."""
     # find_spec locates without importing: the host must not pay for a heavy import.
     try:
-        return importlib.util.find_spec(name) is not None
+        found = importlib.util.find_spec(name)
     except (ImportError, ValueError):
         return False
+    if found is None:
+        return False
+    places = [found.origin] if found.origin else list(found.submodule_search_locations or [])
+    inside = os.path.realpath(root) + os.sep
+    return not places or not all(os.path.realpath(place).startswith(inside) for place in places)
 
 
 def _too_old(spec: Spec, session: Session) -> Optional[Result]:
@@ -53,7 +60,7 @@ def _too_old(spec: Spec, session: Session) -> Optional[Result]:
 
 
 def _in_host(spec: Spec) -> Optional[Result]:
-    if sys.version_info[:2] < tuple(spec.min_python) or not _importable(spec.import_name):
+    if sys.version_info[:2] < tuple(spec.min_python) or not _importable(spec.import_name, spec.root):
         return None
     return Result(Outcome.NOOP_SYSTEM, python=sys.executable, message=messages.in_host(spec))
 

@@ -87,6 +87,8 @@ def _write_pid(fd: int) -> None:
 
 def holder(path: str) -> Optional[int]:
     """PID of the process building right now, or None when nobody holds the lock."""
+    if not os.path.lexists(path):
+        return None  # nothing ever built here; looking must not create the file
     probe = BuildLock(path)
     try:
         if probe.acquire():

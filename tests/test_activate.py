@@ -107,6 +107,20 @@ def test_activation_never_runs_the_package(tmp_path: Path) -> None:
     assert "fake_mod" not in sys.modules
 
 
+@pytest.mark.parametrize("strategy, outcome", [("venv", Outcome.NOOP_VENV), ("target", Outcome.NOOP_TARGET)])
+def test_after_activation_ensure_still_names_the_env_not_the_system(tmp_path: Path, strategy: str,
+                                                                   outcome: Outcome) -> None:
+    """A host calls ensure() again in the same process: the module is importable now, but from the
+    env, so it is NOOP_VENV (or NOOP_TARGET), not NOOP_SYSTEM."""
+    root = root_of(tmp_path)
+    built_for = Spec(requirements=("fake-dist",), import_name="fake_mod", state_dir=str(root),
+                     min_python=sys.version_info[:2])
+    record = fake_env(root, strategy, spec=built_for)
+    assert activate(built_for).ok and importable("fake_mod")
+    result = ensure(built_for)
+    assert (result.outcome, result.env, result.subprocesses) == (outcome, record.env, 0), result.message
+
+
 def test_second_activation_adds_nothing(tmp_path: Path) -> None:
     root = root_of(tmp_path)
     record = fake_env(root)

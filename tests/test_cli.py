@@ -39,7 +39,7 @@ STATUS_TYPES = {
 }
 STATUS_BUILT_TYPES = {
     **STATUS_TYPES, "strategy": (str,), "env": (str,), "site": (str,), "python": (str,), "requirements": (list,),
-    "built_at": (float,), "age_seconds": (float, int), "size_bytes": (int,),
+    "built_at": (float,), "age_seconds": (float, int, NoneType), "size_bytes": (int, NoneType),
 }
 COOLDOWN_TYPES = {"active": (bool,), "remaining_seconds": (int,), "rc": (int, NoneType), "phase": (str, NoneType)}
 BUILDING_TYPES = {"running": (bool,), "pid": (int, NoneType)}

@@ -190,3 +190,59 @@ def test_an_env_for_another_python_is_not_healthy_for_this_one(tmp_path: Path,
     assert info["reason"] == "env was built for Python 3.99, this is %s" % ".".join(PYTHON_XYZ.split(".")[:2])
     rc, info = run_status(capsys, root, "--for-run")
     assert (rc, info["healthy"], info["reason"]) == (0, True, None), "`sdkboot run` execs the env's own Python"
+
+
+def test_status_leaves_an_empty_state_dir_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "state"
+    root.mkdir()
+    rc, info = run_status(capsys, root)
+    assert rc == 1 and info["building"] == {"running": False, "pid": None}
+    run_text(capsys, root)
+    assert list(root.iterdir()) == [], "looking wrote nothing (no build.lock)"
+
+
+def rewrite_state(root: Path, **fields: object) -> None:
+    data = json.loads((root / "install-state.json").read_text())
+    data.update(fields)
+    (root / "install-state.json").write_text(json.dumps(data))
+
+
+def test_an_env_outside_the_state_dir_is_not_measured(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state naming ``env: /usr`` made status walk 5.5 GiB."""
+    root = tmp_path / "state"
+    fake_env(root, spec=spec_for(root))
+    rewrite_state(root, env="/usr")
+    walked: List[str] = []
+    monkeypatch.setattr(status, "tree_size", lambda path: walked.append(path) or 0)
+    _, info = run_status(capsys, root)
+    assert walked == [] and info.get("size_bytes") is None
+    _, lines = run_text(capsys, root)
+    assert walked == []
+    assert info["built"] and "size:         not measured (outside the state dir)" in lines
+
+
+@pytest.mark.parametrize("built_at", ["NaN", "Infinity", "1e400", str(10**400)],
+                         ids=["NaN", "Infinity", "1e400", "10**400"])
+def test_a_build_time_that_is_not_a_number_never_shows_as_nan(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              built_at: str) -> None:
+    root = tmp_path / "state"
+    fake_env(root, spec=spec_for(root))
+    path = root / "install-state.json"
+    data = json.loads(path.read_text())
+    data["built_at"] = 0.5
+    path.write_text(json.dumps(data).replace('"built_at": 0.5', f'"built_at": {built_at}'))
+    rc, lines = run_text(capsys, root)
+    text = "\n".join(lines)
+    assert "nan" not in text.lower() and "inf h" not in text.lower(), text
+    age = next((line for line in lines if line.startswith("age:")), None)
+    assert age is None or age.endswith("unknown (bad build time)"), age
+
+
+def test_paths_that_are_a_string_are_a_corrupt_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A string is not a list of paths: it read as one path per character ("missing n")."""
+    root = tmp_path / "state"
+    fake_env(root, spec=spec_for(root))
+    rewrite_state(root, paths="nope")
+    rc, info = run_status(capsys, root)
+    assert rc == 1 and info["reason"] == "install-state corrupt: missing or unknown field: paths is not a list"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import time
 from typing import Any, Dict, Optional
@@ -33,14 +34,27 @@ def tree_size(path: str) -> int:
     return total
 
 
-def _built(record: Optional[state.InstallState], now: float) -> Dict[str, Any]:
+def _inside(path: str, directory: str) -> bool:
+    return os.path.realpath(path).startswith(os.path.realpath(directory) + os.sep)
+
+
+def _age(built_at: float, now: float) -> Optional[float]:
+    try:
+        age = round(now - built_at, 1)
+    except (OverflowError, TypeError, ValueError):
+        return None
+    return age if math.isfinite(age) else None
+
+
+def _built(record: Optional[state.InstallState], layout: Layout, now: float) -> Dict[str, Any]:
     if record is None:
         return {"built": False}
+    # Only sdkboot's own build dirs are measured: a state naming /usr must not walk the disk.
+    size = tree_size(record.env) if _inside(record.env, layout.builds) else None
     return {
         "built": True, "strategy": record.strategy, "env": record.env, "site": record.site,
         "python": record.python_version, "requirements": record.fingerprint.get("requirements"),
-        "built_at": record.built_at, "age_seconds": round(now - record.built_at, 1),
-        "size_bytes": tree_size(record.env),
+        "built_at": record.built_at, "age_seconds": _age(record.built_at, now), "size_bytes": size,
     }
 
 
@@ -58,7 +72,7 @@ def collect(spec: Spec, now: float) -> Dict[str, Any]:
     reason = ownership.dir_problem(spec.root) or reason  # what ensure and activate refuse
     holder = lock.holder(layout.lock_file)
     return {
-        "state_dir": spec.root, **_built(record, now), "healthy": reason is None, "reason": reason,
+        "state_dir": spec.root, **_built(record, layout, now), "healthy": reason is None, "reason": reason,
         "cooldown": _cooldown(spec, layout, fp, now),
         "building": {"running": holder is not None, "pid": holder},
     }
@@ -67,9 +81,11 @@ def collect(spec: Spec, now: float) -> Dict[str, Any]:
 def _lines(info: Dict[str, Any]) -> str:
     items = [("state dir", info["state_dir"])]
     if info["built"]:
-        items += [("strategy", info["strategy"]), ("env", info["env"]), ("size", human_bytes(info["size_bytes"])),
-                  ("python", info["python"]), ("requirements", " ".join(info["requirements"] or [])),
-                  ("age", f"{info['age_seconds'] / 3600:.1f} h")]
+        size, age = info["size_bytes"], info["age_seconds"]
+        items += [("strategy", info["strategy"]), ("env", info["env"]),
+                  ("size", human_bytes(size) if size is not None else "not measured (outside the state dir)"),
+                  ("python", info["python"]), ("requirements", " ".join(map(str, info["requirements"] or []))),
+                  ("age", f"{age / 3600:.1f} h" if age is not None else "unknown (bad build time)")]
     items.append(("healthy", "yes" if info["healthy"] else f"no ({info['reason']})"))
     cool = info["cooldown"]
     items.append(("cooldown", f"{cool['remaining_seconds']} s left (rc {cool['rc']})" if cool["active"] else "none"))
