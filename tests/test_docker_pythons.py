@@ -72,3 +72,12 @@ def test_the_hook_notice_says_what_to_install(client: Any) -> None:
     answer = lines[1]
     assert answer["metrics"]["sdk_bootstrap"] == 3 and answer["metrics"]["sdk_has_pip"] is False
     assert "apt install python3.11-venv python3-pip" in answer["systemMessage"]
+
+
+def test_doctor_agrees_that_nothing_can_build(client: Any) -> None:
+    doctor = in_container(client, ["doctor", "--json", "--state-dir", "/tmp/state"])
+    said = json.loads(doctor["out"])
+    assert doctor["rc"] == 1 and said["pythons"]["chosen"] is None
+    assert all(problems for problems in said["verdicts"].values())
+    ensure = in_container(client, ["ensure", "--json", "--state-dir", "/tmp/state", "--no-index"])
+    assert ensure["rc"] == 1 and json.loads(ensure["out"])["outcome"] == "BUILD_FAILED"

@@ -152,3 +152,20 @@ def test_ensure_with_another_x_y_is_not_reported_built_in_process(tmp_path: Path
     data = json.loads(done.stdout)
     assert (done.returncode, data["outcome"]) == (3, "HOOK_PY_INCOMPATIBLE")
     assert "add --for-run" in data["message"] and data["subprocesses"] == 1, "one probe, no build"
+
+
+@pytest.mark.parametrize("mode", [[], ["--for-run"]])
+def test_doctor_agrees_with_ensure(host: OldHost, mode: List[str]) -> None:
+    doctor = host.sdkboot("doctor", "--json", *mode)
+    assert doctor.stderr == "", doctor.stderr
+    said = json.loads(doctor.stdout)
+    assert not host.state.exists(), "doctor creates nothing"
+    ensure = host.sdkboot("ensure", "--json", *mode)
+    did = json.loads(ensure.stdout)
+    if said["ensure_would"]["outcome"] is None:  # it would build, with this interpreter
+        assert doctor.returncode == 0 and ensure.returncode == 0
+        assert did["outcome"] == "BUILT" and did["python"] == said["ensure_would"]["build_with"]
+    else:
+        assert (doctor.returncode, ensure.returncode) == (1, 3)
+        assert did["outcome"] == said["ensure_would"]["outcome"] == "HOOK_PY_INCOMPATIBLE"
+        assert did["message"] == said["ensure_would"]["message"]
