@@ -134,5 +134,9 @@ def _cool_down(layout: Layout, result: Result, now: float, fp: state.Fingerprint
 def build(session: Session, layout: Layout, fp: state.Fingerprint, now: float) -> Result:
     """Try each strategy in order; a memory or signal death arms the cooldown."""
     cooldown.reserve(layout)
-    result = messages.filled(_run_chain(session, layout, fp), session.spec, layout.events_file)
+    try:
+        result = messages.filled(_run_chain(session, layout, fp), session.spec, layout.events_file)
+    except BaseException:  # interrupted: not a reason to cool down
+        cooldown.release(layout)
+        raise
     return _cool_down(layout, result, now, fp)

@@ -51,12 +51,14 @@ def _add_command(sub: "argparse._SubParsersAction[Parser]", name: str) -> Parser
     return parser
 
 
-def build_parser() -> Root:
+def build_parser(only: Optional[str] = None) -> Root:
+    """The whole command line, or (``only``) the one subcommand about to run: loading every
+    command's module costs memory a hook under the user's limit may not have."""
     parser = Root(prog="sdkboot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                   epilog="example:\n  sdkboot ensure && sdkboot status")
     parser.add_argument("--version", action="version", version=f"sdkboot {VERSION}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    parser.commands = {name: _add_command(sub, name) for name in COMMANDS}
+    parser.commands = {name: _add_command(sub, name) for name in COMMANDS if only in (None, name)}
     return parser
 
 
@@ -103,7 +105,7 @@ def _run(argv: List[str], closed_fds: FrozenSet[int]) -> int:
                          f" run `{_rerun(argv)}` with stdout open (e.g. `> FILE`)")
     own, tail = split_tail(argv)
     try:
-        args = parse(build_parser(), own)
+        args = parse(build_parser(only=own[0] if own and own[0] in COMMANDS else None), own)
         if tail is not None:
             args.tail = tail
     except SystemExit as done:  # --help and --version print, then exit: their output is flushed too
@@ -131,5 +133,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         streams.say("sdkboot: interrupted")
         return 130
+    except MemoryError:  # the user's memory limit covers sdkboot too (ulimit -v, a cgroup)
+        streams.say(f"{_prog(argv)}: out of memory: the memory limit in force (ulimit -v or a cgroup) leaves"
+                    " too little to run it; raise the limit")
+        return EXIT_FAILED
     except Exception as exc:  # the last line of defence: one line, never a traceback
         return _internal_error(exc)

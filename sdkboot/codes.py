@@ -64,6 +64,7 @@ class ErrKind(enum.IntEnum):
     SIGNAL_KILLED = 16
     OUT_OF_MEMORY = 17
     REQUIRES_PYTHON = 18
+    INTERRUPTED = 19
     UNCATEGORIZED = 99
 
     @property

@@ -261,9 +261,32 @@ def ensure(
         result = _decide(spec, session, clock)
     except Exception as exc:  # the contract: an unexpected error is a result, never a crash
         result = _failed(Phase.MAIN, exc)
-    result = dataclasses.replace(
-        _explained(spec, result), duration=time.monotonic() - started, subprocesses=session.spawned,
-        durations=dict(session.durations),
-    )
+    except BaseException as exc:  # Ctrl-C, SIGTERM: the steps are dead and the stage gone; say so
+        _log(spec, _finished(_interrupted(spec, session, exc), session, started), clock())
+        raise
+    result = _finished(_explained(spec, result), session, started)
     _log(spec, result, clock())
+    return result
+
+
+def _finished(result: Result, session: Session, started: float) -> Result:
+    return dataclasses.replace(result, duration=time.monotonic() - started, subprocesses=session.spawned,
+                               durations=dict(session.durations))
+
+
+def _interrupted(spec: Spec, session: Session, exc: BaseException) -> Result:
+    """The result of a call cut short by a signal (or a host's SystemExit); the Interrupted
+    exception carries it, so that ``sdkboot hook`` can still answer with it."""
+    from . import messages
+    from .classify import Failure
+    from .interrupts import Interrupted, signal_name, signum_of
+
+    number = signum_of(exc)
+    rc = -number if number else None
+    failure = Failure(ErrKind.INTERRUPTED, f"interrupted:{signal_name(number) if number else type(exc).__name__}",
+                      kill_rc=rc)
+    result = Result(Outcome.BUILD_FAILED, phase=session.current or Phase.PRE, failure=failure, rc=rc)
+    result = messages.filled(result, spec, Layout(spec.root).events_file)
+    if isinstance(exc, Interrupted):
+        exc.result = result
     return result

@@ -200,6 +200,13 @@ def _venv_tool(cause: str, advice: str, fix: str) -> Explain:
     return explain
 
 
+def _interrupted(result: Result, spec: Spec, output: str) -> str:
+    rc = result.failure.kill_rc if result.failure else None
+    cause = _signal_name(rc).split(" (rc")[0] if rc is not None else "the host"
+    return (f"the build was interrupted by {cause} and stopped, {_where(spec)}: every process it started was"
+            f" killed and nothing was kept; the next session builds again, or now: {_run(retry(spec))}")
+
+
 EXPLAIN: Dict[ErrKind, Explain] = {
     ErrKind.PIP_NO_MATCH: _no_match,
     ErrKind.DNS_FAIL: _simple("the package index host did not resolve",
@@ -234,6 +241,7 @@ EXPLAIN: Dict[ErrKind, Explain] = {
     ErrKind.SIGNAL_KILLED: _memory(_killed),
     ErrKind.OUT_OF_MEMORY: _memory(lambda result: "a build step ran out of memory"),
     ErrKind.REQUIRES_PYTHON: _requires_python,
+    ErrKind.INTERRUPTED: _interrupted,
 }
 
 

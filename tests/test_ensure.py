@@ -25,6 +25,7 @@ import pytest
 import sdkboot
 from sdkboot import cooldown, events, fsutil, state
 from sdkboot.codes import ErrKind, Outcome, Phase, Strategy
+from sdkboot.interrupts import Interrupted
 from sdkboot.layout import Layout
 from sdkboot.lock import BuildLock
 from sdkboot.result import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, Result, hook_py
@@ -812,6 +813,31 @@ def test_the_reservation_is_gone_after_a_build_that_arms_nothing(spec: Spec, lay
     fake.script["pip"] = completed(rc=1, err=b"ERROR: No matching distribution found for sdkboot-probe\n")
     sdkboot.ensure(spec, clock=clock)
     assert not os.path.exists(layout.cooldown_file)
+
+
+@pytest.mark.parametrize("exc, text, rc", [
+    (KeyboardInterrupt(), "interrupted:SIGINT", -2),
+    (Interrupted(15), "interrupted:SIGTERM", -15),
+    (SystemExit(1), "interrupted:SystemExit", None),
+], ids=["KeyboardInterrupt", "Interrupted", "SystemExit"])
+def test_an_interrupted_build_is_logged_cleaned_up_and_re_raised(
+        spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, exc: BaseException, text: str,
+        rc: Optional[int]) -> None:
+    def interrupted(argv: List[str]) -> Completed:
+        raise exc
+
+    fake.script["pip"] = interrupted
+    with pytest.raises(type(exc)) as raised:
+        sdkboot.ensure(spec, clock=clock)
+    record = json.loads(events.read_lines(layout.events_file)[-1])
+    assert (record["err"], record["err_kind"], record["rc"], record["phase"]) == ("interrupted", text, rc, "pip")
+    assert record["subprocesses"] == 2
+    assert builds(layout) == [], "the stage was left behind"
+    assert BuildLock(layout.lock_file).acquire(), "the lock was not released"
+    assert not os.path.exists(layout.cooldown_file)
+    if isinstance(exc, Interrupted):
+        carried = raised.value.result
+        assert isinstance(carried, Result) and carried.metrics()["sdk_bootstrap_err"] == 19
 
 
 def test_step_timeout_and_budget_reach_the_runner(tmp_path: Path, fake: FakeRunner,

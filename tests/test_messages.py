@@ -51,6 +51,7 @@ EVIDENCE: Dict[ErrKind, Tuple[Phase, str]] = {
     ErrKind.OUT_OF_MEMORY: (Phase.PIP, "MemoryError\n"),
     ErrKind.REQUIRES_PYTHON: (Phase.PIP, "ERROR: Package 'newpy-dist' requires a different Python: 3.9.18 not in"
                               " '>=3.10'\n"),
+    ErrKind.INTERRUPTED: (Phase.PIP, ""),  # sdkboot itself got SIGTERM: no child's output
 }
 # The package each message must name: pip's own subject where pip names one (often a dependency).
 SUBJECT = {ErrKind.PIP_NO_MATCH: "anyio>=9", ErrKind.REQUIRES_PYTHON: "newpy-dist"}

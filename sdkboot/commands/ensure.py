@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Optional
 
+from .. import interrupts, streams
 from ..ensure import ensure
 from ..options import add_build, add_json, build_spec
 from ..progress import TerminalProgress
@@ -33,13 +34,23 @@ def _progress(args: argparse.Namespace) -> Optional[TerminalProgress]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit 130 on SIGINT and 143 on SIGTERM, once every step is stopped and the event logged."""
     spec = build_spec(args, probe=True)
     progress = _progress(args)
+    interrupts.install()
     try:
         result = ensure(spec, progress=progress)
+    except interrupts.Interrupted as stop:
+        interrupts.ignore()
+        if progress is not None:
+            progress.close()
+        carried = stop.result
+        streams.say(describe(carried) if isinstance(carried, Result) else f"sdkboot: interrupted by {stop.name}")
+        return stop.exit_code
     finally:
         if progress is not None:
             progress.close()
+    interrupts.ignore()
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
     else:

@@ -2,7 +2,9 @@
 
 stdout carries exactly two JSON lines: ``{"async": true, "asyncTimeout": N}`` first,
 then ``{"metrics": {...}}`` (plus a one-time ``systemMessage``) when done. Nothing
-else may reach stdout: the host parses each line as JSON.
+else may reach stdout: the host parses each line as JSON. Both go through ``entry``,
+which prints the first before this module loads and a last-resort second line if this
+one cannot run (see entry.py). SIGTERM and SIGINT still get an answer, and exit 0.
 """
 from __future__ import annotations
 
@@ -12,10 +14,14 @@ import os
 import sys
 from typing import Any, Dict
 
+from .. import interrupts
 from ..ensure import ensure
+from ..entry import announce, answer
 from ..layout import Layout
 from ..notices import take
 from ..options import add_build, build_spec
+from ..result import Result
+from ..spec import Spec
 from .ensure import describe
 
 HELP = "run ensure as a Claude Code SessionStart async hook: two JSON lines on stdout, nothing else"
@@ -37,24 +43,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"what to announce as asyncTimeout; the build is cut to fit (default {DEFAULT_ASYNC_MS})")
 
 
-def _line(data: Dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data, sort_keys=True) + "\n")
-    sys.stdout.flush()
-
-
 def _debug(text: str) -> None:
     if os.environ.get("SDKBOOT_DEBUG"):
         print(text, file=sys.stderr)
 
 
+def _ensure(spec: Spec, budget: float) -> Result:
+    """ensure(), or the interrupted result it logged: SIGTERM still gets the host its answer."""
+    interrupts.install()  # already done by the lean start (entry.py); here for direct callers
+    try:
+        return ensure(spec, budget=budget)
+    except interrupts.Interrupted as stop:
+        if isinstance(stop.result, Result):
+            return stop.result
+        raise
+    finally:
+        interrupts.ignore()  # from here on, only the answer is left to give
+
+
 def run(args: argparse.Namespace) -> int:
     spec = build_spec(args)
-    _line({"async": True, "asyncTimeout": args.async_timeout})
-    result = ensure(spec, budget=max(1.0, args.async_timeout / 1000 - MARGIN_SECONDS))
+    announce(args.async_timeout)
+    result = _ensure(spec, budget=max(1.0, args.async_timeout / 1000 - MARGIN_SECONDS))
     _debug(describe(result))
-    answer: Dict[str, Any] = {"metrics": result.metrics()}
+    reply: Dict[str, Any] = {"metrics": result.metrics()}
     notice = take(Layout(spec.root), result)
     if notice:
-        answer["systemMessage"] = notice
-    _line(answer)
+        reply["systemMessage"] = notice
+    answer(json.dumps(reply, sort_keys=True))
     return 0

@@ -18,7 +18,6 @@ import shutil
 from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 from ..codes import ErrKind, Outcome, Phase, Strategy
 from ..session import Session, StepFailed
@@ -42,6 +41,10 @@ class Planned:
     @property
     def local(self) -> str:
         """The wheel's path if the URL is a local file, else ''."""
+        # Imported here: urllib.request loads ssl, http and email, and the registry (hence this
+        # module) is read on every hook start, where memory may be tight.
+        from urllib.request import url2pathname
+
         parts = urlsplit(self.url)
         return url2pathname(unquote(parts.path)) if parts.scheme == "file" else ""
 
