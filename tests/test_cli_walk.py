@@ -151,3 +151,95 @@ def test_end_of_input_at_a_prompt(tmp_path: Path, name: str) -> None:
     no_crash(done, done.stderr)
     if "[y/N]" in done.stdout:
         names_object_and_next_step(done.stderr, "end of input")
+
+
+# --- a hostile state dir ------------------------------------------------------------------------
+# Every name sdkboot keeps at the top of a state dir (the layout's own registry), filled with each
+# kind of corrupt content, for every command. In process and with the runner stubbed to fail at
+# once, so the whole matrix stays cheap: what is walked is how each command reads its files.
+
+HOSTILE: Dict[str, bytes] = {
+    "empty": b"",
+    "binary": b"\xff\xfe\x00\x01garbage\x80\n\xc3",
+    "nan": b'{"time": NaN, "built_at": NaN, "duration_ms": NaN, "rc": NaN}\n',
+    "infinity": b"[Infinity, -Infinity]\n",
+    "a list": b"[1, 2, 3]\n",
+    "a string": b'"just a string"\n',
+    "a number": b"42\n",
+    "null": b"null\n",
+    "wrong types": (b'{"strategy": 7, "env": [], "site": {}, "paths": "abc", "fingerprint": [], "built_at": "x",'
+                    b' "python_version": 3, "time": "x", "rc": "x", "phase": [], "0.1.0": "x", "outcome": {}}\n'),
+    "huge numbers": b'{"time": 1e400, "built_at": 1' + b"0" * 400 + b', "duration_ms": -1e400}\n',
+    "deep nesting": b"[" * 100_000 + b"\n",
+    "huge": b'{"x": "' + b"a" * 3_000_000 + b'"}\n',
+}
+
+
+def hostile_names() -> List[str]:
+    from sdkboot.layout import OWN_NAMES
+
+    return sorted(OWN_NAMES)
+
+
+def hostile_argv(name: str, root: Path) -> List[str]:
+    """Like walk_argv, but for the env built_state() made (so the state is read, not bypassed)."""
+    parser = cli.build_parser().commands[name]
+    options = declared_options(name)
+    extra = ["--yes"] if "--yes" in options else []
+    if any(action.dest == "requirements" for action in parser._actions):
+        extra.append("fake-dist")
+    return walk_argv(name, root, import_name="fake_mod", asks=True, extra=extra)
+
+
+def spoil(root: Path, name: str, content: bytes) -> None:
+    """Replace ``name`` (a file or the builds dir) by a regular file holding ``content``."""
+    import shutil
+
+    path = root / name
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+    path.write_bytes(content)
+
+
+@pytest.fixture
+def failing_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every child "fails" at once; a tail command's exec returns instead of replacing pytest."""
+    from sdkboot import runner
+    from sdkboot.runner import Completed
+
+    monkeypatch.setattr(runner, "run", lambda *args, **kwargs: Completed(1, b"", b"Error: stubbed\n", 0.0))
+    monkeypatch.setattr(os, "fsync", lambda fd: None)  # hundreds of fresh state dirs: no need to hit the disk
+    for name in cli.COMMANDS:
+        module = importlib.import_module(f"sdkboot.commands.{name}")
+        if takes_tail(name):
+            monkeypatch.setattr(module, "execute", lambda argv: 0)
+
+
+@posix_only
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+@pytest.mark.parametrize("name", cli.COMMANDS)
+def test_hostile_state_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str], failing_runner: None,
+                           name: str, kind: str) -> None:
+    broken: List[str] = []
+    for target in hostile_names():
+        case = tmp_path / target.strip(".")
+        case.mkdir()
+        root = built_state(case)
+        spoil(root, target, HOSTILE[kind])
+        argv = hostile_argv(name, root)
+        code = cli.main(argv)
+        out, err = capsys.readouterr()
+        problems = []
+        if "Traceback" in err or "internal error" in err:
+            problems.append(err.strip()[-300:])
+        if code not in DOCUMENTED_EXITS:
+            problems.append(f"exit {code}")
+        if err.count("\n") > 1:
+            problems.append(f"{err.count(chr(10))} stderr lines: {err[:300]!r}")
+        if name == "hook" and [line[:1] for line in out.splitlines()] != ["{", "{"]:
+            problems.append(f"hook stdout is not its two JSON lines: {out[:300]!r}")
+        if problems:
+            broken.append(f"{target}: {'; '.join(problems)}")
+    assert broken == [], f"sdkboot {name} on a state dir with a {kind} file:\n" + "\n".join(broken)
