@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ COMMAND_MODULES = (
 
 EXIT_USAGE = 2
 EXIT_UNSUPPORTED = 3
+EXIT_PIPE = 141  # the shell's 128 + SIGPIPE
 
 
 class Parser(argparse.ArgumentParser):
@@ -84,6 +86,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _fail(1, f"scenario setup failed: {exc}")
     except KeyboardInterrupt:
         return _fail(130, "interrupted")
+    except BrokenPipeError:
+        # The reader left (`| head`): quiet, and no second error when stdout is flushed at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
 
 
 def _fail(code: int, message: str) -> int:

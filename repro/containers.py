@@ -592,7 +592,8 @@ def tally_scenarios(
 
             run = run_scenario(ctx, scenario, show)
             for step in run.steps:
-                tallies.add(scenario.name, step.step.label, step.step.mode, step.verdict)
+                tallies.add(scenario.name, step.step.label, step.step.mode, step.verdict,
+                            step.seconds)
     return tallies
 
 

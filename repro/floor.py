@@ -143,10 +143,10 @@ def _main(args: argparse.Namespace) -> int:
         finally:
             progress.done()
     title = f"{scenario.name} · {span.kind.name} · {mode} · {ctx.python}"
-    print(summary(floor, title))
-    if args.out:
+    if args.out:  # first: the runs are kept even if printing fails
         document = {"title": title, "scenario": scenario.name, "limit": span.kind.name,
                     "mode": mode, "host_cgroup_limit_kib": cgroups.own_limit_kib(),
                     **to_json(floor)}
         args.out.write_text(json.dumps(document, indent=2) + "\n")
+    print(summary(floor, title))
     return 0 if floor.floor_kib is not None and floor.confirmed else 1

@@ -29,11 +29,14 @@ class Tally:
     runs: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     labels: dict[str, str] = field(default_factory=dict)  # signature -> verdict label
+    # The slowest run per signature: a row that nears its time limit under load is a flake too.
+    slowest: dict[str, float] = field(default_factory=dict)
 
-    def add(self, verdict: Verdict) -> None:
+    def add(self, verdict: Verdict, seconds: float = 0.0) -> None:
         self.runs += 1
         self.counts[verdict.signature] += 1
         self.labels[verdict.signature] = verdict.label
+        self.slowest[verdict.signature] = max(seconds, self.slowest.get(verdict.signature, 0.0))
 
     @property
     def mismatches(self) -> int:
@@ -54,11 +57,11 @@ class Tallies:
     repeat: int = 0
     load: list[str] = field(default_factory=list)  # load averages, sampled during the run
 
-    def add(self, group: str, row: str, mode: str, verdict: Verdict) -> None:
+    def add(self, group: str, row: str, mode: str, verdict: Verdict, seconds: float = 0.0) -> None:
         key = (group, row)
         if key not in self.rows:
             self.rows[key] = Tally(group, row, mode, verdict.expect)
-        self.rows[key].add(verdict)
+        self.rows[key].add(verdict, seconds)
 
     def problems(self) -> list[str]:
         found = []
@@ -77,14 +80,15 @@ def table(tallies: Tallies) -> str:
     """A Markdown table, one line per (row, signature)."""
     grouped = any(t.group for t in tallies.rows.values())
     headers = [*(["scenario"] if grouped else []), "step" if grouped else "check", "mode", "form",
-               "signature", "runs", "verdict"]
+               "signature", "runs", "slowest", "verdict"]
     lines = []
     for tally in tallies.rows.values():
         for index, (sig, count) in enumerate(tally.counts.most_common()):
             first = index == 0
             head = [tally.group] if grouped else []
             cells = [*head, tally.row, tally.mode, tally.expect.form] if first else [""] * (len(head) + 3)
-            lines.append([*cells, sig, f"{count}/{tally.runs}", tally.labels[sig]])
+            lines.append([*cells, sig, f"{count}/{tally.runs}", f"{tally.slowest[sig]:.1f} s",
+                          tally.labels[sig]])
     return report.markdown_table(headers, lines)
 
 
@@ -105,7 +109,8 @@ def to_json(tallies: Tallies) -> dict[str, Any]:
         "problems": tallies.problems(),
         "rows": [{"group": t.group, "row": t.row, "mode": t.mode, "form": t.expect.form,
                   "why": t.expect.why, "expected": describe_expect(t.expect), "runs": t.runs,
-                  "signatures": [{"signature": sig, "count": n, "verdict": t.labels[sig]}
+                  "signatures": [{"signature": sig, "count": n, "verdict": t.labels[sig],
+                                  "slowest_s": round(t.slowest[sig], 2)}
                                  for sig, n in t.counts.most_common()]}
                  for t in tallies.rows.values()],
     }

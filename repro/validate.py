@@ -56,6 +56,7 @@ class CheckRun:
     observed: Observed
     verdict: Verdict | None  # None: skipped
     skipped: str | None = None  # the missing capability
+    seconds: float = 0.0
 
     @property
     def status(self) -> str:
@@ -312,6 +313,7 @@ NEEDS: dict[str, Callable[[scenarios.Context], object]] = {
 
 
 def run_check(check: Check, ctx: scenarios.Context) -> CheckRun:
+    started = time.monotonic()
     try:
         for need in check.needs:
             NEEDS[need](ctx)
@@ -320,7 +322,8 @@ def run_check(check: Check, ctx: scenarios.Context) -> CheckRun:
         return CheckRun(check, {}, None, skipped=exc.reason)
     except scenarios.ScenarioError as exc:
         observed = {"error": str(exc)}
-    return CheckRun(check, observed, judge(check.expect, observed))
+    return CheckRun(check, observed, judge(check.expect, observed), None,
+                    time.monotonic() - started)
 
 
 def table(runs: list[CheckRun]) -> str:
@@ -333,7 +336,7 @@ def table(runs: list[CheckRun]) -> str:
 def to_json(runs: list[CheckRun]) -> list[dict[str, Any]]:
     return [{"check": r.check.name, "summary": r.check.summary, "mode": r.check.mode,
              "expect": expect_json(r.check.expect), "observed": r.observed,
-             "skipped": r.skipped, "verdict": r.status,
+             "skipped": r.skipped, "verdict": r.status, "seconds": round(r.seconds, 2),
              **(verdict_json(r.verdict) if r.verdict else {})}
             for r in runs]
 
@@ -402,5 +405,5 @@ def _repeat(checks: list[Check], ctx: scenarios.Context, times: int,
             run = run_check(check, ctx)
             if run.verdict is None:  # a missing capability is not a signature
                 raise Unsupported(f"{check.name}: {run.skipped}")
-            tallies.add("", check.name, check.mode, run.verdict)
+            tallies.add("", check.name, check.mode, run.verdict, run.seconds)
     return tallies

@@ -70,3 +70,16 @@ def test_module_entry_point_has_no_traceback_on_bad_input() -> None:
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_reader_that_left_gets_no_traceback() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # gone before the first write: every write fails with EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "repro", "containers", "--list"],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, env=env,
+                              timeout=60)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (cli.EXIT_PIPE, "")

@@ -105,11 +105,11 @@ def test_repeat_tallies_signatures_per_step() -> None:
     tallies = repeat.Tallies(repeat=3)
     for code in (0, 0, 137):
         run = containers.judge_step(step, 0.1, ContainerResult(code))
-        tallies.add("s", "mem", step.mode, run.verdict)
+        tallies.add("s", "mem", step.mode, run.verdict, run.seconds)
     assert tallies.exit_code == 1
     text = repeat.table(tallies)
-    assert "| s | mem | none | exact | exit=0 | 2/3 | ok |" in text
-    assert "|  |  |  |  | exit=137 | 1/3 | MISMATCH |" in text
+    assert "| s | mem | none | exact | exit=0 | 2/3 | 0.1 s | ok |" in text
+    assert "|  |  |  |  | exit=137 | 1/3 | 0.1 s | MISMATCH |" in text
 
 
 # ---- the scenario table ----

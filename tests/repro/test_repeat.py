@@ -22,7 +22,7 @@ def _tally(expect: object, observations: list[dict[str, object]]) -> repeat.Tall
 def test_an_exact_row_with_one_signature_in_every_run_is_clean() -> None:
     tallies = _tally(exact({"exit": 0}), [{"exit": 0}] * 20)
     assert tallies.problems() == [] and tallies.exit_code == 0
-    assert "| scenario | step | tree | exact | exit=0 | 20/20 | ok |" in repeat.table(tallies)
+    assert "| scenario | step | tree | exact | exit=0 | 20/20 | 0.0 s | ok |" in repeat.table(tallies)
     assert repeat.summary(tallies).endswith("no flake")
 
 
@@ -30,8 +30,8 @@ def test_a_declared_set_may_show_each_of_its_cases() -> None:
     tallies = _tally(SET, [{"exit": 0}] * 14 + [{"exit": 137}] * 6)
     assert tallies.exit_code == 0
     lines = repeat.table(tallies).splitlines()
-    assert lines[2] == "| scenario | step | tree | set of 2 | exit=0 x=(absent) | 14/20 | child |"
-    assert lines[3] == "|  |  |  |  | exit=137 x=(absent) | 6/20 | parent |"
+    assert lines[2] == "| scenario | step | tree | set of 2 | exit=0 x=(absent) | 14/20 | 0.0 s | child |"
+    assert lines[3] == "|  |  |  |  | exit=137 x=(absent) | 6/20 | 0.0 s | parent |"
 
 
 def test_a_run_outside_the_expectation_is_flaky_and_never_retried() -> None:
@@ -56,7 +56,8 @@ def test_json_lists_every_signature_with_its_count() -> None:
     data = json.loads(json.dumps(repeat.to_json(tallies)))
     row = data["rows"][0]
     assert (row["mode"], row["form"], row["runs"]) == ("tree", "set of 2", 3)
-    assert [(s["count"], s["verdict"]) for s in row["signatures"]] == [(2, "child"), (1, "parent")]
+    assert [(s["count"], s["verdict"], s["slowest_s"]) for s in row["signatures"]] == [
+        (2, "child", 0.0), (1, "parent", 0.0)]
     assert data["load_average_1min"] == ["1.50"]
 
 
