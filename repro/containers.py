@@ -168,7 +168,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     )),
     # Under a Python parent of ~11 MiB, 8-18 MiB kills the parent (PID 1), not the venv,
     # unless the child's oom_score_adj is raised; at 24 MiB either the parent or venv's
-    # ensurepip child dies: the kernel picks.
+    # ensurepip child dies: the kernel picks (docker/README.md has the counts of 20 runs).
     Scenario("signature-raw", "debian12-venv", "bare `python3 -m venv` under each limit", (
         Step("unlimited", raw(VENV), exact({"signature": "0/E/E"})),
         Step("mem-14MiB", raw(VENV), exact({
@@ -186,11 +186,17 @@ SCENARIOS: tuple[Scenario, ...] = (
             }),
             Case("PID 1 killed", {"exit": 137, "signature": ABSENT, "oom_killed": True}),
         ), mem_mib=24),
-        Step("mem-24MiB-adj", raw(VENV, oom_adj=1000), exact({
-            "exit": 0, "signature": "1/E/N", "stderr_tail": Matches("SIGKILL"),
-            "oom_killed": True,
-        }, "victim pinned: venv and ensurepip inherit oom_score_adj 1000, ensurepip is larger"),
-            mem_mib=24),
+        # The raised score pins the victim to the child's tree, never PID 1; but venv and its
+        # ensurepip child share it, and which of the two is larger when the limit is hit varies.
+        Step("mem-24MiB-adj", raw(VENV, oom_adj=1000), one_of(
+            "24 MiB, oom_score_adj 1000 on the child: the parent survives; venv and ensurepip "
+            "both carry the score and the kernel takes the larger at that instant",
+            Case("ensurepip killed", {
+                "exit": 0, "signature": "1/E/N", "stderr_tail": Matches("SIGKILL"),
+                "oom_killed": True,
+            }),
+            Case("venv killed", {"exit": 0, "signature": "-9/E/E", "oom_killed": True}),
+        ), mem_mib=24),
         Step("mem-128MiB", raw(VENV), exact({"signature": "0/E/E"},
                                             "128 MiB: 40 MiB above the 88 MiB success edge"),
              mem_mib=128),
