@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from repro import Unsupported, UsageError, dockerutil, images, report, repeat, sdkout
+from repro import Unsupported, UsageError, dockerutil, images, limits, report, repeat, sdkout
 from repro.verdict import (
     ABSENT, Case, Expect, Matches, Verdict, describe, exact, expect_json, jsonable, judge, one_of,
     verdict_json,
@@ -57,6 +57,8 @@ HOOK = (
     "--no-index", "--find-links", WHEELS, "--cooldown", "3600", "--timeout", "240",
 )
 CONSUME = ("python3", f"{SCRIPTS}/consumer.py", STATE)
+# The strategies the venv/target chain is about, without lean (first by default) in front.
+VENV_CHAIN = ("--strategy", "venv", "--strategy", "target")
 VENV = ("python3", "-m", "venv", "/tmp/env")
 ENVIRONMENT = {
     "PYTHONPATH": "/src",
@@ -122,11 +124,11 @@ ENSURE_AS = (*ENSURE, "--python", WRAPPED_PYTHON)
 SEGV_EXACT = "RLIMIT_AS 5000 KiB: exec fails past the point of no return (<= 7332 KiB always)"
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("ensurepip-missing", "debian12-pip", "no python3-venv: pip --target fallback", (
-        Step("build", ENSURE, exact({
+        Step("build", (*ENSURE, *VENV_CHAIN), exact({
             **NO_TRACEBACK, "exit": 0, "outcome": "BUILT_TARGET", "strategy": "target",
             "event.fallback_reason": "venv_ensurepip_fail",
         })),
-        Step("again", ENSURE, exact({"exit": 0, "outcome": "NOOP_TARGET"})),
+        Step("again", (*ENSURE, *VENV_CHAIN), exact({"exit": 0, "outcome": "NOOP_TARGET"})),
         Step("consume", CONSUME, exact({"imported": True, "from_env": True})),
     )),
     Scenario("no-pip-at-all", "debian12-python", "neither ensurepip nor pip", (
@@ -157,14 +159,21 @@ SCENARIOS: tuple[Scenario, ...] = (
             "exit": 3, "outcome": "SKIP_COOLDOWN", "subprocesses": 0,
         }, "the cooldown file decides; nothing is spawned"), wrap_as_kb=5000),
     )),
-    Scenario("healthy", "debian12-venv", "ample memory: venv strategy end to end", (
+    Scenario("healthy", "debian12-venv", "ample memory: the default chain (lean first)", (
         Step("build", ENSURE, exact({
-            **NO_TRACEBACK, "exit": 0, "outcome": "BUILT", "strategy": "venv",
+            **NO_TRACEBACK, "exit": 0, "outcome": "BUILT", "strategy": "lean",
         }, "1 GiB: far above every floor (the cgroup peak is ~500 MiB, mostly page cache)"),
             mem_mib=1024),
         Step("again", ENSURE, exact({"exit": 0, "outcome": "NOOP_VENV"}, "no build"), mem_mib=1024),
         Step("consume", CONSUME, exact({"imported": True, "from_env": True}, "import only"),
              mem_mib=1024),
+    )),
+    Scenario("healthy-venv", "debian12-venv", "ample memory: the venv strategy end to end", (
+        Step("build", (*ENSURE, "--strategy", "venv"), exact({
+            **NO_TRACEBACK, "exit": 0, "outcome": "BUILT", "strategy": "venv",
+        }, "1 GiB: far above every floor"), mem_mib=1024),
+        Step("again", (*ENSURE, "--strategy", "venv"), exact({"exit": 0, "outcome": "NOOP_VENV"},
+                                                            "no build"), mem_mib=1024),
     )),
     # Under a Python parent of ~11 MiB, 8-18 MiB kills the parent (PID 1), not the venv,
     # unless the child's oom_score_adj is raised; at 24 MiB either the parent or venv's
@@ -351,12 +360,7 @@ def create(ctx: Context, scenario: Scenario, step: Step, volume: str) -> Any:
 
 def wrapper_tar(as_kb: int) -> bytes:
     """A tar holding ``wrap/python3``: the system interpreter exec'd under RLIMIT_AS."""
-    script = (
-        "#!/bin/sh\n"
-        "# exec, not a child: sdkboot must see the interpreter's own signal, not a shell's 139.\n"
-        f"ulimit -v {as_kb}\n"
-        'exec /usr/bin/python3 "$@"\n'
-    ).encode()
+    script = limits.wrapper_script(f"ulimit -v {as_kb}", "/usr/bin/python3").encode()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         info = tarfile.TarInfo("wrap/python3")

@@ -149,6 +149,22 @@ KINDS = {
 }
 
 
+# sdkboot probes a --python interpreter before it builds anything (is it a Python at all?),
+# and turns a probe that dies into a usage error. A child-only wrapper limits the build's
+# steps, not that question, so the probe (``python -I .../discovery/_probe.py``) runs free.
+PROBE_SUFFIX = "/discovery/_probe.py"
+
+
+def wrapper_script(shell: str, python: str) -> str:
+    """A ``/bin/sh`` build interpreter: ``shell`` limits it, then it becomes ``python``."""
+    return (
+        "#!/bin/sh\n"
+        "# exec, not a child: sdkboot must see the interpreter's own signal, not a shell's.\n"
+        f'case "$2" in *{PROBE_SUFFIX}) ;; *) {shell} ;; esac\n'
+        f'exec {shlex.quote(python)} "$@"\n'
+    )
+
+
 def describe(limit: Limit) -> str:
     return "no limit" if limit.kind == "none" else f"{limit.kind} {format_size(limit.kib)}"
 

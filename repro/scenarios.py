@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
-import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -132,7 +131,7 @@ def _wrapper(work: Path, shell: str, python: str) -> str:
     """A build interpreter that puts itself under the limit, then becomes ``python``."""
     path = work / "wrap" / "python"
     path.parent.mkdir()
-    path.write_text(f'#!/bin/sh\n{shell}\nexec {shlex.quote(python)} "$@"\n')
+    path.write_text(limits.wrapper_script(shell, python))
     path.chmod(0o755)
     return str(path)
 

@@ -108,7 +108,7 @@ def _ensure(ctx: scenarios.Context, state: Path, python: Path | str, *extra: str
 def _wrapper(directory: Path, prelude: str, python: str) -> Path:
     """A build interpreter that applies a limit to itself, then becomes ``python``."""
     path = directory / "python"
-    path.write_text(f'#!/bin/sh\n{prelude}\nexec {shlex.quote(python)} "$@"\n')
+    path.write_text(limits.wrapper_script(prelude, python))
     path.chmod(0o755)
     return path
 

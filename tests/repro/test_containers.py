@@ -200,7 +200,7 @@ def test_wrapper_execs_python_under_the_limit() -> None:
         assert handle is not None
         script = handle.read().decode()
     assert member.mode == 0o755
-    assert "ulimit -v 5000\n" in script
+    assert "*) ulimit -v 5000 ;;" in script
     assert 'exec /usr/bin/python3 "$@"' in script
 
 

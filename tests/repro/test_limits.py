@@ -111,3 +111,17 @@ def _gone_within(pid: int, seconds: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_wrapper_limits_every_use_but_sdkboots_interpreter_probe(tmp_path: Path) -> None:
+    # The "limit" here is an exit: what it reaches is plain to see.
+    wrapper = tmp_path / "python"
+    wrapper.write_text(limits.wrapper_script("exit 42", sys.executable))
+    wrapper.chmod(0o755)
+    probe = tmp_path / "sdkboot" / "discovery" / "_probe.py"
+    probe.parent.mkdir(parents=True)
+    probe.write_text("print('probed')")
+    assert limits.run([str(wrapper), "-c", "print(1)"], timeout=60).rc == 42
+    assert limits.run([str(wrapper), "-m", "venv", "x"], timeout=60).rc == 42
+    free = limits.run([str(wrapper), "-I", str(probe)], timeout=60)
+    assert (free.rc, free.stdout) == (0, "probed\n")

@@ -55,7 +55,7 @@ def test_child_mode_limits_only_the_build_interpreter(ctx: Context, tmp_path: Pa
     command = SCENARIOS["hook"].build(ctx, tmp_path, Launch(CHILD, "ulimit -v 30720"))
     assert not command.limited  # sdkboot itself runs unlimited
     wrapper = Path(command.argv[command.argv.index("--python") + 1])
-    assert wrapper.read_text() == '#!/bin/sh\nulimit -v 30720\nexec /usr/bin/python3 "$@"\n'
+    assert wrapper.read_text() == limits.wrapper_script("ulimit -v 30720", "/usr/bin/python3")
     assert wrapper.stat().st_mode & 0o111
 
 
