@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
+from typing import Optional, Set
 
-from .safefs import open_regular
+from .safefs import open_regular, read_bytes
+
+PROC_LOCKS = "/proc/locks"
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -57,8 +59,14 @@ class BuildLock:
         if not locked:
             os.close(fd)
             return False
+        try:
+            _write_pid(fd)
+        except BaseException:
+            # e.g. a full disk: give the lock back, or every later build sees it held until we exit
+            _unlock(fd)
+            os.close(fd)
+            raise
         self._fd = fd
-        _write_pid(fd)
         return True
 
     def release(self) -> None:
@@ -85,17 +93,55 @@ def _write_pid(fd: int) -> None:
     os.write(fd, str(os.getpid()).encode())
 
 
-def holder(path: str) -> Optional[int]:
-    """PID of the process building right now, or None when nobody holds the lock."""
-    if not os.path.lexists(path):
-        return None  # nothing ever built here; looking must not create the file
-    probe = BuildLock(path)
+def _kernel_holders(st: os.stat_result) -> Optional[Set[int]]:
+    """PIDs holding a flock on the file ``st`` describes, from ``/proc/locks``; None off Linux."""
+    data, _ = read_bytes(PROC_LOCKS, 4 * 1024 * 1024)
+    if data is None:
+        return None
+    inode, found, exact = str(st.st_ino), set(), set()
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{inode}"
+    for line in data.decode("ascii", errors="replace").splitlines():
+        fields = line.split()  # "1: FLOCK ADVISORY WRITE <pid> <maj:min:inode> 0 EOF"; "->" marks a waiter
+        if len(fields) < 6 or fields[1] != "FLOCK" or not fields[4].isdigit():
+            continue
+        if fields[5].rsplit(":", 1)[-1] == inode:
+            found.add(int(fields[4]))
+            if fields[5] == device:
+                exact.add(int(fields[4]))
+    return exact or found
+
+
+def _alive(pid: int) -> bool:
     try:
-        if probe.acquire():
-            probe.release()
-            return None
-        with open(path, "rb") as handle:
-            text = handle.read().strip()
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive
+    return True
+
+
+def holder(path: str) -> Optional[int]:
+    """PID of the process building right now, or None when nobody holds the lock.
+
+    It never takes the lock itself (a status run must not make a concurrent build see the lock
+    held): the kernel's lock table says who holds it on Linux; elsewhere the recorded PID, if alive.
+    """
+    try:
+        fd = open_regular(path, os.O_RDONLY)
     except OSError:
         return None
-    return int(text) if text.isdigit() else 0
+    try:
+        st = os.fstat(fd)
+        text = os.read(fd, 32).strip()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    recorded = int(text) if text.isdigit() else 0
+    held = _kernel_holders(st) if sys.platform.startswith("linux") else None
+    if held is not None:
+        return (recorded if recorded in held else min(held)) if held else None
+    if not text:
+        return None
+    return recorded if recorded and _alive(recorded) else (None if recorded else 0)
