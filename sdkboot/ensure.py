@@ -105,6 +105,18 @@ def _unsafe(root: str) -> Optional[Result]:
     return _refused(reason) if reason else None
 
 
+def _invalid(spec: Spec) -> Optional[Result]:
+    """A requirement that is not PEP 508 (say, an option for pip) stops before any spawn."""
+    from .requirements import problem
+
+    reason = next(filter(None, map(problem, spec.requirements)), None)
+    if reason is None:
+        return None
+    from .classify import from_exception
+
+    return Result(Outcome.BUILD_FAILED, phase=Phase.PRE, failure=from_exception(ValueError(reason)), message=reason)
+
+
 def _take_lock(layout: Layout) -> Optional[BuildLock]:
     """The lock, or None when another live process holds it. OSError propagates (phase pre)."""
     safefs.make_private_dirs(layout.root)  # private: it will go on sys.path
@@ -201,7 +213,7 @@ def _decide(spec: Spec, session: Session, clock: Clock) -> Result:
     refused = _unsafe(spec.root)
     if refused is not None:
         return refused
-    settled = _healthy(spec, layout)
+    settled = _healthy(spec, layout) or _invalid(spec)
     if settled is not None:
         return settled
     plan = consumer.builders(spec, session)  # discovery happens here, and only here

@@ -1,5 +1,10 @@
 """Just enough PEP 508 checking to reject a bad requirement with one clear line,
-before any pip process starts (``packaging`` is not available here)."""
+before any pip process starts (``packaging`` is not available here).
+
+Only PEP 508 passes: a name with extras and versions, or ``name @ URL``, and a marker. A bare
+URL or path, or anything with a leading ``-``, is refused: pip would read an option there
+(``--log=/tmp/x://y`` made pip write a file). Requirements also reach pip after ``--``.
+"""
 from __future__ import annotations
 
 import os
@@ -11,8 +16,9 @@ _EXTRAS = rf"(?:\s*\[\s*(?:{_NAME}(?:\s*,\s*{_NAME})*)?\s*\])?"
 _VERSION = r"[A-Za-z0-9.*+!_-]+"
 _CLAUSE = rf"(?:===|==|!=|<=|>=|~=|<|>)\s*{_VERSION}"
 _SPECS = rf"(?:\s*\(?\s*{_CLAUSE}(?:\s*,\s*{_CLAUSE})*\s*\)?)?"
-_URL = r"(?:\s*@\s*\S+)?"
+_URL = r"(?:\s*@\s*[A-Za-z][A-Za-z0-9+.-]*:\S+)?"
 _MARKER = r"(?:\s*;\s*(?P<marker>\S.*?))?"
+_LOCATION = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*://|\.{0,2}/|~|[A-Za-z]:\\)")
 _PEP508 = re.compile(rf"^\s*{_NAME}{_EXTRAS}(?:{_URL}|{_SPECS}){_MARKER}\s*$", re.DOTALL)
 
 # PEP 508 environment markers, as pip's parser (packaging) reads them: the variables, the
@@ -82,10 +88,13 @@ def marker_problem(marker: str) -> Optional[str]:
 
 def problem(requirement: str) -> Optional[str]:
     """Why ``requirement`` is not something pip can take, or None."""
-    if "://" in requirement or os.path.exists(requirement):
-        return None  # a URL or a local path: pip's to judge
+    if requirement.lstrip().startswith("-"):
+        return f"not a valid requirement: {requirement!r} looks like an option (pip options are not taken here)"
     match = _PEP508.match(requirement)
     if not match or "\n" in requirement:
+        if _LOCATION.match(requirement) or os.path.exists(requirement):
+            return (f"not a valid requirement: {requirement!r}: a URL or a path needs a name,"
+                    " as in 'name @ https://...' or 'name @ file:///abs/path.whl'")
         return f"not a valid requirement: {requirement!r} (expected e.g. 'claude-agent-sdk>=0.1')"
     marker = match.group("marker")
     reason = marker_problem(marker) if marker else None

@@ -27,7 +27,7 @@ VALID = [
     'mcp>=1.0 ; sys_platform == "linux" and python_version >= "3.10"',
     "name @ git+https://example.org/repo.git@v1",
     "name@https://example.org/name-1.0-py3-none-any.whl",
-    "https://example.org/name-1.0-py3-none-any.whl",
+    "name @ file:///wheels/name-1.0-py3-none-any.whl",
     "foo; (os_name == 'nt' or extra == 'x') and python_version not in '2.7'",
     "foo ; python_full_version>='3.9.1'",
     "foo; platform_machine=='x86_64'",
@@ -66,6 +66,13 @@ INVALID = [
     "foo; python_version === ",
     "foo; python_version ~= '3' or or os_name == 'nt'",
     "foo; 'unterminated == '3'",
+    # Not PEP 508, and pip would take each as an option or a bare location.
+    "--log=/tmp/x://y",
+    " -r/etc/passwd",
+    "https://example.org/name-1.0-py3-none-any.whl",
+    "./pkg",
+    "name @ --log=x",
+    "x; --y://z",
 ]
 
 
@@ -82,11 +89,18 @@ def test_invalid(requirement: str) -> None:
     assert "\n" not in reason  # one clear line, whatever the input held
 
 
-def test_an_existing_local_path_is_pips_to_judge(tmp_path: Path) -> None:
+def test_a_path_or_url_needs_a_name(tmp_path: Path) -> None:
     wheel = tmp_path / "odd name [1].whl"
     wheel.write_bytes(b"")
-    assert problem(str(wheel)) is None
-    assert problem(str(tmp_path / "missing dir" / "x.whl")) is not None
+    for location in (str(wheel), "https://example.org/x.whl", "./x.whl"):
+        reason = problem(location)
+        assert reason is not None and "name @ " in reason, reason
+    assert problem(f"odd @ {wheel.as_uri()}") is None
+
+
+def test_an_option_is_named_as_one() -> None:
+    reason = problem("--log=/tmp/x://y")
+    assert reason is not None and "looks like an option" in reason
 
 
 name = st.from_regex(r"\A[A-Za-z0-9]([A-Za-z0-9._-]{0,20}[A-Za-z0-9])?\Z")

@@ -105,7 +105,7 @@ class LeanStrategy:
 
         spec = session.spec
         argv = [spec.python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report", "-",
-                *PIP_FLAGS, *spec.index_options(), *spec.pip_args, *spec.requirements]
+                *PIP_FLAGS, *spec.index_options(), *spec.pip_args, "--", *spec.requirements]
         try:
             done = session.step(Phase.RESOLVE, argv, "resolving with pip")
         except StepFailed as error:

@@ -48,7 +48,7 @@ class TargetStrategy:
         _require_pip(session)
         spec = session.spec
         install = pip_install(spec) + ["--target", stage, "--upgrade"]
-        session.step(Phase.PIP_TARGET, [spec.python, *install, *spec.requirements], "starting pip")
+        session.step(Phase.PIP_TARGET, [spec.python, *install, "--", *spec.requirements], "starting pip")
         code = _PRELUDE.format(stage=stage) + REPORT.format(name=spec.import_name)
         built = verify(session, Phase.PIP_TARGET, [spec.python, "-I", "-S", "-c", code], [stage])
         return Built(stage, built.version, built.paths)

@@ -19,6 +19,6 @@ class VenvStrategy:
         spec = session.spec
         session.step(Phase.VENV, [spec.python, "-m", "venv", stage], "creating the venv")
         python = venv_python(stage)
-        session.step(Phase.PIP, [python, *pip_install(spec), *spec.requirements], "starting pip")
+        session.step(Phase.PIP, [python, *pip_install(spec), "--", *spec.requirements], "starting pip")
         code = REPORT.format(name=spec.import_name)
         return verify(session, Phase.PIP, [python, "-I", "-c", code], [python, stage])
