@@ -22,7 +22,10 @@ from .runner import Completed
 SHELL_SIGNAL_RCS = frozenset({134, 137, 139})
 # ``pip --python ENV`` relaunches pip and reports an inner signal N as 256-N.
 RELAUNCH_SIGNAL_RCS = frozenset({250, 247, 245})
-_SIGNAL_TEXT = re.compile(r"died with <signals\.sig[a-z0-9]+: (\d+)>")
+# At most three digits: a signal number is below 128, and a longer one is no signal (int() of
+# 4,301 digits raises, and a huge rc would reach the metrics).
+_SIGNAL_TEXT = re.compile(r"died with <signals\.sig[a-z0-9]+: (\d{1,3})>")
+_MAX_SIGNAL = 127
 _TAIL_CHARS = 60
 _SIG_CHARS = 30
 # An unexpected exception's traceback goes to the event log: enough frames to locate it, bounded.
@@ -196,7 +199,7 @@ def classify(phase: Phase, done: Completed, relaunched: bool = False) -> Failure
         return _signal_kill(done.rc)
     text = collapse(done.out, done.err)
     named = _SIGNAL_TEXT.search(text)
-    if named:  # e.g. venv's ensurepip child OOM-killed: venv exits 1 but names the signal
+    if named and 0 < int(named.group(1)) <= _MAX_SIGNAL:  # e.g. venv's ensurepip child OOM-killed
         return _signal_kill(-int(named.group(1)))
     rule = next((rule for rule in RULES if rule.matches(phase, text)), None)
     if rule is None:
