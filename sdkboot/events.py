@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any, Dict, List
 
 from .safefs import LOG_CAP, open_regular, read_bytes
@@ -16,21 +17,42 @@ def rotated(path: str) -> str:
     return path + ".1"
 
 
-def _rotate_if_full(path: str) -> None:
+def _open(path: str) -> int:
+    # Never through a link, into a FIFO or onto a hard link of some other file.
+    return open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, for_writing=True)
+
+
+def _lock(fd: int) -> None:
+    if sys.platform != "win32":
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held only for one rename
+
+
+def _rotated_if_full(path: str, fd: int) -> int:
+    """The fd to append to. A full log is rotated by exactly one of the sessions that found it
+    full: each locks the full file itself, and renames only if that file is still at ``path``
+    (a session that decided on a stale look would replace the history with the new small file)."""
+    full = os.fstat(fd)
+    if full.st_size < MAX_BYTES:
+        return fd
     try:
-        if os.stat(path).st_size >= MAX_BYTES:
+        _lock(fd)
+        current = os.lstat(path)
+        if (current.st_ino, current.st_dev) == (full.st_ino, full.st_dev):
             os.replace(path, rotated(path))  # keep exactly one old file
     except OSError:
         pass
+    finally:
+        os.close(fd)  # and with it the lock
+    return _open(path)
 
 
 def append(path: str, record: Dict[str, Any]) -> bool:
     """Append ``record``; False (never an exception) when the log cannot be written."""
     try:
         line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
-        _rotate_if_full(path)
-        # Never through a link, into a FIFO or onto a hard link of some other file.
-        fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, for_writing=True)
+        fd = _rotated_if_full(path, _open(path))
         try:
             os.write(fd, line)  # one write on O_APPEND: concurrent sessions do not interleave
         finally:
