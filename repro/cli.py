@@ -20,7 +20,7 @@ from repro.scenarios import ScenarioError
 
 COMMAND_MODULES = (
     "repro.sweep", "repro.floor", "repro.validate", "repro.wheelhouse", "repro.images",
-    "repro.containers",
+    "repro.containers", "repro.bench",
 )
 
 EXIT_USAGE = 2

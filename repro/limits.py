@@ -183,6 +183,9 @@ class Run:
     error: str | None = None
     # With a mark: the descendants still alive a grace period after the command exited.
     survivors: tuple[str, ...] = ()
+    # The largest single process's peak RSS (wait4), whatever the limit: the benchmark reports
+    # it beside the cgroup peak of the same run.
+    maxrss_kib: int | None = None
 
 
 def run(
@@ -235,7 +238,7 @@ def run_hooked(
         peak, ooms = hooks.stats()
         stdout, stderr = _read(out), _read(err)
     return Run(tuple(argv), label, rc, stdout, stderr, wall, peak or maxrss, ooms, timed_out,
-               survivors=tuple(str(s) for s in left))
+               survivors=tuple(str(s) for s in left), maxrss_kib=maxrss)
 
 
 def _left_behind(mark: str | None) -> list[survivors.Survivor]:

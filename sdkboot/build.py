@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Tuple
 from . import cooldown, messages, ownership, safefs, state
 from .codes import Outcome, Phase, Strategy
 from .events import tail
+from .handoff import HandOff, context_of
 from .layout import Layout
 from .result import Result
 from .session import Session, StepFailed
@@ -52,6 +53,8 @@ def attempt(session: Session, layout: Layout, fp: state.Fingerprint, strategy: B
     os.makedirs(layout.builds, mode=0o700, exist_ok=True)
     try:
         built = strategy.build(session, stage)
+    except HandOff:
+        raise  # the stage is the verifier's now
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -107,6 +110,10 @@ def _run_chain(session: Session, layout: Layout, fp: state.Fingerprint) -> Resul
         try:
             result = attempt(session, layout, fp, strategy)
             return dataclasses.replace(result, **chain.extra(session))  # type: ignore[arg-type]
+        except HandOff as handoff:
+            handoff.context = context_of(layout.root, strategy.label, fp, session.started, session.spawned,
+                                         dict(session.durations), chain.skipped)
+            raise
         except Unavailable as skip:
             chain.skipped.append(f"{strategy.label}: {skip.reason}")
         except StepFailed as error:

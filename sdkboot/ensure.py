@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from . import consumer, cooldown, events, messages, ownership, safefs, state
 from .codes import ErrKind, Outcome, Phase
+from .handoff import HandOff, supported
 from .layout import Layout
 from .lock import BuildLock, holder
 from .result import Result
@@ -161,7 +162,11 @@ def _locked_build(spec: Spec, session: Session, layout: Layout, plan: List[consu
             return _failed(Phase.PRE, exc)
         current, why = consumer.check(spec, layout)
         prune(layout, keep=current.env if current else None)
-        return _noting(_build_each(spec, session, layout, plan, clock), why)
+        try:
+            return _noting(_build_each(spec, session, layout, plan, clock), why)
+        except HandOff as handoff:
+            handoff.lock_fd = lock.detach()  # held on through the exec until the finisher exits
+            raise
 
 
 def _rejected(result: Result) -> bool:
@@ -243,34 +248,45 @@ def event(result: Result, now: float) -> Dict[str, Any]:
 
 
 def _log(spec: Spec, result: Result, now: float) -> None:
-    path = Layout(spec.root).events_file
+    log_event(spec.root, result, now)
+
+
+def log_event(root: str, result: Result, now: float) -> None:
+    """Append ``result`` to the event log of the state dir ``root`` (created on this slow path)."""
+    path = Layout(root).events_file
     record = event(result, now)
     if events.append(path, record):
         return
     # The state dir may not exist yet (nothing was ever built): create it only on this slow path,
     # and never inside a dir the ownership rule refuses.
-    if ownership.dir_problem(spec.root):
+    if ownership.dir_problem(root):
         return
     try:
-        safefs.make_private_dirs(spec.root)
+        safefs.make_private_dirs(root)
     except OSError:
         return
     events.append(path, record)
 
 
 def ensure(
-    spec: Spec, *, clock: Clock = time.time, progress: Optional[ProgressSink] = None, budget: Optional[float] = None
+    spec: Spec, *, clock: Clock = time.time, progress: Optional[ProgressSink] = None, budget: Optional[float] = None,
+    handoff: bool = False,
 ) -> Result:
-    """Make ``spec.import_name`` importable. Never raises (Ctrl-C aside).
+    """Make ``spec.import_name`` importable. Never raises (Ctrl-C aside), except as below.
 
     ``budget`` caps the whole call in seconds (each step's timeout shrinks to fit it).
+    ``handoff``: a command that can exec (``sdkboot hook``) lets a build end by raising
+    ``sdkboot.handoff.HandOff``; the caller must then ``exec_verifier`` it (see that module).
     """
     from .session import Session
 
     started = time.monotonic()
     session = Session(spec, progress, budget)
+    session.handoff = handoff and supported()
     try:
         result = _decide(spec, session, clock)
+    except HandOff:
+        raise
     except Exception as exc:  # the contract: an unexpected error is a result, never a crash
         result = _failed(Phase.MAIN, exc)
     except BaseException as exc:  # Ctrl-C, SIGTERM: the steps are dead and the stage gone; say so

@@ -79,6 +79,11 @@ class BuildLock:
         finally:
             os.close(fd)
 
+    def detach(self) -> int:
+        """Give up ownership without unlocking: the descriptor (and the lock) goes to an exec'd heir."""
+        fd, self._fd = self._fd, None
+        return -1 if fd is None else fd
+
     def __enter__(self) -> "BuildLock":
         return self
 

@@ -39,6 +39,9 @@ class Session:
         self.has_pip: Optional[bool] = None
         # The phase of the step running now (or last): where an interruption is reported.
         self.current = Phase.UNSET
+        # May the last step (the verification) be handed off to an exec'd verifier? (sdkboot.handoff)
+        self.handoff = False
+        self.started = time.time()
 
     def _on_line(self, phase: Phase) -> Optional[LineSink]:
         sink = self.progress

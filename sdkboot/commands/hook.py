@@ -12,11 +12,13 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any, Dict
 
 from .. import interrupts
 from ..ensure import ensure
 from ..entry import announce, answer
+from ..handoff import HandOff, exec_verifier
 from ..layout import Layout
 from ..notices import take
 from ..options import add_build, build_spec
@@ -49,10 +51,13 @@ def _debug(text: str) -> None:
 
 
 def _ensure(spec: Spec, budget: float) -> Result:
-    """ensure(), or the interrupted result it logged: SIGTERM still gets the host its answer."""
+    """ensure(), or the interrupted result it logged: SIGTERM still gets the host its answer.
+
+    A lean build may end by raising HandOff instead: the caller execs the verifier.
+    """
     interrupts.install()  # already done by the lean start (entry.py); here for direct callers
     try:
-        return ensure(spec, budget=budget)
+        return ensure(spec, budget=budget, handoff=True)
     except interrupts.Interrupted as stop:
         if isinstance(stop.result, Result):
             return stop.result
@@ -61,14 +66,24 @@ def _ensure(spec: Spec, budget: float) -> Result:
         interrupts.ignore()  # from here on, only the answer is left to give
 
 
+def reply(layout: Layout, result: Result) -> None:
+    """The second and last stdout line: the metrics, plus a one-time notice."""
+    _debug(describe(result))
+    line: Dict[str, Any] = {"metrics": result.metrics()}
+    notice = take(layout, result)
+    if notice:
+        line["systemMessage"] = notice
+    answer(json.dumps(line, sort_keys=True))
+
+
 def run(args: argparse.Namespace) -> int:
     spec = build_spec(args)
     announce(args.async_timeout)
-    result = _ensure(spec, budget=max(1.0, args.async_timeout / 1000 - MARGIN_SECONDS))
-    _debug(describe(result))
-    reply: Dict[str, Any] = {"metrics": result.metrics()}
-    notice = take(Layout(spec.root), result)
-    if notice:
-        reply["systemMessage"] = notice
-    answer(json.dumps(reply, sort_keys=True))
+    budget = max(1.0, args.async_timeout / 1000 - MARGIN_SECONDS)
+    started = time.monotonic()
+    try:
+        result = _ensure(spec, budget)
+    except HandOff as handoff:  # the verifier, then a fresh sdkboot, print the metrics line
+        exec_verifier(handoff, min(spec.step_timeout, budget - (time.monotonic() - started)))
+    reply(Layout(spec.root), result)
     return 0

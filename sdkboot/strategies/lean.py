@@ -1,8 +1,9 @@
 """``lean``: the memory-lean build. pip only resolves; sdkboot's streaming installer installs.
 
-1. ``pip install --dry-run --ignore-installed --report -`` in the build interpreter: the
-   closure and where each wheel is, without pip installing anything (a fraction of pip's
-   install-time memory). Remote wheels are then fetched with ``pip download --no-deps``.
+1. The closure and where each wheel is. Offline from local dirs, ``sdkboot.localresolve``
+   walks the wheels without starting pip; otherwise (or when it cannot be sure)
+   ``pip install --dry-run --ignore-installed --report -`` in the build interpreter, which
+   installs nothing. Remote wheels are then fetched with ``pip download --no-deps``.
 2. ``python -m venv --without-pip STAGE``: a real venv, without ensurepip's ~110 MiB peak.
 3. ``sdkboot.wheelinstall`` in the env's own interpreter (so byte-code and paths are its
    own): streams each wheel into the env, writes RECORD, INSTALLER, entry points.
@@ -16,17 +17,22 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
 from ..codes import ErrKind, Outcome, Phase, Strategy
-from ..session import Session, StepFailed
+from ..session import Session, StepFailed, succeeded
+from ..spec import Spec
 from .base import PIP_FLAGS, REPORT, Built, Unavailable, venv_python, verify
+
+if TYPE_CHECKING:
+    from ..runner import Completed
 
 DOWNLOADS = ".sdkboot-wheels"
 # Runs sdkboot's installer from this very checkout, whatever the env's own sys.path says.
 _INSTALL = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from sdkboot.wheelinstall import main;"
             " sys.exit(main(sys.argv[1:]))")
+_RESOLVE = _INSTALL.replace("wheelinstall", "localresolve")
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,49 @@ def _wheels_only(plan: Sequence[Planned]) -> None:
         raise Unavailable(f"{', '.join(built)} has no wheel here (an sdist needs pip to build it)")
 
 
+def local_dirs(spec: Spec) -> List[str]:
+    """The find-links dirs when they are the only source (offline, local), else []."""
+    index = spec.index
+    links = list(index.find_links)
+    if not index.no_index or not links or any("://" in link for link in links):
+        return []
+    return [os.path.abspath(os.path.expanduser(link)) for link in links]
+
+
+def _resolve_locally(session: Session) -> Optional[Completed]:
+    """sdkboot.localresolve in the build interpreter: offline wheels only, a fraction of pip's memory.
+
+    None when it does not apply or cannot be sure; pip then resolves. A kill is a kill.
+    """
+    from ..classify import classify
+    from ..localresolve import UNDECIDED
+
+    spec = session.spec
+    dirs = local_dirs(spec)
+    if not dirs or spec.pip_args:
+        return None
+    links = [arg for d in dirs for arg in ("--find-links", d)]
+    argv = [spec.python, "-I", "-c", _RESOLVE, _sdkboot_root(), *links, "--", *spec.requirements]
+    done = session.run(Phase.RESOLVE, argv, "resolving from the local wheels")
+    if succeeded(done):
+        return done
+    if done.rc == UNDECIDED and not done.timed_out:
+        return None
+    raise StepFailed(Phase.RESOLVE, done, classify(Phase.RESOLVE, done))
+
+
+def _resolve_with_pip(session: Session) -> Completed:
+    spec = session.spec
+    argv = [spec.python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report", "-",
+            *PIP_FLAGS, *spec.index_options(), *spec.pip_args, "--", *spec.requirements]
+    try:
+        return session.step(Phase.RESOLVE, argv, "resolving with pip")
+    except StepFailed as error:
+        if error.failure.kind is ErrKind.NO_PIP:
+            raise Unavailable("the build interpreter has no pip to resolve with") from None
+        raise
+
+
 def _sdkboot_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -98,20 +147,16 @@ class LeanStrategy:
         self._install(session, python, plan, wheels)
         shutil.rmtree(os.path.join(stage, DOWNLOADS), ignore_errors=True)
         code = REPORT.format(name=spec.import_name)
+        if session.handoff:  # the last step: sdkboot need not stay resident beside the import
+            from ..handoff import HandOff
+
+            raise HandOff([python], code, stage, [python, stage])
         return verify(session, Phase.VERIFY, [python, "-I", "-c", code], [python, stage])
 
     def _resolve(self, session: Session) -> List[Planned]:
         from ..classify import from_exception
 
-        spec = session.spec
-        argv = [spec.python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report", "-",
-                *PIP_FLAGS, *spec.index_options(), *spec.pip_args, "--", *spec.requirements]
-        try:
-            done = session.step(Phase.RESOLVE, argv, "resolving with pip")
-        except StepFailed as error:
-            if error.failure.kind is ErrKind.NO_PIP:
-                raise Unavailable("the build interpreter has no pip to resolve with") from None
-            raise
+        done = _resolve_locally(session) or _resolve_with_pip(session)
         try:
             plan = parse_plan(done.out)
         except ValueError as exc:
