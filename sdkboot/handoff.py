@@ -94,8 +94,7 @@ def _completed(rc: int, files: Dict[str, str], seconds: float) -> Any:
 
 
 def _outcome(context: Dict[str, Any], done: Any) -> Any:
-    from . import cooldown
-    from .build import _publish, failed
+    from .build import _cool_down, _publish, failed
     from .classify import classify
     from .result import Result
     from .session import StepFailed, succeeded
@@ -109,10 +108,7 @@ def _outcome(context: Dict[str, Any], done: Any) -> Any:
         built = parse_report(Phase.VERIFY, done, context["extra"])
     except StepFailed as error:
         shutil.rmtree(stage, ignore_errors=True)
-        result = failed(error, strategy.code)
-        if error.failure.is_signal_kill:
-            cooldown.arm(layout, time.time(), error.failure.kill_rc, Phase.VERIFY.label, context["fingerprint"])
-        return result
+        return _cool_down(layout, failed(error, strategy.code), time.time(), context["fingerprint"])
     _publish(layout, context["fingerprint"], strategy.code, stage, built)
     return Result(strategy.built, strategy=strategy.code, env=stage, message=f"built {stage} (verified after hand-off)")
 

@@ -3,7 +3,8 @@
 pip's resolver costs ~40-60 MiB and seconds to start; a wheelhouse that ``pip download``
 filled has one candidate per name, so a greedy walk finds the same closure pip would. The
 version, tag, specifier and marker rules are not re-implemented here: they come from the
-``packaging`` that the build interpreter's pip vendors (imported alone, not pip's CLI).
+``packaging`` that the build interpreter's pip vendors, which the caller imports in that
+child and hands in (sdkboot itself stays standard library only).
 Whatever the walk cannot decide for sure (a conflict, an sdist, a URL requirement, no
 packaging) exits ``UNDECIDED`` and the caller asks pip instead. The answer has the shape of
 pip's installation report, so one parser reads both.
@@ -25,19 +26,15 @@ class Undecided(Exception):
     """The walk cannot be sure of pip's answer: let pip resolve."""
 
 
-def _packaging() -> Any:
-    try:
-        from pip._vendor.packaging import requirements, specifiers, tags, utils, version
-    except ImportError as exc:  # no pip, or one that vendors it elsewhere
-        raise Undecided(f"no vendored packaging: {exc}") from None
-    return requirements, specifiers, tags, utils, version
+# What the child imports and passes to main(): packaging's modules, in this order.
+PACKAGING = ("requirements", "specifiers", "tags", "utils", "version")
 
 
 class Walk:
     """One resolution: the candidates found in the dirs, and what was chosen so far."""
 
-    def __init__(self, dirs: Sequence[str]) -> None:
-        self.requirements, self.specifiers, tags, self.utils, self.version = _packaging()
+    def __init__(self, dirs: Sequence[str], packaging: Sequence[Any]) -> None:
+        self.requirements, self.specifiers, tags, self.utils, self.version = packaging
         self.rank = {tag: i for i, tag in enumerate(tags.sys_tags())}  # lower is better
         self.python = self.version.Version("%d.%d.%d" % sys.version_info[:3])
         self.candidates: Dict[str, List[Tuple[Any, int, str]]] = {}
@@ -122,20 +119,26 @@ class Walk:
             for name, (version, path, metadata) in self.chosen.items()]}
 
 
-def resolve(dirs: Sequence[str], requirements: Sequence[str]) -> Dict[str, Any]:
-    walk = Walk(dirs)
+def resolve(dirs: Sequence[str], requirements: Sequence[str], packaging: Sequence[Any]) -> Dict[str, Any]:
+    walk = Walk(dirs, packaging)
     for requirement in requirements:
         walk.add(requirement, requested=True)
     return walk.report()
 
 
-def main(argv: Sequence[str]) -> int:
-    """``--find-links DIR ... -- REQUIREMENT ...``: print the report, or exit UNDECIDED saying why."""
+def main(argv: Sequence[str], packaging: Optional[Sequence[Any]]) -> int:
+    """``--find-links DIR ... -- REQUIREMENT ...``: print the report, or exit UNDECIDED saying why.
+
+    ``packaging`` is None when the child found no vendored packaging to import.
+    """
+    if packaging is None:
+        print("sdkboot-resolve: undecided: the build interpreter's pip vendors no packaging", file=sys.stderr)
+        return UNDECIDED
     args = list(argv)
     split = args.index("--") if "--" in args else len(args)
     dirs = [args[i + 1] for i, a in enumerate(args[:split]) if a == "--find-links"]
     try:
-        found: Optional[Dict[str, Any]] = resolve(dirs, args[split + 1:])
+        found: Optional[Dict[str, Any]] = resolve(dirs, args[split + 1:], packaging)
     except (Undecided, ValueError, OSError, zipfile.BadZipFile) as exc:
         print(f"sdkboot-resolve: undecided: {type(exc).__name__}: {exc}", file=sys.stderr)
         return UNDECIDED

@@ -13,7 +13,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from sdkboot import handoff
+from sdkboot import cooldown, handoff
 from sdkboot.layout import Layout
 from sdkboot.lock import holder
 from tests.fake_envs import MIN_PYTHON, child_env
@@ -75,7 +75,7 @@ def test_a_verified_build_is_published_by_the_finisher(tmp_path: Path, wheels: P
 def test_a_killed_verifier_still_gets_one_metrics_line_and_cools_down(tmp_path: Path, wheels: Path) -> None:
     metrics = contract(hook(tmp_path / "s", wheels, "killed_probe"))
     assert (metrics["sdk_bootstrap"], metrics["sdk_bootstrap_phase"], metrics["sdk_bootstrap_rc"]) == (3, 8, -9)
-    assert json.loads((tmp_path / "s" / "cooldown.json").read_text())["phase"] == "verify"
+    assert (cooldown.read(Layout(str(tmp_path / "s"))) or {}).get("phase") == "verify"
     assert builds(tmp_path / "s") == []  # the half-verified stage is gone
     assert not (tmp_path / "s" / "install-state.json").exists()
 
@@ -83,7 +83,7 @@ def test_a_killed_verifier_still_gets_one_metrics_line_and_cools_down(tmp_path: 
 def test_a_verifier_past_its_time_is_a_timeout_not_a_kill(tmp_path: Path, wheels: Path) -> None:
     metrics = contract(hook(tmp_path / "s", wheels, "slow_probe", "--timeout", "2"))
     assert (metrics["sdk_bootstrap"], metrics["sdk_bootstrap_phase"], metrics["sdk_bootstrap_err"]) == (3, 8, 10)
-    assert not (tmp_path / "s" / "cooldown.json").exists()
+    assert (cooldown.read(Layout(str(tmp_path / "s"))) or {}).get("time") is None
 
 
 def test_when_even_the_finisher_fails_the_shell_prints_the_fallback_line(tmp_path: Path) -> None:

@@ -21,12 +21,12 @@ from repro.bench import latency, machine, measure, ratios, render
 from repro.bench.ways import QUICK, WAYS, Context, Tools
 
 RESULTS = Path(__file__).resolve().parent.parent.parent / "benchmarks" / "results"
-CGROUP_RANGE = measure.Range(8 * 1024, 160 * 1024, 1024)
+CGROUP_RANGE = measure.Range(32 * 1024, 160 * 1024, 1024)
 # CI size: the two floors that the main goal compares, bracketed coarsely.
 QUICK_CGROUP_RANGE = measure.Range(36 * 1024, 84 * 1024, 6 * 1024)
 QUICK_FLOORS = ("sdkboot-lean", "import")
 QUICK_TIMEOUT = 60.0
-AS_LO_KIB, AS_RESOLUTION_KIB = 16 * 1024, 1024
+AS_LO_KIB, AS_RESOLUTION_KIB = 32 * 1024, 2048
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

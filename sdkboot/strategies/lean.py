@@ -32,7 +32,15 @@ DOWNLOADS = ".sdkboot-wheels"
 # Runs sdkboot's installer from this very checkout, whatever the env's own sys.path says.
 _INSTALL = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from sdkboot.wheelinstall import main;"
             " sys.exit(main(sys.argv[1:]))")
-_RESOLVE = _INSTALL.replace("wheelinstall", "localresolve")
+# The build interpreter's own pip vendors packaging: imported in that child (never by sdkboot).
+_RESOLVE = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); from sdkboot.localresolve import PACKAGING, main\n"
+    "try:\n"
+    "    found = [__import__('pip._vendor.packaging.' + n, fromlist=['_']) for n in PACKAGING]\n"
+    "except ImportError:\n"
+    "    found = None\n"
+    "sys.exit(main(sys.argv[1:], found))\n"
+)
 
 
 @dataclass(frozen=True)
