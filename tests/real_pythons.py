@@ -11,7 +11,19 @@ from typing import Dict, Optional
 
 from tests.conftest import require_capability
 
-PYENV_ROOT = Path(os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv"))
+
+
+def _home() -> str:
+    """The user's real home, even where $HOME is not passed down (tox)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except (ImportError, KeyError):
+        return os.path.expanduser("~")
+
+
+PYENV_ROOT = Path(os.environ.get("PYENV_ROOT") or os.path.join(_home(), ".pyenv"))
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 
 
