@@ -217,11 +217,19 @@ def failing_runner(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.setattr(module, "execute", lambda argv: 0)
 
 
+def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each CLI run is a process of its own: the hook's lean start writes each protocol line once
+    per process, so the in-process walk starts every run with that record empty."""
+    from sdkboot import entry
+
+    monkeypatch.setattr(entry, "_state", dict.fromkeys(entry._state, False))
+
+
 @posix_only
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 @pytest.mark.parametrize("name", cli.COMMANDS)
 def test_hostile_state_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str], failing_runner: None,
-                           name: str, kind: str) -> None:
+                           monkeypatch: pytest.MonkeyPatch, name: str, kind: str) -> None:
     broken: List[str] = []
     for target in hostile_names():
         case = tmp_path / target.strip(".")
@@ -229,6 +237,7 @@ def test_hostile_state_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str], f
         root = built_state(case)
         spoil(root, target, HOSTILE[kind])
         argv = hostile_argv(name, root)
+        fresh_process(monkeypatch)
         code = cli.main(argv)
         out, err = capsys.readouterr()
         problems = []
