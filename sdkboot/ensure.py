@@ -173,18 +173,28 @@ def _rejected(result: Result) -> bool:
     return result.failure is not None and result.failure.kind is ErrKind.REQUIRES_PYTHON
 
 
+def credit(builder: consumer.Builder, rejected: List[str]) -> Dict[str, Any]:
+    """What a successful build says about its interpreter (also carried through a hook's hand-off)."""
+    note = f" with Python {builder.version or '?'} ({builder.python})" if builder.other else ""
+    if rejected:
+        note += f" (pip rejected Python {', '.join(rejected)} for Requires-Python)"
+    return {"python": builder.python, "alt_py": builder.number if builder.other else None, "note": note}
+
+
+def credited(result: Result, given: Dict[str, Any]) -> Result:
+    """``result`` with ``credit()``'s facts: the interpreter always, ``sdk_alt_py`` and the note on success."""
+    if not result.ok:
+        return dataclasses.replace(result, python=given.get("python"))
+    return dataclasses.replace(result, python=given.get("python"), alt_py=given.get("alt_py"),
+                               message=result.message + str(given.get("note", "")))
+
+
 def _credited(spec: Spec, result: Result, builder: consumer.Builder, rejected: List[str]) -> Result:
     """Say which interpreter built; pip's Requires-Python refusal names both versions."""
-    extra: Dict[str, Any] = {"python": builder.python}
-    if result.ok and builder.other:
-        extra["alt_py"] = builder.number
-        extra["message"] = f"{result.message} with Python {builder.version or '?'} ({builder.python})"
     if _rejected(result):
-        extra["message"] = messages.rejected_pythons(result, spec, rejected)
-    elif rejected:
-        note = f"pip rejected Python {', '.join(rejected)} for Requires-Python"
-        extra["message"] = f"{extra.get('message', result.message)} ({note})"
-    return dataclasses.replace(result, **extra)
+        result = dataclasses.replace(result, message=messages.rejected_pythons(result, spec, rejected))
+        return credited(result, credit(builder, []))
+    return credited(result, credit(builder, rejected))
 
 
 def _build_each(spec: Spec, session: Session, layout: Layout, plan: List[consumer.Builder],
@@ -195,7 +205,11 @@ def _build_each(spec: Spec, session: Session, layout: Layout, plan: List[consume
     rejected: List[str] = []
     for builder in plan:
         session.spec = dataclasses.replace(spec, python=builder.python)
-        result = _explained(session.spec, build(session, layout, state.fingerprint(session.spec), clock()))
+        try:
+            result = _explained(session.spec, build(session, layout, state.fingerprint(session.spec), clock()))
+        except HandOff as handoff:  # the finisher reports the build: it must credit the interpreter too
+            handoff.context["credit"] = credit(builder, rejected)
+            raise
         if _rejected(result):
             rejected.append(builder.version or builder.python)
         if not _rejected(result) or builder is plan[-1]:

@@ -129,6 +129,10 @@ def finish(path: str, rc: int) -> int:
     result = dataclasses.replace(
         _outcome(context, done), duration=time.time() - context["started"], subprocesses=context["spawned"] + 1,
         durations=durations, skipped=tuple(context["skipped"]))
+    if isinstance(context.get("credit"), dict):  # which interpreter built (sdk_alt_py when not the host)
+        from .ensure import credited
+
+        result = credited(result, context["credit"])
     log_event(context["root"], result, time.time())
     reply(Layout(context["root"]), result)
     return 0
