@@ -124,7 +124,8 @@ def _run_chain(session: Session, layout: Layout, fp: state.Fingerprint) -> Resul
     return _end(session, chain)
 
 
-def _cool_down(layout: Layout, result: Result, now: float, fp: state.Fingerprint) -> Result:
+def _cool_down(layout: Layout, result: Result, now: float, fp: state.Fingerprint,
+               boot: Optional[cooldown.BootTime]) -> Result:
     """Arm the cooldown for a memory or signal death. A write that fails (a full disk) must not
     turn that failure into ``exc:OSError:28``: the result stays what it was, and says so."""
     failure = result.failure
@@ -132,13 +133,14 @@ def _cool_down(layout: Layout, result: Result, now: float, fp: state.Fingerprint
         cooldown.release(layout)
         return result
     try:
-        cooldown.arm(layout, now, failure.kill_rc, result.phase.label, fp)
+        cooldown.arm(layout, now, failure.kill_rc, result.phase.label, fp, boot)
     except OSError as exc:
         return dataclasses.replace(result, message=f"{result.message} (cooldown not recorded: {exc})")
     return result
 
 
-def build(session: Session, layout: Layout, fp: state.Fingerprint, now: float) -> Result:
+def build(session: Session, layout: Layout, fp: state.Fingerprint, now: float,
+          boot: Optional[cooldown.BootTime] = None) -> Result:
     """Try each strategy in order; a memory or signal death arms the cooldown."""
     cooldown.reserve(layout)
     try:
@@ -146,4 +148,4 @@ def build(session: Session, layout: Layout, fp: state.Fingerprint, now: float) -
     except BaseException:  # interrupted: not a reason to cool down
         cooldown.release(layout)
         raise
-    return _cool_down(layout, result, now, fp)
+    return _cool_down(layout, result, now, fp, boot)

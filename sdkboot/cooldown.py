@@ -2,6 +2,12 @@
 
 A build that was memory-killed will almost surely be killed again; retrying on every
 session only burns the user's memory and CPU.
+
+The window is measured by the boot clock (seconds since boot, suspend included, with the boot
+id), which nobody sets: a wall clock that jumps back cannot stretch it, and jumps cannot renew
+it. A record from an earlier boot is at least the current uptime old. Where there is no boot
+clock (not Linux, or a caller's own wall clock), the wall clock decides and a stamp in the
+future restarts once at ``now``.
 """
 from __future__ import annotations
 
@@ -9,11 +15,32 @@ import errno
 import json
 import math
 import os
-from typing import Any, Dict, Optional
+import time
+from typing import Any, Dict, Optional, Tuple
 
-from .safefs import read_json, write_json_atomic
+from .safefs import open_regular, read_bytes, read_json, write_json_atomic
 from .layout import Layout
 from .state import Fingerprint
+
+
+# (boot id, seconds since that boot): see boot_time().
+BootTime = Tuple[str, float]
+BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+
+
+def boot_time() -> Optional[BootTime]:
+    """This boot's id and the seconds since it began (CLOCK_BOOTTIME); None off Linux."""
+    clock = getattr(time, "CLOCK_BOOTTIME", None)
+    if clock is None:
+        return None
+    data, _ = read_bytes(BOOT_ID_FILE, 64)
+    ident = data.decode("ascii", errors="replace").strip() if data else ""
+    if not ident:
+        return None
+    try:
+        return ident, time.clock_gettime(clock)
+    except OSError:
+        return None
 
 
 # Space held for a cooldown record while a build runs (one file system block): see reserve().
@@ -41,7 +68,7 @@ def release(layout: Layout) -> None:
 def _overwrite(path: str, record: Dict[str, Any]) -> bool:
     """Write ``record`` into the existing file's own blocks (trailing spaces are valid JSON)."""
     try:
-        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = open_regular(path, os.O_WRONLY, for_writing=True)
     except OSError:
         return False
     try:
@@ -55,9 +82,12 @@ def _overwrite(path: str, record: Dict[str, Any]) -> bool:
         os.close(fd)
 
 
-def arm(layout: Layout, now: float, rc: Optional[int], phase: str, fp: Fingerprint) -> None:
+def arm(layout: Layout, now: float, rc: Optional[int], phase: str, fp: Fingerprint,
+        boot: Optional[BootTime] = None) -> None:
     """Start the window. On a full disk the record goes into the reserved file in place."""
-    record = {"time": now, "rc": rc, "phase": phase, "fingerprint": fp}
+    record: Dict[str, Any] = {"time": now, "rc": rc, "phase": phase, "fingerprint": fp}
+    if boot is not None:
+        record["boot"] = {"id": boot[0], "seconds": boot[1]}
     try:
         write_json_atomic(layout.cooldown_file, record)
     except OSError as exc:
@@ -65,11 +95,33 @@ def arm(layout: Layout, now: float, rc: Optional[int], phase: str, fp: Fingerpri
             raise
 
 
-def _stamp(record: Dict[str, Any]) -> Optional[float]:
-    stamp = record.get("time")
-    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp):
+def _number(value: object) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None  # corrupt (NaN, Infinity, a string): ignored
-    return float(stamp)
+    return float(value)
+
+
+def _stamp(record: Dict[str, Any]) -> Optional[float]:
+    return _number(record.get("time"))
+
+
+def _recorded_boot(record: Dict[str, Any]) -> Optional[BootTime]:
+    boot = record.get("boot")
+    if not isinstance(boot, dict) or not isinstance(boot.get("id"), str):
+        return None
+    seconds = _number(boot.get("seconds"))
+    return None if seconds is None else (boot["id"], seconds)
+
+
+def _boot_age(record: Dict[str, Any], stamp: float, now: float, boot: Optional[BootTime]) -> Optional[float]:
+    """Seconds since the kill by the boot clock; None when either side has no boot clock."""
+    then = _recorded_boot(record)
+    if boot is None or then is None:
+        return None
+    if then[0] == boot[0]:
+        elapsed = boot[1] - then[1]
+        return elapsed if elapsed >= 0 else math.inf  # a reference from the future: no such record
+    return max(now - stamp, boot[1])  # an earlier boot: at least this boot's uptime ago
 
 
 def _rebase(layout: Layout, record: Dict[str, Any], now: float) -> None:
@@ -80,7 +132,8 @@ def _rebase(layout: Layout, record: Dict[str, Any], now: float) -> None:
         pass
 
 
-def remaining(layout: Layout, now: float, window: float, fp: Fingerprint) -> float:
+def remaining(layout: Layout, now: float, window: float, fp: Fingerprint,
+              boot: Optional[BootTime] = None) -> float:
     """Seconds left in an active cooldown for this fingerprint; 0.0 when none applies."""
     record, _ = read_json(layout.cooldown_file)
     if record is None or record.get("fingerprint") != fp:
@@ -88,10 +141,13 @@ def remaining(layout: Layout, now: float, window: float, fp: Fingerprint) -> flo
     stamp = _stamp(record)
     if stamp is None:
         return 0.0
-    if stamp > now:
-        _rebase(layout, record, now)
-        stamp = now
-    return max(0.0, min(window, stamp + window - now))
+    age = _boot_age(record, stamp, now, boot)
+    if age is None:  # the wall clock alone
+        if stamp > now:
+            _rebase(layout, record, now)
+            stamp = now
+        age = now - stamp
+    return max(0.0, min(window, window - age))
 
 
 def read(layout: Layout) -> Optional[Dict[str, Any]]:

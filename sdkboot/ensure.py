@@ -86,8 +86,22 @@ def noop(spec: Spec) -> Optional[Result]:
     return _in_host(spec) or _healthy(spec, Layout(spec.root))
 
 
-def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> Optional[Result]:
-    left = cooldown.remaining(layout, now, spec.cooldown_seconds, fp)
+class Clocks:
+    """The wall clock, and the boot clock a cooldown is measured by (a wall clock may jump).
+    A wall clock given by the caller replaces both: it alone defines time then."""
+
+    def __init__(self, wall: Optional[Clock] = None) -> None:
+        self._wall = wall
+
+    def __call__(self) -> float:
+        return self._wall() if self._wall is not None else time.time()
+
+    def boot(self) -> Optional[cooldown.BootTime]:
+        return None if self._wall is not None else cooldown.boot_time()
+
+
+def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, clock: Clocks) -> Optional[Result]:
+    left = cooldown.remaining(layout, clock(), spec.cooldown_seconds, fp, clock.boot())
     if left <= 0:
         return None
     return Result(Outcome.SKIP_COOLDOWN, message=messages.cooling(spec, left))
@@ -138,7 +152,7 @@ def _explained(spec: Spec, result: Result) -> Result:
 
 
 def _locked_build(spec: Spec, session: Session, layout: Layout, plan: List[consumer.Builder],
-                  clock: Clock) -> Result:
+                  clock: Clocks) -> Result:
     from .build import prune
 
     foreign = safefs.foreign(layout.root)
@@ -153,7 +167,7 @@ def _locked_build(spec: Spec, session: Session, layout: Layout, plan: List[consu
     with lock:
         # Another process may have just finished (or been killed) while we waited.
         fp = state.fingerprint(dataclasses.replace(spec, python=plan[0].python))
-        settled = _healthy(spec, layout) or _cooling(spec, layout, fp, clock())
+        settled = _healthy(spec, layout) or _cooling(spec, layout, fp, clock)
         if settled is not None:
             return settled
         try:
@@ -198,7 +212,7 @@ def _credited(spec: Spec, result: Result, builder: consumer.Builder, rejected: L
 
 
 def _build_each(spec: Spec, session: Session, layout: Layout, plan: List[consumer.Builder],
-                clock: Clock) -> Result:
+                clock: Clocks) -> Result:
     """Build with each interpreter in turn while pip rejects them for Requires-Python."""
     from .build import build
 
@@ -206,10 +220,11 @@ def _build_each(spec: Spec, session: Session, layout: Layout, plan: List[consume
     for builder in plan:
         session.spec = dataclasses.replace(spec, python=builder.python)
         try:
-            result = _explained(session.spec, build(session, layout, state.fingerprint(session.spec), clock()))
+            built = build(session, layout, state.fingerprint(session.spec), clock(), clock.boot())
         except HandOff as handoff:  # the finisher reports the build: it must credit the interpreter too
             handoff.context["credit"] = credit(builder, rejected)
             raise
+        result = _explained(session.spec, built)
         if _rejected(result):
             rejected.append(builder.version or builder.python)
         if not _rejected(result) or builder is plan[-1]:
@@ -224,7 +239,7 @@ def _noting(result: Result, why: Optional[str]) -> Result:
     return dataclasses.replace(result, message=f"{result.message} (rebuilt: {why})")
 
 
-def _decide(spec: Spec, session: Session, clock: Clock) -> Result:
+def _decide(spec: Spec, session: Session, clock: Clocks) -> Result:
     early = _too_old(spec, session) or _in_host(spec)
     if early is not None:
         return early
@@ -239,7 +254,7 @@ def _decide(spec: Spec, session: Session, clock: Clock) -> Result:
     if isinstance(plan, Result):
         return plan
     fp = state.fingerprint(dataclasses.replace(spec, python=plan[0].python))
-    return _cooling(spec, layout, fp, clock()) or _locked_build(spec, session, layout, plan, clock)
+    return _cooling(spec, layout, fp, clock) or _locked_build(spec, session, layout, plan, clock)
 
 
 def event(result: Result, now: float) -> Dict[str, Any]:
@@ -283,12 +298,13 @@ def log_event(root: str, result: Result, now: float) -> None:
 
 
 def ensure(
-    spec: Spec, *, clock: Clock = time.time, progress: Optional[ProgressSink] = None, budget: Optional[float] = None,
-    handoff: bool = False,
+    spec: Spec, *, clock: Optional[Clock] = None, progress: Optional[ProgressSink] = None,
+    budget: Optional[float] = None, handoff: bool = False,
 ) -> Result:
     """Make ``spec.import_name`` importable. Never raises (Ctrl-C aside), except as below.
 
-    ``budget`` caps the whole call in seconds (each step's timeout shrinks to fit it).
+    ``budget`` caps the whole call in seconds (each step's timeout shrinks to fit it). ``clock``
+    replaces the wall clock (tests, replays); then no boot clock is used either.
     ``handoff``: a command that can exec (``sdkboot hook``) lets a build end by raising
     ``sdkboot.handoff.HandOff``; the caller must then ``exec_verifier`` it (see that module).
     """
@@ -297,17 +313,18 @@ def ensure(
     started = time.monotonic()
     session = Session(spec, progress, budget)
     session.handoff = handoff and supported()
+    clocks = Clocks(clock)
     try:
-        result = _decide(spec, session, clock)
+        result = _decide(spec, session, clocks)
     except HandOff:
         raise
     except Exception as exc:  # the contract: an unexpected error is a result, never a crash
         result = _failed(Phase.MAIN, exc)
     except BaseException as exc:  # Ctrl-C, SIGTERM: the steps are dead and the stage gone; say so
-        _log(spec, _finished(_interrupted(spec, session, exc), session, started), clock())
+        _log(spec, _finished(_interrupted(spec, session, exc), session, started), clocks())
         raise
     result = _finished(_explained(spec, result), session, started)
-    _log(spec, result, clock())
+    _log(spec, result, clocks())
     return result
 
 

@@ -94,6 +94,7 @@ def _completed(rc: int, files: Dict[str, str], seconds: float) -> Any:
 
 
 def _outcome(context: Dict[str, Any], done: Any) -> Any:
+    from . import cooldown
     from .build import _cool_down, _publish, failed
     from .classify import classify
     from .result import Result
@@ -108,7 +109,8 @@ def _outcome(context: Dict[str, Any], done: Any) -> Any:
         built = parse_report(Phase.VERIFY, done, context["extra"])
     except StepFailed as error:
         shutil.rmtree(stage, ignore_errors=True)
-        return _cool_down(layout, failed(error, strategy.code), time.time(), context["fingerprint"])
+        return _cool_down(layout, failed(error, strategy.code), time.time(), context["fingerprint"],
+                          cooldown.boot_time())
     _publish(layout, context["fingerprint"], strategy.code, stage, built)
     return Result(strategy.built, strategy=strategy.code, env=stage, message=f"built {stage} (verified after hand-off)")
 

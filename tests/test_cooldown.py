@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,44 @@ def test_past_stamp_remaining_is_the_rest_of_the_window(tmp_path_factory: Any, s
     left = cooldown.remaining(layout, stamp + age, window, FP)
     assert 0.0 <= left <= window
     assert left == pytest.approx(max(0.0, window - age), abs=1e-3)
+
+
+# -- the boot clock: a wall clock that jumps can neither stretch nor renew a window --------------
+
+BOOT = "9c1e8a1e-0000-4000-8000-000000000001"
+
+
+def test_the_boot_clock_measures_the_window_whatever_the_wall_clock_does(layout: Layout) -> None:
+    cooldown.arm(layout, T0, -9, "pip", FP, (BOOT, 500.0))
+    assert (cooldown.read(layout) or {})["boot"] == {"id": BOOT, "seconds": 500.0}
+    # The wall clock went back a day, then forward ten: only the boot clock's 600 s count.
+    assert cooldown.remaining(layout, T0 - 86400, WINDOW, FP, (BOOT, 1100.0)) == WINDOW - 600
+    assert cooldown.remaining(layout, T0 + 10 * 86400, WINDOW, FP, (BOOT, 1100.0)) == WINDOW - 600
+    assert cooldown.remaining(layout, T0 - 86400, WINDOW, FP, (BOOT, 500.0 + WINDOW)) == 0.0
+    assert cooldown.read(layout) == {"time": T0, "rc": -9, "phase": "pip", "fingerprint": FP,
+                                     "boot": {"id": BOOT, "seconds": 500.0}}, "reading never rewrites"
+
+
+def test_a_record_from_an_earlier_boot_is_at_least_the_uptime_old(layout: Layout) -> None:
+    cooldown.arm(layout, T0, -9, "pip", FP, ("an-earlier-boot", 90000.0))
+    # The clock now reads before the kill (reset at boot): the uptime still bounds the age.
+    assert cooldown.remaining(layout, T0 - 7200, WINDOW, FP, (BOOT, 1000.0)) == WINDOW - 1000
+    assert cooldown.remaining(layout, T0 + 1200, WINDOW, FP, (BOOT, 1000.0)) == WINDOW - 1200
+    assert cooldown.remaining(layout, T0 - 7200, WINDOW, FP, (BOOT, WINDOW)) == 0.0
+
+
+@pytest.mark.parametrize("boot", [{"id": BOOT, "seconds": 5000.0}, {"id": BOOT, "seconds": "x"}, {"id": 3}, "x"])
+def test_a_boot_reference_that_cannot_be_is_no_cooldown_or_the_wall_clock(layout: Layout, boot: Any) -> None:
+    record = {"time": T0, "rc": -9, "phase": "pip", "fingerprint": FP, "boot": boot}
+    write_record(layout, json.dumps(record))
+    left = cooldown.remaining(layout, T0 + 60, WINDOW, FP, (BOOT, 1000.0))
+    # A reference ahead of this boot's clock is no record at all; a malformed one leaves the wall clock.
+    assert left == (0.0 if boot == {"id": BOOT, "seconds": 5000.0} else WINDOW - 60)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the boot id is Linux's")
+def test_boot_time_on_linux() -> None:
+    first, second = cooldown.boot_time(), cooldown.boot_time()
+    assert first is not None and second is not None
+    assert first[0] == second[0] and len(first[0]) == 36
+    assert 0 < first[1] <= second[1]

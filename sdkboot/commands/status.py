@@ -58,13 +58,15 @@ def _built(record: Optional[state.InstallState], layout: Layout, now: float) -> 
     }
 
 
-def _cooldown(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float) -> Dict[str, Any]:
+def _cooldown(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float,
+              boot: Optional[cooldown.BootTime]) -> Dict[str, Any]:
     record = cooldown.read(layout) or {}
-    left = cooldown.remaining(layout, now, spec.cooldown_seconds, fp)
+    left = cooldown.remaining(layout, now, spec.cooldown_seconds, fp, boot)
     return {"active": left > 0, "remaining_seconds": round(left), "rc": record.get("rc"), "phase": record.get("phase")}
 
 
-def collect(spec: Spec, now: float) -> Dict[str, Any]:
+def collect(spec: Spec, now: float, boot: Optional[cooldown.BootTime] = None) -> Dict[str, Any]:
+    """What status shows at wall time ``now`` (and boot time ``boot``, which measures a cooldown)."""
     layout = Layout(spec.root)
     record, reason = consumer.check(spec, layout)  # in process, an env for another X.Y is not healthy
     builder = consumer.builder_of(record) if record is not None and consumer.discovers(spec) else ""
@@ -73,7 +75,7 @@ def collect(spec: Spec, now: float) -> Dict[str, Any]:
     holder = lock.holder(layout.lock_file)
     return {
         "state_dir": spec.root, **_built(record, layout, now), "healthy": reason is None, "reason": reason,
-        "cooldown": _cooldown(spec, layout, fp, now),
+        "cooldown": _cooldown(spec, layout, fp, now, boot),
         "building": {"running": holder is not None, "pid": holder},
     }
 
@@ -96,7 +98,7 @@ def _lines(info: Dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when healthy, 1 when not (so scripts can branch on it)."""
-    info = collect(build_spec(args, must_write=False), time.time())
+    info = collect(build_spec(args, must_write=False), time.time(), cooldown.boot_time())
     if args.json:
         emit_json(info)
     else:
