@@ -178,8 +178,11 @@ def location_spec(args: argparse.Namespace, must_write: bool = False) -> Spec:
     return Spec(import_name=args.import_name, state_dir=args.state_dir)
 
 
-def build_spec(args: argparse.Namespace, must_write: bool = True, probe: bool = False) -> Spec:
+def build_spec(args: argparse.Namespace, must_write: bool = False, probe: bool = False) -> Spec:
     """The Spec for ensure/hook/status, or UsageError naming the first bad value.
+
+    Writability is not checked here by default: a healthy env in a read-only state dir is a
+    no-op, and a build that cannot write says so itself (phase pre, the errno, the advice).
 
     ``probe``: run ``--python`` once to check it is a Python (ensure; the hook must not spawn before
     its first line, and a build explains a non-Python anyway).

@@ -63,14 +63,16 @@ def test_state_dir_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     assert "exists and is not a directory" in line
 
 
-def test_state_dir_not_writable(read_only_dir: Path, capsys: pytest.CaptureFixture) -> None:
-    line = usage_error(capsys, ["ensure", "--state-dir", str(read_only_dir / "state")])
-    assert "not writable" in line
+def test_state_dir_not_writable_is_the_builds_to_report(read_only_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    """Not a usage error: a healthy env there would be a no-op. With nothing built, the build
+    stops in phase pre, before any child, in one line that says what to do."""
+    code = cli.main(["ensure", "--state-dir", str(read_only_dir / "state")])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1 and "in phase pre" in err and "state dir" in err, err
 
 
-def test_state_dir_not_writable_as_any_user(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    # The same path for root too: the write probe itself says no (as on a read-only mount).
+def test_build_spec_checks_writability_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     probed: List[str] = []
 
     def read_only(directory: str) -> bool:
@@ -78,8 +80,11 @@ def test_state_dir_not_writable_as_any_user(tmp_path: Path, capsys: pytest.Captu
         return False
 
     monkeypatch.setattr(options, "can_write", read_only)
-    line = usage_error(capsys, ensure_argv(tmp_path))
-    assert "not writable" in line
+    args = cli.build_parser().parse_args(ensure_argv(tmp_path))
+    build_spec(args)
+    assert probed == []
+    with pytest.raises(UsageError, match="not writable"):
+        build_spec(args, must_write=True)
     assert probed == [str(tmp_path)]  # the parent, since the dir does not exist yet
 
 
