@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 import pytest
 
 import sdkboot
-from sdkboot import cooldown, events, fsutil, state
+from sdkboot import cooldown, events, state
 from sdkboot.codes import ErrKind, Outcome, Phase, Strategy
 from sdkboot.interrupts import Interrupted
 from sdkboot.layout import Layout
@@ -781,7 +781,7 @@ def test_a_step_that_cannot_start_for_memory_is_out_of_memory(spec: Spec, layout
 def test_a_signal_kill_on_a_full_disk_stays_a_signal_kill_and_cools_down(
         spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     """D12: the cooldown record goes into the space reserved before the build, in place."""
-    real_write = fsutil.write_json_atomic
+    real_write = cooldown.write_json_atomic
 
     def full_disk_after_start(path: str, data: Dict[str, Any]) -> None:
         if path == layout.cooldown_file and not data.get("reserved"):
