@@ -317,7 +317,7 @@ def healthy(strategy: str, env: str) -> str:
 
 
 def built(spec: Spec, strategy: str, env: str) -> str:
-    where = "venv" if strategy == "venv" else "--target dir"
+    where = {"venv": "venv", "target": "--target dir"}.get(strategy, f"{strategy} env")
     return f"{spec.import_name} is importable from the new {where} {env}"
 
 

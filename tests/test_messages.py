@@ -235,6 +235,7 @@ def test_outcome_lines(tmp_path: Path) -> None:
     assert messages.built(spec, "venv", "/s/builds/venv-1") == "probe_mod is importable from the new venv" \
                                                                 " /s/builds/venv-1"
     assert "--target dir" in messages.built(spec, "target", "/s/builds/target-1")
+    assert "the new lean env /s/builds/lean-1" in messages.built(spec, "lean", "/s/builds/lean-1")
     assert messages.cooling(spec, 99.4).endswith("--cooldown 0 'probe-dist>=1'`")
 
 
