@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from tests.fake_envs import child_env, sdkboot
+from tests.fake_envs import MIN_PYTHON, child_env, sdkboot
 from tests.interpreters import write_wrapper
 from sdkboot import memlimit
 from sdkboot.cli import main
@@ -90,7 +90,7 @@ def test_verdicts_from_the_disk() -> None:
 
 
 def doctor_json(capsys: pytest.CaptureFixture[str], tmp_path: Path, *extra: str) -> Dict[str, Any]:
-    rc = main(["doctor", "--json", "--state-dir", str(tmp_path / "state"), *extra])
+    rc = main(["doctor", "--json", "--state-dir", str(tmp_path / "state"), *MIN_PYTHON, *extra])
     captured = capsys.readouterr()
     assert captured.err == ""
     info = json.loads(captured.out)
@@ -110,7 +110,7 @@ def test_injected_limits_through_the_cli(tmp_path: Path, capsys: pytest.CaptureF
     assert (not info["verdicts"]["venv"], not info["verdicts"]["target"]) == (venv_ok, target_ok)
     assert info["rc"] == rc
 
-    assert main(["doctor", "--state-dir", str(tmp_path / "state")]) == rc
+    assert main(["doctor", "--state-dir", str(tmp_path / "state"), *MIN_PYTHON]) == rc
     text = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines())
     text = {key: value.strip() for key, value in text.items()}
     assert text["memory limits"] == f"cgroup v2 /user.slice = {mib}.0 MiB"
