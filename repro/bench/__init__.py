@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from repro import UsageError, options, report, wheelhouse
-from repro.bench import latency, machine, measure, ratios, render
+from repro.bench import floors, latency, machine, measure, ratios, render
 from repro.bench.ways import QUICK, WAYS, Context, Tools
 
 RESULTS = Path(__file__).resolve().parent.parent.parent / "benchmarks" / "results"
-CGROUP_RANGE = measure.Range(32 * 1024, 160 * 1024, 1024)
+CGROUP_RANGE = measure.Range(32 * 1024, 128 * 1024, 1024)
 # CI size: the two floors that the main goal compares, bracketed coarsely.
 QUICK_CGROUP_RANGE = measure.Range(36 * 1024, 84 * 1024, 6 * 1024)
 QUICK_FLOORS = ("sdkboot-lean", "import")
 QUICK_TIMEOUT = 60.0
-AS_LO_KIB, AS_RESOLUTION_KIB = 32 * 1024, 2048
+AS_LO_KIB, AS_RESOLUTION_KIB = 48 * 1024, 2048
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--out", type=Path, help="write the JSON here (default for a full run: "
                                                  "benchmarks/results/<date>.json)")
     parser.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
+    parser.add_argument("--floors", type=Path, metavar="JSON",
+                        help="also write the measured floors as the runtime's floors data file")
     parser.add_argument("--plot", type=Path, help="draw the floors per way under both limits as a PNG")
     parser.add_argument("--replot", type=Path, metavar="JSON", help="only draw --plot from a saved result")
     parser.set_defaults(handler=_main)
@@ -57,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _main(args: argparse.Namespace) -> int:
     if args.replot:
-        return _replot(args)
+        return _replot(args) if not args.floors else _refloor(args)
     if args.repeats < 1:
         raise UsageError("--repeats must be at least 1")
     with tempfile.TemporaryDirectory(prefix="repro-bench-") as scratch:
@@ -71,12 +73,28 @@ def _main(args: argparse.Namespace) -> int:
         print(f"\nwritten: {out}")
     if args.plot:
         render.plot(doc, args.plot)
+    if args.floors:
+        _write_floors(doc, args.floors)
+    return 0
+
+
+def _write_floors(doc: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(floors.floors_doc(doc), indent=2, sort_keys=True) + "\n")
+    print(f"floors: {path}")
+
+
+def _refloor(args: argparse.Namespace) -> int:
+    """``--replot RESULT --floors PATH``: the floors file from a saved result (and the plot if asked)."""
+    doc = json.loads(args.replot.read_text())
+    _write_floors(doc, args.floors)
+    if args.plot:
+        render.plot(doc, args.plot)
     return 0
 
 
 def _replot(args: argparse.Namespace) -> int:
     if not args.plot:
-        raise UsageError("--replot needs --plot PNG")
+        raise UsageError("--replot needs --plot PNG or --floors JSON")
     try:
         doc = json.loads(args.replot.read_text())
     except (OSError, ValueError) as exc:
@@ -136,7 +154,7 @@ def _floors(doc: dict[str, Any], ways: list[Any], ctx: Context, quick: bool, tic
         span = QUICK_CGROUP_RANGE if quick else CGROUP_RANGE
         entry["cgroup_floor"] = measure.floor_json(measure.floor_of(way, ctx, "cgroup", span, tick))
         if not quick:
-            as_span = measure.Range(AS_LO_KIB, way.as_hi_mib * 1024, AS_RESOLUTION_KIB * (way.as_hi_mib // 256))
+            as_span = measure.Range(AS_LO_KIB, way.as_hi_mib * 1024, AS_RESOLUTION_KIB * max(1, way.as_hi_mib // 176))
             entry["as_floor"] = measure.floor_json(measure.floor_of(way, ctx, "as", as_span, tick))
 
 

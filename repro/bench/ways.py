@@ -178,7 +178,7 @@ class Way:
     needs: Callable[[Context], str | None] = lambda ctx: None  # why it cannot run here, or None
     ok: Callable[[Run], bool] = exited_zero
     sdkboot: bool = False
-    as_hi_mib: int = 256  # the top of the RLIMIT_AS search (uv reserves over a GiB)
+    as_hi_mib: int = 176  # the top of the RLIMIT_AS search (uv reserves over a GiB)
 
 
 def _needs(tool: str) -> Callable[[Context], str | None]:
