@@ -46,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--ways", nargs="+", choices=sorted(WAYS), metavar="WAY",
                         help=f"only these ways (default: all whose tools are installed): {', '.join(WAYS)}")
     parser.add_argument("--no-floors", action="store_true", help="skip the floor searches")
+    parser.add_argument("--as-ways", nargs="+", choices=sorted(WAYS), metavar="WAY",
+                        help="search RLIMIT_AS floors only for these ways (default: every way measured)")
     parser.add_argument("--tools", type=Path, help="bin dir holding uv and virtualenv (the 'bench' extra)")
     parser.add_argument("--out", type=Path, help="write the JSON here (default for a full run: "
                                                  "benchmarks/results/<date>.json)")
@@ -134,10 +136,11 @@ def run_bench(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         repeats = 1 if args.quick else args.repeats
         timed = measure.time_ways(ways, ctx, repeats, progress.update)
         doc["ways"] = {w.name: {"summary": w.summary, "sdkboot": w.sdkboot, **timed[w.name].to_json()} for w in ways}
-        if not args.no_floors:
-            _floors(doc, ways, ctx, args.quick, progress.update)
         progress.update("timing the no-op and activate()")
         doc["session"] = _session(ctx, scratch, args.quick)
+        _save(doc, args)
+        if not args.no_floors:
+            _floors(doc, ways, ctx, args, progress.update)
     finally:
         progress.done()
     doc["machine"]["load_after"] = machine.load()
@@ -146,16 +149,29 @@ def run_bench(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     return doc
 
 
-def _floors(doc: dict[str, Any], ways: list[Any], ctx: Context, quick: bool, tick: Any) -> None:
+def _save(doc: dict[str, Any], args: argparse.Namespace) -> None:
+    """What is measured so far, so that an interrupted long run still leaves its numbers."""
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({**doc, "partial": True, "ratios": ratios.rows(doc)}, indent=2,
+                                       sort_keys=True) + "\n")
+
+
+def _floors(doc: dict[str, Any], ways: list[Any], ctx: Context, args: argparse.Namespace, tick: Any) -> None:
+    quick = args.quick
     for way in ways:
         if quick and way.name not in QUICK_FLOORS:
             continue
         entry = doc["ways"][way.name]
         span = QUICK_CGROUP_RANGE if quick else CGROUP_RANGE
         entry["cgroup_floor"] = measure.floor_json(measure.floor_of(way, ctx, "cgroup", span, tick))
-        if not quick:
+        _save(doc, args)
+    for way in ways:
+        entry = doc["ways"][way.name]
+        if not quick and (not args.as_ways or way.name in args.as_ways):
             as_span = measure.Range(AS_LO_KIB, way.as_hi_mib * 1024, AS_RESOLUTION_KIB * max(1, way.as_hi_mib // 176))
             entry["as_floor"] = measure.floor_json(measure.floor_of(way, ctx, "as", as_span, tick))
+            _save(doc, args)
 
 
 def _session(ctx: Context, scratch: Path, quick: bool) -> dict[str, Any]:
