@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from . import ownership, state
+from . import inuse, ownership, seal, state
 from .layout import Layout
 from .spec import Spec
 
@@ -35,14 +35,39 @@ def unsafe_reason(site_dir: str, root: str) -> Optional[str]:
             or next(filter(None, map(ownership.path_problem, ownership.startup_files(site_dir))), None))
 
 
-def _usable(record: state.InstallState) -> Optional[str]:
-    """A state is usable by THIS interpreter only if built for the same X.Y."""
+def _usable(record: state.InstallState, root: str) -> Optional[str]:
+    """A build is usable by THIS interpreter only if built for the same X.Y, and intact."""
     reason = state.foreign(record)
     if reason:
         return reason
     if record.fingerprint.get("layout") != state.LAYOUT_VERSION:
         return "install-state is from another sdkboot layout version"
-    return state.missing(record.paths)
+    return state.missing(record.paths) or seal.check(record.env, record.site, record.site_stamp)
+
+
+def _same_abi(record: state.InstallState, fp: state.Fingerprint) -> bool:
+    host = record.fingerprint.get("host")
+    return isinstance(host, dict) and host.get("abi") == fp["host"]["abi"]
+
+
+def choose(installs: state.Installs, fp: state.Fingerprint, root: str) -> Tuple[Optional[state.InstallState], str]:
+    """This spec's own build; else the newest intact one this interpreter can import.
+
+    A consumer often does not know the hook's pins, nor which of the user's Pythons ran it, so
+    another requirement set's or another interpreter's build will do when its ABI is this one's.
+    Without any, the reason is the newest candidate's (built for another Python, damaged...).
+    """
+    exact = installs.find(fp)
+    if exact is not None:
+        return exact, ""
+    ours = sorted((b for b in installs.builds if b.fingerprint.get("import_name") == fp["import_name"]),
+                  key=lambda b: b.built_at, reverse=True)
+    for build in ours:
+        if _same_abi(build, fp) and _usable(build, root) is None:
+            return build, " (built for " + " ".join(build.fingerprint.get("requirements") or []) + ")"
+    if ours:
+        return ours[0], ""  # unusable: activate() reports why
+    return None, f"nothing built: {installs.reason or 'no build for this interpreter'}"
 
 
 def _add_front(site_dir: str) -> Tuple[str, ...]:
@@ -64,9 +89,28 @@ def _add_checked(site_dir: str) -> Tuple[Tuple[str, ...], Optional[str]]:
     return added, reason
 
 
+def _held(spec: Spec, fp: state.Fingerprint) -> Tuple[Optional[state.InstallState], str]:
+    """Choose a build and hold its use-lock; once more if a sweep removed it meanwhile."""
+    reason = ""
+    for _ in range(2):
+        record, note = choose(state.load(Layout(spec.root)), fp, spec.root)
+        if record is None:
+            return None, note
+        reason = _usable(record, spec.root) or unsafe_reason(record.site, spec.root) or ""
+        if reason:
+            return None, reason
+        reason = inuse.hold(record.env) or ""
+        if not reason:
+            return record, note
+    return None, reason
+
+
 def activate(spec: Optional[Spec] = None) -> Activation:
     """Idempotent: a second call finds the dir on sys.path and adds nothing. Never raises:
-    the host imports the package next, and must get a reason rather than a crash."""
+    the host imports the package next, and must get a reason rather than a crash.
+
+    The chosen build's use-lock is held for the life of the process, so no sweep deletes it.
+    """
     spec = spec or Spec()
     saved = list(sys.path)
     try:
@@ -77,15 +121,12 @@ def activate(spec: Optional[Spec] = None) -> Activation:
 
 
 def _activate(spec: Spec) -> Activation:
-    record, reason = state.load(Layout(spec.root))
+    record, note = _held(spec, state.fingerprint(spec))
     if record is None:
-        return Activation(None, f"nothing built: {reason}")
-    reason = _usable(record) or unsafe_reason(record.site, spec.root)
-    if reason:
-        return Activation(None, reason)
+        return Activation(None, note)
     if record.site in sys.path:
         return Activation(record.site, "already on sys.path")
     added, reason = _add_checked(record.site)
     if reason:
         return Activation(None, f"refused a dir named by a .pth file: {reason}")
-    return Activation(record.site, f"added {record.strategy} env", added)
+    return Activation(record.site, f"added {record.strategy} env{note}", added)

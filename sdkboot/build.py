@@ -8,11 +8,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from . import cooldown, messages, ownership, safefs, state
+from . import cooldown, inuse, messages, ownership, retention, seal, state
 from .codes import Outcome, Phase, Strategy
 from .events import tail
 from .handoff import HandOff, context_of
@@ -24,33 +23,25 @@ from .strategies.all_strategies import STRATEGIES
 from .strategies.base import BuildStrategy, Built, Unavailable
 
 
-def prune(layout: Layout, keep: Optional[str]) -> None:
-    """Remove every build dir but ``keep`` (leftovers of killed or superseded builds) and the
-    staging files of killed state writes. Only inside sdkboot's own marked state dir, and
-    never through a link (safefs.remove refuses both)."""
-    try:
-        names = os.listdir(layout.builds)
-    except OSError:
-        names = []
-    for name in names:
-        path = os.path.join(layout.builds, name)
-        if path != keep:
-            safefs.remove_quietly(path, layout.root)
-    safefs.sweep_temps(layout.root, time.time())
-
-
 def _publish(layout: Layout, fp: state.Fingerprint, code: Strategy, stage: str, built: Built) -> None:
     # The .pth files are recorded too: the health check then sees one made writable by others.
     paths = [*built.paths, *ownership.startup_files(built.site)]
-    state.publish(layout, state.new_state(code.label, stage, built.site, built.version, paths, fp))
+    # The use-lock and the seal are written first: for --target builds they sit in the site dir,
+    # whose stamp must be taken after the last write into it.
+    inuse.create(stage)
+    seal.write(stage, built.site)
+    stamp = seal.stamp(built.site) or ()
+    state.publish(layout, state.new_state(code.label, stage, built.site, built.version, paths, fp, stamp))
     cooldown.clear(layout)
-    prune(layout, keep=stage)
+    retention.sweep(layout, keep=stage)
 
 
 def attempt(session: Session, layout: Layout, fp: state.Fingerprint, strategy: BuildStrategy) -> Result:
     """One strategy, start to finish. On StepFailed or Unavailable the stage is already removed."""
     stage = layout.new_build(strategy.code.label)
     os.makedirs(layout.builds, mode=0o700, exist_ok=True)
+    # Retired before anything is written into it: if this process is killed, the next run removes it.
+    state.retire(layout, stage)
     try:
         built = strategy.build(session, stage)
     except HandOff:

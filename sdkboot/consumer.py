@@ -56,9 +56,10 @@ def discovers(spec: Spec) -> bool:
 
 
 def builder_of(record: state.InstallState) -> str:
-    """The interpreter that built ``record`` (its fingerprint names it)."""
+    """The interpreter that built ``record`` (its fingerprint names it, by real path)."""
     recorded = record.fingerprint.get("python")
-    return recorded if isinstance(recorded, str) and recorded else ""
+    path = recorded.get("path") if isinstance(recorded, dict) else None
+    return path if isinstance(path, str) and path else ""
 
 
 def _env_too_old(record: state.InstallState, spec: Spec) -> Optional[str]:
@@ -69,19 +70,29 @@ def _env_too_old(record: state.InstallState, spec: Spec) -> Optional[str]:
     return f"env was built with Python {record.python_version}, older than {'.'.join(map(str, spec.min_python))}"
 
 
-def check(spec: Spec, layout: Layout) -> Tuple[Optional[state.InstallState], Optional[str]]:
-    """``(state, None)`` when healthy for this spec's consumer, else ``(state-or-None, reason)``."""
-    record, reason = state.load(layout)
-    if record is None:
-        return None, reason
-    if discovers(spec) and builder_of(record):
-        # Whatever interpreter discovery chose last time, as long as it is the same file.
-        current = dataclasses.replace(spec, python=builder_of(record))
-        return record, state.problem(record, state.fingerprint(current), layout.root) or _env_too_old(record, spec)
-    reason = state.problem(record, state.fingerprint(spec), layout.root)
-    if reason is None and not spec.for_run:
+def _discovered_build(spec: Spec, installs: state.Installs) -> Optional[state.InstallState]:
+    """The newest build for this spec by whichever interpreter discovery chose, if still the same file."""
+    for record in sorted(installs.builds, key=lambda b: b.built_at, reverse=True):
+        builder = builder_of(record)
+        if builder and record.fingerprint == state.fingerprint(dataclasses.replace(spec, python=builder)):
+            return record
+    return None
+
+
+def check_installs(spec: Spec, installs: state.Installs) -> Tuple[Optional[state.InstallState], Optional[str]]:
+    """``(build, None)`` when this spec's consumer has a healthy build, else ``(build-or-None, reason)``."""
+    if discovers(spec):
+        record = _discovered_build(spec, installs)
+        if record is not None:
+            return record, state.problem(record, spec.root) or _env_too_old(record, spec)
+    record, reason = state.check_in(installs, state.fingerprint(spec), spec.root)
+    if record is not None and reason is None and not spec.for_run:
         reason = state.foreign(record)
     return record, reason
+
+
+def check(spec: Spec, layout: Layout) -> Tuple[Optional[state.InstallState], Optional[str]]:
+    return check_installs(spec, state.load(layout))
 
 
 def _spawner(session: Session) -> Spawn:

@@ -17,7 +17,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from . import consumer, cooldown, events, messages, ownership, safefs, state
+from . import consumer, cooldown, events, inuse, messages, ownership, safefs, state
 from .codes import ErrKind, Outcome, Phase
 from .handoff import HandOff, supported
 from .layout import Layout
@@ -67,11 +67,15 @@ def _in_host(spec: Spec) -> Optional[Result]:
 
 
 def _healthy(spec: Spec, layout: Layout) -> Optional[Result]:
-    current, reason = consumer.check(spec, layout)
+    installs = state.load(layout)
+    current, reason = consumer.check_installs(spec, installs)
     if current is None or reason is not None:
         return None
     from .strategies.all_strategies import STRATEGIES
 
+    inuse.touch(current.env)  # its last use: pruning by age reads it
+    if installs.retired:
+        _collect(layout)
     strategy = STRATEGIES[current.strategy]
     message = messages.healthy(current.strategy, current.env)
     builder = consumer.builder_of(current) or None
@@ -79,6 +83,23 @@ def _healthy(spec: Spec, layout: Layout) -> Optional[Result]:
     alt = consumer.Builder(builder, current.python_version, other).number if builder and other else None
     return Result(strategy.noop, strategy=strategy.code, env=current.env, message=message, python=builder,
                   alt_py=alt)
+
+
+def _collect(layout: Layout) -> None:
+    """Remove retired builds left by a run killed between publish and sweep (no build runs then).
+
+    Only when the install-state lists some, so the usual no-op pays nothing for it.
+    """
+    from .retention import sweep
+
+    try:
+        lock = BuildLock(layout.lock_file)
+        if not lock.acquire():
+            return  # a build runs: it sweeps when it publishes
+        with lock:
+            sweep(layout, listing=False)
+    except OSError:
+        pass  # a read-only state dir: the garbage waits, the env still works
 
 
 def noop(spec: Spec) -> Optional[Result]:
@@ -153,7 +174,7 @@ def _explained(spec: Spec, result: Result) -> Result:
 
 def _locked_build(spec: Spec, session: Session, layout: Layout, plan: List[consumer.Builder],
                   clock: Clocks) -> Result:
-    from .build import prune
+    from .retention import sweep
 
     foreign = safefs.foreign(layout.root)
     if foreign:
@@ -174,8 +195,8 @@ def _locked_build(spec: Spec, session: Session, layout: Layout, plan: List[consu
             ownership.private_dir(layout.builds)  # never a link to elsewhere, never writable by others
         except OSError as exc:
             return _failed(Phase.PRE, exc)
-        current, why = consumer.check(spec, layout)
-        prune(layout, keep=current.env if current else None)
+        why = _why_rebuild(spec, state.load(layout), fp)
+        sweep(layout)
         try:
             return _noting(_build_each(spec, session, layout, plan, clock), why)
         except HandOff as handoff:
@@ -232,9 +253,20 @@ def _build_each(spec: Spec, session: Session, layout: Layout, plan: List[consume
     raise AssertionError("a build plan is never empty")
 
 
+def _why_rebuild(spec: Spec, installs: state.Installs, fp: state.Fingerprint) -> Optional[str]:
+    """Why the build about to run replaces one (damage, an upgraded interpreter); None for a first build."""
+    current, reason = consumer.check_installs(spec, installs)
+    if current is not None:
+        return reason
+    if installs.reason and not installs.reason.endswith(state.ABSENT):
+        return installs.reason  # corrupt, or from another layout
+    prior = state.superseded(installs, fp)
+    return state.replaced_why(prior[0], fp, spec.root) if prior else None
+
+
 def _noting(result: Result, why: Optional[str]) -> Result:
-    """Say why a rebuild happened (python upgraded, corrupt state...): users ask."""
-    if not why or why.endswith("absent"):
+    """Say why a rebuild happened (python upgraded, a distribution deleted...): users ask."""
+    if not why:
         return result
     return dataclasses.replace(result, message=f"{result.message} (rebuilt: {why})")
 

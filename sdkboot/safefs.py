@@ -29,8 +29,9 @@ from .layout import MARKER_FILE, OWN_NAMES
 SMALL_CAP = 64 * 1024
 STATE_CAP = 256 * 1024
 LOG_CAP = 4 * 1024 * 1024
-# JSON integers beyond 18 digits are no value sdkboot ever writes (10**400 would overflow a float).
-_MAX_INT_DIGITS = 18
+# JSON integers beyond 20 digits (2**64) are no value sdkboot ever writes: nanosecond stamps and
+# inodes are 64-bit; 10**400 would overflow a float.
+_MAX_INT_DIGITS = 20
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 from tests.conftest import REPO
-from sdkboot import safefs, state
+from sdkboot import inuse, safefs, seal, state
 from sdkboot.layout import Layout
 from sdkboot.spec import Spec
 
@@ -63,8 +63,8 @@ def fake_env(
 ) -> state.InstallState:
     """Write an env of ``strategy`` under ``root/builds`` holding ``files`` and publish its state.
 
-    The fingerprint is the one ``spec`` would compute (so ensure/status see it healthy);
-    without a spec it only carries the layout version, which is all ``activate()`` checks.
+    The fingerprint is the one ``spec`` would compute (so ensure/status see it healthy), by
+    default ``spec_for(root)``'s.
     """
     files = {"fake_mod/__init__.py": "VALUE = 1\n"} if files is None else files
     private_dirs(root, root)
@@ -79,9 +79,19 @@ def fake_env(
         extra = [python, env]
     private_dirs(site, root)
     written = [write_file(site / rel, text, root) for rel, text in files.items()]
-    fp = state.fingerprint(spec) if spec is not None else {"layout": state.LAYOUT_VERSION}
+    fp = state.fingerprint(spec if spec is not None else spec_for(root))
     paths = [str(p) for p in written[:1] + extra]
-    record = state.new_state(strategy, str(env), str(site), python_version, paths, fp)
+    return publish_built(root, strategy, env, site, python_version, paths, fp)
+
+
+def publish_built(root: Path, strategy: str, env: Path, site: Path, python_version: str, paths: Sequence[str],
+                  fp: state.Fingerprint) -> state.InstallState:
+    """Publish a build the way ``sdkboot.build`` does: use-lock, seal, then the record."""
+    safefs.claim(str(root))  # as ensure() does before it builds
+    inuse.create(str(env))
+    seal.write(str(env), str(site))
+    stamp = seal.stamp(str(site)) or ()
+    record = state.new_state(strategy, str(env), str(site), python_version, paths, fp, stamp)
     state.publish(Layout(str(root)), record)
     return record
 

@@ -16,7 +16,7 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import PROBE_DIST, PROBE_MODULE
-from tests.fake_envs import PYTHON_XY, fake_env, private_dirs, write_file
+from tests.fake_envs import PYTHON_XY, fake_env, private_dirs, spec_for, write_file
 from tests.interpreters import debian_venv, write_wrapper
 from sdkboot import Outcome, Spec, activate, ensure, state
 from sdkboot.layout import Layout
@@ -50,7 +50,7 @@ def root_of(tmp_path: Path) -> Path:
 
 
 def spec(root: Path, import_name: str = "fake_mod") -> Spec:
-    return Spec(import_name=import_name, state_dir=str(root))
+    return spec_for(root, import_name)
 
 
 def importable(name: str) -> bool:
@@ -154,7 +154,7 @@ def test_activation_moves_ahead_of_an_older_copy_already_on_sys_path(tmp_path: P
 @pytest.mark.parametrize("kind", ["relative", "absolute"])
 def test_pth_file_adds_its_dir_and_only_that_makes_the_module_importable(tmp_path: Path, kind: str) -> None:
     root = root_of(tmp_path)
-    record = fake_env(root, "target", files={})
+    record = fake_env(root, "target", files={}, spec=spec(root, PTH_MODULE))
     site = Path(record.site)
     lib = site / PTH_LIB
     unpack(pth_wheel(tmp_path / "wheels", PTH_LIB if kind == "relative" else str(lib)), site, root)
@@ -249,9 +249,10 @@ def test_an_env_built_for_another_python_is_refused(tmp_path: Path, built: str) 
 
 
 def _republish(root: Path, record: state.InstallState, **changes: object) -> None:
+    """Replace the one published record by an edited copy."""
     data = record.to_json()
     data.update(changes)
-    state.publish(Layout(str(root)), state.InstallState.from_json(data))
+    state.save(Layout(str(root)), state.Installs((state.InstallState.from_json(data),)))
 
 
 @pytest.mark.parametrize("where", ["sibling dir", "sibling with the state dir's name as prefix"])
@@ -291,12 +292,19 @@ def test_a_missing_state_dir_is_nothing_built(tmp_path: Path) -> None:
     assert refused(tmp_path / "never-created") == "nothing built: install-state absent"
 
 
-@pytest.mark.parametrize("content", ["{truncated", "[1, 2]", '{"strategy": "venv"}'])
+@pytest.mark.parametrize("content", ["{truncated", "[1, 2]", '{"layout": 2, "builds": 7}'])
 def test_a_corrupt_install_state_is_refused(tmp_path: Path, content: str) -> None:
     root = root_of(tmp_path)
     fake_env(root)
     (root / "install-state.json").write_text(content)
     assert refused(root).startswith("nothing built: install-state corrupt")
+
+
+def test_an_install_state_of_an_older_layout_holds_nothing(tmp_path: Path) -> None:
+    root = root_of(tmp_path)
+    fake_env(root)
+    (root / "install-state.json").write_text('{"strategy": "venv", "env": "/x"}')
+    assert refused(root) == "nothing built: install-state is from another sdkboot layout (1)"
 
 
 def test_a_state_with_wrongly_typed_fields_is_refused_not_raised(tmp_path: Path) -> None:
@@ -306,7 +314,7 @@ def test_a_state_with_wrongly_typed_fields_is_refused_not_raised(tmp_path: Path)
     record = fake_env(root)
     data = record.to_json()
     data["python_version"] = int(PYTHON_XY.replace(".", ""))
-    (root / "install-state.json").write_text(json.dumps(data))
+    (root / "install-state.json").write_text(json.dumps({"layout": state.LAYOUT_VERSION, "builds": [data]}))
 
     act = activate(spec(root))
 

@@ -35,7 +35,7 @@ ENSURE_TYPES = {
 }
 STATUS_TYPES = {
     "state_dir": (str,), "built": (bool,), "healthy": (bool,), "reason": (str, NoneType), "cooldown": (dict,),
-    "building": (dict,),
+    "building": (dict,), "builds": (list,), "retired": (list,),
 }
 STATUS_BUILT_TYPES = {
     **STATUS_TYPES, "strategy": (str,), "env": (str,), "site": (str,), "python": (str,), "requirements": (list,),
@@ -45,7 +45,7 @@ COOLDOWN_TYPES = {"active": (bool,), "remaining_seconds": (int,), "rc": (int, No
 BUILDING_TYPES = {"running": (bool,), "pid": (int, NoneType)}
 DOCTOR_TYPES = {"interpreter": (dict,), "ensure_would": (dict,), "memory_limits": (list,), "disk": (dict,),
                 "proxies": (dict,), "verdicts": (dict,), "pythons": (dict,)}
-CLEAN_TYPES = {"paths": (list,), "removed": (bool,), "dry_run": (bool,)}
+CLEAN_TYPES = {"paths": (list,), "removed": (bool,), "dry_run": (bool,), "in_use": (list,)}
 REPORT_TYPES = {"events": (int,), "corrupt_lines": (int,), "outcomes": (dict,), "err_kinds": (dict,),
                 "signal_kill_rcs": (dict,), "durations": (dict,)}
 
@@ -406,7 +406,7 @@ def test_read_only_state_dir_from_the_environment(read_only_dir: Path) -> None:
 CORRUPT_STATES = {
     "truncated": '{"strategy": "venv", "env": "/x", ',
     "not an object": "[]",
-    "missing fields": '{"strategy": "venv"}',
+    "missing fields": '{"layout": 2}',
     "binary": "\udcff\udcfe",
 }
 
@@ -429,6 +429,7 @@ def test_corrupt_install_state_ensure_rebuilds_and_says_why(tmp_path: Path, kind
     assert data["phase"] == "venv", "it tried to rebuild"
     assert "(rebuilt: install-state corrupt" in data["message"]
 
+    corrupt_state(root, CORRUPT_STATES[kind])  # the failed rebuild left a valid, empty state
     human = sdkboot("ensure", *MIN_PYTHON, *VENV_ORDER, "--state-dir", str(root), "--python", str(failing),
                     "--import-name", "cli_absent_mod", "cli-absent-dist")
     assert human.returncode == 1 and human.stdout == "" and human.stderr.count("\n") == 1
@@ -444,7 +445,7 @@ def test_an_install_state_naming_an_unknown_strategy_is_rebuilt(tmp_path: Path) 
     record = fake_env(root, spec=spec_for(root, python=str(failing)))
     data = record.to_json()
     data["strategy"] = "conda"
-    (root / "install-state.json").write_text(json.dumps(data))
+    (root / "install-state.json").write_text(json.dumps({"layout": state.LAYOUT_VERSION, "builds": [data]}))
 
     done = sdkboot(*ensure_args(root, "--python", str(failing), "--import-name", "fake_mod", "fake-dist"))
 

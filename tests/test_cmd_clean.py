@@ -5,13 +5,14 @@ import io
 import json
 import os
 import sys
+import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
 from tests.fake_envs import fake_env, lock_held, sdkboot, spec_for
-from sdkboot import cooldown, state
+from sdkboot import cooldown, inuse, state
 from sdkboot.cli import main
 from sdkboot.layout import Layout
 from sdkboot.lock import BuildLock
@@ -76,7 +77,7 @@ def test_dry_run_lists_and_removes_nothing(tmp_path: Path, capsys: pytest.Captur
 
     rc, out, err = clean(capsys, tmp_path / "state", "--dry-run", "--json")
     assert (rc, err) == (0, "")
-    assert json.loads(out) == {"paths": expected_targets(paths), "removed": False, "dry_run": True}
+    assert json.loads(out) == {"paths": expected_targets(paths), "removed": False, "dry_run": True, "in_use": []}
     assert untouched(paths)
 
 
@@ -85,7 +86,7 @@ def test_yes_removes_builds_state_and_cooldown_but_keeps_the_log(tmp_path: Path,
     paths = populated(tmp_path / "state")
     rc, out, err = clean(capsys, tmp_path / "state", "--yes", "--json")
     assert (rc, err) == (0, "")
-    assert json.loads(out) == {"paths": expected_targets(paths), "removed": True, "dry_run": False}
+    assert json.loads(out) == {"paths": expected_targets(paths), "removed": True, "dry_run": False, "in_use": []}
     assert [name for name in REMOVED if os.path.lexists(paths[name])] == []
     assert [name for name in KEPT if not paths[name].exists()] == []
     assert paths["events"].read_text() == '{"outcome": "BUILT"}\n'
@@ -251,3 +252,60 @@ def test_dry_run_works_while_a_build_runs(tmp_path: Path) -> None:
         done = sdkboot("clean", "--state-dir", str(root), "--dry-run")
     assert (done.returncode, done.stderr) == (0, "")
     assert untouched(paths)
+
+
+# -- builds in use, and --unused -------------------------------------------------------------------
+
+
+@pytest.fixture
+def release_locks() -> Iterator[None]:
+    yield None
+    inuse.release_all()
+
+
+@posix_only
+def test_a_build_in_use_is_kept_and_said_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            release_locks: None) -> None:
+    paths = populated(tmp_path / "state")
+    assert inuse.hold(str(paths["env"])) is None  # this process has activated it
+    rc, out, err = clean(capsys, tmp_path / "state", "--yes", "--json")
+    assert (rc, err) == (0, "")
+    data = json.loads(out)
+    assert data["in_use"] == [str(paths["env"])] and data["removed"] is True
+    assert str(paths["env"]) not in data["paths"] and str(paths["builds"]) not in data["paths"]
+    assert (paths["env"] / "lib").is_dir(), "the env a live process imports from is intact"
+    assert not paths["stage"].exists() and not paths["state"].exists()
+
+
+@posix_only
+def test_unused_removes_only_what_nobody_used_lately(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     release_locks: None) -> None:
+    root = tmp_path / "state"
+    recent = fake_env(root, spec=spec_for(root, requirements=("a",)), name="venv-recent")
+    old = fake_env(root, spec=spec_for(root, requirements=("b",)), name="venv-old")
+    held = fake_env(root, spec=spec_for(root, requirements=("c",)), name="venv-held")
+    week_ago = time.time() - 8 * 86400
+    for record in (old, held):
+        os.utime(inuse.use_file(record.env), (week_ago, week_ago))
+    assert inuse.hold(held.env) is None
+    os.utime(inuse.use_file(held.env), (week_ago, week_ago))
+
+    rc, out, err = clean(capsys, root, "--unused", "--dry-run")
+    assert (rc, err) == (0, "") and out.splitlines() == [f"would remove {old.env}",
+                                                         f"kept {held.env} (a live process uses it)"]
+    rc, out, err = clean(capsys, root, "--unused", "--yes", "--json")
+    assert (rc, err) == (0, "")
+    assert json.loads(out) == {"paths": [old.env], "removed": True, "dry_run": False, "in_use": [held.env]}
+    assert sorted(os.listdir(root / "builds")) == ["venv-held", "venv-recent"]
+    assert {b.env for b in state.load(Layout(str(root))).builds} == {recent.env, held.env}
+
+
+def test_unused_with_nothing_built(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = clean(capsys, tmp_path / "never", "--unused", "--yes")
+    assert (rc, out, err) == (0, "nothing to clean\n", "")
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "nan"])
+def test_older_than_must_be_days(tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str) -> None:
+    rc, out, err = clean(capsys, tmp_path / "state", "--unused", "--older-than", value)
+    assert rc == 2 and out == "" and err.count("\n") == 1 and "days" in err

@@ -9,14 +9,14 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from tests.fake_envs import PYTHON_XYZ, fake_env, lock_held, spec_for
-from sdkboot import cooldown, state
+from sdkboot import cooldown, seal, state
 from sdkboot.cli import main
 from sdkboot.commands import status
 from sdkboot.layout import Layout
 
 BUILT_KEYS = {"state_dir", "built", "strategy", "env", "site", "python", "requirements", "built_at", "age_seconds",
-              "size_bytes", "healthy", "reason", "cooldown", "building"}
-UNBUILT_KEYS = {"state_dir", "built", "healthy", "reason", "cooldown", "building"}
+              "size_bytes", "healthy", "reason", "cooldown", "building", "builds", "retired"}
+UNBUILT_KEYS = {"state_dir", "built", "healthy", "reason", "cooldown", "building", "builds", "retired"}
 
 
 def run_status(capsys: pytest.CaptureFixture[str], root: Path, *extra: str) -> Tuple[int, Dict[str, Any]]:
@@ -46,7 +46,9 @@ def test_healthy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         str(root), "venv", record.env, record.site)
     assert info["python"] == PYTHON_XYZ and info["requirements"] == ["fake-dist"]
     assert info["built_at"] == record.built_at and 0 <= info["age_seconds"] < 60
-    assert info["size_bytes"] == len("VALUE = 1\n") + len("#!/bin/sh\n")
+    seal_size = (Path(record.env) / seal.SEAL_FILE).stat().st_size  # the use-lock is empty
+    assert info["size_bytes"] == len("VALUE = 1\n") + len("#!/bin/sh\n") + seal_size
+    assert [b["env"] for b in info["builds"]] == [record.env] and info["builds"][0]["this"] is True
     assert info["cooldown"] == {"active": False, "remaining_seconds": 0, "rc": None, "phase": None}
     assert info["building"] == {"running": False, "pid": None}
 
@@ -64,12 +66,15 @@ def test_healthy_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 @pytest.mark.parametrize("damage, reason", [
     ("nothing built", "install-state absent"),
-    ("other requirements", "fingerprint changed (requirements)"),
-    ("other import name", "fingerprint changed (import_name)"),
+    ("other requirements", "no build yet for this interpreter and requirement set (the 1 here differ in:"
+                           " requirements)"),
+    ("other import name", "no build yet for this interpreter and requirement set (the 1 here differ in:"
+                          " import_name)"),
     ("missing path", "missing {path}"),
     ("truncated state", "install-state corrupt: "),
     ("state is a list", "install-state corrupt: not a JSON object"),
     ("state lacks fields", "install-state corrupt: missing or unknown field"),
+    ("state of an older layout", "install-state is from another sdkboot layout (1)"),
 ])
 def test_unhealthy_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str,
                                    reason: str) -> None:
@@ -86,6 +91,8 @@ def test_unhealthy_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture
     elif damage == "state is a list":
         state_file.write_text("[]")
     elif damage == "state lacks fields":
+        state_file.write_text(json.dumps({"layout": state.LAYOUT_VERSION, "builds": [{"strategy": "venv"}]}))
+    elif damage == "state of an older layout":
         state_file.write_text('{"strategy": "venv"}')
 
     rc, info = run_status(capsys, root)
@@ -93,9 +100,9 @@ def test_unhealthy_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture
     assert rc == 1
     assert info["healthy"] is False
     assert info["reason"].startswith(reason), info["reason"]
-    corrupt = damage in ("nothing built", "truncated state", "state is a list", "state lacks fields")
-    assert set(info) == (UNBUILT_KEYS if corrupt else BUILT_KEYS)
-    assert info["built"] is not corrupt
+    unbuilt = damage not in ("missing path",)
+    assert set(info) == (UNBUILT_KEYS if unbuilt else BUILT_KEYS)
+    assert info["built"] is not unbuilt
     rc, lines = run_text(capsys, root)
     assert rc == 1 and any(line.startswith("healthy:") and f"no ({reason}" in line for line in lines)
 
@@ -110,7 +117,7 @@ def test_a_state_with_wrongly_typed_fields_is_unhealthy_not_a_crash(
     record = fake_env(root, spec=spec_for(root))
     data = record.to_json()
     data[field] = value
-    (root / "install-state.json").write_text(json.dumps(data))
+    (root / "install-state.json").write_text(json.dumps({"layout": state.LAYOUT_VERSION, "builds": [data]}))
 
     rc = main(["status", "--json", "--state-dir", str(root), "--import-name", "fake_mod", "fake-dist"])
     captured = capsys.readouterr()
@@ -202,8 +209,9 @@ def test_status_leaves_an_empty_state_dir_empty(tmp_path: Path, capsys: pytest.C
 
 
 def rewrite_state(root: Path, **fields: object) -> None:
+    """Edit the one published build record."""
     data = json.loads((root / "install-state.json").read_text())
-    data.update(fields)
+    data["builds"][0].update(fields)
     (root / "install-state.json").write_text(json.dumps(data))
 
 
@@ -230,7 +238,7 @@ def test_a_build_time_that_is_not_a_number_never_shows_as_nan(tmp_path: Path, ca
     fake_env(root, spec=spec_for(root))
     path = root / "install-state.json"
     data = json.loads(path.read_text())
-    data["built_at"] = 0.5
+    data["builds"][0]["built_at"] = 0.5
     path.write_text(json.dumps(data).replace('"built_at": 0.5', f'"built_at": {built_at}'))
     rc, lines = run_text(capsys, root)
     text = "\n".join(lines)

@@ -31,6 +31,7 @@ from sdkboot.lock import BuildLock
 from sdkboot.result import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, Result, hook_py
 from sdkboot.runner import Completed
 from sdkboot.spec import DEFAULT_MIN_PYTHON, Spec
+from tests.fake_envs import publish_built
 
 # ``sdkboot.ensure`` the attribute is the function (the package re-exports it), so the
 # module must be fetched by name: ``monkeypatch.setattr("sdkboot.ensure.build", ...)``
@@ -237,8 +238,7 @@ def publish_healthy(spec: Spec, layout: Layout, strategy: str = "venv") -> str:
     """What another process's finished build leaves behind."""
     env = os.path.join(layout.builds, f"{strategy}-other")
     os.makedirs(env)
-    fp = state.fingerprint(spec)
-    state.publish(layout, state.new_state(strategy, env, env, HOST_VERSION, [env], fp))
+    publish_built(Path(layout.root), strategy, Path(env), Path(env), HOST_VERSION, [env], state.fingerprint(spec))
     return env
 
 
@@ -375,7 +375,7 @@ def test_upgraded_interpreter_rebuilds(tmp_path: Path, fake: FakeRunner, clock: 
     python.write_bytes(b"a newer, bigger interpreter build")
     again = sdkboot.ensure(spec, clock=clock)
     assert again.outcome is Outcome.BUILT
-    assert "python_id" in again.message
+    assert f"the interpreter at {python} was replaced" in again.message
     assert fake.kinds.count("venv") == 2
 
 
@@ -735,7 +735,7 @@ def test_a_verification_import_that_cannot_map_its_library_publishes_nothing(
     result = sdkboot.ensure(spec, clock=clock)
     assert (result.phase, result.err_kind) == (Phase.PIP, "out_of_memory")
     assert fake.kinds == ["venv", "pip", "verify"]
-    assert state.load(layout)[0] is None, "a build whose import failed was published"
+    assert state.load(layout).builds == (), "a build whose import failed was published"
     assert builds(layout) == []
     assert_cools_down(spec, layout, clock, monkeypatch)
 
@@ -1044,7 +1044,7 @@ def test_an_env_for_another_version_is_never_healthy_in_process(spec: Spec, layo
     os.makedirs(layout.root)
     env = os.path.join(layout.builds, "venv-other")
     os.makedirs(env)
-    state.publish(layout, state.new_state("venv", env, env, "3.99.0", [env], state.fingerprint(spec)))
+    publish_built(Path(layout.root), "venv", Path(env), Path(env), "3.99.0", [env], state.fingerprint(spec))
     result = sdkboot.ensure(spec, clock=clock)
     assert result.outcome is Outcome.BUILT
     assert "rebuilt: env was built for Python 3.99" in result.message
@@ -1055,3 +1055,40 @@ def dataclasses_replace(spec: Spec, **changes: Any) -> Spec:
     import dataclasses
 
     return dataclasses.replace(spec, **changes)
+
+
+# -- retired builds: what a kill between publish and sweep, or during a build, leaves -----------------
+
+
+def test_a_noop_removes_what_a_kill_between_publish_and_sweep_left(spec: Spec, layout: Layout, clock: Clock,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    os.makedirs(layout.root)
+    old = Path(publish_healthy(spec, layout))
+    old.rename(old.with_name("venv-superseded"))
+    state.save(layout, state.Installs())
+    superseded = publish_built(Path(layout.root), "venv", old.with_name("venv-superseded"),
+                               old.with_name("venv-superseded"), "3.11.7", [], state.fingerprint(spec))
+    current = publish_healthy(spec, layout)  # published; the sweep after it never ran
+    assert state.load(layout).retired == (superseded.env,)
+    forbid_spawning(monkeypatch)
+
+    result = sdkboot.ensure(spec, clock=clock)
+
+    assert result.outcome is Outcome.NOOP_VENV and result.subprocesses == 0
+    assert builds(layout) == [os.path.basename(current)]
+    assert state.load(layout).retired == ()
+
+
+def test_the_stage_is_retired_while_it_builds(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
+    seen: List[Any] = []
+    real_pip = fake.pip
+
+    def pip(argv: List[str]) -> Completed:
+        seen.append(state.load(layout).retired)  # what a SIGKILL here would leave behind
+        return real_pip(argv)
+
+    fake.script["pip"] = pip
+    result = sdkboot.ensure(spec, clock=clock)
+    assert result.outcome is Outcome.BUILT
+    assert seen == [(fake.stage,)] and result.env == fake.stage
+    assert state.load(layout).retired == (), "published: no longer garbage"

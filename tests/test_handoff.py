@@ -14,6 +14,7 @@ from typing import Any, Dict, List
 import pytest
 
 from sdkboot import cooldown, handoff
+from sdkboot import state as sdkboot_state
 from sdkboot.layout import Layout
 from sdkboot.lock import holder
 from tests.fake_envs import MIN_PYTHON, child_env
@@ -77,7 +78,7 @@ def test_a_killed_verifier_still_gets_one_metrics_line_and_cools_down(tmp_path: 
     assert (metrics["sdk_bootstrap"], metrics["sdk_bootstrap_phase"], metrics["sdk_bootstrap_rc"]) == (3, 8, -9)
     assert (cooldown.read(Layout(str(tmp_path / "s"))) or {}).get("phase") == "verify"
     assert builds(tmp_path / "s") == []  # the half-verified stage is gone
-    assert not (tmp_path / "s" / "install-state.json").exists()
+    assert sdkboot_state.load(Layout(str(tmp_path / "s"))).builds == ()  # nothing published
 
 
 def test_a_verifier_past_its_time_is_a_timeout_not_a_kill(tmp_path: Path, wheels: Path) -> None:

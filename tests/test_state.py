@@ -1,8 +1,10 @@
-"""The install-state file: atomic publishing, and every way it can stop being healthy."""
+"""The install-state file: one build per fingerprint side by side, atomic publishing, what is
+retired, and every way a build can stop being healthy."""
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Dict, List
@@ -14,12 +16,13 @@ from hypothesis import strategies as st
 from sdkboot import safefs, state
 from sdkboot.layout import Layout
 from sdkboot.spec import Spec
-from sdkboot.state import InstallState, check, fingerprint, load, new_state, publish
+from sdkboot.state import InstallState, Installs, check, fingerprint, load, new_state, publish
+from tests.fake_envs import publish_built
 
 
 @pytest.fixture
 def python(tmp_path: Path) -> Path:
-    """A stand-in interpreter binary: only its size and mtime matter to the fingerprint."""
+    """A stand-in interpreter binary: only its path and file identity matter to the fingerprint."""
     path = tmp_path / "bin" / "python3"
     path.parent.mkdir()
     path.write_bytes(b"\x7fELF" + b"\0" * 64)
@@ -38,24 +41,26 @@ def make_spec(python: Path, layout: Layout, requirements: Any = ("claude-agent-s
                 state_dir=layout.root)
 
 
-def published(layout: Layout, spec: Spec, tmp_path: Path) -> InstallState:
-    env = tmp_path / "state" / "builds" / "venv-1"
+def published(layout: Layout, spec: Spec, name: str = "venv-1") -> InstallState:
+    env = Path(layout.builds) / name
     module = env / "lib" / "sdkboot_test_pkg" / "__init__.py"
     module.parent.mkdir(parents=True)
     module.write_text("")
-    current = new_state("venv", str(env), str(env / "lib"), "3.11.7",
-                        [str(module), str(env)], fingerprint(spec))
-    publish(layout, current)
-    return current
+    return publish_built(Path(layout.root), "venv", env, env / "lib", "3.11.7", [str(module), str(env)],
+                         fingerprint(spec))
+
+
+def write_state(layout: Layout, builds: List[Dict[str, Any]], **extra: Any) -> None:
+    Path(layout.state_file).write_text(json.dumps({"layout": state.LAYOUT_VERSION, "builds": builds, **extra}))
 
 
 def temp_leftovers(layout: Layout) -> List[str]:
     return [name for name in os.listdir(layout.root) if name.startswith(".tmp-")]
 
 
-def test_healthy_state_has_no_problem(python: Path, layout: Layout, tmp_path: Path) -> None:
+def test_healthy_state_has_no_problem(python: Path, layout: Layout) -> None:
     spec = make_spec(python, layout)
-    written = published(layout, spec, tmp_path)
+    written = published(layout, spec)
     current, reason = check(layout, fingerprint(spec))
     assert reason is None
     assert current == written
@@ -68,14 +73,22 @@ def test_missing_state(python: Path, layout: Layout) -> None:
 
 
 @pytest.mark.parametrize("content", [
-    b"", b"{", b"\xff\xfe", b"[]", b"null", b'"text"', b"{}",
-    b'{"strategy": "venv"}',
+    b"", b"{", b"\xff\xfe", b"[]", b"null", b'"text"', b'{"layout": 2}', b'{"layout": 2, "builds": {}}',
+    b'{"layout": 2, "builds": [], "retired": [1]}', b'{"layout": 2, "builds": [7]}',
 ])
 def test_corrupt_state_gives_a_reason(python: Path, layout: Layout, content: bytes) -> None:
     Path(layout.state_file).write_bytes(content)
     current, reason = check(layout, fingerprint(make_spec(python, layout)))
     assert current is None
     assert reason is not None and reason.startswith("install-state corrupt")
+
+
+@pytest.mark.parametrize("content", [b"{}", b'{"strategy": "venv", "env": "/x"}', b'{"layout": 1}'])
+def test_a_state_of_another_layout_holds_no_build(python: Path, layout: Layout, content: bytes) -> None:
+    Path(layout.state_file).write_bytes(content)
+    installs = load(layout)
+    assert installs.builds == () and installs.retired == ()
+    assert installs.reason is not None and installs.reason.startswith("install-state is from another sdkboot layout")
 
 
 def _valid_json(spec: Spec, path: str) -> Dict[str, Any]:
@@ -88,14 +101,15 @@ def _valid_json(spec: Spec, path: str) -> Dict[str, Any]:
     ("paths", [1, 2]),
     ("fingerprint", "not a dict"),
     ("fingerprint", ["layout", 1]),
+    ("site_stamp", ["1"]),
+    ("site_stamp", [True]),
     ("unexpected_field", 1),
 ])
-def test_malformed_fields_are_corrupt(python: Path, layout: Layout, field: str,
-                                      value: Any) -> None:
+def test_malformed_fields_are_corrupt(python: Path, layout: Layout, field: str, value: Any) -> None:
     spec = make_spec(python, layout)
     data = _valid_json(spec, layout.root)
     data[field] = value
-    Path(layout.state_file).write_text(json.dumps(data))
+    write_state(layout, [data])
     current, reason = check(layout, fingerprint(spec))
     assert current is None
     assert reason is not None and reason.startswith("install-state corrupt")
@@ -108,61 +122,92 @@ def test_unknown_strategy_is_corrupt(python: Path, layout: Layout, strategy: Any
     spec = make_spec(python, layout)
     data = _valid_json(spec, layout.root)
     data["strategy"] = strategy
-    Path(layout.state_file).write_text(json.dumps(data))
+    write_state(layout, [data])
     _, reason = check(layout, fingerprint(spec))
     assert reason is not None
 
 
-def test_python_upgraded_in_place_changes_python_id(python: Path, layout: Layout,
-                                                   tmp_path: Path) -> None:
-    spec = make_spec(python, layout)
-    published(layout, spec, tmp_path)
-    python.write_bytes(b"\x7fELF" + b"\1" * 128)  # a new binary: other size (and mtime)
-    _, reason = check(layout, fingerprint(spec))
-    assert reason == "fingerprint changed (python_id)"
+# -- one build per fingerprint -------------------------------------------------------------------
 
 
-def test_python_removed_changes_python_id(python: Path, layout: Layout, tmp_path: Path) -> None:
-    spec = make_spec(python, layout)
-    published(layout, spec, tmp_path)
-    python.unlink()
-    assert fingerprint(spec)["python_id"] == "missing"
-    _, reason = check(layout, fingerprint(spec))
-    assert reason == "fingerprint changed (python_id)"
+def test_two_requirement_sets_keep_their_own_builds(python: Path, layout: Layout) -> None:
+    one, two = make_spec(python, layout, ("pkg==1.0",)), make_spec(python, layout, ("pkg==2.0",))
+    first, second = published(layout, one, "venv-1"), published(layout, two, "venv-2")
+    assert check(layout, fingerprint(one)) == (first, None)
+    assert check(layout, fingerprint(two)) == (second, None)
+    assert load(layout).retired == ()
 
 
-def test_requirements_changed(python: Path, layout: Layout, tmp_path: Path) -> None:
-    published(layout, make_spec(python, layout), tmp_path)
-    other = make_spec(python, layout, requirements=("claude-agent-sdk>=0.2",))
-    _, reason = check(layout, fingerprint(other))
-    assert reason == "fingerprint changed (requirements)"
-
-
-def test_other_interpreter_changes_python_and_python_id(python: Path, layout: Layout,
-                                                        tmp_path: Path) -> None:
-    published(layout, make_spec(python, layout), tmp_path)
+def test_two_interpreters_keep_their_own_builds(python: Path, layout: Layout, tmp_path: Path) -> None:
     other = tmp_path / "bin" / "python3.12"
-    other.write_bytes(b"different")
-    _, reason = check(layout, fingerprint(make_spec(other, layout)))
-    assert reason == "fingerprint changed (python, python_id)"
+    other.write_bytes(b"another interpreter")
+    first, second = published(layout, make_spec(python, layout), "venv-1"), published(
+        layout, make_spec(other, layout), "venv-2")
+    assert [b.env for b in load(layout).builds] == [first.env, second.env]
 
 
-def test_layout_version_bump_mismatches(python: Path, layout: Layout, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rebuild_retires_the_build_it_replaces(python: Path, layout: Layout) -> None:
     spec = make_spec(python, layout)
-    published(layout, spec, tmp_path)
-    monkeypatch.setattr(state, "LAYOUT_VERSION", state.LAYOUT_VERSION + 1)
-    _, reason = check(layout, fingerprint(spec))
-    assert reason == "fingerprint changed (layout)"
+    first = published(layout, spec, "venv-1")
+    second = published(layout, spec, "venv-2")
+    installs = load(layout)
+    assert installs.builds == (second,) and installs.retired == (first.env,)
 
 
-def test_a_listed_path_deleted(python: Path, layout: Layout, tmp_path: Path) -> None:
+def test_an_interpreter_upgraded_in_place_supersedes_its_build(python: Path, layout: Layout) -> None:
     spec = make_spec(python, layout)
-    written = published(layout, spec, tmp_path)
+    first = published(layout, spec, "venv-1")
+    python.write_bytes(b"\x7fELF" + b"\1" * 128)  # a new binary at the same path
+    fp = fingerprint(spec)
+    assert check(layout, fp) == (None, "no build yet for this interpreter and requirement set"
+                                       " (the 1 here differ in: python)")
+    assert state.superseded(load(layout), fp) == [first]
+    assert state.replaced_why(first, fp, layout.root) == f"the interpreter at {python} was replaced (upgraded?)"
+    published(layout, spec, "venv-2")
+    assert load(layout).retired == (first.env,)
+
+
+def test_retire_lists_a_stage_once_and_keeps_the_builds(python: Path, layout: Layout) -> None:
+    first = published(layout, make_spec(python, layout))
+    state.retire(layout, "/s/builds/stage")
+    state.retire(layout, "/s/builds/stage")
+    assert load(layout) == Installs((first,), ("/s/builds/stage",))
+
+
+def test_publishing_a_retired_stage_takes_it_off_the_list(python: Path, layout: Layout) -> None:
+    stage = os.path.join(layout.builds, "venv-2")
+    state.retire(layout, stage)
+    record = published(layout, make_spec(python, layout), "venv-2")
+    assert load(layout) == Installs((record,), ())
+
+
+# -- health ----------------------------------------------------------------------------------------
+
+
+def test_a_listed_path_deleted(python: Path, layout: Layout) -> None:
+    spec = make_spec(python, layout)
+    written = published(layout, spec)
     os.unlink(written.paths[0])
     current, reason = check(layout, fingerprint(spec))
     assert current == written
     assert reason == f"missing {written.paths[0]}"
+
+
+def test_a_deleted_distribution_is_named(python: Path, layout: Layout) -> None:
+    spec = make_spec(python, layout)
+    env = Path(layout.builds) / "venv-1"
+    site = env / "lib"
+    for rel in ("sdkboot_test_pkg/__init__.py", "dep/__init__.py"):
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text("")
+    for dist, top in (("sdkboot_test_pkg", "sdkboot_test_pkg"), ("dep", "dep")):
+        info = site / f"{dist}-1.0.dist-info"
+        info.mkdir()
+        (info / "RECORD").write_text(f"{top}/__init__.py,,\n{info.name}/RECORD,,\n")
+    publish_built(Path(layout.root), "venv", env, site, "3.11.7", [str(env)], fingerprint(spec))
+    assert check(layout, fingerprint(spec))[1] is None
+    shutil.rmtree(site / "dep")
+    assert check(layout, fingerprint(spec))[1] == "distribution dep missing (dep is gone)"
 
 
 def test_requirement_normalization_ignores_order_case_spaces_and_duplicates() -> None:
@@ -174,43 +219,49 @@ def test_requirement_normalization_ignores_order_case_spaces_and_duplicates() ->
 
 def test_fingerprint_fields(python: Path, layout: Layout) -> None:
     fp = fingerprint(make_spec(python, layout, requirements=["Zed", "alpha"]))
-    assert fp["python"] == str(python)
+    assert fp["python"] == {"path": str(python), "file": f"{os.stat(python).st_dev}:{os.stat(python).st_ino}:"
+                                                       f"{os.stat(python).st_size}:{os.stat(python).st_mtime_ns}"}
+    assert set(fp["host"]) == {"path", "file", "version", "abi"}
     assert fp["requirements"] == ["alpha", "zed"]
     assert fp["import_name"] == "sdkboot_test_pkg"
     assert fp["layout"] == state.LAYOUT_VERSION
-    st_ = os.stat(python)
-    assert fp["python_id"] == f"{st_.st_size}:{st_.st_mtime_ns}"
     # JSON round trip keeps it equal, which is what the check compares against.
     assert json.loads(json.dumps(fp)) == fp
 
 
-def test_publish_replaces_and_leaves_no_temp_files(python: Path, layout: Layout,
-                                                   tmp_path: Path) -> None:
+def test_a_python_link_gives_the_same_fingerprint(python: Path, layout: Layout, tmp_path: Path) -> None:
+    link = tmp_path / "bin" / "python"
+    link.symlink_to(python.name)
+    assert fingerprint(make_spec(link, layout)) == fingerprint(make_spec(python, layout))
+
+
+# -- writing ----------------------------------------------------------------------------------------
+
+
+def test_publish_replaces_and_leaves_no_temp_files(python: Path, layout: Layout) -> None:
     spec = make_spec(python, layout)
-    first = published(layout, spec, tmp_path)
-    second = new_state("target", first.env, first.site, "3.12.1", first.paths, fingerprint(spec))
+    first = published(layout, spec)
+    second = new_state("target", first.env + "-b", first.site, "3.12.1", first.paths, fingerprint(spec))
     publish(layout, second)
-    assert load(layout) == (second, None)
+    assert load(layout) == Installs((second,), (first.env,))
     assert temp_leftovers(layout) == []
 
 
-def test_failed_serialization_keeps_the_old_state(python: Path, layout: Layout,
-                                                  tmp_path: Path) -> None:
+def test_failed_serialization_keeps_the_old_state(python: Path, layout: Layout) -> None:
     spec = make_spec(python, layout)
-    first = published(layout, spec, tmp_path)
+    first = published(layout, spec)
     before = Path(layout.state_file).read_bytes()
     broken = new_state("venv", "/x", "/x", "3", ["/x"], {"unserializable": {1, 2}})
     with pytest.raises(TypeError):
         publish(layout, broken)
     assert Path(layout.state_file).read_bytes() == before
-    assert load(layout) == (first, None)
+    assert load(layout) == Installs((first,))
     assert temp_leftovers(layout) == []
 
 
-def test_failed_replace_keeps_the_old_state(python: Path, layout: Layout, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_replace_keeps_the_old_state(python: Path, layout: Layout, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = make_spec(python, layout)
-    first = published(layout, spec, tmp_path)
+    first = published(layout, spec)
 
     def interrupted(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
@@ -219,14 +270,13 @@ def test_failed_replace_keeps_the_old_state(python: Path, layout: Layout, tmp_pa
     with pytest.raises(OSError):
         publish(layout, new_state("venv", "/y", "/y", "3", ["/y"], fingerprint(spec)))
     monkeypatch.undo()
-    assert load(layout) == (first, None)
+    assert load(layout) == Installs((first,))
     assert temp_leftovers(layout) == []
 
 
-def test_check_spawns_nothing(python: Path, layout: Layout, tmp_path: Path,
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_spawns_nothing(python: Path, layout: Layout, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = make_spec(python, layout)
-    published(layout, spec, tmp_path)
+    published(layout, spec)
 
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("the health check must not spawn a subprocess")
@@ -253,10 +303,11 @@ fp_st = st.dictionaries(st.text(max_size=10), st.one_of(st.integers(), st.text(m
 
 @given(strategy=st.sampled_from(["venv", "target"]), env=path_st,
        version=st.text(max_size=10), paths=paths_st, fp=fp_st,
-       built_at=st.floats(min_value=0, max_value=4e9))
+       built_at=st.floats(min_value=0, max_value=4e9),
+       stamp=st.lists(st.integers(min_value=0, max_value=2**63), max_size=3))
 def test_json_round_trip(strategy: str, env: str, version: str, paths: List[str],
-                         fp: Dict[str, Any], built_at: float) -> None:
-    original = InstallState(strategy, env, env, version, tuple(paths), fp, built_at)
+                         fp: Dict[str, Any], built_at: float, stamp: List[int]) -> None:
+    original = InstallState(strategy, env, env, version, tuple(paths), fp, built_at, tuple(stamp))
     again = InstallState.from_json(json.loads(json.dumps(original.to_json())))
     assert again == original
 

@@ -12,7 +12,7 @@ from ..codes import ErrKind, Outcome, Phase, Strategy
 from ..session import Session, StepFailed, succeeded
 from .base import REPORT, Built, Unavailable, pip_install, pip_probe, verify
 
-_PRELUDE = (
+PRELUDE = (
     "import site, sys\n"
     "n = len(sys.path)\n"
     "site.addsitedir({stage!r})\n"
@@ -49,6 +49,6 @@ class TargetStrategy:
         spec = session.spec
         install = pip_install(spec) + ["--target", stage, "--upgrade"]
         session.step(Phase.PIP_TARGET, [spec.python, *install, "--", *spec.requirements], "starting pip")
-        code = _PRELUDE.format(stage=stage) + REPORT.format(name=spec.import_name)
+        code = PRELUDE.format(stage=stage) + REPORT.format(name=spec.import_name)
         built = verify(session, Phase.PIP_TARGET, [spec.python, "-I", "-S", "-c", code], [stage])
         return Built(stage, built.version, built.paths)

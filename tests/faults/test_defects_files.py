@@ -136,7 +136,7 @@ def test_d7_a_nul_byte_in_the_site_path_is_refused_not_raised(tmp_path: Path,
     root = tmp_path / "state"
     spec = healthy(root)
     data = json.loads((root / "install-state.json").read_text())
-    data["site"] = data["site"] + "\0x"
+    data["builds"][0]["site"] = data["builds"][0]["site"] + "\0x"
     (root / "install-state.json").write_text(json.dumps(data))
 
     try:
@@ -172,7 +172,8 @@ def test_d19_status_survives_a_huge_built_at(tmp_path: Path, capsys: pytest.Capt
     healthy(root)
     text = (root / "install-state.json").read_text()
     data = json.loads(text)
-    (root / "install-state.json").write_text(text.replace(json.dumps(data["built_at"]), "1" + "0" * 400))
+    built_at = json.dumps(data["builds"][0]["built_at"])
+    (root / "install-state.json").write_text(text.replace(built_at, "1" + "0" * 400))
 
     rc = main(["status", "--json", "--state-dir", str(root), "--import-name", IMPORT_NAME])
 

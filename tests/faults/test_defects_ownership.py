@@ -92,7 +92,7 @@ def test_d8_an_env_outside_the_state_dir_is_not_a_noop(tmp_path: Path, fake_buil
     spec = healthy(root)
     elsewhere = fake_env(tmp_path / "elsewhere", spec=spec, files=FILES)
     data = json.loads((root / "install-state.json").read_text())
-    data.update(env=elsewhere.env, site=elsewhere.site, paths=list(elsewhere.paths))
+    data["builds"][0].update(env=elsewhere.env, site=elsewhere.site, paths=list(elsewhere.paths))
     (root / "install-state.json").write_text(json.dumps(data))
 
     before_activate = sdkboot.activate(spec)
