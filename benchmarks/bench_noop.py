@@ -13,7 +13,7 @@ import sys
 from _common import arguments, MODULE, REPO, built_spec, row, scratch, stats, time_calls
 
 import sdkboot
-from sdkboot.strategies import venv_python
+from sdkboot.strategies.base import venv_python
 
 
 def main() -> None:
