@@ -26,12 +26,17 @@ from .strategies.base import BuildStrategy, Built, Unavailable
 def _publish(layout: Layout, fp: state.Fingerprint, code: Strategy, stage: str, built: Built) -> None:
     # The .pth files are recorded too: the health check then sees one made writable by others.
     paths = [*built.paths, *ownership.startup_files(built.site)]
-    # The use-lock and the seal are written first: for --target builds they sit in the site dir,
-    # whose stamp must be taken after the last write into it.
-    inuse.create(stage)
-    seal.write(stage, built.site)
-    stamp = seal.stamp(built.site) or ()
-    state.publish(layout, state.new_state(code.label, stage, built.site, built.version, paths, fp, stamp))
+    try:
+        # The use-lock and the seal are written first: for --target builds they sit in the site dir,
+        # whose stamp must be taken after the last write into it.
+        inuse.create(stage)
+        seal.write(stage, built.site)
+        stamp = seal.stamp(built.site) or ()
+        state.publish(layout, state.new_state(code.label, stage, built.site, built.version, paths, fp, stamp))
+    except BaseException:
+        # Not published (say, no space left for the state file): the stage is nobody's now.
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     cooldown.clear(layout)
     retention.sweep(layout, keep=stage)
 
