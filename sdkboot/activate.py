@@ -31,7 +31,7 @@ class Activation:
 def unsafe_reason(site_dir: str, root: str) -> Optional[str]:
     """The ownership rule (the state dir and its parents; the site dir and each dir up to
     the state dir), then the ``.pth`` files ``site.addsitedir`` will run."""
-    return (ownership.dir_problem(root) or ownership.tree_problem(site_dir, root)
+    return (ownership.site_problem(site_dir, root)
             or next(filter(None, map(ownership.path_problem, ownership.startup_files(site_dir))), None))
 
 

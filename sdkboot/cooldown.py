@@ -96,9 +96,12 @@ def arm(layout: Layout, now: float, rc: Optional[int], phase: str, fp: Fingerpri
 
 
 def _number(value: object) -> Optional[float]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None  # corrupt (NaN, Infinity, a string): ignored
-    return float(value)
+    """A finite number, or None for anything else (NaN, Infinity, a string, a 400-digit int)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, int) and abs(value) >= 10 ** 15:
+        return None  # math.isfinite() and float() would overflow on it
+    return float(value) if math.isfinite(value) else None
 
 
 def _stamp(record: Dict[str, Any]) -> Optional[float]:

@@ -276,10 +276,9 @@ def _decide(spec: Spec, session: Session, clock: Clocks) -> Result:
     if early is not None:
         return early
     layout = Layout(spec.root)
-    refused = _unsafe(spec.root)
-    if refused is not None:
-        return refused
-    settled = _healthy(spec, layout) or _invalid(spec)
+    # The health check applies the ownership rule too (a healthy env is one activate() accepts);
+    # only when it fails is the state dir's own verdict needed, to refuse rather than rebuild.
+    settled = _healthy(spec, layout) or _unsafe(spec.root) or _invalid(spec)
     if settled is not None:
         return settled
     plan = consumer.builders(spec, session)  # discovery happens here, and only here

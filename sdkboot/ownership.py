@@ -14,57 +14,101 @@ from typing import Optional, Tuple
 
 _WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 _MAX_LINK_HOPS = 8
+# These run on every no-op ensure(): one lstat per dir and as little else as possible.
+_S_IFMT, _S_IFDIR, _S_IFLNK, _STICKY = 0o170000, stat.S_IFDIR, stat.S_IFLNK, stat.S_ISVTX
 
 
-def entry_problem(path: str, st: os.stat_result) -> Optional[str]:
+def _me() -> Optional[int]:
+    return os.geteuid() if hasattr(os, "geteuid") else None
+
+
+def _parent(path: str) -> str:
+    if os.sep != "/":
+        return os.path.dirname(path)
+    cut = path.rfind("/")
+    return path[:cut] if cut > 0 else "/"
+
+
+def _normal(path: str) -> str:
+    """``os.path.normpath``, skipped for the usual already-normal absolute path."""
+    if os.sep == "/" and path.startswith("/") and "//" not in path and "/." not in path and not path.endswith("/"):
+        return path
+    return os.path.normpath(path)
+
+
+def entry_problem(path: str, st: os.stat_result, me: Optional[int] = None) -> Optional[str]:
     """Why one entry is not trusted, or None: owned by this user or root, not writable by others."""
-    if hasattr(os, "getuid") and st.st_uid not in (os.getuid(), 0):
+    me = _me() if me is None else me
+    if me is not None and st.st_uid != me and st.st_uid != 0:
         return f"{path} is owned by uid {st.st_uid}, not by this user"
     if st.st_mode & _WRITABLE_BY_OTHERS:
         return f"{path} is group- or world-writable ({stat.filemode(st.st_mode)})"
     return None
 
 
-def _stops_the_walk(st: os.stat_result) -> bool:
-    """A root-owned sticky dir (``/tmp``): others may add entries, never replace ours."""
-    return st.st_uid == 0 and bool(st.st_mode & stat.S_ISVTX) and stat.S_ISDIR(st.st_mode)
+def _walk(path: str, home: str, me: int, hops: int) -> Optional[str]:
+    return _walk_from(path, home, me, hops)[0]
 
 
-def _walk(path: str, home: str, hops: int) -> Optional[str]:
-    first = True  # the state dir itself is never a public sticky dir, only its parents may be
+def _walk_from(path: str, home: str, me: int, hops: int) -> Tuple[Optional[str], Optional[os.stat_result]]:
+    """The walk up, and the first dir's own lstat (None when absent or a link)."""
+    first: Optional[os.stat_result] = None
+    start = True  # the state dir itself is never a public sticky dir, only its parents may be
     while True:
         try:
             st: Optional[os.stat_result] = os.lstat(path)
         except (FileNotFoundError, NotADirectoryError):
             st = None  # not created yet: its parent decides (creating it will say why not)
         except OSError as exc:
-            return f"cannot check {path}: {exc.strerror}"
+            return f"cannot check {path}: {exc.strerror}", first
         if st is not None:
-            if stat.S_ISLNK(st.st_mode):
+            kind = st.st_mode & _S_IFMT
+            if start and kind == _S_IFDIR:
+                first = st
+            if kind == _S_IFLNK:
                 # The target's chain must be safe; the link's own dir (checked next) guards the link.
                 if hops >= _MAX_LINK_HOPS:
-                    return f"{path}: too many symlinks"
-                reason = _walk(os.path.realpath(path), home, hops + 1)
+                    return f"{path}: too many symlinks", first
+                reason = _walk(os.path.realpath(path), home, me, hops + 1)
                 if reason:
-                    return reason
-            elif _stops_the_walk(st) and not first:
-                return None
-            else:
-                reason = entry_problem(path, st)
-                if reason or path == home:
-                    return reason
-            first = False
-        parent = os.path.dirname(path)
+                    return reason, first
+            elif not start and st.st_uid == 0 and st.st_mode & _STICKY and kind == _S_IFDIR:
+                return None, first  # a root-owned sticky dir (/tmp): others may add entries, never replace ours
+            elif (st.st_uid != me and st.st_uid != 0) or st.st_mode & _WRITABLE_BY_OTHERS:
+                return entry_problem(path, st, me), first
+            elif path == home:
+                return None, first
+        start = False
+        parent = _parent(path)
         if parent == path:
-            return None
+            return None, first
         path = parent
+
+
+def _up(path: str) -> Tuple[Optional[str], Optional[os.stat_result]]:
+    me = _me()
+    if me is None:
+        return None, None  # Windows: per-user profile ACLs, not POSIX modes
+    home = os.environ.get("HOME") or os.path.expanduser("~")
+    return _walk_from(_normal(os.path.abspath(path) if not path.startswith("/") else path), _normal(home), me, 0)
 
 
 def dir_problem(path: str) -> Optional[str]:
     """Why the state dir ``path`` may not be used, naming the dir at fault; None when it may."""
-    if not hasattr(os, "getuid"):
-        return None  # Windows: per-user profile ACLs, not POSIX modes
-    return _walk(os.path.abspath(path), os.path.abspath(os.path.expanduser("~")), 0)
+    return _up(path)[0]
+
+
+def site_problem(site_dir: str, root: str) -> Optional[str]:
+    """The whole rule for a dir that goes on sys.path: the state dir and its parents, then each
+    dir from ``site_dir`` up to the state dir. A state dir that nobody else may even enter (no
+    group or other x bit, as sdkboot makes it) shields everything below it: only the lexical
+    check is left then, and the no-op path saves one lstat per level."""
+    reason, st = _up(root)
+    if reason:
+        return reason
+    if st is not None and not st.st_mode & 0o011 and _inside(_normal(site_dir), _normal(root)):
+        return None
+    return tree_problem(site_dir, root)
 
 
 def _inside(path: str, root: str) -> bool:
@@ -73,24 +117,24 @@ def _inside(path: str, root: str) -> bool:
 
 def tree_problem(path: str, root: str) -> Optional[str]:
     """``path`` and each dir between it and ``root``: inside ``root``, no symlink, trusted entries."""
-    path, root = os.path.normpath(path), os.path.normpath(root)
+    path, root = _normal(path), _normal(root)
     if not _inside(path, root):
         # A build may report the real path of a state dir reached through a link (macOS /var).
         real_root = os.path.realpath(root)
         if not _inside(path, real_root):
             return f"{path} is outside the state dir {root}"
         root = real_root
+    me = _me()
     while path != root:
         try:
             st = os.lstat(path)
         except OSError as exc:
             return f"cannot check {path}: {exc.strerror}"
-        if stat.S_ISLNK(st.st_mode):
+        if st.st_mode & _S_IFMT == _S_IFLNK:
             return f"{path} is a symlink inside the state dir (refused)"
-        reason = entry_problem(path, st)
-        if reason:
-            return reason
-        path = os.path.dirname(path)
+        if (me is not None and st.st_uid != me and st.st_uid != 0) or st.st_mode & _WRITABLE_BY_OTHERS:
+            return entry_problem(path, st, me)
+        path = _parent(path)
     return None
 
 

@@ -136,11 +136,17 @@ def _no_constant(text: str) -> Any:
     raise ValueError(f"{text} is not a number")
 
 
-def parse_json(raw: bytes) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+def parse_json(raw: bytes, strict_numbers: bool = True) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     """A JSON object, or ``(None, reason)``. Total: deep nesting, huge numbers, NaN, bad UTF-8,
-    even MemoryError are all just "corrupt"."""
+    even MemoryError are all just "corrupt".
+
+    ``strict_numbers=False`` keeps json's fast number parsing (a per-number hook costs the no-op
+    path microseconds): only for a reader that checks the range of every number it uses, as
+    the install-state does. NaN and Infinity are refused either way.
+    """
+    hooks: Dict[str, Any] = {"parse_int": _bounded_int, "parse_float": _finite_float} if strict_numbers else {}
     try:
-        data = json.loads(raw, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
+        data = json.loads(raw, parse_constant=_no_constant, **hooks)
     except Exception as exc:  # noqa: BLE001 - the point: no input may raise out of here
         return None, f"corrupt: {type(exc).__name__}: {str(exc)[:120]}".splitlines()[0]
     if not isinstance(data, dict):
@@ -148,12 +154,13 @@ def parse_json(raw: bytes) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     return data, None
 
 
-def read_json(path: str, cap: int = SMALL_CAP) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+def read_json(path: str, cap: int = SMALL_CAP,
+              strict_numbers: bool = True) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     """Return ``(data, None)``, or ``(None, reason)`` when absent, refused, too large or corrupt."""
     raw, reason = read_bytes(path, cap)
     if raw is None:
         return None, reason
-    return parse_json(raw)
+    return parse_json(raw, strict_numbers)
 
 
 def _write_all(fd: int, data: bytes) -> None:

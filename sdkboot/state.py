@@ -91,7 +91,10 @@ def _is_path(value: object) -> bool:
 
 
 def _is_time(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    """Seconds since the epoch: finite, and not a 400-digit int (float() of one overflows)."""
+    if isinstance(value, float):
+        return math.isfinite(value) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10 ** 12
 
 
 def _well_formed(state: InstallState) -> bool:
@@ -136,7 +139,8 @@ def _parse(data: Dict[str, Any]) -> Installs:
 
 def load(layout: Layout) -> Installs:
     """Every build the state dir holds; an absent or corrupt file holds none (with the reason)."""
-    data, reason = read_json(layout.state_file, STATE_CAP)
+    # Fast number parsing: _well_formed checks the range of every number a record holds.
+    data, reason = read_json(layout.state_file, STATE_CAP, strict_numbers=False)
     if data is None:
         return Installs(reason=f"install-state {reason}")
     try:
@@ -171,7 +175,7 @@ def problem(record: InstallState, root: str) -> Optional[str]:
     """Why ``record`` is not usable now (a listed path or a distribution gone), or None. The same
     rule as ``activate()``: a site dir it would refuse is never healthy here."""
     return (missing(record.paths) or seal.check(record.env, record.site, record.site_stamp)
-            or ownership.tree_problem(record.site, root))
+            or ownership.site_problem(record.site, root))
 
 
 def check(layout: Layout, current: Fingerprint) -> Tuple[Optional[InstallState], Optional[str]]:

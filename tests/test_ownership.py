@@ -154,3 +154,17 @@ def test_startup_files_and_path_problem(tmp_path: Path) -> None:
     (site / "a.pth").chmod(0o666)
     assert ownership.path_problem(str(site / "a.pth")) is not None
     assert ownership.path_problem(str(site / "b.pth")) is None
+
+
+def test_a_private_state_dir_shields_what_is_inside(tmp_path: Path) -> None:
+    """0700 (as sdkboot makes it): nobody else can even enter, so a 0777 dir inside is nobody
+    else's to write, and the no-op path need not lstat every level below."""
+    root = chain(tmp_path, "state")
+    site = chain(root, "builds", "env", "site")
+    (root / "builds").chmod(0o777)
+    assert ownership.site_problem(str(site), str(root)) is not None  # 0755: others may enter
+    root.chmod(0o700)
+    assert ownership.site_problem(str(site), str(root)) is None
+    assert ownership.site_problem(str(tmp_path / "elsewhere"), str(root)) is not None  # still only inside
+    root.chmod(0o777)
+    assert ownership.site_problem(str(site), str(root)) is not None  # the state dir's own rule first

@@ -272,3 +272,12 @@ def test_can_write(tmp_path: Path, read_only_dir: Path) -> None:
     assert not safefs.can_write(str(read_only_dir))
 
 
+
+
+def test_fast_numbers_still_refuse_nan_and_never_raise() -> None:
+    """strict_numbers=False (the install-state, which checks each number itself) keeps json's fast
+    number parsing: a huge number comes through as a number, NaN and Infinity still do not."""
+    data, _ = safefs.parse_json(b'{"t": 1' + b"0" * 400 + b', "f": 1e400}', strict_numbers=False)
+    assert data is not None and data["t"] == 10 ** 400 and data["f"] == float("inf")
+    assert safefs.parse_json(b'{"t": NaN}', strict_numbers=False)[0] is None
+    assert safefs.parse_json(b"[" * 100000, strict_numbers=False)[0] is None
