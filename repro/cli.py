@@ -20,7 +20,7 @@ from repro.scenarios import ScenarioError
 
 COMMAND_MODULES = (
     "repro.sweep", "repro.floor", "repro.validate", "repro.wheelhouse", "repro.images",
-    "repro.containers", "repro.bench",
+    "repro.containers", "repro.bench", "repro.faults",
 )
 
 EXIT_USAGE = 2
