@@ -69,3 +69,26 @@ def test_disk_full_mid_rebuild_loses_nothing(small_disk: Path, probe_wheelhouse:
     # With the space back, the rebuild goes through.
     assert real.ensure(root, probe_wheelhouse, f"{PROBE_DIST}>=1")["outcome"] == "BUILT"
     log.check()
+
+
+def test_a_signal_kill_on_a_full_disk_still_cools_down(small_disk: Path, probe_wheelhouse: Path, tmp_path: Path,
+                                                       fault_log: Callable[[str], FaultLog]) -> None:
+    """The step fills the disk, then dies by SIGKILL (a memory kill as the disk ran out): the
+    result is the signal kill, not errno 28, and the cooldown is armed (D12's behaviour)."""
+    from tests.interpreters import write_wrapper
+
+    log = fault_log("signal kill on a full disk")
+    filler = small_disk / "filler"
+    fills_then_dies = (f'if [ "$2" = "venv" ]; then cat /dev/zero > "{filler}" 2>/dev/null; kill -9 $$; fi\n')
+    python = write_wrapper(tmp_path / "py-fills-then-dies", fills_then_dies)
+    for trial in range(3):
+        root = small_disk / f"state-{trial}"
+        result = real.ensure(root, probe_wheelhouse, PROBE_DIST, "--python", str(python), "--strategy", "venv")
+        record = (root / "cooldown.json").read_text() if (root / "cooldown.json").exists() else ""
+        filler.unlink(missing_ok=True)
+        lost = [] if result.get("err_kind") == "signal_killed:-9" else [f"reported as {result.get('err_kind')}"]
+        lost += [] if '"rc": -9' in record else [f"no cooldown armed ({record[:80]!r})"]
+        lost += [] if real.lock_free(root) else ["the lock stayed held"]
+        lost += [] if not real.builds(root) else [f"the stage was left: {real.builds(root)}"]
+        log.trial(lost)
+    log.check()
