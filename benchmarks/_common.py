@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -39,15 +40,20 @@ def row(label: str, samples: List[float]) -> str:
     return f"{label:<48} {len(samples):>6} calls  median {median:9.4f} ms  p99 {p99:9.4f} ms"
 
 
-def built_spec(root: Path) -> sdkboot.Spec:
-    """A real venv build of a one-module wheel (pip, offline), so the no-op path is the real one."""
-    wheels = root / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    make_wheel(wheels, "sdkboot-bench", {f"{MODULE}/__init__.py": "VALUE = 1\n"})
-    spec = sdkboot.Spec(requirements=["sdkboot-bench"], import_name=MODULE, state_dir=str(root / "state"),
-                        find_links=[str(wheels)], no_index=True)
+def built_spec(root: Path, sdk: bool = False) -> sdkboot.Spec:
+    """A real build (offline), so the no-op path is the real one: of a one-module wheel, or with
+    ``sdk`` of the claude-agent-sdk closure in $SDKBOOT_WHEELHOUSE (about 30 distributions)."""
+    if sdk:
+        house = os.environ.get("SDKBOOT_WHEELHOUSE", "/var/cache/sdkboot/wheelhouse")
+        spec = sdkboot.Spec(state_dir=str(root / "state"), find_links=[house], no_index=True)
+    else:
+        wheels = root / "wheels"
+        wheels.mkdir(parents=True, exist_ok=True)
+        make_wheel(wheels, "sdkboot-bench", {f"{MODULE}/__init__.py": "VALUE = 1\n"})
+        spec = sdkboot.Spec(requirements=["sdkboot-bench"], import_name=MODULE, state_dir=str(root / "state"),
+                            find_links=[str(wheels)], no_index=True)
     result = sdkboot.ensure(spec)
-    if result.outcome is not sdkboot.Outcome.BUILT:
+    if result.outcome not in (sdkboot.Outcome.BUILT, sdkboot.Outcome.BUILT_TARGET):
         raise SystemExit(f"benchmark setup failed: {result.outcome.name} {result.err_kind} {result.message}")
     return spec
 
@@ -56,6 +62,8 @@ def arguments(doc: str, calls: int) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=calls, help=f"timed calls (default {calls})")
     parser.add_argument("--baseline-calls", type=int, default=200, help="timed calls of a slow baseline")
+    parser.add_argument("--sdk", action="store_true",
+                        help="measure on the real claude-agent-sdk env (built from $SDKBOOT_WHEELHOUSE)")
     return parser.parse_args()
 
 

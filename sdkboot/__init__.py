@@ -10,7 +10,10 @@ build machinery would not fit in. (No ``typing`` import here either, for the sam
 import sys
 import types
 
-from .version import VERSION as __version__
+if sys.version_info < (3, 9):  # this file parses on 3.6+: say so instead of failing further in
+    raise ImportError("sdkboot needs Python 3.9 or newer; this is Python %s" % sys.version.split()[0])
+
+from .version import VERSION as __version__  # noqa: E402
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -12,11 +12,10 @@ from typing import Dict, FrozenSet, List, NoReturn, Optional, Tuple
 from . import streams
 from .options import UsageError
 from .result import EXIT_FAILED, EXIT_USAGE
-from .version import VERSION
 
 # The registry: one module per name under sdkboot/commands/. Tests walk it, so a new command is
 # checked against every rule by adding it here.
-COMMANDS = ("ensure", "status", "doctor", "clean", "report", "hook", "pythons", "run")
+COMMANDS = ("ensure", "status", "doctor", "clean", "report", "hook", "pythons", "run", "bundle")
 DESCRIPTION = """\
 Make a heavy dependency importable from a private per-user environment,
 surviving memory kills (signal-killed builds cool down instead of retrying every
@@ -51,12 +50,26 @@ def _add_command(sub: "argparse._SubParsersAction[Parser]", name: str) -> Parser
     return parser
 
 
+class _Version(argparse.Action):
+    """``--version``: computed when asked for, since a bundle's sha256 means reading the bundle."""
+
+    def __init__(self, option_strings: List[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=str(kwargs.get("help")))
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: Optional[str] = None) -> None:
+        from .bundle import version_text
+
+        print(version_text())
+        parser.exit()
+
+
 def build_parser(only: Optional[str] = None) -> Root:
     """The whole command line, or (``only``) the one subcommand about to run: loading every
     command's module costs memory a hook under the user's limit may not have."""
     parser = Root(prog="sdkboot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                   epilog="example:\n  sdkboot ensure && sdkboot status")
-    parser.add_argument("--version", action="version", version=f"sdkboot {VERSION}")
+    parser.add_argument("--version", action=_Version, help="print the version (and, from a bundle, its sha256)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     parser.commands = {name: _add_command(sub, name) for name in COMMANDS if only in (None, name)}
     return parser

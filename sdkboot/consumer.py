@@ -10,12 +10,11 @@ The health check reads one file and spawns nothing; only a build plan discovers.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional, Tuple, Union
 
-from . import state
+from . import identity, state
 from .codes import Outcome
 from .layout import Layout
 from .result import Result
@@ -31,7 +30,8 @@ PROBE_WHAT = "probing an interpreter"
 
 def is_host(python: str) -> bool:
     """Is ``python`` this very interpreter (by resolved path)?"""
-    return bool(sys.executable) and os.path.realpath(python) == os.path.realpath(sys.executable)
+    # identity.realpath: remembered per name, so the no-op path pays an lstat, not a path walk.
+    return bool(sys.executable) and identity.realpath(python) == identity.realpath(sys.executable)
 
 
 @dataclass(frozen=True)

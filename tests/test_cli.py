@@ -19,7 +19,7 @@ from tests.conftest import PROBE_DIST, PROBE_MODULE
 from tests.fake_envs import MIN_PYTHON, VENV_ORDER, child_env, fake_env, lock_held, sdkboot, spec_for
 from tests.interpreters import write_wrapper
 from sdkboot import cooldown, state
-from sdkboot.cli import COMMANDS
+from sdkboot.cli import COMMANDS, build_parser
 from sdkboot.layout import Layout
 from sdkboot.result import hook_py
 from sdkboot.version import VERSION
@@ -277,21 +277,29 @@ def test_unknown_flag_points_at_the_subcommand_help(command: str) -> None:
                 f"sdkboot {command}: unrecognized arguments: --no-such-flag (see 'sdkboot {command} --help')")
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+def _declares(command: str, option: str) -> bool:
+    return any(option in action.option_strings for action in build_parser().commands[command]._actions)
+
+
+# The commands that read a state dir (``bundle`` writes a file and has none).
+LOCATED = [name for name in COMMANDS if _declares(name, "--state-dir")]
+
+
+@pytest.mark.parametrize("command", LOCATED)
 def test_state_dir_whose_parent_does_not_exist(tmp_path: Path, command: str) -> None:
     usage_error(sdkboot(command, "--state-dir", str(tmp_path / "missing" / "state")),
                 f"its parent {tmp_path / 'missing'} does not exist")
     assert not (tmp_path / "missing").exists()
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", LOCATED)
 def test_state_dir_whose_parent_is_a_file(tmp_path: Path, command: str) -> None:
     (tmp_path / "a-file").write_text("")
     usage_error(sdkboot(command, "--state-dir", str(tmp_path / "a-file" / "state")),
                 f"its parent {tmp_path / 'a-file'} is not a directory")
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", LOCATED)
 def test_state_dir_that_is_a_file(tmp_path: Path, command: str) -> None:
     (tmp_path / "state").write_text("")
     usage_error(sdkboot(command, "--state-dir", str(tmp_path / "state")), "exists and is not a directory")

@@ -49,6 +49,7 @@ SAFE_VALUES: Dict[str, Callable[[Path], List[str]]] = {
     "--min-python": lambda root: ["--min-python", PYTHON_XY],
     "--no-index": lambda root: ["--no-index"],
     "--timeout": lambda root: ["--timeout", "30"],
+    "--output": lambda root: ["--output", str(root.parent / "out" / "sdkboot.pyz")],  # bundle: never the cwd
 }
 
 
