@@ -77,7 +77,11 @@ def main(argv: Sequence[str] | None = None, modules: Sequence[str] = COMMAND_MOD
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        # Flush here, not at exit: a reader that left must surface as BrokenPipeError below,
+        # not as an "Exception ignored" message when short output is flushed at shutdown.
+        sys.stdout.flush()
+        return code
     except UsageError as exc:
         return _fail(EXIT_USAGE, f"error: {exc}")
     except Unsupported as exc:

@@ -72,8 +72,10 @@ def test_module_entry_point_has_no_traceback_on_bad_input() -> None:
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
-def test_a_reader_that_left_gets_no_traceback() -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+@pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "unbuffered"])
+def test_a_reader_that_left_gets_no_traceback(unbuffered: str) -> None:
+    # Buffered (what users get): short output fails only when flushed, after the command returned.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": unbuffered}
     read_end, write_end = os.pipe()
     os.close(read_end)  # gone before the first write: every write fails with EPIPE
     try:
