@@ -34,6 +34,10 @@ def connect(timeout: float = 600.0) -> DockerClient:
         import docker
     except ImportError as exc:
         raise Unsupported(f"the Docker SDK for Python is missing: {SDK_HINT}") from exc
+    if not hasattr(docker, "from_env"):
+        # Run from a checkout without the SDK, `import docker` finds this repo's docker/ dir.
+        where = ", ".join(getattr(docker, "__path__", [])) or getattr(docker, "__file__", "?")
+        raise Unsupported(f"the Docker SDK for Python is missing (`import docker` found {where}): {SDK_HINT}")
     try:
         client = docker.from_env(timeout=int(timeout))
         client.ping()

@@ -5,6 +5,7 @@ import dataclasses
 import io
 import json
 import os
+import subprocess
 import sys
 import tarfile
 import time
@@ -309,3 +310,16 @@ def test_list_says_current_or_stale(engine: Any, built_python_image: Recipe) -> 
     assert images.image_state(engine, changed).status == "stale"
     absent = dataclasses.replace(built_python_image, name="no-such-image")
     assert images.image_state(engine, absent).status == "missing"
+
+
+def test_a_checkout_without_the_sdk_says_so_not_attributeerror() -> None:
+    # No site-packages (-S): `import docker` can only find the repo's own docker/ directory.
+    from repro import cli
+
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-S", "-m", "repro", "containers", "healthy"],
+                          cwd=repo, capture_output=True, text=True, timeout=60)
+    assert done.returncode == cli.EXIT_UNSUPPORTED
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert f"`import docker` found {repo / 'docker'}" in done.stderr
+    assert "pip install 'docker>=6'" in done.stderr
