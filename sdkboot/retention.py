@@ -101,14 +101,31 @@ def sweep(layout: Layout, keep: Optional[str] = None, now: Optional[float] = Non
                 if _ours(layout, path) and not dry_run:
                     safefs.remove_quietly(path, layout.root)  # confined to the marked state dir, never via a link
                 result.removed.append(path)
+        if not dry_run:
+            _settle(layout, result.removed)
     if listing and not dry_run:
         safefs.sweep_temps(layout.root, now)  # staging files of state writes killed mid-way
     return result
 
 
 def _forget(layout: Layout, installs: state.Installs, free: Set[str]) -> None:
-    """Write the install-state without the records and retired dirs about to go (before deleting)."""
+    """Before deleting: the records about to go leave ``builds`` and are listed as ``retired``.
+
+    A kill between this write and the deletes then leaves them retired, not unnamed, and the
+    next run's sweep of ``retired`` (even a no-op's) finishes them.
+    """
     builds: Tuple[state.InstallState, ...] = tuple(b for b in installs.builds if b.env not in free)
-    retired = tuple(r for r in installs.retired if r not in free)
+    retired = tuple(dict.fromkeys(installs.retired + tuple(sorted(free))))
     if builds != installs.builds or retired != installs.retired:
         state.save(layout, state.Installs(builds, retired))
+
+
+def _settle(layout: Layout, removed: Sequence[str]) -> None:
+    """After deleting: what is gone leaves ``retired`` (a path that is still there stays listed)."""
+    gone = {path for path in removed if not os.path.lexists(path)}
+    if not gone:
+        return
+    installs = state.load(layout)
+    retired = tuple(r for r in installs.retired if r not in gone)
+    if retired != installs.retired:
+        state.save(layout, state.Installs(installs.builds, retired))

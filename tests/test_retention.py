@@ -109,3 +109,42 @@ def test_only_real_dirs_under_builds_are_deleted(tmp_path: Path) -> None:
     sweep(Layout(str(root)), now=NOW)
 
     assert (victim / "precious").read_text() == "keep me"
+
+
+class Killed(BaseException):
+    """A SIGKILL stand-in: raised from inside the sweep, caught by nobody in sdkboot."""
+
+
+def test_a_kill_between_forgetting_and_deleting_leaves_the_dir_retired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen for real: a rebuild killed mid-prune left a build that no record named, and the
+    # next session's no-op sweeps only ``retired``, so the dir stayed for good.
+    from sdkboot import safefs
+
+    root = tmp_path / "state"
+    records = [built(root, n, used=NOW - 100 * n) for n in range(KEEP_BUILDS + 1)]
+    doomed = records[-1].env
+
+    def killed(path: str, root: str) -> None:
+        raise Killed
+
+    with monkeypatch.context() as patched:
+        patched.setattr(safefs, "remove_quietly", killed)
+        with pytest.raises(Killed):
+            sweep(Layout(str(root)), now=NOW)
+    after_kill = state.load(Layout(str(root)))
+    assert doomed not in [b.env for b in after_kill.builds] and doomed in after_kill.retired
+
+    sweep(Layout(str(root)), now=NOW, listing=False)  # what the next no-op runs
+    assert not os.path.exists(doomed) and state.load(Layout(str(root))).retired == ()
+
+
+def test_a_retired_dir_leaves_the_list_once_deleted(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    built(root, 1)
+    gone = root / "builds" / "venv-superseded"
+    gone.mkdir()
+    state.retire(Layout(str(root)), str(gone))
+    sweep(Layout(str(root)), now=NOW, listing=False)
+    assert not gone.exists() and state.load(Layout(str(root))).retired == ()
