@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import pytest
 
 from sdkboot import bundle
 from tests.conftest import REPO
+from tests.real_pythons import PYENV_ROOT, pyenv_python, require_debian_python
 from tests.wheels import make_wheel
 
 PLUGIN = REPO / "examples" / "claude-plugin"
@@ -70,16 +72,18 @@ def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return where / "bin"
 
 
-def host_env(tmp_path: Path, plugin: Path, python_bin: Path) -> Dict[str, str]:
+def host_env(tmp_path: Path, plugin: Path, python_bin: Path, path: str = "/usr/bin:/bin",
+             requires_python: str = "") -> Dict[str, str]:
     """What the hook sees: the plugin's root and data dir, an offline pip, and no sdkboot at all."""
     wheels = tmp_path / "wheelhouse"
     wheels.mkdir(exist_ok=True)
-    make_wheel(wheels, "claude-agent-sdk", {"claude_agent_sdk/__init__.py": "__version__ = '0.0.0+stand-in'\n"})
+    make_wheel(wheels, "claude-agent-sdk", {"claude_agent_sdk/__init__.py": "__version__ = '0.0.0+stand-in'\n"},
+               requires_python=requires_python)
     drop = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "PYTHONUSERBASE")
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("SDKBOOT_", "PIP_")) and key not in drop}
     env.update({
-        "PATH": os.pathsep.join([str(python_bin), "/usr/bin", "/bin"]),
+        "PATH": os.pathsep.join(filter(None, [str(python_bin), path])),
         "CLAUDE_PLUGIN_ROOT": str(plugin),
         "CLAUDE_PLUGIN_DATA": str(tmp_path / "plugin-data"),
         "PIP_NO_INDEX": "1",
@@ -207,3 +211,41 @@ def test_the_agent_script_without_its_bundle_says_how_to_build_it(bare_python: P
     agent = sh('python3 "${CLAUDE_PLUGIN_ROOT}/scripts/agent.py"', env, cwd=tmp_path, timeout=60)
     assert (agent.returncode, agent.stdout) == (1, "")
     assert agent.stderr == f"{plugin / bundle.NAME} is missing: build it with build_bundle.py\n"
+
+
+@pytest.mark.e2e
+@pytest.mark.linux
+def test_an_old_hosts_python3_still_runs_the_agent_on_a_newer_python(installed: Path, tmp_path: Path) -> None:
+    """The host's python3 is pyenv's 3.9 and its PATH holds no 3.10+ (links to sh, env and the 3.9
+    only: /bin links to /usr/bin here). The SDK stand-in needs 3.10, as the real one does."""
+    old = pyenv_python("3.9")
+    require_debian_python()
+    bare = tmp_path / "path"
+    bare.mkdir()
+    for name, target in (("sh", shutil.which("sh")), ("env", shutil.which("env")), ("python3", str(old))):
+        assert target is not None
+        (bare / name).symlink_to(os.path.realpath(target))
+    env = {**host_env(tmp_path, installed, bare, path="", requires_python=">=3.10"), "PYENV_ROOT": str(PYENV_ROOT)}
+    project = tmp_path / "project"
+    project.mkdir()
+
+    first = hook_metrics(sh(hook_command(), env, cwd=project))
+    assert first["sdk_bootstrap"] == 2 and first["sdk_hook_py"] == 309, first  # BUILT, from a 3.9 hook
+    assert isinstance(first["sdk_alt_py"], int) and first["sdk_alt_py"] >= 310, first
+
+    in_process = sh('python3 "${CLAUDE_PLUGIN_ROOT}/scripts/agent.py"', env, cwd=project, timeout=60)
+    assert (in_process.returncode, in_process.stdout) == (1, ""), in_process.stderr
+    # In process, the 3.9 host cannot import an env built for another X.Y, and says so.
+    assert re.fullmatch(r"claude-agent-sdk is not ready yet: env was built for Python 3\.(\d+), this is 3\.9\n",
+                        in_process.stderr), in_process.stderr
+
+    launched = sh('python3 "${CLAUDE_PLUGIN_ROOT}/sdkboot.pyz" run -- "${CLAUDE_PLUGIN_ROOT}/scripts/agent.py"',
+                  env, cwd=project, timeout=60)
+    where = agent_paths(launched)
+    assert where["sdkboot"] == installed / bundle.NAME / "sdkboot" / "__init__.py"
+    site = where["claude_agent_sdk"].parent.parent
+    assert site.name == "site-packages" and site.parent.name.startswith("python3.")
+    assert int(site.parent.name.split(".")[1]) >= 10, site  # the env of a 3.10+ interpreter
+
+    again = hook_metrics(sh(hook_command(), env, cwd=project))
+    assert again["sdk_bootstrap"] == 1 and "sdk_bootstrap_spawns" not in again, again  # NOOP_VENV, no spawn
