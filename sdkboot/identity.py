@@ -44,12 +44,17 @@ def realpath(path: str) -> str:
 
 
 def file_id(path: str) -> str:
-    """Device, inode, size and mtime of the file ``path`` resolves to: an upgrade changes them."""
+    """Inode, size and mtime of the file ``path`` resolves to: an upgrade changes them.
+
+    Not the device: it names a mount, not a file. Every container of one image mounts its
+    overlay afresh, under a new device number, so a plugin data dir shared by the sessions of
+    a restarted container would rebuild every time; the real path already names the file.
+    """
     try:
         st = os.stat(path)
     except OSError:
         return "missing"
-    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def interpreter(path: str) -> Identity:

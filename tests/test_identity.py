@@ -53,6 +53,22 @@ def test_an_upgrade_in_place_changes_the_file_identity(binary: Path) -> None:
     assert after["path"] == before["path"] and after["file"] != before["file"]
 
 
+def test_the_same_file_on_a_new_mount_is_the_same_interpreter(binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restarted container mounts its image afresh: same file, another st_dev."""
+    before = identity.interpreter(str(binary))
+    real_stat = os.stat
+
+    def remounted(path: "os.PathLike[str] | str", *args: object, **kw: object) -> os.stat_result:
+        st = real_stat(path)
+        fields = list(st)
+        fields[2] = st.st_dev + 1  # st_dev
+        return os.stat_result(tuple(fields), {"st_mtime_ns": st.st_mtime_ns, "st_ctime_ns": st.st_ctime_ns})
+
+    monkeypatch.setattr(os, "stat", remounted)
+    assert os.stat(binary).st_dev != real_stat(binary).st_dev
+    assert identity.interpreter(str(binary)) == before
+
+
 def test_a_missing_interpreter_has_a_stable_identity(tmp_path: Path) -> None:
     gone = tmp_path / "gone" / "python3"
     assert identity.interpreter(str(gone)) == {"path": str(gone), "file": "missing"}
