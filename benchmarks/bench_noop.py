@@ -35,7 +35,7 @@ def main() -> None:
         walk = _walk_cost(spec, args.calls)
         baseline = time_calls(lambda: subprocess.run(probe, check=True), args.baseline_calls)
         pyz = root / "sdkboot.pyz"
-        bundle.write(str(pyz))
+        _, pyz_size = bundle.write(str(pyz))
         module_env = {**os.environ, "PYTHONPATH": str(REPO)}
         bare_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         hooks: Dict[str, List[float]] = {"-m": [], "pyz": [], "pass": []}
@@ -55,8 +55,8 @@ def main() -> None:
     print(row("baseline: subprocess `python -c import X`", baseline))
     print(f"{'speed-up of the median':<48} {stats(baseline)[0] / stats(noop)[0]:.0f}x")
     print(row("whole `python -m sdkboot hook` process, no-op", hooks["-m"]))
-    print(row(f"whole `python sdkboot.pyz hook` process ({pyz.stat().st_size // 1024 if pyz.exists() else 0} KiB)",
-              hooks["pyz"]))
+    # The size is taken when it is written: the scratch dir is gone by now.
+    print(row(f"whole `python sdkboot.pyz hook` process ({pyz_size / 1024:.0f} KiB)", hooks["pyz"]))
     print(row("baseline: bare `python -c pass`", hooks["pass"]))
 
 
