@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
 import re
+import sys
 from dataclasses import dataclass, field
-from typing import FrozenSet, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from .codes import ErrKind, ExcType, Phase
 from .runner import Completed
@@ -102,6 +104,8 @@ class Failure:
     tail: str = ""
     # For an exception: its traceback (the last TRACE_CHARS), for the event log only.
     trace: str = field(default="", compare=False, repr=False)
+    # For ``other:``: the whole last line with user-specific paths replaced (see ``normalized``).
+    sig_text: str = field(default="", compare=False, repr=False)
 
     @property
     def is_signal_kill(self) -> bool:
@@ -114,10 +118,12 @@ class Failure:
 
     @property
     def stderr_sig(self) -> Optional[int]:
-        """Only for ``other:``: SHA-1 of the lower-cased first 30 chars, 2 bytes BE, mod 1000."""
+        """Only for ``other:``: SHA-1 of the lower-cased first 30 chars of the normalized tail,
+        2 bytes BE, mod 1000."""
         if not self.text.startswith("other:"):
             return None
-        digest = hashlib.sha1(self.tail[:_SIG_CHARS].lower().encode("utf-8")).digest()
+        source = self.sig_text or self.tail
+        digest = hashlib.sha1(source[:_SIG_CHARS].lower().encode("utf-8")).digest()
         return int.from_bytes(digest[:2], "big") % 1000
 
 
@@ -183,14 +189,69 @@ def _signal_kill(rc: int) -> Failure:
     return Failure(ErrKind.SIGNAL_KILLED, f"signal_killed:{rc}", kill_rc=rc)
 
 
-def _other(done: Completed) -> Failure:
+# The characters that end a path: "/home/al" must match neither "/home/alice" nor "x/home/al".
+_STOP = "\\s'\"(),:;=\\[\\]{}<>"
+_IN_PATH = "[^" + _STOP + "]"
+_NEXT_OK = "(?![^/\\\\" + _STOP + "])"  # what may follow a matched prefix: a separator, or the path's end
+# Below these, one component is a per-run name (pip-install-x8k2, lean-18c3f-4242): one bucket.
+_PER_RUN = re.compile("(<tmp>|<state>/builds)/[^/\\\\" + _STOP + "]+")
+Places = Sequence[Tuple[str, str]]
+
+
+def _prefix_of(python: Optional[str]) -> Optional[str]:
+    """The installation prefix of an interpreter at ``PREFIX/bin/python3``."""
+    if not python:
+        return None
+    folder = os.path.dirname(os.path.realpath(python))
+    return os.path.dirname(folder) if os.path.basename(folder) in ("bin", "Scripts") else folder
+
+
+def _temp_dirs() -> Iterable[str]:
+    import tempfile
+
+    yield tempfile.gettempdir()
+    yield from (os.environ.get(name, "") for name in ("TMPDIR", "TEMP", "TMP"))
+    yield from ("/tmp", "/var/tmp")
+
+
+def user_places(state_dir: Optional[str] = None, python: Optional[str] = None) -> Places:
+    """(path, placeholder) pairs for what differs between users: longest path first, so that a
+    state dir inside the home becomes ``<state>``, not ``<home>/...``."""
+    named: List[Tuple[Optional[str], str]] = [(state_dir, "<state>")]
+    named += [(path, "<tmp>") for path in _temp_dirs()]
+    prefixes = (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, _prefix_of(python))
+    named += [(path, "<python>") for path in prefixes]
+    named += [(os.environ.get("HOME"), "<home>"), (os.path.expanduser("~"), "<home>")]
+    pairs: Dict[str, str] = {}
+    for path, mark in named:
+        for form in {path, os.path.realpath(path)} if path else ():
+            form = form.rstrip("/\\")
+            if len(form) > 1 and form not in pairs:  # never "/" itself: every path would match
+                pairs[form] = mark
+    return sorted(pairs.items(), key=lambda pair: -len(pair[0]))
+
+
+def normalized(text: str, places: Places) -> str:
+    """``text`` with each place replaced by its placeholder where a whole path (prefix) matches."""
+    for path, mark in places:
+        pattern = "(?<!" + _IN_PATH + ")" + re.escape(path) + _NEXT_OK
+        text = re.sub(pattern, mark, text)  # a placeholder holds no backslash: a literal replacement
+    return _PER_RUN.sub(lambda match: match.group(1) + "/*", text)
+
+
+def _other(done: Completed, places: Optional[Places]) -> Failure:
     # stderr is the contract's source; Debian-style tools that only print to stdout fall back to it.
-    tail = (last_line(done.err) or last_line(done.out))[:_TAIL_CHARS]
-    return Failure(ErrKind.UNCATEGORIZED, f"other:{tail}", tail=tail)
+    line = last_line(done.err) or last_line(done.out)
+    tail = line[:_TAIL_CHARS]
+    sig_text = normalized(line, user_places() if places is None else places)
+    return Failure(ErrKind.UNCATEGORIZED, f"other:{tail}", tail=tail, sig_text=sig_text)
 
 
-def classify(phase: Phase, done: Completed, relaunched: bool = False) -> Failure:
-    """Name why the step ``done`` failed. Call only for a step that did fail."""
+def classify(phase: Phase, done: Completed, relaunched: bool = False, places: Optional[Places] = None) -> Failure:
+    """Name why the step ``done`` failed. Call only for a step that did fail.
+
+    ``places`` (``user_places(state_dir, python)``) keep the signature of an ``other:`` tail
+    the same for every user; by default, the home, temp dirs and this interpreter's prefixes."""
     if done.error is not None:
         return child_failure(done.error)
     if done.timed_out:
@@ -203,5 +264,5 @@ def classify(phase: Phase, done: Completed, relaunched: bool = False) -> Failure
         return _signal_kill(-int(named.group(1)))
     rule = next((rule for rule in RULES if rule.matches(phase, text)), None)
     if rule is None:
-        return _other(done)
+        return _other(done, places)
     return Failure(rule.kind, rule.kind.label, tail=last_line(done.err) or last_line(done.out))

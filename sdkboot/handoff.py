@@ -96,7 +96,7 @@ def _completed(rc: int, files: Dict[str, str], seconds: float) -> Any:
 def _outcome(context: Dict[str, Any], done: Any) -> Any:
     from . import cooldown
     from .build import _cool_down, _publish, failed
-    from .classify import classify
+    from .classify import classify, user_places
     from .result import Result
     from .session import StepFailed, succeeded
     from .strategies.all_strategies import STRATEGIES
@@ -105,7 +105,8 @@ def _outcome(context: Dict[str, Any], done: Any) -> Any:
     layout, strategy, stage = Layout(context["root"]), STRATEGIES[context["strategy"]], context["stage"]
     try:
         if not succeeded(done):
-            raise StepFailed(Phase.VERIFY, done, classify(Phase.VERIFY, done))
+            places = user_places(context["root"], (context.get("credit") or {}).get("python"))
+            raise StepFailed(Phase.VERIFY, done, classify(Phase.VERIFY, done, places=places))
         built = parse_report(Phase.VERIFY, done, context["extra"])
     except StepFailed as error:
         shutil.rmtree(stage, ignore_errors=True)

@@ -9,7 +9,7 @@ from .codes import Phase
 from .spec import Spec
 
 if TYPE_CHECKING:
-    from .classify import Failure
+    from .classify import Failure, Places
     from .progress import ProgressSink
     from .runner import Completed, LineSink, Tick
 
@@ -90,5 +90,11 @@ class Session:
 
         done = self.run(phase, argv, what)
         if not succeeded(done):
-            raise StepFailed(phase, done, classify(phase, done, relaunched))
+            raise StepFailed(phase, done, classify(phase, done, relaunched, self.places()))
         return done
+
+    def places(self) -> Places:
+        """What differs between users in a failure's text (its ``stderr_sig`` must not)."""
+        from .classify import user_places
+
+        return user_places(self.spec.root, self.spec.python)

@@ -16,6 +16,8 @@ from sdkboot.classify import (
     from_exception,
     is_signal_rc,
     last_line,
+    normalized,
+    user_places,
 )
 from sdkboot.codes import ErrKind, ExcType, Phase
 from sdkboot.runner import SPAWN_FAILED_RC, Completed
@@ -357,6 +359,41 @@ def test_signature_lower_cases_the_first_30_chars() -> None:
     a = classify(Phase.PIP, done(err="x" * 30 + "AAAA\n"))
     b = classify(Phase.PIP, done(err="x" * 30 + "BBBB\n"))
     assert a.stderr_sig == b.stderr_sig
+
+
+def _failure_for_user(monkeypatch: pytest.MonkeyPatch, home: str, tmp: str) -> Failure:
+    """One failure as a user with this home and temp dir sees it: their paths in every place."""
+    monkeypatch.setenv("HOME", home)
+    monkeypatch.setenv("TMPDIR", tmp)
+    state, python = f"{home}/.local/state/sdkboot/claude_agent_sdk", f"{home}/.pyenv/versions/3.11.7/bin/python3"
+    err = (f"{python}: can't open file '{state}/builds/lean-18c3f2a-{len(home)}/run.py': [Errno 2] No such file"
+           f" or directory; see {tmp}/pip-unpack-{len(tmp)}x/log")
+    return classify(Phase.PIP, done(err=err), places=user_places(state, python))
+
+
+def test_the_signature_is_the_same_for_every_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    alice = _failure_for_user(monkeypatch, "/home/alice", "/tmp/user/1000")
+    bob = _failure_for_user(monkeypatch, "/srv/people/robert", "/var/folders/x1/T")
+    assert alice.kind is bob.kind is ErrKind.UNCATEGORIZED
+    assert alice.text != bob.text  # the event log keeps each user's own text
+    assert alice.stderr_sig == bob.stderr_sig is not None
+    assert alice.stderr_sig == expected_sig("<python>/bin/python3: can't open file '<state>/builds/*/run.py'"[:30])
+    # Hashed raw, the two tails fall into different buckets: the normalization is what joins them.
+    assert expected_sig(alice.tail) != expected_sig(bob.tail)
+
+
+def test_a_place_replaces_whole_path_components_only() -> None:
+    places = user_places("/home/al/state", None)
+    text = normalized("/home/alice/x and /home/al/y and x/home/al/z and /home/al/state/builds/b-1/p", places)
+    assert text.startswith("/home/alice/x and ")
+    assert " x/home/al/z " in text and "<state>/builds/*/p" in text
+
+
+def test_places_never_include_the_root_and_put_longer_paths_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/")
+    places = user_places("/home/u/state", "/usr/bin/python3")
+    assert all(len(path) > 1 for path, _ in places)
+    assert [len(path) for path, _ in places] == sorted((len(path) for path, _ in places), reverse=True)
 
 
 @pytest.mark.parametrize("rc", [-9, -11, -6, 134, 137, 139])

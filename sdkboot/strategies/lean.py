@@ -112,7 +112,7 @@ def _resolve_locally(session: Session) -> Optional[Completed]:
         return done
     if done.rc == UNDECIDED and not done.timed_out:
         return None
-    raise StepFailed(Phase.RESOLVE, done, classify(Phase.RESOLVE, done))
+    raise StepFailed(Phase.RESOLVE, done, classify(Phase.RESOLVE, done, places=session.places()))
 
 
 def _resolve_with_pip(session: Session) -> Completed:

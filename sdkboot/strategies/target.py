@@ -29,7 +29,7 @@ def _require_pip(session: Session) -> None:
     if succeeded(probe):
         session.has_pip = True
         return
-    failure = classify(Phase.VENV, probe)
+    failure = classify(Phase.VENV, probe, places=session.places())
     if failure.kind is not ErrKind.NO_PIP:
         raise StepFailed(Phase.VENV, probe, failure)
     session.has_pip = False
