@@ -25,6 +25,8 @@ SHEBANG = b"#!/usr/bin/env python3\n"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say
 FILE_MODE = 0o100644
 PACKAGE = "sdkboot"
+# The runtime's sources and its data files (the measured floors the preflight reads).
+SUFFIXES = (".py", ".json")
 # Kept to the oldest syntax: `python2 sdkboot.pyz` must read this far to say what is wrong.
 MAIN = b'''\
 # The entry point of a sdkboot bundle. Every Python parses this file, so an interpreter
@@ -58,7 +60,7 @@ def _from_dir(directory: str) -> Files:
     for current, dirs, names in os.walk(directory):
         dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
         for name in names:
-            if name.endswith(".py") and not name.startswith("."):
+            if name.endswith(SUFFIXES) and not name.startswith("."):
                 path = os.path.join(current, name)
                 rel = os.path.relpath(path, os.path.dirname(directory)).replace(os.sep, "/")
                 with open(path, "rb") as handle:
@@ -69,7 +71,7 @@ def _from_dir(directory: str) -> Files:
 def _from_archive(archive: str) -> Files:
     with zipfile.ZipFile(archive) as source:
         return [(name, source.read(name)) for name in source.namelist()
-                if name.startswith(PACKAGE + "/") and name.endswith(".py")]
+                if name.startswith(PACKAGE + "/") and name.endswith(SUFFIXES)]
 
 
 def sources() -> Files:

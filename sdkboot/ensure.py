@@ -1,12 +1,14 @@
 """``ensure()``: make the package importable, in the contract's order of decisions.
 
-1. host too old → HOOK_PY_INCOMPATIBLE      5. cooldown active → SKIP_COOLDOWN
-2. importable in the host → NOOP_SYSTEM      6. lock held elsewhere → SKIP_SENTINEL
-3./4. healthy install-state → NOOP_*         7. otherwise build (re-checking under the lock)
-Steps 2-4 spawn nothing; the no-op path reads one small file and stats a few paths.
+1. host too old → HOOK_PY_INCOMPATIBLE      5. no strategy's floor fits → SKIP_LOW_MEMORY
+2. importable in the host → NOOP_SYSTEM      6. cooldown active → SKIP_COOLDOWN
+3./4. healthy install-state → NOOP_*         7. lock held elsewhere → SKIP_SENTINEL
+                                             8. otherwise build (re-checking under the lock)
+Steps 2-5 spawn nothing; the no-op path reads one small file and stats a few paths, and the
+memory preflight (5) runs only after it, before discovery, reading a few more.
 Interpreter discovery (``consumer.builders``) runs only after them: to name the interpreter
 a too-old host should use (1), and to pick the one that builds (for ``sdkboot run``). Its
-probes are cached in the state dir, so 1 and 5 spawn nothing once the cache is warm.
+probes are cached in the state dir, so 1 and 6 spawn nothing once the cache is warm.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import importlib.util
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from . import consumer, cooldown, events, inuse, messages, ownership, safefs, state
 from .codes import ErrKind, Outcome, Phase
@@ -27,6 +29,7 @@ from .spec import Spec
 from .version import VERSION
 
 if TYPE_CHECKING:
+    from .preflight import Misses, Seen
     from .progress import ProgressSink
     from .session import Session
 
@@ -281,11 +284,51 @@ def _decide(spec: Spec, session: Session, clock: Clocks) -> Result:
     settled = _healthy(spec, layout) or _unsafe(spec.root) or _invalid(spec)
     if settled is not None:
         return settled
+    seen, short = _preflight(spec)
+    if seen is not None and short is not None:
+        return _low_memory(spec, layout, clock, seen, short)
     plan = consumer.builders(spec, session)  # discovery happens here, and only here
     if isinstance(plan, Result):
         return plan
     fp = state.fingerprint(dataclasses.replace(spec, python=plan[0].python))
-    return _cooling(spec, layout, fp, clock) or _locked_build(spec, session, layout, plan, clock)
+    result = _cooling(spec, layout, fp, clock) or _locked_build(spec, session, layout, plan, clock)
+    if seen is None or result.mem_limit_mib is not None:
+        return result
+    return dataclasses.replace(result, mem_limit_mib=seen.limit_mib, mem_limits=seen.describe())
+
+
+def _preflight(spec: Spec) -> Tuple[Optional[Seen], Optional[Misses]]:
+    """The limits seen, and why no strategy fits them (None: one may); (None, None) when off."""
+    if not spec.preflight:
+        return None, None
+    from . import preflight
+    from .build import order
+
+    return preflight.check(spec, [strategy.label for strategy in order(spec)])
+
+
+def _low_memory(spec: Spec, layout: Layout, clock: Clocks, seen: Seen, short: Misses) -> Result:
+    """SKIP_LOW_MEMORY, nothing spawned; the cooldown is armed (never renewed: the window runs from
+    the first such session). A build that another process finished meanwhile wins."""
+    limit = seen.limit_mib or 0
+    skipped = Result(Outcome.SKIP_LOW_MEMORY, message=messages.low_memory(spec, limit, short),
+                     mem_limit_mib=seen.limit_mib, mem_limits=seen.describe())
+    if safefs.foreign(layout.root):
+        return skipped
+    fp = state.fingerprint(spec)
+    try:
+        lock = _take_lock(layout)
+        if lock is None:
+            return skipped  # a build runs elsewhere: it arms or clears the cooldown itself
+        with lock:
+            healthy = _healthy(spec, layout)
+            if healthy is not None:
+                return healthy
+            if cooldown.remaining(layout, clock(), spec.cooldown_seconds, fp, clock.boot()) <= 0:
+                cooldown.arm(layout, clock(), None, Phase.PRE.label, fp, clock.boot())
+    except OSError:
+        pass  # a read-only state dir: nothing to record, the skip itself still holds
+    return skipped
 
 
 def event(result: Result, now: float) -> Dict[str, Any]:
@@ -301,6 +344,7 @@ def event(result: Result, now: float) -> Dict[str, Any]:
         "subprocesses": result.subprocesses, "has_pip": result.has_pip,
         "fallback_reason": result.fallback_reason, "skipped": list(result.skipped),
         "stderr_tail": result.stderr_tail,
+        "mem_limit_mib": result.mem_limit_mib, "mem_limits": list(result.mem_limits),
         "message": result.message, "traceback": (failure.trace or None) if failure else None,
         "pid": os.getpid(), "sdkboot": VERSION,
         "python": "%d.%d.%d" % sys.version_info[:3],

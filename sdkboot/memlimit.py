@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 # cgroup v1 reports "no limit" as a page-rounded LONG_MAX; anything this large is unlimited.
 V1_UNLIMITED = 1 << 62
@@ -95,25 +95,82 @@ def _value(text: Optional[str], version: int) -> Optional[int]:
     return None if version == 1 and value >= V1_UNLIMITED else value
 
 
-def _mount_limits(mount: Mount, path: str, root: str) -> List[Limit]:
+@dataclass(frozen=True)
+class Room:
+    """One cgroup level with a limit, and what of it the rest of the tree holds for good."""
+
+    source: str
+    limit: int  # bytes
+    held: int  # bytes the kernel cannot reclaim (no page cache), our own process excluded
+
+    @property
+    def free(self) -> int:
+        """What a build started by us may use here: the limit less what others hold."""
+        return max(0, self.limit - self.held)
+
+
+# Unreclaimable usage per level: v1 anonymous + mapped file pages (the hierarchical totals when
+# the kernel reports them), v2 anonymous memory. Page cache is freed under pressure: not counted.
+_HELD_KEYS = {1: (("total_rss", "total_mapped_file"), ("rss", "mapped_file")), 2: (("anon",),)}
+
+
+def _stat(text: Optional[str]) -> Dict[str, int]:
+    found = {}
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            found[parts[0]] = int(parts[1])
+    return found
+
+
+def _held(version: int, stat: Dict[str, int]) -> int:
+    for keys in _HELD_KEYS[version]:
+        if keys[0] in stat:
+            return sum(stat.get(key, 0) for key in keys)
+    return 0
+
+
+def own_held(version: int, root: str = "/") -> int:
+    """Our own process's share of that usage (bytes): the floors already include it."""
+    status = _read(os.path.join(root, "proc/self/status")) or ""
+    keys = ("RssAnon:", "RssFile:") if version == 1 else ("RssAnon:",)
+    total = 0
+    for line in status.splitlines():
+        parts = line.split()
+        if parts and parts[0] in keys and len(parts) >= 2 and parts[1].isdigit():
+            total += int(parts[1]) * 1024
+    return total
+
+
+def _mount_rooms(mount: Mount, path: str, root: str) -> List[Room]:
     name = "memory.limit_in_bytes" if mount.version == 1 else "memory.max"
     found = []
+    own = None
     for rel in _ancestors(path, mount.root):
-        value = _value(_read(os.path.join(root, mount.point.lstrip("/"), rel, name)), mount.version)
-        if value is not None:
-            found.append(Limit(f"cgroup v{mount.version} /{rel}", value))
+        level = os.path.join(root, mount.point.lstrip("/"), rel)
+        value = _value(_read(os.path.join(level, name)), mount.version)
+        if value is None:
+            continue
+        own = own_held(mount.version, root) if own is None else own
+        held = _held(mount.version, _stat(_read(os.path.join(level, "memory.stat"))))
+        found.append(Room(f"cgroup v{mount.version} /{rel}", value, max(0, held - own)))
+    return found
+
+
+def cgroup_rooms(root: str = "/") -> List[Room]:
+    """Every level with a finite memory limit on our cgroup path (v1 and v2), deepest first."""
+    v1, v2 = cgroup_paths(root)
+    found: List[Room] = []
+    for mount in mounts(root):
+        path = v1 if mount.version == 1 else v2
+        if path is not None:
+            found.extend(_mount_rooms(mount, path, root))
     return found
 
 
 def cgroup_limits(root: str = "/") -> List[Limit]:
     """Every finite memory limit on our cgroup path, v1 and v2 alike."""
-    v1, v2 = cgroup_paths(root)
-    found: List[Limit] = []
-    for mount in mounts(root):
-        path = v1 if mount.version == 1 else v2
-        if path is not None:
-            found.extend(_mount_limits(mount, path, root))
-    return found
+    return [Limit(room.source, room.limit) for room in cgroup_rooms(root)]
 
 
 def all_limits(root: str = "/") -> List[Limit]:

@@ -95,6 +95,9 @@ def add_build(parser: argparse.ArgumentParser, for_run_flag: bool = True) -> Non
                         help="after a signal-killed build, do not retry for this long (default: 86400)")
     parser.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_STEP_TIMEOUT, metavar="SECONDS",
                         help="time limit per build step; the step's whole process group is killed past it")
+    parser.add_argument("--no-preflight", action="store_false", dest="preflight",
+                        help="build even when the memory limit in force is below every strategy's measured"
+                             " floor (the preflight would skip with SKIP_LOW_MEMORY, spawning nothing)")
     min_python_option(parser)
     parser.add_argument("--strategy", action="append", default=[], metavar="NAME", dest="strategies",
                         help="build strategy to try, in order (repeatable; default: every one, in order:"
@@ -197,5 +200,5 @@ def build_spec(args: argparse.Namespace, must_write: bool = False, probe: bool =
         find_links=tuple(args.find_links), no_index=args.no_index, step_timeout=args.timeout,
         cooldown_seconds=args.cooldown, strategies=_strategies(getattr(args, "strategies", [])),
         extra_index_urls=tuple(args.extra_index_url),
-        for_run=bool(getattr(args, "for_run", False)), **extra,
+        for_run=bool(getattr(args, "for_run", False)), preflight=getattr(args, "preflight", True), **extra,
     )

@@ -54,6 +54,8 @@ class Result:
     alt_py: Optional[int] = None
     # The tightest memory limit the preflight saw, in MiB; None when nothing limits memory.
     mem_limit_mib: Optional[int] = None
+    # Each limit the preflight saw, in words (event log only).
+    mem_limits: Tuple[str, ...] = ()
     # "label: reason" for each strategy that could not run here (event log only).
     skipped: Tuple[str, ...] = ()
     # The interpreter that built (or holds) the env: ``sdkboot run`` execs it or the env's own.

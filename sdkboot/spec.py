@@ -76,6 +76,9 @@ class Spec:
     # Keep build steps in the caller's process group, for a host that kills its own group to stop
     # its tools. Honoured elsewhere than Linux; on Linux a supervisor always guards the steps.
     share_process_group: bool = False
+    # Before a build, compare the memory limits with the strategies' measured floors and skip
+    # (SKIP_LOW_MEMORY) when none fits. Off: benchmarks and the repro measure the real floors.
+    preflight: bool = True
     # The explicit index fields merged over pip's environment variables, once, at construction:
     # what every strategy reads, whether or not it runs pip.
     index: IndexSettings = field(init=False, default=IndexSettings())

@@ -83,10 +83,11 @@ def test_it_holds_the_runtime_only_in_a_fixed_order(pyz: Path) -> None:
         infos = archive.infolist()
     names = [info.filename for info in infos]
     assert names[0] == "__main__.py" and names[1:] == sorted(names[1:])
-    assert all(name.startswith("sdkboot/") and name.endswith(".py") for name in names[1:])
+    assert all(name.startswith("sdkboot/") and name.endswith((".py", ".json")) for name in names[1:])
     expected = sorted(str(p.relative_to(REPO)) for p in (REPO / "sdkboot").rglob("*.py")
                       if "__pycache__" not in p.parts)
-    assert names[1:] == expected, "every runtime source, nothing else (no repro, no bytecode)"
+    assert names[1:] == sorted(expected + ["sdkboot/floors.json"]), \
+        "every runtime source and the floors data, nothing else (no repro, no bytecode)"
     assert {(i.date_time, i.compress_type, i.external_attr >> 16) for i in infos} == {
         ((1980, 1, 1, 0, 0, 0), zipfile.ZIP_STORED, 0o100644)}
     assert pyz.read_bytes().startswith(b"#!/usr/bin/env python3\n")

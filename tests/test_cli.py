@@ -218,7 +218,7 @@ def test_doctor_shape(tmp_path: Path) -> None:
     done = sdkboot("doctor", "--json", "--state-dir", str(tmp_path / "state"))
     assert done.stderr == ""
     data = shaped(json.loads(done.stdout), DOCTOR_TYPES)
-    assert set(data["verdicts"]) == {"venv", "target"}
+    assert set(data["verdicts"]) == {"lean", "venv", "target"}
     assert done.returncode == (0 if any(not problems for problems in data["verdicts"].values()) else 1)
 
 

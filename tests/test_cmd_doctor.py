@@ -10,11 +10,13 @@ import pytest
 
 from tests.fake_envs import MIN_PYTHON, child_env, sdkboot
 from tests.interpreters import write_wrapper
-from sdkboot import memlimit
+from sdkboot import floors, memlimit
 from sdkboot.cli import main
 from sdkboot.commands import doctor
+from sdkboot.floors import Floor
 from sdkboot.memlimit import Limit
 from sdkboot.spec import Spec
+from sdkboot.strategies.all_strategies import STRATEGIES
 
 MiB = 1024 * 1024
 GOOD_INTERP = {"executable": "/usr/bin/python3", "version": "3.11.7", "implementation": "CPython",
@@ -43,10 +45,16 @@ def test_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert info["disk"]["checked"] == str(tmp_path), "the nearest existing parent is what gets checked"
     assert isinstance(info["disk"]["free_bytes"], int) and info["disk"]["writable"] is True
     assert isinstance(info["proxies"], dict)
-    assert set(info["verdicts"]) == {"venv", "target"}
+    assert set(info["verdicts"]) == set(STRATEGIES)
     assert all(isinstance(p, list) and all(isinstance(s, str) for s in p) for p in info["verdicts"].values())
     assert rc == (0 if any(not p for p in info["verdicts"].values()) else 1)
     assert not (tmp_path / "state").exists(), "doctor creates nothing"
+
+
+# Fixture floors (MiB): the verdict logic, apart from whatever the shipped file measured.
+VENV_FLOOR = Floor("venv", cgroup_mib=85.0, rlimit_as_mib=81.0)
+TARGET_FLOOR = Floor("target", cgroup_mib=57.0, rlimit_as_mib=81.0)
+LEAN_FLOOR = Floor("lean", cgroup_mib=53.0, rlimit_as_mib=82.0)
 
 
 @pytest.mark.parametrize("limits, venv_ok, target_ok", [
@@ -60,15 +68,34 @@ def test_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ([Limit("RLIMIT_AS", 4096 * MiB), cgroup(70)], False, True),
 ])
 def test_verdicts_from_memory_limits(limits: List[Limit], venv_ok: bool, target_ok: bool) -> None:
-    assert (not doctor.verdict("venv", GOOD_INTERP, limits, ROOMY)) is venv_ok
-    assert (not doctor.verdict("target", GOOD_INTERP, limits, ROOMY)) is target_ok
+    assert (not doctor.verdict("venv", GOOD_INTERP, limits, ROOMY, VENV_FLOOR)) is venv_ok
+    assert (not doctor.verdict("target", GOOD_INTERP, limits, ROOMY, TARGET_FLOOR)) is target_ok
 
 
 def test_the_limit_problem_names_the_source_and_the_floor() -> None:
-    assert doctor.verdict("venv", GOOD_INTERP, [cgroup(50)], ROOMY) == [
+    assert doctor.verdict("venv", GOOD_INTERP, [cgroup(50)], ROOMY, VENV_FLOOR) == [
         "cgroup v2 /user.slice is 50.0 MiB, below the measured 85 MiB floor"]
-    assert doctor.verdict("target", GOOD_INTERP, [Limit("RLIMIT_AS", 64 * MiB)], ROOMY) == [
+    assert doctor.verdict("target", GOOD_INTERP, [Limit("RLIMIT_AS", 64 * MiB)], ROOMY, TARGET_FLOOR) == [
         "RLIMIT_AS is 64.0 MiB, below the measured 81 MiB floor"]
+
+
+def test_an_unmeasured_strategy_or_limit_kind_is_no_evidence() -> None:
+    assert doctor.verdict("venv", GOOD_INTERP, [cgroup(1)], ROOMY, None) == []
+    half = Floor("venv", cgroup_mib=85.0, rlimit_as_mib=None)
+    assert doctor.verdict("venv", GOOD_INTERP, [Limit("RLIMIT_AS", 1 * MiB)], ROOMY, half) == []
+
+
+def test_doctor_reads_the_floors_file_the_preflight_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = floors.for_requirements(Spec().requirements)
+    assert shipped, "the shipped floors file measures the default requirement"
+    assert "FLOORS_MIB" not in vars(doctor), "floors live in the data file only"
+    monkeypatch.setattr(memlimit, "all_limits", lambda root="/": [cgroup(1)])
+    monkeypatch.setattr(doctor, "disk", lambda spec: {**ROOMY, "state_dir": spec.root})
+    info = doctor_json(capsys, tmp_path)
+    assert set(info["verdicts"]) == set(STRATEGIES)
+    for label, floor in shipped.items():
+        assert f"below the measured {floor.cgroup_mib:g} MiB floor" in info["verdicts"][label][-1]
 
 
 @pytest.mark.parametrize("missing, venv_ok, target_ok", [
@@ -105,6 +132,8 @@ def test_injected_limits_through_the_cli(tmp_path: Path, capsys: pytest.CaptureF
                                          target_ok: bool, rc: int) -> None:
     monkeypatch.setattr(memlimit, "all_limits", lambda root="/": [cgroup(mib)])
     monkeypatch.setattr(doctor, "disk", lambda spec: {**ROOMY, "state_dir": spec.root})
+    fixture = {floor.strategy: floor for floor in (LEAN_FLOOR, VENV_FLOOR, TARGET_FLOOR)}
+    monkeypatch.setattr(floors, "for_requirements", lambda requirements: fixture)
     info = doctor_json(capsys, tmp_path)
     assert info["memory_limits"] == [{"source": "cgroup v2 /user.slice", "bytes": mib * MiB}]
     assert (not info["verdicts"]["venv"], not info["verdicts"]["target"]) == (venv_ok, target_ok)

@@ -53,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                                  "benchmarks/results/<date>.json)")
     parser.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
     parser.add_argument("--floors", type=Path, metavar="JSON",
-                        help="also write the measured floors as the runtime's floors data file")
+                        help="also write the measured floors as the runtime's floors data file"
+                             f" (the one it ships: {floors.RUNTIME_FILE.relative_to(floors.RUNTIME_FILE.parents[1])})")
     parser.add_argument("--plot", type=Path, help="draw the floors per way under both limits as a PNG")
     parser.add_argument("--replot", type=Path, metavar="JSON", help="only draw --plot from a saved result")
     parser.set_defaults(handler=_main)

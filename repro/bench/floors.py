@@ -1,14 +1,20 @@
 """The floors data file: the benchmark's measured floors, for the runtime's preflight and doctor.
 
-The runtime reads floors from this file only (never from numbers in code), keyed by workload
-(the requirement measured) and then by strategy label. One writer (here) and one reader (the
-runtime's) share the schema below; a strategy without a measurement is simply absent.
+The runtime reads floors from one file only, ``sdkboot/floors.json`` (``RUNTIME_FILE``, shipped
+in the package and the bundle; never numbers in code), keyed by workload (the requirement
+measured) and then by strategy label. One writer (here) and one reader (``sdkboot.floors``)
+share its schema; a floor that was not measured is null. Refresh it with
+``python -m repro bench --replot benchmarks/results/DATE.json --floors sdkboot/floors.json``.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-SCHEMA = 1
+from sdkboot import floors as runtime
+
+SCHEMA = runtime.SCHEMA
+RUNTIME_FILE = Path(runtime.__file__).parent / runtime.FILE
 
 
 def floors_doc(doc: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from .. import consumer, memlimit
+from .. import consumer, floors, memlimit
 from ..codes import Outcome
 from ..ensure import noop
 from ..layout import Layout
@@ -25,8 +25,8 @@ from .pythons import summary
 HELP = "diagnose this machine: interpreter, memory limits, disk, proxies, and a verdict per strategy"
 EXAMPLE = "sdkboot doctor --python /usr/bin/python3"
 
-# Measured floors for the claude-agent-sdk closure (cgroup / RLIMIT_AS), and its installed size.
-FLOORS_MIB = {"venv": (85, 81), "target": (57, 81)}
+# What each strategy needs of the build interpreter (its floors come from sdkboot.floors).
+MODULES = {"lean": ("venv", "pip"), "venv": ("venv", "ensurepip"), "target": ("pip",)}
 NEEDED_DISK = 600 * 1024 * 1024
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "PIP_INDEX_URL", "PIP_PROXY")
 # user:password@ up to the LAST @ of the authority (passwords may hold @), with or without a scheme.
@@ -93,21 +93,23 @@ def proxies() -> Dict[str, str]:
     return found
 
 
-def _limit_problems(strategy: str, limits: List[memlimit.Limit]) -> List[str]:
-    cgroup_floor, as_floor = FLOORS_MIB[strategy]
+def _limit_problems(floor: Optional[floors.Floor], limits: List[memlimit.Limit]) -> List[str]:
+    if floor is None:
+        return []  # never measured for this requirement set: no evidence either way
     problems = []
     for limit in limits:
-        floor = as_floor if limit.source == "RLIMIT_AS" else cgroup_floor
-        if limit.limit < floor * 1024 * 1024:
-            problems.append(f"{limit.source} is {human_bytes(limit.limit)}, below the measured {floor} MiB floor")
+        mib = floor.rlimit_as_mib if limit.source == "RLIMIT_AS" else floor.cgroup_mib
+        if mib is not None and limit.limit < mib * 1024 * 1024:
+            problems.append(f"{limit.source} is {human_bytes(limit.limit)}, below the measured {mib:g} MiB floor")
     return problems
 
 
-def verdict(strategy: str, interp: Dict[str, Any], limits: List[memlimit.Limit], space: Dict[str, Any]) -> List[str]:
+def verdict(strategy: str, interp: Dict[str, Any], limits: List[memlimit.Limit], space: Dict[str, Any],
+            floor: Optional[floors.Floor] = None) -> List[str]:
     """Why ``strategy`` is likely to fail here; empty when it is likely to work."""
-    needs = ("venv", "ensurepip") if strategy == "venv" else ("pip",)
+    needs = MODULES.get(strategy, ())
     problems = [f"the interpreter has no {module} module" for module in needs if not interp.get(module)]
-    problems += _limit_problems(strategy, limits)
+    problems += _limit_problems(floor, limits)
     if not space["writable"]:
         problems.append(f"{space['checked']} is not writable")
     if space["free_bytes"] < NEEDED_DISK:
@@ -129,15 +131,22 @@ def collect(spec: Spec) -> Dict[str, Any]:
         interp = interpreter(python or spec.python, cache)
         found = summary(discover(cache_file=cache), spec.min_python)
     limits, space = memlimit.all_limits(), disk(spec)
+    measured = floors.for_requirements(spec.requirements)  # the file the preflight reads too
     # ensure would stop before any strategy runs: say so, the reason is under "ensure would".
     stop = [f"ensure stops before building ({settled.outcome.name})"] if settled and not settled.ok else []
     return {
         "interpreter": interp, "ensure_would": _ensure_would(settled, python),
         "memory_limits": [{"source": x.source, "bytes": x.limit} for x in limits],
         "disk": space, "proxies": proxies(),
-        "verdicts": {s: stop + verdict(s, interp, limits, space) for s in FLOORS_MIB},
+        "verdicts": {s: stop + verdict(s, interp, limits, space, measured.get(s)) for s in _labels()},
         "pythons": found,
     }
+
+
+def _labels() -> List[str]:
+    from ..strategies.all_strategies import STRATEGIES
+
+    return list(STRATEGIES)
 
 
 def _verdict_line(problems: List[str]) -> str:
