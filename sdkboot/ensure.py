@@ -292,8 +292,9 @@ def _decide(spec: Spec, session: Session, clock: Clocks) -> Result:
         return plan
     fp = state.fingerprint(dataclasses.replace(spec, python=plan[0].python))
     result = _cooling(spec, layout, fp, clock) or _locked_build(spec, session, layout, plan, clock)
-    if seen is None or result.mem_limit_mib is not None:
+    if seen is None or result.ok or result.mem_limit_mib is not None:
         return result
+    # A failure under a limit says which (dashboards split memory failures by it).
     return dataclasses.replace(result, mem_limit_mib=seen.limit_mib, mem_limits=seen.describe())
 
 

@@ -1092,3 +1092,107 @@ def test_the_stage_is_retired_while_it_builds(spec: Spec, layout: Layout, fake: 
     assert result.outcome is Outcome.BUILT
     assert seen == [(fake.stage,)] and result.env == fake.stage
     assert state.load(layout).retired == (), "published: no longer garbage"
+
+
+# -- the memory preflight ---------------------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+def measured_spec(tmp_path: Path, **changes: Any) -> Spec:
+    """A spec for the requirement the shipped floors file measured."""
+    return make_spec(tmp_path, requirements=["claude-agent-sdk"], **changes)
+
+
+def limit_address_space(monkeypatch: pytest.MonkeyPatch, mib: Optional[int]) -> None:
+    from sdkboot import memlimit
+
+    monkeypatch.setattr(memlimit, "rlimit_as", lambda: memlimit.Limit("RLIMIT_AS", mib * MIB) if mib else None)
+    monkeypatch.setattr(memlimit, "cgroup_rooms", lambda root="/": [])
+
+
+def test_no_floor_fits_skips_low_memory_spawning_nothing(tmp_path: Path, clock: Clock,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = measured_spec(tmp_path)
+    layout = Layout(spec.root)
+    limit_address_space(monkeypatch, 30)
+    forbid_spawning(monkeypatch)
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.outcome, result.subprocesses, result.exit_code) == (Outcome.SKIP_LOW_MEMORY, 0, EXIT_SKIPPED)
+    assert result.metrics() == {"sdk_bootstrap": 10, "sdk_bootstrap_ms": result.metrics()["sdk_bootstrap_ms"],
+                                "sdk_hook_py": hook_py(), "sdk_mem_limit_mib": 30}
+    assert "30 MiB memory limit" in result.message and "venv needs" in result.message
+    record = cooldown.read(layout)
+    assert record == {"time": T0, "rc": None, "phase": "pre", "fingerprint": state.fingerprint(spec)}
+    logged_event = json.loads(events.read_lines(layout.events_file)[-1])
+    assert (logged_event["outcome"], logged_event["mem_limit_mib"]) == ("SKIP_LOW_MEMORY", 30)
+    assert logged_event["mem_limits"] == ["RLIMIT_AS 30 MiB"] and logged_event["subprocesses"] == 0
+
+
+def test_a_low_memory_skip_never_renews_the_cooldown(tmp_path: Path, clock: Clock, fake: FakeRunner,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = measured_spec(tmp_path)
+    layout = Layout(spec.root)
+    limit_address_space(monkeypatch, 30)
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.SKIP_LOW_MEMORY
+    clock.now = T0 + 600
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.SKIP_LOW_MEMORY
+    assert (cooldown.read(layout) or {})["time"] == T0, "the window runs from the first skip"
+    limit_address_space(monkeypatch, None)  # the limit is raised: the window still holds
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.SKIP_COOLDOWN
+    clock.now = T0 + WINDOW + 1
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT
+    assert fake.kinds == ["venv", "pip", "verify"]
+
+
+def test_no_preflight_builds_under_any_limit(tmp_path: Path, clock: Clock, fake: FakeRunner,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    limit_address_space(monkeypatch, 30)
+    result = sdkboot.ensure(measured_spec(tmp_path, preflight=False), clock=clock)
+    assert result.outcome is Outcome.BUILT and "sdk_mem_limit_mib" not in result.metrics()
+
+
+def test_a_fitting_limit_builds_and_a_failure_under_it_names_it(tmp_path: Path, clock: Clock, fake: FakeRunner,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    limit_address_space(monkeypatch, 4096)
+    fake.script["pip"] = completed(rc=2, err=MEMORY_TRACEBACK)
+    result = sdkboot.ensure(measured_spec(tmp_path), clock=clock)
+    assert (result.outcome, result.err_kind) == (Outcome.BUILD_FAILED, "out_of_memory")
+    assert result.metrics()["sdk_mem_limit_mib"] == 4096 and result.mem_limits == ("RLIMIT_AS 4096 MiB",)
+
+
+def test_an_unmeasured_requirement_is_never_skipped(spec: Spec, clock: Clock, fake: FakeRunner,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    limit_address_space(monkeypatch, 30)
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT  # sdkboot-probe has no floors
+
+
+def test_the_no_op_path_never_runs_the_preflight(tmp_path: Path, clock: Clock, fake: FakeRunner,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from sdkboot import preflight
+
+    spec = measured_spec(tmp_path)
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the preflight ran on the no-op path")
+
+    monkeypatch.setattr(preflight, "check", forbidden)
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.NOOP_VENV
+
+
+def test_a_build_published_meanwhile_beats_a_low_memory_skip(tmp_path: Path, clock: Clock,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = measured_spec(tmp_path)
+    layout = Layout(spec.root)
+    limit_address_space(monkeypatch, 30)
+    real = ENSURE._take_lock
+
+    def publish_first(lay: Layout) -> Optional[BuildLock]:
+        lock = real(lay)
+        publish_healthy(spec, layout)
+        return lock
+
+    monkeypatch.setattr(ENSURE, "_take_lock", publish_first)
+    assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.NOOP_VENV
+    assert cooldown.read(layout) is None

@@ -8,7 +8,7 @@ from typing import Dict, Optional
 import pytest
 
 from sdkboot import memlimit
-from sdkboot.memlimit import Limit, Mount
+from sdkboot.memlimit import Limit, Mount, Room
 
 MiB = 1024 * 1024
 # What cgroup v1 reports for "no limit": LONG_MAX rounded down to a 4 KiB page.
@@ -259,3 +259,73 @@ def test_effective_is_the_tightest() -> None:
 def test_the_real_machine_reads_without_error() -> None:
     for limit in memlimit.all_limits():
         assert isinstance(limit.limit, int) and limit.limit > 0 and limit.source
+
+
+# --- unreclaimable usage: what a build cannot count on -----------------------------------------
+
+
+def v1_stat(rss: int, mapped: int, cache: int, total: bool = False) -> str:
+    prefix = "total_" if total else ""
+    return f"{prefix}cache {cache}\n{prefix}rss {rss}\n{prefix}mapped_file {mapped}\n{prefix}swap 0\n"
+
+
+def own_status(anon_kib: int, file_kib: int) -> str:
+    return f"Name:\tpython3\nVmRSS:\t{anon_kib + file_kib} kB\nRssAnon:\t{anon_kib} kB\nRssFile:\t{file_kib} kB\n"
+
+
+def test_v1_subtracts_rss_and_mapped_file_never_the_page_cache(tmp_path: Path) -> None:
+    root = tree(tmp_path, V1_MEMORY, "4:memory:/a", {
+        f"{V1_DIR}/a/memory.limit_in_bytes": f"{100 * MiB}\n",
+        f"{V1_DIR}/a/memory.stat": v1_stat(rss=30 * MiB, mapped=5 * MiB, cache=60 * MiB),
+    })
+    assert memlimit.cgroup_rooms(root) == [Room("cgroup v1 /a", 100 * MiB, 35 * MiB)]
+    assert memlimit.cgroup_rooms(root)[0].free == 65 * MiB
+
+
+def test_v1_prefers_the_hierarchical_totals(tmp_path: Path) -> None:
+    """A parent's own rss leaves out its children's; its total_rss counts them, as its limit does."""
+    root = tree(tmp_path, V1_MEMORY, "4:memory:/a", {
+        f"{V1_DIR}/a/memory.limit_in_bytes": f"{100 * MiB}\n",
+        f"{V1_DIR}/a/memory.stat": v1_stat(1 * MiB, 0, 0) + v1_stat(40 * MiB, 2 * MiB, 9 * MiB, total=True),
+    })
+    assert memlimit.cgroup_rooms(root)[0].held == 42 * MiB
+
+
+def test_v2_subtracts_anon_only(tmp_path: Path) -> None:
+    root = tree(tmp_path, V2, "0::/a", {
+        "sys/fs/cgroup/a/memory.max": f"{64 * MiB}\n",
+        "sys/fs/cgroup/a/memory.stat": f"anon {20 * MiB}\nfile {30 * MiB}\nfile_mapped {4 * MiB}\nshmem 0\n",
+    })
+    assert memlimit.cgroup_rooms(root) == [Room("cgroup v2 /a", 64 * MiB, 20 * MiB)]
+
+
+def test_our_own_process_is_added_back_the_floors_include_it(tmp_path: Path) -> None:
+    root = tree(tmp_path, lines(V1_MEMORY, V2_UNIFIED), lines("4:memory:/a", "0::/a"), {
+        "proc/self/status": own_status(anon_kib=8 * 1024, file_kib=4 * 1024),
+        f"{V1_DIR}/a/memory.limit_in_bytes": f"{100 * MiB}\n",
+        f"{V1_DIR}/a/memory.stat": v1_stat(rss=30 * MiB, mapped=5 * MiB, cache=0),
+        "sys/fs/cgroup/unified/a/memory.max": f"{90 * MiB}\n",
+        "sys/fs/cgroup/unified/a/memory.stat": f"anon {6 * MiB}\n",
+    })
+    v1, v2 = memlimit.cgroup_rooms(root)
+    assert v1.held == 35 * MiB - 12 * MiB  # v1 charges our anon and mapped pages
+    assert v2.held == 0  # v2 counts anon only, and ours (8 MiB) is more than all the level holds
+
+
+def test_the_tightest_level_of_a_nested_path_decides(tmp_path: Path) -> None:
+    root = tree(tmp_path, V2, "0::/a/b/c", {
+        "sys/fs/cgroup/a/b/c/memory.max": "max\n",
+        "sys/fs/cgroup/a/b/memory.max": f"{200 * MiB}\n",
+        "sys/fs/cgroup/a/b/memory.stat": f"anon {190 * MiB}\n",
+        "sys/fs/cgroup/a/memory.max": f"{100 * MiB}\n",
+        "sys/fs/cgroup/a/memory.stat": f"anon {10 * MiB}\n",
+    })
+    rooms = memlimit.cgroup_rooms(root)
+    assert [(room.source, room.free) for room in rooms] == [("cgroup v2 /a/b", 10 * MiB), ("cgroup v2 /a", 90 * MiB)]
+    assert min(room.free for room in rooms) == 10 * MiB  # the larger limit, nearly full, is the tighter room
+    assert memlimit.effective(memlimit.cgroup_limits(root)) == 100 * MiB
+
+
+def test_no_stat_file_means_nothing_held(tmp_path: Path) -> None:
+    root = tree(tmp_path, V2, "0::/a", {"sys/fs/cgroup/a/memory.max": f"{64 * MiB}\n"})
+    assert memlimit.cgroup_rooms(root) == [Room("cgroup v2 /a", 64 * MiB, 0)]

@@ -249,3 +249,11 @@ def test_valid_ensure_runs_and_prints_json(tmp_path: Path, capsys: pytest.Captur
     assert payload["outcome"] == "NOOP_SYSTEM"
     assert payload["subprocesses"] == 0
     assert all(type(v) in (int, bool) for v in payload["metrics"].values())
+
+
+@pytest.mark.parametrize("command", ["ensure", "hook"])
+def test_no_preflight_reaches_the_spec(tmp_path: Path, command: str) -> None:
+    parser = cli.build_parser()
+    on = build_spec(parser.parse_args([command, "--state-dir", str(tmp_path / "s")]))
+    off = build_spec(parser.parse_args([command, "--state-dir", str(tmp_path / "s"), "--no-preflight"]))
+    assert (on.preflight, off.preflight) == (True, False)

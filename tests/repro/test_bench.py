@@ -16,9 +16,12 @@ from typing import Any, Dict
 import pytest
 
 from repro import limits
+from repro.bench import floors as writer
 from repro.bench import ratios, render
 from repro.bench.measure import run_way
 from repro.bench.ways import WAYS, Context, Tools, hook_built, hook_contract
+from sdkboot import floors as runtime_floors
+from sdkboot.floors import Floor
 from tests.repro.conftest import require_linux_root
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -113,3 +116,14 @@ def test_bench_quick_runs_end_to_end(tmp_path: Path, filled_wheelhouse: Path) ->
     assert any(r["baseline"] == "import" for r in result["ratios"])
     assert (tmp_path / "floors.png").stat().st_size > 0
     assert "sdkboot-lean cgroup floor / import =" in done.stdout
+
+
+def test_the_runtime_ships_the_file_this_writes_and_reads_its_format() -> None:
+    assert runtime_floors.load()["schema"] == writer.SCHEMA == runtime_floors.SCHEMA
+    assert writer.RUNTIME_FILE.name == runtime_floors.FILE and writer.RUNTIME_FILE.is_file()
+    bench = {"date": "2026-12-02", "wheelhouse": {"requirement": "claude-agent-sdk"},
+             "ways": {"sdkboot-lean": {"sdkboot": True, "cgroup_floor": {"floor_kib": 54272},
+                                       "as_floor": {"floor_kib": 83968}},
+                      "import": {"cgroup_floor": {"floor_kib": 49664}}}}
+    written = json.loads(json.dumps(writer.floors_doc(bench)))
+    assert runtime_floors.for_requirements(["claude-agent-sdk"], written) == {"lean": Floor("lean", 53.0, 82.0)}
