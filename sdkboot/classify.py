@@ -66,6 +66,11 @@ RULES: Tuple[Rule, ...] = (
         "memoryerror", "cannot allocate memory", "errno 12]", "failed to map segment", "can't start new thread",
     )),
     Rule(ErrKind.OUT_OF_MEMORY, all_of=("fatal python error",), any_of=("memory",)),
+    # A Rust extension's allocation error handler (it then aborts: that rc is a signal and wins).
+    Rule(ErrKind.OUT_OF_MEMORY, all_of=("memory allocation of", "bytes failed")),
+    # C code whose allocation failed and that returned NULL without setting MemoryError: under an
+    # address-space limit the verification import fails this way as often as with MemoryError.
+    Rule(ErrKind.OUT_OF_MEMORY, any_of=("systemerror: error return without exception set",)),
     # venv-phase patterns: the most specific evidence after memory.
     Rule(ErrKind.VENV_ENSUREPIP_FAIL, any_of=("ensurepip is not available",), phases=_VENV),
     Rule(ErrKind.VENV_ENSUREPIP_FAIL, all_of=("ensurepip", "returned non-zero exit status"), phases=_VENV),

@@ -263,11 +263,15 @@ MEMORY_TEXTS = [
     pytest.param(1, "", "Fatal Python error: init_import_site: Failed to import the site module\n"
                         "Traceback (most recent call last):\nMemoryError\n", id="fatal-site-MemoryError"),
     pytest.param(1, "Looking in links: /wheels\nMemoryError\n", "", id="on-stdout"),
+    # Both seen from the verification import of the real closure under RLIMIT_AS 40 MiB.
+    pytest.param(1, "", "  File \"/usr/lib/python3.11/typing.py\", line 830, in __init__\n"
+                        "SystemError: error return without exception set\n", id="null-without-exception"),
+    pytest.param(1, "", "memory allocation of 8720 bytes failed\n", id="rust-alloc-error"),
 ]
 
 
 @pytest.mark.parametrize("rc, out, err", MEMORY_TEXTS)
-@pytest.mark.parametrize("phase", [Phase.VENV, Phase.PIP, Phase.PIP_TARGET])
+@pytest.mark.parametrize("phase", [Phase.VENV, Phase.PIP, Phase.PIP_TARGET, Phase.VERIFY])
 def test_memory_text_without_a_signal_is_out_of_memory(phase: Phase, rc: int, out: str, err: str) -> None:
     failure = classify(phase, done(rc=rc, out=out, err=err))
     assert failure.kind is ErrKind.OUT_OF_MEMORY and int(failure.kind) == 17
@@ -278,7 +282,8 @@ def test_memory_text_without_a_signal_is_out_of_memory(phase: Phase, rc: int, ou
 
 @pytest.mark.parametrize("rc", [-6, 134, -9, 137, -11, 139])
 @pytest.mark.parametrize("err", [OOM_MEMORY, "Fatal Python error: Aborted\nMemoryError\n",
-                                 "[Errno 12] Cannot allocate memory\n"])
+                                 "[Errno 12] Cannot allocate memory\n",
+                                 "memory allocation of 8720 bytes failed\nstack backtrace:\nAborted\n"])
 def test_a_signal_rc_beats_the_memory_text(rc: int, err: str) -> None:
     failure = classify(Phase.PIP, done(rc=rc, err=err))
     assert failure.kind is ErrKind.SIGNAL_KILLED
