@@ -20,12 +20,24 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 CHILD_CHECKS = [c for c in validate.CHECKS if c.mode == "child"]
+TREE_CHECKS = [c for c in validate.CHECKS if c.mode == "tree"]
 
 
 @pytest.mark.parametrize("check", CHILD_CHECKS, ids=[c.name for c in CHILD_CHECKS])
 def test_canonical_repro(check: validate.Check, linux_ctx: Context, request: pytest.FixtureRequest) -> None:
     ctx = request.getfixturevalue("wheel_ctx") if "wheelhouse" in check.needs else linux_ctx
     found = validate.run_check(check, ctx)
+    if found.verdict is None:
+        pytest.skip(found.skipped or "skipped")
+    assert found.verdict.passed, validate.table([found]) + f"\n{found.observed}"
+
+
+@pytest.mark.parametrize("check", TREE_CHECKS, ids=[c.name for c in TREE_CHECKS])
+def test_whole_tree_check(check: validate.Check, wheel_ctx: Context) -> None:
+    """``sdkboot hook`` itself under the user's limit, twice: both protocol lines and exit 0 each
+    time, the skip or the classified memory failure, then a session that spawns nothing, and no
+    process of either session alive after it exited (the /proc census by environment mark)."""
+    found = validate.run_check(check, wheel_ctx)
     if found.verdict is None:
         pytest.skip(found.skipped or "skipped")
     assert found.verdict.passed, validate.table([found]) + f"\n{found.observed}"
