@@ -396,12 +396,25 @@ def ensure(
         raise
     except Exception as exc:  # the contract: an unexpected error is a result, never a crash
         result = _failed(Phase.MAIN, exc)
+        _cool_main(spec, result, clocks)
     except BaseException as exc:  # Ctrl-C, SIGTERM: the steps are dead and the stage gone; say so
         _log(spec, _finished(_interrupted(spec, session, exc), session, started), clocks())
         raise
     result = _finished(_explained(spec, result), session, started)
     _log(spec, result, clocks())
     return result
+
+
+def _cool_main(spec: Spec, result: Result, clock: Clocks) -> None:
+    """Our own process ran out of memory (loading the build machinery, say): that cools down
+    like a step's memory failure, or every session would fail the same way again."""
+    if result.failure is None or not result.failure.arms_cooldown or safefs.foreign(spec.root):
+        return
+    try:
+        safefs.make_private_dirs(spec.root)
+        cooldown.arm(Layout(spec.root), clock(), None, Phase.MAIN.label, state.fingerprint(spec), clock.boot())
+    except Exception:  # still out of memory, or a read-only dir: the failure stands
+        pass
 
 
 def _finished(result: Result, session: Session, started: float) -> Result:

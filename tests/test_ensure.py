@@ -607,6 +607,28 @@ def test_unexpected_error_is_phase_main_never_a_raise(spec: Spec, fake: FakeRunn
     assert result.metrics()["sdk_bootstrap_exc"] == 15
 
 
+def test_our_own_memory_failure_is_phase_main_and_cools_down(spec: Spec, layout: Layout, fake: FakeRunner,
+                                                              clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    def starved(*args: object) -> None:
+        raise MemoryError()
+
+    monkeypatch.setattr(ENSURE, "_locked_build", starved)  # say, loading the build machinery
+    result = sdkboot.ensure(spec, clock=clock)
+    assert (result.outcome, result.phase, result.err_kind) == (Outcome.BUILD_FAILED, Phase.MAIN, "out_of_memory")
+    assert (cooldown.read(layout) or {}).get("phase") == "main"
+    assert_cools_down(spec, layout, clock, monkeypatch)
+
+
+def test_an_unexpected_error_does_not_cool_down(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(ENSURE, "_locked_build", broken)
+    assert sdkboot.ensure(spec, clock=clock).err_kind == "exc:RuntimeError"
+    assert cooldown.read(layout) is None
+
+
 # -- 7. building: failures and the --target fallback ---------------------------------------------
 
 def test_pip_failure_removes_the_stage_and_does_not_cool_down(spec: Spec, layout: Layout,
