@@ -258,3 +258,13 @@ def test_an_unwritable_output_is_one_line(read_only_dir: Path) -> None:
 
 def test_the_running_archive_is_none_from_a_checkout() -> None:
     assert bundle.running_archive() is None
+
+
+def test_the_bundle_carries_the_floors_the_preflight_reads(pyz: Path) -> None:
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); from sdkboot import floors;"
+            " assert floors.__file__.startswith(sys.argv[1]), floors.__file__;"
+            " print(json.dumps(floors.load(), sort_keys=True))")
+    done = subprocess.run([sys.executable, "-I", "-c", code, str(pyz)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    shipped = json.loads((REPO / "sdkboot" / "floors.json").read_text())
+    assert json.loads(done.stdout) == shipped and shipped["workloads"]
