@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from sdkboot import state
+from sdkboot import safefs, state
 from sdkboot.layout import Layout
 from sdkboot.lock import BuildLock
 from tests.conftest import PROBE_DIST, PROBE_MODULE, REPO
@@ -87,8 +87,11 @@ def builds(root: Path) -> List[str]:
         return []
 
 
-def temp_files(root: Path) -> List[str]:
-    return sorted(name for name in os.listdir(root) if name.startswith(".tmp-"))
+def temp_files(root: Path, orphans_too: bool = True) -> List[str]:
+    """The state writes' temp files; ``orphans_too=False`` leaves out those a sweep removes."""
+    orphans = {os.path.basename(path) for path in safefs.stale_temps(str(root), time.time())}
+    return sorted(name for name in os.listdir(root)
+                  if name.startswith(".tmp-") and (orphans_too or name not in orphans))
 
 
 def processes_naming(text: str) -> List[int]:
