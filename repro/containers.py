@@ -140,16 +140,26 @@ SCENARIOS: tuple[Scenario, ...] = (
             "event.err_kind": "venv_ensurepip_fail",
         })),
     )),
+    # --no-preflight: the preflight would refuse this limit before any spawn (the next scenario).
     Scenario("oom-kill", "debian12-venv", "cgroup OOM kill of a build step, then cooldown", (
         WARM,
-        Step("build", ENSURE, exact({
+        Step("build", (*ENSURE, "--no-preflight"), exact({
             **NO_TRACEBACK, "exit": 1, "outcome": "BUILD_FAILED",
             "err_kind": "signal_killed:-9", "rc": -9, "cooldown": True, "oom_killed": True,
-        }, "52 MiB: mid-band (the first build step killed from 36 to 60 MiB, builds from 72); "
+        }, "44 MiB: mid-band (the first build step killed from 36 to 60 MiB, builds from 72); "
            "the children carry oom_score_adj 1000, so sdkboot is never the victim"),
-            mem_mib=52),
+            mem_mib=44),
         Step("retry", ENSURE, exact({"exit": 3, "outcome": "SKIP_COOLDOWN", "subprocesses": 0},
                                     "no limit; the cooldown file decides")),
+    )),
+    Scenario("low-memory", "debian12-venv", "the memory preflight refuses a cgroup limit below every floor", (
+        Step("build", ENSURE, exact({
+            **NO_TRACEBACK, "exit": 3, "outcome": "SKIP_LOW_MEMORY", "subprocesses": 0,
+            "metrics.sdk_mem_limit_mib": 44, "cooldown": True, "oom_killed": False,
+        }, "44 MiB: below the lightest strategy's floor in sdkboot/floors.json; nothing is spawned"),
+            mem_mib=44),
+        Step("retry", ENSURE, exact({"exit": 3, "outcome": "SKIP_COOLDOWN", "subprocesses": 0},
+                                    "no limit; the preflight armed the cooldown")),
     )),
     Scenario("rlimit-segv", "debian12-venv", "build interpreter under RLIMIT_AS 5000 KB", (
         Step("build", ENSURE_AS, exact({

@@ -151,7 +151,7 @@ def test_scenario_names_are_unique_and_the_required_ones_exist() -> None:
     names = [scenario.name for scenario in containers.SCENARIOS]
     assert len(names) == len(set(names))
     assert set(names) >= {
-        "ensurepip-missing", "no-pip-at-all", "oom-kill", "rlimit-segv", "healthy",
+        "ensurepip-missing", "no-pip-at-all", "oom-kill", "low-memory", "rlimit-segv", "healthy",
         "signature-raw",
     }
 
