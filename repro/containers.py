@@ -489,7 +489,8 @@ def shorten(text: str, width: int = 44) -> str:
 
 
 def table_rows(runs: Sequence[ScenarioRun]) -> list[list[str]]:
-    rows = [["SCENARIO", "STEP", "MODE", "TIME", "CHECK", "EXPECTED", "OBSERVED", "VERDICT"]]
+    rows = [["SCENARIO", "STEP", "MODE", "FORM", "TIME", "CHECK", "EXPECTED", "OBSERVED",
+             "VERDICT"]]
     for run in runs:
         for step in run.steps:
             verdict = step.verdict
@@ -497,7 +498,8 @@ def table_rows(runs: Sequence[ScenarioRun]) -> list[list[str]]:
                 first = index == 0
                 time_cell = f"{step.seconds:.1f}s" if first else ""
                 rows.append([
-                    run.scenario.name, step.step.label, step.step.mode if first else "", time_cell,
+                    run.scenario.name, step.step.label, step.step.mode if first else "",
+                    step.step.expect.form if first else "", time_cell,
                     check.key, shorten(describe(check.expected)), shorten(describe(check.observed)),
                     ("ok" if check.ok else "MISMATCH") if not first else verdict_cell(verdict, check.ok),
                 ])
@@ -626,18 +628,19 @@ def tally_scenarios(
 ) -> repeat.Tallies:
     """Every scenario ``times`` times over, counted per step; the load is sampled per round."""
     tallies = repeat.Tallies(repeat=times)
-    for round_ in range(1, times + 1):
-        tallies.load.append(repeat.load_average())
+
+    def one_round(round_: int) -> None:
         for scenario in scenarios:
-            def show(step: Step, name: str = scenario.name, at: int = round_) -> None:
+            def show(step: Step, name: str = scenario.name) -> None:
                 progress.update(repeat.progress_text(
-                    "containers", at, times, (name, step.label), tallies))
+                    "containers", round_, times, (name, step.label), tallies))
 
             run = run_scenario(ctx, scenario, show)
             for step in run.steps:
                 tallies.add(scenario.name, step.step.label, step.step.mode, step.verdict,
                             step.seconds)
-    return tallies
+
+    return repeat.run_rounds(tallies, one_round)
 
 
 def repeat_scenarios(ctx: Context, scenarios: Sequence[Scenario], times: int, as_json: bool) -> int:

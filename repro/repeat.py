@@ -9,10 +9,11 @@ in it). Nothing is retried: each run counts.
 from __future__ import annotations
 
 import argparse
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from repro import report
 from repro.verdict import Expect, Verdict, describe_expect
@@ -56,6 +57,9 @@ class Tallies:
     rows: dict[tuple[str, str], Tally] = field(default_factory=dict)
     repeat: int = 0
     load: list[str] = field(default_factory=list)  # load averages, sampled during the run
+    rounds: int = 0  # rounds finished (see run_rounds)
+    stopped: bool = False  # interrupted: fewer than ``repeat`` rounds finished
+    seconds: float = 0.0  # wall time of all rounds
 
     def add(self, group: str, row: str, mode: str, verdict: Verdict, seconds: float = 0.0) -> None:
         key = (group, row)
@@ -73,7 +77,23 @@ class Tallies:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.problems() else 0
+        return 1 if self.problems() else 130 if self.stopped else 0
+
+
+def run_rounds(tallies: Tallies, one_round: Callable[[int], None]) -> Tallies:
+    """``one_round(n)`` for n = 1..repeat, the load sampled before each. Ctrl-C or SIGTERM ends
+    the run early and keeps what was counted: a long flake check still reports its rounds."""
+    started = time.monotonic()
+    try:
+        for round_ in range(1, tallies.repeat + 1):
+            tallies.load.append(load_average())
+            one_round(round_)
+            tallies.rounds = round_
+    except KeyboardInterrupt:
+        tallies.stopped = True
+    finally:
+        tallies.seconds = time.monotonic() - started
+    return tallies
 
 
 def table(tallies: Tallies) -> str:
@@ -95,8 +115,10 @@ def table(tallies: Tallies) -> str:
 def summary(tallies: Tallies) -> str:
     rows = list(tallies.rows.values())
     exact = sum(t.expect.exact for t in rows)
-    head = (f"{len(rows)} rows × {tallies.repeat} runs: {exact} exact, {len(rows) - exact} "
-            f"declared sets")
+    runs = (f"{tallies.rounds} of {tallies.repeat} rounds (interrupted)" if tallies.stopped
+            else f"{tallies.repeat} runs")
+    head = (f"{len(rows)} rows × {runs}: {exact} exact, {len(rows) - exact} declared sets, "
+            f"{tallies.seconds / 60:.1f} min")
     if tallies.load:
         head += f"; load average (1 min) during the run: {', '.join(tallies.load)}"
     problems = tallies.problems()
@@ -105,7 +127,8 @@ def summary(tallies: Tallies) -> str:
 
 def to_json(tallies: Tallies) -> dict[str, Any]:
     return {
-        "repeat": tallies.repeat, "load_average_1min": tallies.load,
+        "repeat": tallies.repeat, "rounds": tallies.rounds, "seconds": round(tallies.seconds, 1),
+        "load_average_1min": tallies.load,
         "problems": tallies.problems(),
         "rows": [{"group": t.group, "row": t.row, "mode": t.mode, "form": t.expect.form,
                   "why": t.expect.why, "expected": describe_expect(t.expect), "runs": t.runs,

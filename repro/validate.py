@@ -415,12 +415,13 @@ def _main(args: argparse.Namespace) -> int:
 def _repeat(checks: list[Check], ctx: scenarios.Context, times: int,
             progress: report.Progress) -> repeat.Tallies:
     tallies = repeat.Tallies(repeat=times)
-    for round_ in range(1, times + 1):
-        tallies.load.append(repeat.load_average())
+
+    def one_round(round_: int) -> None:
         for check in checks:
             progress.update(repeat.progress_text("validate", round_, times, (check.name,), tallies))
             run = run_check(check, ctx)
             if run.verdict is None:  # a missing capability is not a signature
                 raise Unsupported(f"{check.name}: {run.skipped}")
             tallies.add("", check.name, check.mode, run.verdict, run.seconds)
-    return tallies
+
+    return repeat.run_rounds(tallies, one_round)

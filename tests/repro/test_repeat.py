@@ -76,3 +76,24 @@ def test_the_progress_line_fits_the_terminal() -> None:
     assert text == "containers --repeat 20: run 3/20 · signature-raw · mem-24MiB-adj"
     assert len(report.fit(text, 40)) == 39 and report.fit(text, 40).endswith("…")
     assert report.fit(text, 200) == text
+
+
+def test_an_interrupted_run_keeps_its_finished_rounds_and_says_so() -> None:
+    tallies = repeat.Tallies(repeat=5)
+
+    def one_round(round_: int) -> None:
+        if round_ == 3:
+            raise KeyboardInterrupt
+        tallies.add("scenario", "step", "tree", judge(exact({"exit": 0}), {"exit": 0}))
+
+    repeat.run_rounds(tallies, one_round)
+    assert (tallies.rounds, tallies.stopped, len(tallies.load)) == (2, True, 3)
+    assert tallies.exit_code == 130
+    assert "2 of 5 rounds (interrupted)" in repeat.summary(tallies)
+    assert json.loads(json.dumps(repeat.to_json(tallies)))["rounds"] == 2
+
+
+def test_a_finished_run_counts_every_round() -> None:
+    tallies = repeat.run_rounds(repeat.Tallies(repeat=3), lambda round_: None)
+    assert (tallies.rounds, tallies.stopped, tallies.exit_code) == (3, False, 0)
+    assert "× 3 runs" in repeat.summary(tallies)
