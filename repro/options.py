@@ -31,8 +31,9 @@ def add_context_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     """Which limit, and the range searched (defaults per kind: see limits.KINDS)."""
-    parser.add_argument("--limit", required=True, choices=sorted(limits.KINDS),
-                        help="as: setrlimit(RLIMIT_AS) in the child; cgroup: a child memory cgroup")
+    parser.add_argument("--limit", default="as", choices=sorted(limits.KINDS),
+                        help="as (default): setrlimit(RLIMIT_AS) before exec; cgroup: a memory "
+                             "cgroup the process is placed in before exec")
     parser.add_argument("--lo", type=size_arg, help="lowest limit (e.g. 2m, 5000k)")
     parser.add_argument("--hi", type=size_arg, help="highest limit (e.g. 160m)")
     parser.add_argument("--resolution", type=size_arg, help="stop bisecting at this gap")
@@ -68,10 +69,11 @@ class Span:
     resolution_kib: int
 
 
-def span(args: argparse.Namespace, lo_kib: int | None = None) -> Span:
-    """The limit range from parsed options, filled from ``lo_kib`` and the kind's defaults."""
+def span(args: argparse.Namespace, lo_kib: int | None = None, hi_kib: int | None = None) -> Span:
+    """The limit range from parsed options, filled from ``lo_kib``/``hi_kib``, then the kind's
+    defaults."""
     kind = limits.KINDS[args.limit]
-    result = Span(kind, args.lo or lo_kib or kind.lo_kib, args.hi or kind.hi_kib,
+    result = Span(kind, args.lo or lo_kib or kind.lo_kib, args.hi or hi_kib or kind.hi_kib,
                   args.resolution or kind.resolution_kib)
     if result.lo_kib >= result.hi_kib:
         raise UsageError(f"--lo {result.lo_kib}k must be below --hi {result.hi_kib}k")

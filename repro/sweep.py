@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,11 @@ from repro import UsageError, cgroups, floor, limits, options, plot, report, sce
 from repro.limits import format_size
 from repro.probe import Probe, probe_for
 from repro.signature import Sample, Signature, signature_json
+
+
+RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+FLOOR_KEYS = {"as": "rlimit_as_mib", "cgroup": "cgroup_mib"}  # the floors file's names
+HEADROOM = 1.25  # a tree sweep reaches this far past the highest build floor
 
 
 def coarse_grid(lo: int, hi: int, points: int) -> list[int]:
@@ -166,6 +172,58 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("--max-runs must be at least --points")
 
 
+@dataclass(frozen=True)
+class BuildFloor:
+    """The highest strategy floor for one limit kind in the bench's floors file."""
+
+    kib: int
+    strategy: str
+    source: str
+
+
+def build_floor(kind: str, results: Path = RESULTS) -> BuildFloor | None:
+    """From the newest ``*-floors.json`` (``repro bench --floors`` writes it); None without one.
+
+    The highest floor of any strategy: above it, every strategy's build can fit.
+    """
+    files = sorted(results.glob("*-floors.json"))
+    try:
+        document = json.loads(files[-1].read_text()) if files else {}
+    except (OSError, ValueError):
+        return None
+    found = []
+    for workload in _dict(document.get("workloads")).values():
+        for strategy, floors in _dict(_dict(workload).get("strategies")).items():
+            mib = _dict(floors).get(FLOOR_KEYS[kind])
+            if isinstance(mib, (int, float)) and not isinstance(mib, bool):
+                found.append((round(mib * 1024), strategy))
+    if not found:
+        return None
+    kib, strategy = max(found)
+    return BuildFloor(kib, strategy, str(files[-1]))
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def tree_hi(kind: limits.Kind, found: BuildFloor | None) -> int:
+    """A tree sweep's default top: the kind's, raised to HEADROOM past the build's floor."""
+    return kind.hi_kib if found is None else max(kind.hi_kib, math.ceil(found.kib * HEADROOM))
+
+
+def span_line(span: options.Span, start: floor.Floor | None, found: BuildFloor | None) -> str:
+    """Where a tree sweep starts and ends, and why, in one line; a warning when it stops short."""
+    origin = "the bare start floor" if start and start.floor_kib == span.lo_kib else "--lo"
+    line = f"span: {format_size(span.lo_kib)} ({origin}) – {format_size(span.hi_kib)}"
+    if found is None:
+        return line + "; no floors file: the build's floor is unknown"
+    line += f"; the build's floor: {format_size(found.kib)} ({found.strategy}, {found.source})"
+    if span.hi_kib <= found.kib:
+        line += "; WARNING: --hi is at or below it, no build can fit"
+    return line
+
+
 def _start(args: argparse.Namespace, ctx: scenarios.Context, kind: limits.Kind) -> floor.Floor | None:
     """The bare interpreter's start floor, measured in this run when the sweep starts there."""
     if not args.tree or args.lo is not None:
@@ -190,12 +248,16 @@ def _main(args: argparse.Namespace) -> int:
         needs = any(scenarios.SCENARIOS[n].needs_wheelhouse for n in args.scenario)
         ctx = options.context(args, Path(scratch), needs)
         start = _start(args, ctx, limits_kind)
-        span = options.span(args, start.floor_kib if start else None)
+        found = build_floor(args.limit) if args.tree else None
+        span = options.span(args, start.floor_kib if start else None,
+                            tree_hi(limits_kind, found) if args.tree else None)
+        if args.tree:
+            print(span_line(span, start, found) + "\n", flush=True)
         python = f"{ctx.python} (Python {scenarios.python_version(ctx.python)})"
         sweeps = [_sweep_one(scenarios.SCENARIOS[n], ctx, span, args, python, mode)
                   for n in args.scenario]
     if args.out:
-        document = _document(sweeps, span, python, mode, start)
+        document = _document(sweeps, span, python, mode, start, found)
         args.out.write_text(json.dumps(document, indent=2) + "\n")
     if chart:
         plot.strip_chart(sweeps, f"{span.kind.name} limit · {mode} · {python}", chart)
@@ -221,9 +283,11 @@ def _sweep_one(
 
 
 def _document(
-    sweeps: list[Sweep], span: options.Span, python: str, mode: str, start: floor.Floor | None
+    sweeps: list[Sweep], span: options.Span, python: str, mode: str, start: floor.Floor | None,
+    found: BuildFloor | None,
 ) -> dict[str, Any]:
     return {"limit": span.kind.name, "mode": mode, "python": python, "lo_kib": span.lo_kib,
             "hi_kib": span.hi_kib, "resolution_kib": span.resolution_kib,
             "bare_start_floor": floor.to_json(start) if start else None,
+            "build_floor": dataclasses.asdict(found) if found else None,
             "host_cgroup_limit_kib": cgroups.own_limit_kib(), "sweeps": [to_json(s) for s in sweeps]}

@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 import bisect
+import json
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repro.limits import Run
+from repro.floor import Floor
+from repro.limits import KINDS, Run
+from repro.options import Span
 from repro.signature import Sample
-from repro.sweep import Sweep, coarse_grid, explore, mixed, ranges, table, to_json
+from repro.sweep import (
+    HEADROOM, BuildFloor, Sweep, build_floor, coarse_grid, explore, mixed, ranges, span_line,
+    table, to_json, tree_hi,
+)
 
 
 def step_probe(edges: list[int], codes: list[int]) -> tuple[list[int], object]:
@@ -102,3 +109,56 @@ def test_what_sdkboot_said_splits_ranges_and_gets_a_column() -> None:
     assert [r.signature.report for r in sweep.ranges] == ["SKIP_LOW_MEMORY", "BUILT"]
     assert "| sdkboot said |" in table(sweep).splitlines()[0]
     assert to_json(sweep)["mode"] == "tree"
+
+
+# ---- the whole-tree span: from the bare start floor to past the build's floor ----
+
+
+def _floors(directory: Path, name: str, strategies: dict[str, dict[str, object]]) -> None:
+    document = {"schema": 1, "workloads": {"sdk": {"strategies": strategies}}}
+    (directory / name).write_text(json.dumps(document))
+
+
+def test_the_build_floor_is_the_highest_strategy_floor_of_the_newest_file(tmp_path: Path) -> None:
+    _floors(tmp_path, "2026-01-01-floors.json", {"lean": {"rlimit_as_mib": 300.0}})
+    _floors(tmp_path, "2026-12-02-floors.json", {
+        "lean": {"cgroup_mib": 53.0, "rlimit_as_mib": 82.0},
+        "venv": {"cgroup_mib": 100.2, "rlimit_as_mib": None},
+    })
+    as_floor, cgroup_floor = build_floor("as", tmp_path), build_floor("cgroup", tmp_path)
+    assert as_floor is not None and cgroup_floor is not None
+    assert (as_floor.kib, as_floor.strategy) == (82 * 1024, "lean")
+    assert (cgroup_floor.kib, cgroup_floor.strategy) == (round(100.2 * 1024), "venv")
+    assert as_floor.source.endswith("2026-12-02-floors.json")
+
+
+def test_no_floors_file_or_a_broken_one_gives_no_build_floor(tmp_path: Path) -> None:
+    assert build_floor("as", tmp_path) is None
+    (tmp_path / "2026-12-02-floors.json").write_text("{not json")
+    assert build_floor("as", tmp_path) is None
+    _floors(tmp_path, "2026-12-03-floors.json", {"venv": {"rlimit_as_mib": None}})
+    assert build_floor("as", tmp_path) is None
+
+
+def test_the_committed_floors_file_gives_a_floor_the_default_top_clears() -> None:
+    for kind in ("as", "cgroup"):
+        found = build_floor(kind)
+        assert found is not None, f"no {kind} floor in benchmarks/results"
+        assert tree_hi(KINDS[kind], found) >= found.kib * HEADROOM
+
+
+def test_a_tree_sweep_top_is_raised_past_a_high_build_floor() -> None:
+    high = BuildFloor(200 * 1024, "venv", "f.json")
+    assert tree_hi(KINDS["as"], high) == 250 * 1024
+    assert tree_hi(KINDS["as"], None) == KINDS["as"].hi_kib
+
+
+def test_the_span_line_says_where_the_sweep_starts_and_warns_when_it_stops_short() -> None:
+    start = Floor(13 * 1024, None, True, [])
+    found = BuildFloor(82 * 1024, "lean", "floors.json")
+    line = span_line(Span(KINDS["as"], 13 * 1024, 160 * 1024, 64), start, found)
+    assert line.startswith("span: 13 MiB (the bare start floor) – 160 MiB; the build's floor")
+    assert "82 MiB (lean, floors.json)" in line and "WARNING" not in line
+    short = span_line(Span(KINDS["as"], 8 * 1024, 64 * 1024, 64), start, found)
+    assert "(--lo)" in short and "WARNING: --hi is at or below it" in short
+    assert "unknown" in span_line(Span(KINDS["as"], 8 * 1024, 64 * 1024, 64), None, None)
