@@ -12,6 +12,18 @@ import pytest
 from repro import Unsupported, cgroups, dockerutil, wheelhouse
 from repro.scenarios import DEFAULT_PYTHON, Context
 
+DOCKER_GROUP = "docker-engine"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every Docker test on one xdist worker (with ``--dist loadgroup``), one container at a
+    time: a container's overlay mount takes the lowest free device number, so the image's
+    /usr/bin/python3 has another st_dev while a second container is up, and sdkboot, whose
+    interpreter identity includes st_dev, then sees a new interpreter in a scenario's next step."""
+    for item in items:
+        if item.get_closest_marker("docker") is not None:
+            item.add_marker(pytest.mark.xdist_group(DOCKER_GROUP))
+
 
 def require_linux_root() -> None:
     if sys.platform != "linux":

@@ -1,4 +1,4 @@
-"""The canonical repros on a real Linux host as root: exact signatures, end to end.
+"""The canonical repros on a real Linux host as root, end to end: each exact or a declared set.
 
 Each test skips, naming the missing capability, where it cannot run (see conftest).
 """
@@ -83,6 +83,21 @@ def test_sweep_cli_maps_segv_to_success(tmp_path: Path, linux_ctx: Context) -> N
     assert (found[-1]["rc"], found[-1]["hi_kib"]) == (0, 64 * 1024)
     assert done.stdout.startswith("### venv-without-pip · as · child · /usr/bin/python3")
     assert json.loads(out.read_text())["mode"] == "child"
+
+
+def test_tree_sweep_of_the_hook_starts_at_the_bare_start_floor(tmp_path: Path, wheel_ctx: Context) -> None:
+    # A short top keeps it cheap (no build fits there): the span line must say so.
+    out = tmp_path / "sweep.json"
+    done = _repro("sweep", "hook", "--tree", "--hi", "24m", "--points", "2", "--max-runs", "2",
+                  "--wheelhouse", str(wheel_ctx.wheelhouse), "--timeout", "60", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    found = json.loads(out.read_text())
+    start = found["bare_start_floor"]
+    assert found["mode"] == found["sweeps"][0]["mode"] == "tree"
+    assert start["confirmed"] and found["lo_kib"] == start["floor_kib"]
+    assert found["build_floor"]["kib"] > found["hi_kib"] == 24 * 1024
+    assert "(the bare start floor)" in done.stdout and "WARNING: --hi is at or below it" in done.stdout
+    assert "### hook · as · tree · /usr/bin/python3" in done.stdout
 
 
 def test_import_scenario_is_the_floor_of_everything(wheel_ctx: Context) -> None:
