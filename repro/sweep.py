@@ -23,7 +23,8 @@ from repro.probe import Probe, probe_for
 from repro.signature import Sample, Signature, signature_json
 
 
-RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
 FLOOR_KEYS = {"as": "rlimit_as_mib", "cgroup": "cgroup_mib"}  # the floors file's names
 HEADROOM = 1.25  # a tree sweep reaches this far past the highest build floor
 
@@ -200,7 +201,9 @@ def build_floor(kind: str, results: Path = RESULTS) -> BuildFloor | None:
     if not found:
         return None
     kib, strategy = max(found)
-    return BuildFloor(kib, strategy, str(files[-1]))
+    newest = files[-1].resolve()
+    source = newest.relative_to(ROOT) if newest.is_relative_to(ROOT) else newest
+    return BuildFloor(kib, strategy, str(source))
 
 
 def _dict(value: object) -> dict[str, Any]:
