@@ -14,6 +14,7 @@ from repro.probe import Probe, probe_for
 from repro.signature import Sample, Signature
 
 START_HI_KIB = 64 * 1024  # every interpreter here starts well below this
+START_MIN_KIB = 256  # a start floor search goes no lower (a cgroup charges only what is touched)
 
 
 @dataclass
@@ -111,8 +112,19 @@ def to_json(floor: Floor) -> dict[str, Any]:
 def start_floor(ctx: scenarios.Context, kind: limits.Kind, progress: report.Progress) -> Floor:
     """The smallest limit at which bare ``python -c pass`` starts: the bottom of any sweep of
     sdkboot's whole tree, and the yardstick the hook's own floor is held against."""
-    probe = probe_for(scenarios.SCENARIOS["bare"], ctx, kind, scenarios.CHILD, progress)
-    return find_floor(probe, kind.lo_kib, START_HI_KIB, kind.resolution_kib)
+    return descend_to_floor(probe_for(scenarios.SCENARIOS["bare"], ctx, kind, scenarios.CHILD,
+                                      progress), kind)
+
+
+def descend_to_floor(probe: Probe, kind: limits.Kind) -> Floor:
+    """find_floor from the kind's bottom, which is lowered while even it succeeds."""
+    lo = kind.lo_kib
+    found = find_floor(probe, lo, START_HI_KIB, kind.resolution_kib)
+    # Starting at the kind's own bottom says only "at or below": halve until a start fails.
+    while found.floor_kib is not None and found.below is None and lo > START_MIN_KIB:
+        lo = max(START_MIN_KIB, lo // 2)
+        found = find_floor(probe, lo, START_HI_KIB, min(kind.resolution_kib, lo // 4))
+    return found
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -217,7 +217,9 @@ def tree_hi(kind: limits.Kind, found: BuildFloor | None) -> int:
 
 def span_line(span: options.Span, start: floor.Floor | None, found: BuildFloor | None) -> str:
     """Where a tree sweep starts and ends, and why, in one line; a warning when it stops short."""
-    origin = "the bare start floor" if start and start.floor_kib == span.lo_kib else "--lo"
+    origin = "--lo"
+    if start is not None and start.floor_kib == span.lo_kib:
+        origin = "the bare start floor" if start.below is not None else "bare starts even here"
     line = f"span: {format_size(span.lo_kib)} ({origin}) – {format_size(span.hi_kib)}"
     if found is None:
         return line + "; no floors file: the build's floor is unknown"

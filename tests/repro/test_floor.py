@@ -1,7 +1,8 @@
 """Floor search against synthetic probes: bisection, confirmation, and the edge cases."""
 from __future__ import annotations
 
-from repro.floor import find_floor, summary
+from repro.floor import START_MIN_KIB, descend_to_floor, find_floor, summary
+from repro.limits import KINDS
 from repro.limits import Run
 from repro.signature import Sample
 
@@ -70,3 +71,17 @@ def test_summary_shows_both_ends_of_a_traceback() -> None:
     text = summary(find_floor(probe, 4096, 163840, 256), "import · as")  # type: ignore[arg-type]
     assert text.splitlines()[1].endswith(": 1 / E / N Traceback (most recent call last): … MemoryError")
     assert not summary(find_floor(threshold_probe(58000)[1], 4096, 163840, 256), "x").endswith(" ")  # type: ignore[arg-type]
+
+
+def test_a_start_floor_below_the_kinds_bottom_is_found_by_lowering_it() -> None:
+    asked, probe = threshold_probe(1500)
+    found = descend_to_floor(probe, KINDS["cgroup"])  # type: ignore[arg-type]
+    assert found.confirmed and found.below is not None
+    assert found.floor_kib is not None and 1500 <= found.floor_kib <= 1500 + 256
+    assert min(asked) == 1024  # 4096 and 2048 succeeded, so it went on down
+
+
+def test_a_start_floor_search_stops_at_its_minimum() -> None:
+    _, probe = threshold_probe(0)
+    found = descend_to_floor(probe, KINDS["cgroup"])  # type: ignore[arg-type]
+    assert (found.floor_kib, found.below) == (START_MIN_KIB, None)

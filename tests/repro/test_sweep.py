@@ -154,7 +154,8 @@ def test_a_tree_sweep_top_is_raised_past_a_high_build_floor() -> None:
 
 
 def test_the_span_line_says_where_the_sweep_starts_and_warns_when_it_stops_short() -> None:
-    start = Floor(13 * 1024, None, True, [])
+    failed = Sample.of(13 * 1024 - 64, Run((), "", 1, "", "MemoryError", 0.0, None, 0))
+    start = Floor(13 * 1024, failed, True, [])
     found = BuildFloor(82 * 1024, "lean", "floors.json")
     line = span_line(Span(KINDS["as"], 13 * 1024, 160 * 1024, 64), start, found)
     assert line.startswith("span: 13 MiB (the bare start floor) – 160 MiB; the build's floor")
@@ -162,3 +163,9 @@ def test_the_span_line_says_where_the_sweep_starts_and_warns_when_it_stops_short
     short = span_line(Span(KINDS["as"], 8 * 1024, 64 * 1024, 64), start, found)
     assert "(--lo)" in short and "WARNING: --hi is at or below it" in short
     assert "unknown" in span_line(Span(KINDS["as"], 8 * 1024, 64 * 1024, 64), None, None)
+
+
+def test_a_start_floor_not_found_below_says_so() -> None:
+    at_bottom = Floor(256, None, True, [])
+    line = span_line(Span(KINDS["cgroup"], 256, 160 * 1024, 256), at_bottom, None)
+    assert "(bare starts even here)" in line
