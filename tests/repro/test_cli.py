@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [([], "required: COMMAND"),
-     (["sweep", "venv"], "--limit"),
+     (["sweep"], "required: SCENARIO"),
      (["sweep", "venv", "--limit", "as", "--lo", "5x"], "bad size '5x'"),
      (["sweep", "nope", "--limit", "as"], "invalid choice: 'nope'"),
      (["floor", "venv", "--limit", "ram"], "invalid choice: 'ram'"),
@@ -40,6 +40,11 @@ def test_bad_input_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert stop.value.code == 2
     assert len(err.strip().splitlines()) == 1 and needle in err
+
+
+def test_sweep_hook_tree_needs_no_other_option() -> None:
+    args = cli.build_parser().parse_args(["sweep", "hook", "--tree"])
+    assert (args.scenario, args.tree, args.limit, args.lo, args.hi) == (["hook"], True, "as", None, None)
 
 
 def test_a_missing_wheelhouse_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
