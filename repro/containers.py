@@ -276,6 +276,9 @@ class ContainerResult:
     oom_killed: bool = False
     events: str | None = None
     cooldown: bool = False
+    # Other containers seen running as the step started or ended: each holds an overlay mount,
+    # which moves the device number of this container's files (see docker/README.md).
+    others: int = 0
 
 
 def observe(result: ContainerResult) -> dict[str, object]:
@@ -288,6 +291,7 @@ def observe(result: ContainerResult) -> dict[str, object]:
         oom_killed=result.oom_killed,
         cooldown=result.cooldown,
         traceback="Traceback (most recent call last)" in result.stdout + result.stderr,
+        other_containers=result.others,
         lines=hook.lines,
         first_async=hook.first_async,
         metrics_lines=hook.metrics_lines,
@@ -428,9 +432,15 @@ def read_file(container: Any, path: str) -> str | None:
         return handle.read().decode(errors="replace") if handle else None
 
 
-def collect(container: Any, exit_code: int | str) -> ContainerResult:
+def others_running(client: Any, mine: str) -> int:
+    """How many containers other than ``mine`` (an id) are running now."""
+    return sum(1 for found in client.containers.list() if found.id != mine)
+
+
+def collect(container: Any, exit_code: int | str, others: int = 0) -> ContainerResult:
     container.reload()
     return ContainerResult(
+        others=others,
         exit=exit_code,
         stdout=container.logs(stdout=True, stderr=False).decode(errors="replace"),
         stderr=container.logs(stdout=False, stderr=True).decode(errors="replace"),
@@ -451,9 +461,11 @@ def run_step(ctx: Context, scenario: Scenario, step: Step, volume: str,
             wrap.written = step.wrap_as_kb
         started = time.monotonic()
         container.start()
+        others = others_running(ctx.client, container.id)
         exit_code = wait(container, step.timeout)
         seconds = time.monotonic() - started
-        return judge_step(step, seconds, collect(container, exit_code))
+        others = max(others, others_running(ctx.client, container.id))
+        return judge_step(step, seconds, collect(container, exit_code, others))
     finally:
         dockerutil.remove_container(container)
 
@@ -545,6 +557,10 @@ def explain(run: ScenarioRun) -> str:
     lines = [images.format_table(table_rows([run]))]
     for step in run.steps:
         if not step.passed:
+            if step.result.others:
+                lines.append(f"--- {step.step.label}: {step.result.others} other container(s) ran "
+                             "meanwhile; the interpreter's device number moves with them "
+                             "(docker/README.md)")
             lines += [f"--- {step.step.label} stdout:", step.result.stdout[-2000:]]
             lines += [f"--- {step.step.label} stderr:", step.result.stderr[-2000:]]
     return "\n".join(lines)
@@ -636,9 +652,11 @@ def tally_scenarios(
                     "containers", round_, times, (name, step.label), tallies))
 
             run = run_scenario(ctx, scenario, show)
+            before = 0  # a step depends on the one before it: its overlap counts too
             for step in run.steps:
                 tallies.add(scenario.name, step.step.label, step.step.mode, step.verdict,
-                            step.seconds)
+                            step.seconds, overlapped=bool(step.result.others or before))
+                before = step.result.others
 
     return repeat.run_rounds(tallies, one_round)
 

@@ -32,9 +32,13 @@ class Tally:
     labels: dict[str, str] = field(default_factory=dict)  # signature -> verdict label
     # The slowest run per signature: a row that nears its time limit under load is a flake too.
     slowest: dict[str, float] = field(default_factory=dict)
+    # Runs per signature during which something outside the row ran that can change it (for
+    # containers: another container, which moves the interpreter's device number).
+    overlapped: Counter[str] = field(default_factory=Counter)
 
-    def add(self, verdict: Verdict, seconds: float = 0.0) -> None:
+    def add(self, verdict: Verdict, seconds: float = 0.0, overlapped: bool = False) -> None:
         self.runs += 1
+        self.overlapped[verdict.signature] += overlapped
         self.counts[verdict.signature] += 1
         self.labels[verdict.signature] = verdict.label
         self.slowest[verdict.signature] = max(seconds, self.slowest.get(verdict.signature, 0.0))
@@ -61,11 +65,16 @@ class Tallies:
     stopped: bool = False  # interrupted: fewer than ``repeat`` rounds finished
     seconds: float = 0.0  # wall time of all rounds
 
-    def add(self, group: str, row: str, mode: str, verdict: Verdict, seconds: float = 0.0) -> None:
+    overlap_tracked: bool = False  # the rows say how often another run overlapped them
+
+    def add(self, group: str, row: str, mode: str, verdict: Verdict, seconds: float = 0.0,
+            overlapped: bool | None = None) -> None:
         key = (group, row)
         if key not in self.rows:
             self.rows[key] = Tally(group, row, mode, verdict.expect)
-        self.rows[key].add(verdict, seconds)
+        if overlapped is not None:
+            self.overlap_tracked = True
+        self.rows[key].add(verdict, seconds, bool(overlapped))
 
     def problems(self) -> list[str]:
         found = []
@@ -99,15 +108,18 @@ def run_rounds(tallies: Tallies, one_round: Callable[[int], None]) -> Tallies:
 def table(tallies: Tallies) -> str:
     """A Markdown table, one line per (row, signature)."""
     grouped = any(t.group for t in tallies.rows.values())
+    overlap = tallies.overlap_tracked
     headers = [*(["scenario"] if grouped else []), "step" if grouped else "check", "mode", "form",
-               "signature", "runs", "slowest", "verdict"]
+               "signature", "runs", *(["other containers up"] if overlap else []), "slowest",
+               "verdict"]
     lines = []
     for tally in tallies.rows.values():
         for index, (sig, count) in enumerate(tally.counts.most_common()):
             first = index == 0
             head = [tally.group] if grouped else []
             cells = [*head, tally.row, tally.mode, tally.expect.form] if first else [""] * (len(head) + 3)
-            lines.append([*cells, sig, f"{count}/{tally.runs}", f"{tally.slowest[sig]:.1f} s",
+            up = [f"{tally.overlapped[sig]}/{count}"] if overlap else []
+            lines.append([*cells, sig, f"{count}/{tally.runs}", *up, f"{tally.slowest[sig]:.1f} s",
                           tally.labels[sig]])
     return report.markdown_table(headers, lines)
 
@@ -133,7 +145,8 @@ def to_json(tallies: Tallies) -> dict[str, Any]:
         "rows": [{"group": t.group, "row": t.row, "mode": t.mode, "form": t.expect.form,
                   "why": t.expect.why, "expected": describe_expect(t.expect), "runs": t.runs,
                   "signatures": [{"signature": sig, "count": n, "verdict": t.labels[sig],
-                                  "slowest_s": round(t.slowest[sig], 2)}
+                                  "slowest_s": round(t.slowest[sig], 2),
+                                  "overlapped": t.overlapped[sig]}
                                  for sig, n in t.counts.most_common()]}
                  for t in tallies.rows.values()],
     }

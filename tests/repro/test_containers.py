@@ -83,6 +83,30 @@ def test_a_declared_set_names_the_case_that_came() -> None:
     assert not other.passed  # outside the set: a mismatch, never a retry
 
 
+def test_other_containers_are_recorded_and_named_on_a_mismatch() -> None:
+    step = Step("again", ("true",), exact({"outcome": "NOOP_VENV"}))
+    run = containers.judge_step(step, 1.0, ContainerResult(0, stdout='{"outcome": "BUILT"}', others=2))
+    assert run.observed["other_containers"] == 2
+    assert "other_containers" not in run.verdict.signature  # a fact beside the row, not of it
+    text = containers.explain(containers.ScenarioRun(containers.SCENARIOS[0], [run], 1.0))
+    assert "--- again: 2 other container(s) ran meanwhile" in text
+
+
+def test_others_running_leaves_out_the_step_itself() -> None:
+    class Found:
+        def __init__(self, ident: str) -> None:
+            self.id = ident
+
+    class Listing:
+        def list(self) -> list[Found]:
+            return [Found("mine"), Found("a"), Found("b")]
+
+    class Client:
+        containers = Listing()
+
+    assert containers.others_running(Client(), "mine") == 2
+
+
 def test_a_scenario_with_no_steps_run_does_not_pass() -> None:
     assert not containers.ScenarioRun(containers.SCENARIOS[0], [], 0.0).passed
 

@@ -97,3 +97,19 @@ def test_a_finished_run_counts_every_round() -> None:
     tallies = repeat.run_rounds(repeat.Tallies(repeat=3), lambda round_: None)
     assert (tallies.rounds, tallies.stopped, tallies.exit_code) == (3, False, 0)
     assert "× 3 runs" in repeat.summary(tallies)
+
+
+def test_rows_count_the_runs_another_container_overlapped() -> None:
+    tallies = repeat.Tallies(repeat=3)
+    for code, overlapped in ((0, False), (0, False), (1, True)):
+        tallies.add("s", "again", "none", judge(exact({"exit": 0}), {"exit": code}), overlapped=overlapped)
+    lines = repeat.table(tallies).splitlines()
+    assert lines[0] == "| scenario | step | mode | form | signature | runs | other containers up | slowest | verdict |"
+    assert lines[2] == "| s | again | none | exact | exit=0 | 2/3 | 0/2 | 0.0 s | ok |"
+    assert lines[3] == "|  |  |  |  | exit=1 | 1/3 | 1/1 | 0.0 s | MISMATCH |"
+    assert repeat.to_json(tallies)["rows"][0]["signatures"][1]["overlapped"] == 1
+
+
+def test_rows_without_overlap_tracking_get_no_column() -> None:
+    tallies = _tally(exact({"exit": 0}), [{"exit": 0}])
+    assert "other containers up" not in repeat.table(tallies)
