@@ -64,7 +64,6 @@ class Tallies:
     rounds: int = 0  # rounds finished (see run_rounds)
     stopped: bool = False  # interrupted: fewer than ``repeat`` rounds finished
     seconds: float = 0.0  # wall time of all rounds
-
     overlap_tracked: bool = False  # the rows say how often another run overlapped them
 
     def add(self, group: str, row: str, mode: str, verdict: Verdict, seconds: float = 0.0,
