@@ -24,7 +24,7 @@ from repro.signature import Sample, Signature, signature_json
 
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+FLOORS = ROOT / "sdkboot" / "floors.json"  # the one floors file: the bench writes it
 FLOOR_KEYS = {"as": "rlimit_as_mib", "cgroup": "cgroup_mib"}  # the floors file's names
 HEADROOM = 1.25  # a tree sweep reaches this far past the highest build floor
 
@@ -175,25 +175,24 @@ def _check(args: argparse.Namespace) -> None:
 
 @dataclass(frozen=True)
 class BuildFloor:
-    """The highest strategy floor for one limit kind in the bench's floors file."""
+    """The highest strategy floor for one limit kind in the floors file."""
 
     kib: int
     strategy: str
     source: str
 
 
-def build_floor(kind: str, results: Path = RESULTS) -> BuildFloor | None:
-    """From the newest ``*-floors.json`` (``repro bench --floors`` writes it); None without one.
+def build_floor(kind: str, path: Path = FLOORS) -> BuildFloor | None:
+    """The highest floor of any strategy for ``kind`` in the floors file; None without one.
 
-    The highest floor of any strategy: above it, every strategy's build can fit.
+    Above it, every strategy's build can fit.
     """
-    files = sorted(results.glob("*-floors.json"))
     try:
-        document = json.loads(files[-1].read_text()) if files else {}
+        document = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     found = []
-    for workload in _dict(document.get("workloads")).values():
+    for workload in _dict(_dict(document).get("workloads")).values():
         for strategy, floors in _dict(_dict(workload).get("strategies")).items():
             mib = _dict(floors).get(FLOOR_KEYS[kind])
             if isinstance(mib, (int, float)) and not isinstance(mib, bool):
@@ -201,9 +200,8 @@ def build_floor(kind: str, results: Path = RESULTS) -> BuildFloor | None:
     if not found:
         return None
     kib, strategy = max(found)
-    newest = files[-1].resolve()
-    source = newest.relative_to(ROOT) if newest.is_relative_to(ROOT) else newest
-    return BuildFloor(kib, strategy, str(source))
+    where = path.resolve()
+    return BuildFloor(kib, strategy, str(where.relative_to(ROOT) if where.is_relative_to(ROOT) else where))
 
 
 def _dict(value: object) -> dict[str, Any]:

@@ -119,31 +119,33 @@ def _floors(directory: Path, name: str, strategies: dict[str, dict[str, object]]
     (directory / name).write_text(json.dumps(document))
 
 
-def test_the_build_floor_is_the_highest_strategy_floor_of_the_newest_file(tmp_path: Path) -> None:
-    _floors(tmp_path, "2026-01-01-floors.json", {"lean": {"rlimit_as_mib": 300.0}})
-    _floors(tmp_path, "2026-12-02-floors.json", {
+def test_the_build_floor_is_the_highest_strategy_floor(tmp_path: Path) -> None:
+    _floors(tmp_path, "floors.json", {
         "lean": {"cgroup_mib": 53.0, "rlimit_as_mib": 82.0},
         "venv": {"cgroup_mib": 100.2, "rlimit_as_mib": None},
     })
-    as_floor, cgroup_floor = build_floor("as", tmp_path), build_floor("cgroup", tmp_path)
+    path = tmp_path / "floors.json"
+    as_floor, cgroup_floor = build_floor("as", path), build_floor("cgroup", path)
     assert as_floor is not None and cgroup_floor is not None
     assert (as_floor.kib, as_floor.strategy) == (82 * 1024, "lean")
     assert (cgroup_floor.kib, cgroup_floor.strategy) == (round(100.2 * 1024), "venv")
-    assert as_floor.source.endswith("2026-12-02-floors.json")
+    assert as_floor.source == str(path.resolve())
 
 
 def test_no_floors_file_or_a_broken_one_gives_no_build_floor(tmp_path: Path) -> None:
-    assert build_floor("as", tmp_path) is None
-    (tmp_path / "2026-12-02-floors.json").write_text("{not json")
-    assert build_floor("as", tmp_path) is None
-    _floors(tmp_path, "2026-12-03-floors.json", {"venv": {"rlimit_as_mib": None}})
-    assert build_floor("as", tmp_path) is None
+    path = tmp_path / "floors.json"
+    assert build_floor("as", path) is None
+    path.write_text("{not json")
+    assert build_floor("as", path) is None
+    _floors(tmp_path, "floors.json", {"venv": {"rlimit_as_mib": None}})
+    assert build_floor("as", path) is None
 
 
-def test_the_committed_floors_file_gives_a_floor_the_default_top_clears() -> None:
+def test_the_runtime_floors_file_gives_a_floor_the_default_top_clears() -> None:
     for kind in ("as", "cgroup"):
         found = build_floor(kind)
-        assert found is not None, f"no {kind} floor in benchmarks/results"
+        assert found is not None, f"no {kind} floor in sdkboot/floors.json"
+        assert found.source == "sdkboot/floors.json"
         assert tree_hi(KINDS[kind], found) >= found.kib * HEADROOM
 
 
