@@ -121,7 +121,7 @@ ENSURE_AS = (*ENSURE, "--python", WRAPPED_PYTHON)
 # makes runs thrash for minutes). The kernel kills the process with the highest OOM score; the
 # runner raises its build children's oom_score_adj, so sdkboot (PID 1) survives a kill. With
 # the default chain (lean first), its first step (pip's resolve) is killed from 36 to 60 MiB
-# and the build succeeds from 72 MiB: oom-kill uses 52 MiB (docker/README.md).
+# and the build succeeds from 72 MiB: oom-kill uses 44 MiB (docker/README.md).
 SEGV_EXACT = "RLIMIT_AS 5000 KiB: exec fails past the point of no return (<= 7332 KiB always)"
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("ensurepip-missing", "debian12-pip", "no python3-venv: pip --target fallback", (
