@@ -18,7 +18,7 @@ from typing import Dict, List, Set, Tuple
 import pytest
 
 from sdkboot import wheelinstall
-from sdkboot.wheelinstall import Scheme, WheelError, install_wheel, shebang, split
+from sdkboot.wheelinstall import Scheme, WheelError, install_parallel, install_wheel, shebang
 from tests.conftest import REPO
 from tests.wheels import make_wheel
 
@@ -81,13 +81,62 @@ def test_a_long_or_spaced_interpreter_path_gets_the_sh_trampoline() -> None:
         assert text.startswith("#!/bin/sh\n") and f'"{python}"' in text
 
 
-def test_the_huge_wheel_gets_a_worker_of_its_own(tmp_path: Path) -> None:
-    sizes = {"huge": 100_000, "a": 300, "b": 200, "c": 100}
-    for name, size in sizes.items():
-        (tmp_path / name).write_bytes(b"x" * size)
-    bins = split([str(tmp_path / n) for n in sizes], 2)
-    assert [sorted(Path(p).name for p in b) for b in bins] == [["huge"], ["a", "b", "c"]]
-    assert split([str(tmp_path / "a")], 2) == [[str(tmp_path / "a")]]
+def _many(directory: Path, count: int) -> List[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    return [make_wheel(directory, f"many-{i}", {f"many_{i}/__init__.py": f"N = {i}\n" * (i + 1)}) for i in range(count)]
+
+
+def test_parallel_workers_share_one_queue_and_report_in_the_order_given(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wheels = [str(w) for w in _many(tmp_path / "w", 6)]
+    monkeypatch.setattr(Scheme, "of_this_env", classmethod(lambda cls, dist="": scheme(tmp_path / "env")))
+    summary = install_parallel(wheels, ["many-3"], 3)
+    assert [item["wheel"] for item in summary] == wheels
+    assert [item["name"] for item in summary] == [f"many_{i}" for i in range(6)]
+    for i in range(6):
+        dist_info = tmp_path / "env" / "purelib" / f"many_{i}-1.0.dist-info"
+        assert (dist_info / "RECORD").is_file() and (dist_info / "REQUESTED").exists() == (i == 3)
+
+
+def test_the_wheels_of_a_worker_that_dies_are_redone_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wheels = [str(w) for w in _many(tmp_path / "w", 4)]
+    monkeypatch.setattr(Scheme, "of_this_env", classmethod(lambda cls, dist="": scheme(tmp_path / "env")))
+    parent, real = os.getpid(), wheelinstall.install_wheel
+
+    def dies_in_a_worker(path: str, *args: object, **kwargs: object) -> wheelinstall.Installed:
+        if os.getpid() != parent:
+            os._exit(9)  # as the OOM killer would: no summary, no cleanup
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(wheelinstall, "install_wheel", dies_in_a_worker)
+    summary = install_parallel(wheels, [], 2)
+    assert [item["wheel"] for item in summary] == wheels
+    assert all((tmp_path / "env" / "purelib" / f"many_{i}" / "__init__.py").is_file() for i in range(4))
+
+
+def test_a_deflated_member_is_inflated_and_checked(tmp_path: Path) -> None:
+    body = "".join(f"LINE_{i} = {i * i}\n" for i in range(60_000))  # several output chunks
+    wheel = make_wheel(tmp_path, "big-dist", {"big_dist.py": body}, compression=zipfile.ZIP_DEFLATED)
+    install_wheel(str(wheel), scheme(tmp_path / "env"), compile_py=False)
+    assert (tmp_path / "env" / "purelib" / "big_dist.py").read_text() == body
+    broken = tmp_path / "broken" / wheel.name
+    broken.parent.mkdir()
+    with zipfile.ZipFile(wheel) as zf:
+        info = zf.getinfo("big_dist.py")
+    data = bytearray(wheel.read_bytes())
+    data[info.header_offset + 30 + len(info.filename) + 5000] ^= 0xFF  # inside the deflate stream
+    broken.write_bytes(bytes(data))
+    with pytest.raises(zipfile.BadZipFile):
+        install_wheel(str(broken), scheme(tmp_path / "env2"), compile_py=False)
+
+
+def test_a_local_header_that_names_another_member_is_refused(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "twin-dist", {"twin_a.py": "A = 1\n"})
+    data = wheel.read_bytes()
+    first = data.index(b"twin_a.py")  # the local header's name comes before the directory's
+    wheel.write_bytes(data[:first] + b"twin_b.py" + data[first + len(b"twin_a.py"):])
+    with pytest.raises(zipfile.BadZipFile, match="local header names"):
+        install_wheel(str(wheel), scheme(tmp_path / "env"), compile_py=False)
 
 
 def test_record_lists_every_written_file_with_its_hash_and_itself_last(tmp_path: Path) -> None:

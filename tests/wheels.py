@@ -28,6 +28,7 @@ def make_wheel(
     version: str = "1.0",
     requires: Sequence[str] = (),
     requires_python: str = "",
+    compression: int = zipfile.ZIP_STORED,
 ) -> Path:
     """Write ``dist-version-py3-none-any.whl`` holding ``files`` (archive path -> text)."""
     stem = f"{dist.replace('-', '_')}-{version}"
@@ -40,7 +41,7 @@ def make_wheel(
     record = [_record_line(name, text.encode()) for name, text in members.items()]
     members[f"{info}/RECORD"] = "\n".join(record + [f"{info}/RECORD,,"]) + "\n"
     path = directory / f"{stem}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as archive:
+    with zipfile.ZipFile(path, "w", compression) as archive:
         for name, text in members.items():
             archive.writestr(name, text)
     return path
