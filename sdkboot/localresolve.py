@@ -43,6 +43,7 @@ class Walk:
         self.chosen: Dict[str, Tuple[Any, str, Any]] = {}  # name -> (version, path, metadata)
         self.extras: Dict[str, Set[str]] = {}
         self.requested: Set[str] = set()
+        self.parsed: Dict[str, Any] = {}  # each Requires-Dist line is read for its marker, then added
 
     def _scan(self, directory: str) -> None:
         try:
@@ -82,9 +83,15 @@ class Walk:
                 return version, path, metadata
         raise Undecided(f"no local wheel of {name} fits {specifier or 'any version'} on this Python")
 
+    def _requirement(self, text: str) -> Any:
+        """packaging's parse of one line, once: it is the resolve's largest cost (pyparsing)."""
+        if text not in self.parsed:
+            self.parsed[text] = self.requirements.Requirement(text)
+        return self.parsed[text]
+
     def add(self, text: str, requested: bool = False) -> None:
         """Add one requirement (a Requires-Dist line or a user's) and all that it pulls in."""
-        requirement = self.requirements.Requirement(text)
+        requirement = self._requirement(text)
         if requirement.url:
             raise Undecided(f"a URL requirement: {text}")
         name = self.utils.canonicalize_name(requirement.name)
@@ -105,7 +112,7 @@ class Walk:
 
     def _depend(self, name: str, extras: Set[str]) -> None:
         for line in self.chosen[name][2].get_all("Requires-Dist") or []:
-            dependency = self.requirements.Requirement(line)
+            dependency = self._requirement(line)
             marker = dependency.marker
             if marker is None and "" in extras or marker is not None and any(
                     marker.evaluate({"extra": extra}) for extra in extras):
