@@ -34,6 +34,9 @@ CHUNK = 1 << 20
 # Files this large are written around the page cache (see _evict); smaller ones stay cached
 # for the import that verifies the build.
 _EVICT_EVERY = 8 * CHUNK
+# ...from their first 8 MiB on, every 2 MiB: what is written between two calls stays charged
+# until the next one, and the faster inflate made 8 MiB steps the install's memory peak.
+_EVICT_STEP = 2 * CHUNK
 # Longer shebangs are cut by some kernels, and spaces split them: use the /bin/sh trampoline.
 _MAX_SHEBANG = 127
 _SCHEME_KEYS = ("purelib", "platlib", "scripts", "data", "headers")
@@ -131,9 +134,8 @@ class _Writer:
     def relative(self, path: str) -> str:
         return os.path.relpath(path, self.root).replace(os.sep, "/")
 
-    def write(self, path: str, chunks: Iterable[bytes], executable: bool, known: Optional[str] = None,
-              large: bool = False) -> None:
-        """Stream ``chunks`` to ``path`` and record it; a ``large`` one is written from a second thread.
+    def write(self, path: str, chunks: Iterable[bytes], executable: bool, known: Optional[str] = None) -> None:
+        """Stream ``chunks`` to ``path`` and record it.
 
         ``known`` is the wheel's RECORD hash of these bytes: the zip's CRC-32, checked at the
         end of each member, already proves they arrived intact, so hashing
@@ -142,10 +144,7 @@ class _Writer:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         digest = None if known else hashlib.sha256()
         with open(path, "wb") as handle:
-            if large and digest is None:
-                size = _write_behind(handle, chunks)
-            else:
-                size = _write_here(handle, chunks, digest)
+            size = _write_all(handle, chunks, digest)
             if size >= _EVICT_EVERY:
                 _evict(handle, final=True)
         if executable:
@@ -157,7 +156,7 @@ class _Writer:
         self.write(path, [data], executable)
 
 
-def _write_here(handle: io.BufferedWriter, chunks: Iterable[bytes], digest: Optional[Any]) -> int:
+def _write_all(handle: io.BufferedWriter, chunks: Iterable[bytes], digest: Optional[Any]) -> int:
     size = 0
     for chunk in chunks:
         if digest is not None:
@@ -169,47 +168,9 @@ def _write_here(handle: io.BufferedWriter, chunks: Iterable[bytes], digest: Opti
 def _put(handle: io.BufferedWriter, chunk: bytes, size: int) -> int:
     handle.write(chunk)
     size += len(chunk)
-    if size % _EVICT_EVERY < len(chunk):
+    if size >= _EVICT_EVERY and size % _EVICT_STEP < len(chunk):
         _evict(handle, final=False)
     return size
-
-
-def _write_behind(handle: io.BufferedWriter, chunks: Iterable[bytes]) -> int:
-    """Write (and evict) from a second thread while this one inflates the next chunk.
-
-    zlib and the writes release the GIL, so the 400 MB binary's inflate, the longest piece
-    of the build, no longer waits for its own writes. Two chunks in flight bound the memory.
-    """
-    import queue
-    import threading
-
-    pending: "queue.Queue[Optional[bytes]]" = queue.Queue(maxsize=2)
-    failed: List[BaseException] = []
-    written = [0]
-
-    def drain() -> None:
-        chunk = pending.get()
-        while chunk is not None:
-            if not failed:
-                try:
-                    written[0] = _put(handle, chunk, written[0])
-                except BaseException as exc:  # noqa: B036 - re-raised in the caller's thread
-                    failed.append(exc)
-            chunk = pending.get()
-
-    writer = threading.Thread(target=drain, name="sdkboot-write", daemon=True)
-    writer.start()
-    try:
-        for chunk in chunks:
-            if failed:
-                break
-            pending.put(chunk)
-    finally:
-        pending.put(None)
-        writer.join()
-    if failed:
-        raise failed[0]
-    return written[0]
 
 
 def _chunks(stream: io.BufferedIOBase) -> Iterable[bytes]:
@@ -308,8 +269,7 @@ def _install_member(zf: zipfile.ZipFile, archive: BinaryIO, info: zipfile.ZipInf
     if is_script:  # a rewritten shebang changes the bytes, and so the hash, on purpose
         writer.write(path, [_script(writer.scheme.python, zf.read(info))], executable)
     elif info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        large = info.file_size >= _EVICT_EVERY
-        writer.write(path, _raw_chunks(archive, info), executable, _sha256_only(expected), large)
+        writer.write(path, _raw_chunks(archive, info), executable, _sha256_only(expected))
     else:  # bzip2, lzma: rare in wheels, and zipfile knows them
         with zf.open(info) as stream:
             writer.write(path, _chunks(stream), executable, _sha256_only(expected))  # type: ignore[arg-type]

@@ -13,10 +13,11 @@ import pytest
 import sdkboot
 from sdkboot.codes import Outcome, Phase, Strategy
 from sdkboot.runner import Completed
-from sdkboot.strategies.lean import Planned, parse_plan
+from sdkboot.strategies.lean import PARALLEL_MIN_BYTES, Planned, jobs, parse_plan
 from tests.conftest import PROBE_DIST, PROBE_MODULE
 from tests.fake_envs import MIN_PYTHON, child_env, sdkboot as run_sdkboot
 from tests.test_ensure import Clock, FakeRunner, make_spec
+from tests.test_memlimit import V1_DIR, V1_MEMORY, tree
 
 RUNNER = importlib.import_module("sdkboot.runner")
 
@@ -116,3 +117,12 @@ def test_lean_builds_a_real_env_from_a_local_wheelhouse(tmp_path: Path, probe_wh
     assert done.stdout == "True 42\n", done.stderr
 
 
+
+
+@pytest.mark.parametrize("limit, expected", [
+    (None, 2), (str(PARALLEL_MIN_BYTES), 2), (str(PARALLEL_MIN_BYTES - 4096), 1), (str(54 << 20), 1)])
+def test_one_installer_process_under_a_tight_cgroup_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          limit: Optional[str], expected: int) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    files = {f"{V1_DIR}/memory.limit_in_bytes": limit + "\n"} if limit else {}
+    assert jobs(tree(tmp_path, V1_MEMORY, "4:memory:/", files)) == expected

@@ -131,8 +131,19 @@ def _sdkboot_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def jobs() -> int:
-    """Two installer processes where there are two cores: one inflates the huge wheel, one the rest."""
+# A second installer process costs several MiB. Under a cgroup limit this tight that is what
+# kills the build (two were killed in the install at 54-57 MiB); there, success beats time.
+PARALLEL_MIN_BYTES = 96 << 20
+
+
+def jobs(root: str = "/") -> int:
+    """Two installer processes where there are two cores and room: one inflates the huge wheel,
+    one the rest. One under a tight cgroup limit (``root``: the filesystem root, for tests)."""
+    from ..memlimit import cgroup_limits, effective
+
+    tightest = effective(cgroup_limits(root))
+    if tightest is not None and tightest < PARALLEL_MIN_BYTES:
+        return 1
     return min(2, os.cpu_count() or 1)
 
 
