@@ -186,6 +186,9 @@ class Run:
     # The largest single process's peak RSS (wait4), whatever the limit: the benchmark reports
     # it beside the cgroup peak of the same run.
     maxrss_kib: int | None = None
+    # CPU seconds (user + system) of the command and every descendant it reaped (wait4): the
+    # work done, which unlike the wall time does not grow with the machine's other load.
+    cpu_s: float | None = None
 
 
 def run(
@@ -226,7 +229,7 @@ def run_hooked(
         if isinstance(proc, str):
             return Run(tuple(argv), label, None, "", "", 0.0, None, 0, error=proc)
         try:
-            rc, maxrss, timed_out = _reap(proc, started + timeout, hooks.kill_rest)
+            rc, maxrss, cpu, timed_out = _reap(proc, started + timeout, hooks.kill_rest)
         except BaseException:
             _kill_tree(proc.pid, hooks.kill_rest)  # interrupted: leave no orphans behind
             if mark is not None:
@@ -238,7 +241,7 @@ def run_hooked(
         peak, ooms = hooks.stats()
         stdout, stderr = _read(out), _read(err)
     return Run(tuple(argv), label, rc, stdout, stderr, wall, peak or maxrss, ooms, timed_out,
-               survivors=tuple(str(s) for s in left), maxrss_kib=maxrss)
+               survivors=tuple(str(s) for s in left), maxrss_kib=maxrss, cpu_s=cpu)
 
 
 def _left_behind(mark: str | None) -> list[survivors.Survivor]:
@@ -285,8 +288,8 @@ def _spawn(
 
 def _reap(
     proc: subprocess.Popen[bytes], deadline: float, kill_rest: Callable[[], None]
-) -> tuple[int, int, bool]:
-    """Wait (killing the tree at the deadline); (rc, max RSS KiB of the tree, timed out)."""
+) -> tuple[int, int, float, bool]:
+    """Wait (killing the tree at the deadline); (rc, max RSS KiB of the tree, its CPU seconds, timed out)."""
     timed_out, delay = False, 0.001
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -298,7 +301,7 @@ def _reap(
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
     proc.returncode = os.waitstatus_to_exitcode(status)  # tells Popen it is reaped already
-    return proc.returncode, _rss_kib(usage.ru_maxrss), timed_out
+    return proc.returncode, _rss_kib(usage.ru_maxrss), round(usage.ru_utime + usage.ru_stime, 3), timed_out
 
 
 def _rss_kib(maxrss: int) -> int:

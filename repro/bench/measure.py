@@ -31,12 +31,14 @@ class Timed:
 
     walls: list[float] = field(default_factory=list)
     maxrss_kib: list[int] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
     cgroup_peak_kib: list[int] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"runs": len(self.walls) + len(self.failures), "wall_s": self.walls,
                 "wall_median_s": round(statistics.median(self.walls), 3) if self.walls else None,
+                "cpu_s": self.cpu_s, "cpu_median_s": round(statistics.median(self.cpu_s), 3) if self.cpu_s else None,
                 "maxrss_kib": max(self.maxrss_kib, default=None),
                 "cgroup_peak_kib": max(self.cgroup_peak_kib, default=None), "failures": self.failures}
 
@@ -80,6 +82,7 @@ def time_ways(ways: Sequence[Way], ctx: Context, repeats: int, tick: Callable[[s
                 continue
             got.walls.append(round(run.wall_s, 3))
             got.maxrss_kib += [run.maxrss_kib] if run.maxrss_kib else []
+            got.cpu_s += [run.cpu_s] if run.cpu_s is not None else []
             got.cgroup_peak_kib += [run.peak_kib] if run.peak_kib and limit.kind == "cgroup" else []
     return timed
 

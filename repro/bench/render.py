@@ -8,8 +8,8 @@ from repro import plot as plot_support
 from repro.bench import ratios
 from repro.report import markdown_table
 
-HEADERS = ("way", "cold wall, median", "peak RSS, largest process", "cgroup peak", "cgroup floor",
-           "RLIMIT_AS floor")
+HEADERS = ("way", "cold wall, median", "CPU (user+sys), median", "peak RSS, largest process", "cgroup peak",
+           "cgroup floor", "RLIMIT_AS floor")
 
 
 def _mib(kib: Any) -> str:
@@ -31,8 +31,13 @@ def _wall(entry: dict[str, Any]) -> str:
     return f"{median:.1f} s (n={len(entry.get('wall_s', []))})"
 
 
+def _cpu(entry: dict[str, Any]) -> str:
+    median = entry.get("cpu_median_s")
+    return "–" if median is None else f"{median:.1f} s"
+
+
 def way_rows(doc: dict[str, Any]) -> list[list[str]]:
-    return [[f"`{name}`", _wall(e), _mib(e.get("maxrss_kib")), _mib(e.get("cgroup_peak_kib")),
+    return [[f"`{name}`", _wall(e), _cpu(e), _mib(e.get("maxrss_kib")), _mib(e.get("cgroup_peak_kib")),
              _floor(e.get("cgroup_floor")), _floor(e.get("as_floor"))] for name, e in doc.get("ways", {}).items()]
 
 

@@ -48,6 +48,17 @@ def test_ratio_rows_compare_within_one_run_and_say_whether_each_goal_is_met() ->
     assert ratios.line(by[("cold wall", "uv")]) == "sdkboot-lean cold wall / uv = 1.33  (goal <= 1.2: MISSED)"
 
 
+def test_the_cpu_rows_report_the_work_behind_the_wall_time() -> None:
+    found = ratios.rows(doc(**{"sdkboot-lean": {"cpu_median_s": 3.0}, "naive": {"cpu_median_s": 6.0},
+                               "uv": {"cpu_median_s": 2.0}}))
+    by = {(r["what"], r["baseline"]): r for r in found}
+    assert by[("cold CPU", "naive")] == {"what": "cold CPU", "way": "sdkboot-lean", "baseline": "naive",
+                                         "ratio": 0.5, "goal": None, "met": None}
+    assert ratios.line(by[("cold CPU", "uv")]) == "sdkboot-lean cold CPU / uv = 1.5"
+    text = render.table(doc(naive={"wall_median_s": 10.0, "wall_s": [10.0], "cpu_median_s": 6.3}))
+    assert "| `naive` | 10.0 s (n=1) | 6.3 s |" in text
+
+
 def test_the_table_shows_every_way_and_what_was_not_measured() -> None:
     text = render.table({**doc(naive=way(10.0, 85 * 1024, 81 * 1024), uv={"wall_median_s": None,
                                                                           "failures": ["rc 1: boom"]}),

@@ -60,6 +60,13 @@ def test_run_captures_both_streams() -> None:
     assert run.peak_kib and run.peak_kib > 1000  # an interpreter is at least a few MiB
 
 
+def test_run_counts_the_cpu_of_the_command_and_the_children_it_reaped() -> None:
+    spin = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin!r}])"
+    run = limits.run([sys.executable, "-c", child], timeout=30)
+    assert run.rc == 0 and run.cpu_s is not None and 0.3 <= run.cpu_s < run.wall_s + 1
+
+
 def test_run_reports_a_missing_command_instead_of_raising(tmp_path: Path) -> None:
     run = limits.run([str(tmp_path / "absent")], timeout=5)
     assert run.rc is None
