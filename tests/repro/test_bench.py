@@ -83,6 +83,12 @@ def test_the_hook_contract_is_checked_on_every_run(stdout: str, why: Any) -> Non
     assert hook_contract(run(stdout, rc=1)) == "exit 1"
 
 
+def test_the_bench_measures_the_build_not_the_preflight(tmp_path: Path) -> None:
+    ctx = Context(sys.executable, tmp_path / "wheels", tmp_path, Tools(None, None), 60.0)
+    argv, _ = WAYS["sdkboot-lean"].command(ctx, tmp_path / "work")
+    assert "--no-preflight" in argv and argv[argv.index("--strategy") + 1] == "lean"
+
+
 def test_a_hook_that_answered_build_failed_is_no_build() -> None:
     assert hook_built(run('{"async": true}\n{"metrics": {"sdk_bootstrap": 2}}\n'))
     assert not hook_built(run('{"async": true}\n{"metrics": {"sdk_bootstrap": 3, "sdk_bootstrap_phase": 8}}\n'))
