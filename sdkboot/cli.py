@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import shlex
 import sys
 import traceback
-from typing import Dict, FrozenSet, List, NoReturn, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, Mapping, NamedTuple, NoReturn, Optional, Protocol, Tuple
 
 from . import streams
 from .options import UsageError
 from .result import EXIT_FAILED, EXIT_USAGE
 
-# The registry: one module per name under sdkboot/commands/. Tests walk it, so a new command is
-# checked against every rule by adding it here.
-COMMANDS = ("ensure", "status", "doctor", "clean", "report", "hook", "pythons", "run", "bundle")
 DESCRIPTION = """\
 Make a heavy dependency importable from a private per-user environment,
 surviving memory kills (signal-killed builds cool down instead of retrying every
@@ -24,6 +20,94 @@ session) and missing ensurepip (falls back to pip install --target).
 exit codes: 0 ok/no-op, 1 build failed, 2 usage error, 3 skipped (cooldown, busy, old Python),
 141 output cut short (the reader of stdout went away, e.g. `| head`)
 """
+
+
+class Command(Protocol):
+    """What each module under sdkboot/commands/ provides; mypy checks every module against it."""
+
+    HELP: str
+    EXAMPLE: str
+
+    def configure(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+class Registration(NamedTuple):
+    # Loaded only when its command runs (or for --help): every command's module costs memory
+    # that a hook under the user's limit may not have.
+    load: Callable[[], Command]
+    # The command line ends with a consumer's, from the first ``--`` or ``-m`` on (``run``).
+    tail: bool = False
+
+
+def _ensure() -> Command:
+    from .commands import ensure
+
+    return ensure
+
+
+def _status() -> Command:
+    from .commands import status
+
+    return status
+
+
+def _doctor() -> Command:
+    from .commands import doctor
+
+    return doctor
+
+
+def _clean() -> Command:
+    from .commands import clean
+
+    return clean
+
+
+def _report() -> Command:
+    from .commands import report
+
+    return report
+
+
+def _hook() -> Command:
+    from .commands import hook
+
+    return hook
+
+
+def _pythons() -> Command:
+    from .commands import pythons
+
+    return pythons
+
+
+def _run_command() -> Command:
+    from .commands import run
+
+    return run
+
+
+def _bundle() -> Command:
+    from .commands import bundle
+
+    return bundle
+
+
+# The registry, in --help order. Tests walk it, so a new command is checked against every rule
+# by adding its module and one line here.
+COMMANDS: Mapping[str, Registration] = {
+    "ensure": Registration(_ensure),
+    "status": Registration(_status),
+    "doctor": Registration(_doctor),
+    "clean": Registration(_clean),
+    "report": Registration(_report),
+    "hook": Registration(_hook),
+    "pythons": Registration(_pythons),
+    "run": Registration(_run_command, tail=True),
+    "bundle": Registration(_bundle),
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -40,7 +124,7 @@ class Root(Parser):
 
 
 def _add_command(sub: "argparse._SubParsersAction[Parser]", name: str) -> Parser:
-    module = importlib.import_module(f"sdkboot.commands.{name}")
+    module = COMMANDS[name].load()
     parser = sub.add_parser(
         name, help=module.HELP, description=module.HELP, epilog=f"example:\n  {module.EXAMPLE}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -87,11 +171,9 @@ def parse(parser: Root, argv: List[str]) -> argparse.Namespace:
 
 
 def split_tail(argv: List[str]) -> Tuple[List[str], Optional[List[str]]]:
-    """For a command whose module sets ``TAIL`` (``run``): sdkboot's own words, and the consumer's
+    """For a command registered with ``tail`` (``run``): sdkboot's own words, and the consumer's
     command line from the first ``--`` or ``-m`` on, which argparse must never see."""
-    if not argv or argv[0] not in COMMANDS:
-        return argv, None
-    if not getattr(importlib.import_module(f"sdkboot.commands.{argv[0]}"), "TAIL", False):
+    if not argv or argv[0] not in COMMANDS or not COMMANDS[argv[0]].tail:
         return argv, None
     cut = next((i for i, word in enumerate(argv) if word in ("--", "-m")), None)
     return (argv, None) if cut is None else (argv[:cut], argv[cut:])

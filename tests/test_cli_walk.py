@@ -9,7 +9,6 @@ to ``sdkboot.cli.COMMANDS`` is walked without touching this file.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
@@ -28,7 +27,7 @@ DOCUMENTED_EXITS = (0, 1, 2, 3)
 
 def takes_tail(name: str) -> bool:
     """``run``-like: the command line ends with a consumer's, which then owns the streams."""
-    return bool(getattr(importlib.import_module(f"sdkboot.commands.{name}"), "TAIL", False))
+    return cli.COMMANDS[name].tail
 
 
 # A consumer that does nothing, for the commands that exec one.
@@ -213,7 +212,7 @@ def failing_runner(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "run", lambda *args, **kwargs: Completed(1, b"", b"Error: stubbed\n", 0.0))
     monkeypatch.setattr(os, "fsync", lambda fd: None)  # hundreds of fresh state dirs: no need to hit the disk
     for name in cli.COMMANDS:
-        module = importlib.import_module(f"sdkboot.commands.{name}")
+        module = cli.COMMANDS[name].load()
         if takes_tail(name):
             monkeypatch.setattr(module, "execute", lambda argv: 0)
 

@@ -21,8 +21,6 @@ from .ensure import describe
 
 HELP = "make the package importable, then run a script or module on the env's interpreter"
 EXAMPLE = "sdkboot run --min-python 3.10 -- agent.py --verbose"
-# The registry's marker: this command's command line ends with the consumer's own (cli.split_tail).
-TAIL = True
 USAGE = "sdkboot run [options] [REQUIREMENT ...] (-- SCRIPT | -m MODULE) [ARGS ...]"
 
 
