@@ -31,7 +31,7 @@ from sdkboot.lock import BuildLock
 from sdkboot.result import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, Result, hook_py
 from sdkboot.runner import Completed
 from sdkboot.spec import DEFAULT_MIN_PYTHON, Spec
-from tests.fake_envs import publish_built
+from tests.fake_envs import fake_env, publish_built, spec_for
 
 # ``sdkboot.ensure`` the attribute is the function (the package re-exports it), so the
 # module must be fetched by name: ``monkeypatch.setattr("sdkboot.ensure.build", ...)``
@@ -325,6 +325,34 @@ def test_build_then_noop_venv(spec: Spec, layout: Layout, fake: FakeRunner, cloc
     assert second.subprocesses == 0
     assert second.env == first.env
     assert logged(layout) == ["BUILT", "NOOP_VENV"]
+
+
+NOOP_IN_A_FRESH_PROCESS = """
+import json, sys
+sys.path.insert(0, {repo!r})
+before = set(sys.modules)
+import sdkboot
+result = sdkboot.ensure(sdkboot.Spec(requirements=("fake-dist",), import_name="fake_mod", state_dir={root!r},
+                                     min_python={min_python!r}))
+print(json.dumps([result.outcome.name, sorted(before), sorted(set(sys.modules) - before)]))
+"""
+# What the no-op must never load: it runs on every session, often under the user's memory limit.
+BUILD_MACHINERY = ("subprocess", "threading", "sdkboot.classify")
+
+
+def test_a_noop_ensure_loads_neither_subprocess_nor_threading_nor_the_classifier(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    min_python = tuple(sys.version_info[:2])
+    fake_env(root, "venv", spec=spec_for(root, min_python=min_python))
+    code = NOOP_IN_A_FRESH_PROCESS.format(repo=str(REPO), root=str(root), min_python=min_python)
+    # -S: a site-packages .pth file may load threading at startup, and the test could not fail.
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    outcome, preloaded, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome == "NOOP_VENV"
+    assert [name for name in BUILD_MACHINERY if name in preloaded] == [], "the interpreter loads them at start"
+    assert "sdkboot.ensure" in loaded  # the snapshot did see the no-op's imports
+    assert [name for name in BUILD_MACHINERY if name in loaded] == []
 
 
 def test_noop_path_never_spawns_even_with_the_real_runner(spec: Spec, layout: Layout,

@@ -82,6 +82,18 @@ def test_acquire_release_and_reacquire(path: str) -> None:
     second.release()
 
 
+def test_acquiring_over_a_killed_holders_longer_pid_records_exactly_our_pid(path: str) -> None:
+    # A holder killed by SIGKILL never truncates; a shorter PID written over its longer one must
+    # not keep the old tail, or holder() (off Linux: the recorded PID) names some other process.
+    Path(path).write_text("4194303999")
+    lock = BuildLock(path)
+    assert lock.acquire()
+    try:
+        assert Path(path).read_text() == str(os.getpid())
+    finally:
+        lock.release()
+
+
 def test_context_manager_releases(path: str) -> None:
     with BuildLock(path) as lock:
         assert lock.acquire()

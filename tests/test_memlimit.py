@@ -176,20 +176,18 @@ def test_v2_cgroup_namespace(tmp_path: Path) -> None:
     assert memlimit.cgroup_limits(root) == [Limit("cgroup v2 /", 128 * MiB)]
 
 
-def test_a_mount_root_that_is_only_a_string_prefix_never_reads_outside_the_mount(tmp_path: Path) -> None:
-    """Mount root /docker/abc is not an ancestor of /docker/abcdef, though the strings share a prefix.
-
-    ``_ancestors`` tests ``path.startswith(mount_root)``; relpath then yields ``../abcdef`` and
-    the reader climbs out of the cgroup mount point (here to /sys/fs/memory.max).
-    """
+def test_a_sibling_cgroup_whose_name_shares_the_mount_roots_prefix_is_not_read_as_ours(tmp_path: Path) -> None:
+    """Mount root /docker/abc is not an ancestor of our /docker/abcdef, though the strings share
+    a prefix: what is mounted is a sibling's tree, so none of its levels (its own root, nor a
+    "def" child that a bare prefix test would find) is a limit on us."""
     container = "900 800 0:40 /docker/abc /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw"
     root = tree(tmp_path, container, "0::/docker/abcdef", {
         "sys/fs/cgroup/cgroup.controllers": "memory\n",
-        "sys/fs/memory.max": f"{1 * MiB}\n",
-        "sys/fs/abcdef/memory.max": f"{2 * MiB}\n",
+        "sys/fs/cgroup/memory.max": f"{1 * MiB}\n",
+        "sys/fs/cgroup/def/memory.max": f"{2 * MiB}\n",
     })
-    found = memlimit.cgroup_limits(root)
-    assert all(".." not in limit.source for limit in found), found
+    assert memlimit.cgroup_limits(root) == []
+    assert memlimit.cgroup_rooms(root) == []
 
 
 # --- no limit ----------------------------------------------------------------------------------
