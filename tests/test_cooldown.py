@@ -153,6 +153,12 @@ def test_a_boot_reference_that_cannot_be_is_no_cooldown_or_the_wall_clock(layout
     assert left == (0.0 if boot == {"id": BOOT, "seconds": 5000.0} else WINDOW - 60)
 
 
+def test_a_kill_stamped_ahead_of_this_boots_clock_is_no_cooldown(layout: Layout) -> None:
+    # Seconds ahead on the same boot cannot be a kill that happened: no record, not a short age.
+    cooldown.arm(layout, T0, -9, "pip", FP, (BOOT, 1100.0))
+    assert cooldown.remaining(layout, T0 + 60, WINDOW, FP, (BOOT, 1000.0)) == 0.0
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the boot id is Linux's")
 def test_boot_time_on_linux() -> None:
     first, second = cooldown.boot_time(), cooldown.boot_time()

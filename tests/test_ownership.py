@@ -87,6 +87,13 @@ def test_a_link_in_the_chain_is_followed_and_its_target_checked(tmp_path: Path) 
     assert reason is not None and str(bad_parent) in reason
 
 
+def test_an_entry_owned_by_another_user_is_named_without_root() -> None:
+    # The same rule as the root test below, on a stat result: it runs in the unit tier everywhere.
+    st = os.stat_result((0o40700, 1, 1, 1, 4321, 4321, 0, 0, 0, 0))
+    assert ownership.entry_problem("/s", st, me=1234) == "/s is owned by uid 4321, not by this user"
+    assert ownership.entry_problem("/s", os.stat_result((0o40700, 1, 1, 1, 0, 0, 0, 0, 0, 0)), me=1234) is None
+
+
 @pytest.mark.root
 @pytest.mark.linux
 def test_a_dir_owned_by_another_user_is_named(tmp_path: Path) -> None:

@@ -436,3 +436,14 @@ def test_the_supervisor_runs_from_inside_a_zip(tmp_path: Path) -> None:
                           cwd=str(tmp_path))
     where, rc, out = json.loads(done.stdout)
     assert where.startswith(str(bundle)) and (rc, out) == (0, "42\n"), done.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX umask")
+def test_a_child_builds_with_umask_022_whatever_the_users_umask() -> None:
+    # A 002 umask (common) would make the env group-writable, and activate() refuses such an env.
+    old = os.umask(0o002)
+    try:
+        done = run([sys.executable, "-c", "import os; print(oct(os.umask(0)))"], timeout=60)
+    finally:
+        os.umask(old)
+    assert (done.rc, done.out.decode().strip()) == (0, "0o22"), done.err

@@ -314,7 +314,8 @@ def test_json_round_trip(strategy: str, env: str, version: str, paths: List[str]
 
 @pytest.mark.parametrize("field, value", [
     ("env", "relative/env"), ("site", "/site\0evil"), ("paths", ["/ok", "not/absolute"]),
-    ("built_at", float("nan")), ("built_at", -1.0), ("python_version", 311), ("paths", "/a/string"),
+    ("built_at", float("nan")), ("built_at", -1.0), ("built_at", 10 ** 400), ("python_version", 311),
+    ("paths", "/a/string"),
 ])
 def test_paths_and_times_this_version_never_writes_are_corrupt(python: Path, layout: Layout, field: str,
                                                                value: Any) -> None:
