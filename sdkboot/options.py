@@ -23,20 +23,24 @@ class UsageError(Exception):
     """Bad input: reported as one line on stderr with exit code 2."""
 
 
-def _seconds(text: str) -> float:
+def _number_of_seconds(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0 or value != value:
+
+
+def _seconds(text: str) -> float:
+    value = _number_of_seconds(text)
+    if not value >= 0:  # NaN too
         raise argparse.ArgumentTypeError(f"must be zero or more seconds: {text!r}")
     return value
 
 
 def _positive_seconds(text: str) -> float:
-    value = _seconds(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be more than zero seconds")
+    value = _number_of_seconds(text)
+    if not value > 0:  # negative and NaN too: "zero or more" would invite the 0 refused here
+        raise argparse.ArgumentTypeError(f"must be more than zero seconds: {text!r}")
     return value
 
 

@@ -39,29 +39,36 @@ def usage_error(capsys: pytest.CaptureFixture, argv: List[str]) -> str:
     return err.strip()
 
 
+def _declares(command: str, option: str) -> bool:
+    return any(option in action.option_strings for action in cli.build_parser().commands[command]._actions)
+
+
+# The commands that take requirements and build options, and those that read a state dir.
+BUILDERS = [name for name in cli.COMMANDS if _declares(name, "--cooldown")]
+LOCATED = [name for name in cli.COMMANDS if _declares(name, "--state-dir")]
+# ``run`` reads everything after "--" as its consumer's command line, never as requirements.
+REQUIRING = [name for name in BUILDERS if not cli.COMMANDS[name].tail]
+
+
 def ensure_argv(tmp_path: Path, *extra: str) -> List[str]:
     return ["ensure", "--state-dir", str(tmp_path / "state"), *extra]
 
 
 # -- --state-dir -----------------------------------------------------------------------------------
 
-def test_state_dir_parent_missing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    line = usage_error(capsys, ["ensure", "--state-dir", str(tmp_path / "no" / "state")])
-    assert "--state-dir" in line and "does not exist" in line
-
-
-def test_state_dir_parent_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    # Unwritable for every user, root included: its parent is a regular file.
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    line = usage_error(capsys, ["ensure", "--state-dir", str(blocker / "state")])
-    assert "is not a directory" in line
-
-
-def test_state_dir_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    (tmp_path / "state").write_text("")
-    line = usage_error(capsys, ensure_argv(tmp_path))
-    assert "exists and is not a directory" in line
+@pytest.mark.parametrize("layout, needle", [
+    ("missing-parent", "does not exist"),
+    ("parent-is-a-file", "is not a directory"),  # unwritable for every user, root included
+    ("is-a-file", "exists and is not a directory"),
+])
+@pytest.mark.parametrize("command", LOCATED)
+def test_a_state_dir_that_cannot_be_one_is_named_by_every_command(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                  command: str, layout: str, needle: str) -> None:
+    (tmp_path / "a-file").write_text("")
+    state_dir = {"missing-parent": tmp_path / "no" / "state", "parent-is-a-file": tmp_path / "a-file" / "state",
+                 "is-a-file": tmp_path / "a-file"}[layout]
+    line = usage_error(capsys, [command, "--state-dir", str(state_dir)])
+    assert f"--state-dir {state_dir}" in line and needle in line
 
 
 def test_state_dir_not_writable_is_the_builds_to_report(read_only_dir: Path, capsys: pytest.CaptureFixture) -> None:
@@ -109,27 +116,39 @@ def test_check_state_dir_read_only_use_skips_the_write_probe(tmp_path: Path,
 # -- numbers and versions --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("extra, needle", [
-    (["--timeout", "0"], "--timeout"),
-    (["--timeout", "-1"], "--timeout"),
-    (["--timeout", "abc"], "--timeout"),
-    (["--timeout", "nan"], "--timeout"),
-    (["--cooldown", "-5"], "--cooldown"),
-    (["--cooldown", "nan"], "--cooldown"),
-    (["--cooldown", "soon"], "--cooldown"),
-    (["--min-python", "3"], "--min-python"),
-    (["--min-python", "3.x"], "--min-python"),
+    (["--timeout", "0"], "--timeout: must be more than zero seconds"),
+    (["--timeout", "-1"], "--timeout: must be more than zero seconds"),
+    (["--timeout", "abc"], "--timeout: not a number of seconds"),
+    (["--timeout", "nan"], "--timeout: must be more than zero seconds"),
+    (["--cooldown", "-5"], "--cooldown: must be zero or more seconds"),
+    (["--cooldown", "nan"], "--cooldown: must be zero or more seconds"),
+    (["--cooldown", "soon"], "--cooldown: not a number of seconds"),
+    (["--min-python", "3"], "--min-python: expected MAJOR.MINOR"),
+    (["--min-python", "3.x"], "--min-python: expected MAJOR.MINOR"),
     (["--min-python", "3.10.1"], "--min-python"),
-    (["--no-such-option"], "--no-such-option"),
+    (["--python", "/nonexistent/python3"], "--python /nonexistent/python3: no such executable interpreter"),
+    (["--python", "no-such-python-anywhere"], "no such executable interpreter"),
+    (["--state-dir"], "--state-dir: expected one argument"),
 ])
-def test_bad_values_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                 extra: List[str], needle: str) -> None:
-    line = usage_error(capsys, ensure_argv(tmp_path, *extra))
+@pytest.mark.parametrize("command", BUILDERS)
+def test_a_bad_build_option_is_one_line_for_every_command_that_builds(
+        tmp_path: Path, capsys: pytest.CaptureFixture, command: str, extra: List[str], needle: str) -> None:
+    line = usage_error(capsys, [command, *extra] if extra == ["--state-dir"] else
+                       [command, "--state-dir", str(tmp_path / "state"), *extra])
     assert needle in line
 
 
-def test_timeout_zero_says_why(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    line = usage_error(capsys, ensure_argv(tmp_path, "--timeout", "0"))
-    assert "more than zero" in line
+@pytest.mark.parametrize("command", cli.COMMANDS)
+def test_an_unknown_flag_points_at_the_subcommands_own_help(capsys: pytest.CaptureFixture, command: str) -> None:
+    line = usage_error(capsys, [command, "--no-such-flag"])
+    assert line == f"sdkboot {command}: unrecognized arguments: --no-such-flag (see 'sdkboot {command} --help')"
+
+
+@pytest.mark.parametrize("command", [c for c in LOCATED if c not in BUILDERS])
+def test_a_requirement_given_to_a_command_that_takes_none_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                   command: str) -> None:
+    line = usage_error(capsys, [command, "--state-dir", str(tmp_path / "state"), "claude-agent-sdk"])
+    assert "unrecognized arguments: claude-agent-sdk" in line
 
 
 def test_number_parsers() -> None:
@@ -172,11 +191,14 @@ def test_python_directory(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     usage_error(capsys, ensure_argv(tmp_path, "--python", str(tmp_path)))
 
 
-@pytest.mark.parametrize("requirement", [">=1.0", "foo bar", "foo==1.0 garbage", "foo["])
-def test_invalid_requirement(tmp_path: Path, capsys: pytest.CaptureFixture,
-                             requirement: str) -> None:
-    line = usage_error(capsys, ensure_argv(tmp_path, "--", requirement))
+@pytest.mark.parametrize("requirement", [">=1.0", "==1.0", "foo bar", "foo==1.0 garbage", "foo[", "foo[bar", "foo>=",
+                                         "foo ; ", "-e ."])
+@pytest.mark.parametrize("command", REQUIRING)
+def test_an_invalid_requirement_is_refused_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                command: str, requirement: str) -> None:
+    line = usage_error(capsys, [command, "--state-dir", str(tmp_path / "state"), "--", requirement])
     assert "not a valid requirement" in line
+    assert not (tmp_path / "state").exists()
 
 
 @pytest.mark.parametrize("name", ["", "../../escape", "a/b", "a-b", "class", "a..b", ".a", "a.", "1abc", "a b"])
