@@ -55,7 +55,7 @@ def attempt(session: Session, layout: Layout, fp: state.Fingerprint, strategy: B
         shutil.rmtree(stage, ignore_errors=True)
         raise
     _publish(layout, fp, strategy.code, stage, built)
-    message = messages.built(session.spec, strategy.code.label, stage)
+    message = messages.built(session.spec, strategy.where, stage)
     return Result(strategy.built, strategy=strategy.code, env=stage, message=message)
 
 

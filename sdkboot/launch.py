@@ -37,11 +37,18 @@ def _target_main() -> str:
     return data.decode("utf-8")
 
 
+def _flat(strategy: Strategy) -> bool:
+    """A flat dir on sys.path (``target``), not a venv with an interpreter of its own."""
+    from .strategies.all_strategies import STRATEGIES
+
+    return strategy is not Strategy.NONE and STRATEGIES[strategy.label].flat
+
+
 def argv_for(result: Result, consumer: Consumer) -> List[str]:
     """The command line that runs ``consumer`` where ``result`` says the package is importable."""
     if result.outcome is Outcome.NOOP_SYSTEM or result.env is None:
         return [sys.executable, *consumer.words()]
-    if result.strategy is Strategy.TARGET:
+    if _flat(result.strategy):
         python = result.python or sys.executable
         mode = ["-m", consumer.target] if consumer.module else ["--", consumer.target]
         return [python, "-c", _target_main(), result.env, *mode, *consumer.args]

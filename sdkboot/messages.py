@@ -316,8 +316,8 @@ def healthy(strategy: str, env: str) -> str:
     return f"{strategy} at {env} is healthy"
 
 
-def built(spec: Spec, strategy: str, env: str) -> str:
-    where = {"venv": "venv", "target": "--target dir"}.get(strategy, f"{strategy} env")
+def built(spec: Spec, where: str, env: str) -> str:
+    """``where``: the strategy's own name for what it builds (``BuildStrategy.where``)."""
     return f"{spec.import_name} is importable from the new {where} {env}"
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import FrozenSet
+from typing import FrozenSet, Tuple
 
 import pytest
 
@@ -26,6 +26,8 @@ def test_every_strategy_code_has_exactly_one_registered_strategy() -> None:
 @pytest.mark.parametrize("strategy", list(STRATEGIES.values()), ids=list(STRATEGIES))
 def test_each_strategy_states_its_facts(strategy: BuildStrategy) -> None:
     assert strategy.needs and isinstance(strategy.passes_on, frozenset)
+    assert strategy.where and isinstance(strategy.flat, bool)
+    assert set(strategy.modules) <= {"venv", "ensurepip", "pip"}, "doctor can only tell these (the probe's flags)"
     assert strategy.built in (Outcome.BUILT, Outcome.BUILT_TARGET)
     assert strategy.noop in (Outcome.NOOP_VENV, Outcome.NOOP_TARGET)
 
@@ -38,6 +40,9 @@ class _Missing:
     built = Outcome.BUILT
     noop = Outcome.NOOP_VENV
     needs = "a tool this machine lacks"
+    modules: Tuple[str, ...] = ()
+    where = "frobnicated env"
+    flat = False
     passes_on: FrozenSet[ErrKind] = frozenset()
 
     def build(self, session: Session, stage: str) -> Built:

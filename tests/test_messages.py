@@ -20,6 +20,7 @@ from sdkboot.options import build_spec
 from sdkboot.result import Result
 from sdkboot.runner import Completed
 from sdkboot.spec import Spec
+from sdkboot.strategies.all_strategies import STRATEGIES
 
 PYTHON = "/opt/py3/bin/python3"
 EVENTS = "/s/events.jsonl"
@@ -232,10 +233,11 @@ def test_low_memory_names_the_limit_the_floors_and_the_retry(tmp_path: Path) -> 
 
 def test_outcome_lines(tmp_path: Path) -> None:
     spec = spec_at(tmp_path, import_name="probe_mod")
-    assert messages.built(spec, "venv", "/s/builds/venv-1") == "probe_mod is importable from the new venv" \
-                                                                " /s/builds/venv-1"
-    assert "--target dir" in messages.built(spec, "target", "/s/builds/target-1")
-    assert "the new lean env /s/builds/lean-1" in messages.built(spec, "lean", "/s/builds/lean-1")
+    where = {label: strategy.where for label, strategy in STRATEGIES.items()}
+    assert messages.built(spec, where["venv"], "/s/builds/venv-1") == "probe_mod is importable from the new venv" \
+                                                                       " /s/builds/venv-1"
+    assert "the new --target dir /s/builds/target-1" in messages.built(spec, where["target"], "/s/builds/target-1")
+    assert "the new lean env /s/builds/lean-1" in messages.built(spec, where["lean"], "/s/builds/lean-1")
     assert messages.cooling(spec, 99.4).endswith("--cooldown 0 'probe-dist>=1'`")
 
 

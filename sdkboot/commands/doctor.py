@@ -25,8 +25,6 @@ from .pythons import summary
 HELP = "diagnose this machine: interpreter, memory limits, disk, proxies, and a verdict per strategy"
 EXAMPLE = "sdkboot doctor --python /usr/bin/python3"
 
-# What each strategy needs of the build interpreter (its floors come from sdkboot.floors).
-MODULES = {"lean": ("venv", "pip"), "venv": ("venv", "ensurepip"), "target": ("pip",)}
 NEEDED_DISK = 600 * 1024 * 1024
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "PIP_INDEX_URL", "PIP_PROXY")
 # user:password@ up to the LAST @ of the authority (passwords may hold @), with or without a scheme.
@@ -107,7 +105,9 @@ def _limit_problems(floor: Optional[floors.Floor], limits: List[memlimit.Limit])
 def verdict(strategy: str, interp: Dict[str, Any], limits: List[memlimit.Limit], space: Dict[str, Any],
             floor: Optional[floors.Floor] = None) -> List[str]:
     """Why ``strategy`` is likely to fail here; empty when it is likely to work."""
-    needs = MODULES.get(strategy, ())
+    from ..strategies.all_strategies import STRATEGIES
+
+    needs = STRATEGIES[strategy].modules  # its floors come from sdkboot.floors
     problems = [f"the interpreter has no {module} module" for module in needs if not interp.get(module)]
     problems += _limit_problems(floor, limits)
     if not space["writable"]:

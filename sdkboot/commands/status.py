@@ -77,11 +77,12 @@ def _summary(record: state.InstallState, mine: bool) -> Dict[str, Any]:
 
 def probe_argv(record: state.InstallState, spec: Spec) -> List[str]:
     """The sealed verification import, the way the build ran it (``-I``; ``-S`` for a flat dir)."""
+    from ..strategies.all_strategies import STRATEGIES
     from ..strategies.base import REPORT, venv_python
     from ..strategies.target import PRELUDE
 
     code = REPORT.format(name=spec.import_name)
-    if record.strategy == "venv":
+    if not STRATEGIES[record.strategy].flat:
         return [venv_python(record.env), "-I", "-c", code]
     builder = (record.fingerprint.get("python") or {}).get("path") or spec.python
     return [builder, "-I", "-S", "-c", PRELUDE.format(stage=record.site) + code]

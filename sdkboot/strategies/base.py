@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, FrozenSet, List, Protocol, Sequence
+from typing import TYPE_CHECKING, FrozenSet, List, Protocol, Sequence, Tuple
 
 from ..codes import ErrKind, Outcome, Phase, Strategy
 from ..session import Session, StepFailed
@@ -59,6 +59,11 @@ class BuildStrategy(Protocol):
     built: Outcome  # the outcome of a build by this strategy...
     noop: Outcome  # ...and of a later session that finds it healthy
     needs: str  # what it needs, in words (doctor, --help)
+    modules: Tuple[str, ...]  # what it needs of the build interpreter, by module (doctor's verdict)
+    where: str  # how the message names what it built ("the new venv /path")
+    # True: a flat dir put on sys.path, run by the build interpreter (-S, PRELUDE); False: a venv
+    # with its own interpreter (`sdkboot run` and `status --deep` use that).
+    flat: bool
     passes_on: FrozenSet[ErrKind]  # failures after which the next strategy may still succeed
 
     def build(self, session: Session, stage: str) -> Built: ...

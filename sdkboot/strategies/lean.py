@@ -153,6 +153,9 @@ class LeanStrategy:
     built = Outcome.BUILT
     noop = Outcome.NOOP_VENV
     needs = "pip (to resolve) and venv (without ensurepip) in the build interpreter; wheels for the whole closure"
+    modules: Tuple[str, ...] = ("venv", "pip")
+    where = "lean env"
+    flat = False
     # An installer refusal or an unknown error: pip may still manage. Memory kills, timeouts
     # and index errors would fail the same way under pip, so they stop the build.
     passes_on = frozenset({ErrKind.UNCATEGORIZED})

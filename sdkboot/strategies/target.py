@@ -6,7 +6,7 @@ PYTHONPATH nor the host's site-packages can make a broken install look healthy.
 """
 from __future__ import annotations
 
-from typing import FrozenSet
+from typing import FrozenSet, Tuple
 
 from ..codes import ErrKind, Outcome, Phase, Strategy
 from ..session import Session, StepFailed, succeeded
@@ -42,6 +42,9 @@ class TargetStrategy:
     built = Outcome.BUILT_TARGET
     noop = Outcome.NOOP_TARGET
     needs = "pip in the build interpreter"
+    modules: Tuple[str, ...] = ("pip",)
+    where = "--target dir"
+    flat = True
     passes_on: FrozenSet[ErrKind] = frozenset()
 
     def build(self, session: Session, stage: str) -> Built:
