@@ -105,7 +105,7 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     if report.skipped and capabilities_required() and any(item.get_closest_marker(m) for m in CAPABILITY_MARKERS):

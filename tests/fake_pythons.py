@@ -81,7 +81,7 @@ class Tree:
                       mise_dir=str(r / "mise"), system_bin=str(r / "usr" / "bin"),
                       homebrew=(str(r / "opt" / "homebrew" / "bin"), str(r / "usr" / "local" / "bin")),
                       frameworks=str(r / "Frameworks" / "Versions"))
-        return Places(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+        return Places(**{**base.__dict__, **changes})
 
     def python(self, rel: str, version: Sequence[int], **flags: bool) -> Path:
         return fake_python(self.root / rel, version, self.log, **flags)

@@ -93,7 +93,7 @@ def test_activation_puts_the_site_dir_first_and_imports_nothing(tmp_path: Path, 
     assert "fake_mod" not in sys.modules, "activate() must never import the package"
     module = importlib.import_module("fake_mod")
     assert module.VALUE == "from the env"
-    assert Path(module.__file__).parent.parent == Path(record.site)
+    assert Path(str(module.__file__)).parent.parent == Path(record.site)
     if strategy == "target":
         assert record.site == record.env
 
@@ -173,7 +173,7 @@ def test_pth_file_adds_its_dir_and_only_that_makes_the_module_importable(tmp_pat
     assert PTH_MODULE not in sys.modules
     module = importlib.import_module(PTH_MODULE)
     assert module.WHERE == "reached through the .pth"
-    assert Path(module.__file__).parent == lib
+    assert Path(str(module.__file__)).parent == lib
 
 
 # --- refusals ----------------------------------------------------------------------------------
@@ -367,7 +367,7 @@ def test_activate_a_real_venv_and_a_real_target_dir(tmp_path: Path, probe_wheelh
         assert sys.path[len(act.added):] == before
         assert PROBE_MODULE not in sys.modules and PTH_MODULE not in sys.modules
         assert importlib.import_module(PROBE_MODULE).VALUE == 42
-        assert Path(importlib.import_module(PTH_MODULE).__file__).parent == Path(act.path) / PTH_LIB
+        assert Path(str(importlib.import_module(PTH_MODULE).__file__)).parent == Path(act.path) / PTH_LIB
         assert activate(build_spec).added == ()
         # Undo before the next strategy, as the autouse fixture will at the end.
         sys.path[:] = before

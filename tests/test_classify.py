@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
-from typing import Optional
+from typing import List, Optional
 
 import pytest
 from hypothesis import given
@@ -466,7 +466,7 @@ def test_any_negative_rc_is_a_signal_kill_whatever_the_streams(rc: int, out: byt
 
 @given(gaps=st.lists(st.sampled_from([" ", "\n", "  ", "\r\n", "\t", " \n  "]), min_size=3,
                     max_size=3))
-def test_ensurepip_message_matches_across_any_line_wrapping(gaps: list) -> None:
+def test_ensurepip_message_matches_across_any_line_wrapping(gaps: List[str]) -> None:
     text = "because ensurepip" + gaps[0] + "is" + gaps[1] + "not" + gaps[2] + "available."
     failure = classify(Phase.VENV, done(out=text))
     assert failure.kind is ErrKind.VENV_ENSUREPIP_FAIL

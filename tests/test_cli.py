@@ -26,31 +26,34 @@ from sdkboot.version import VERSION
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="wrapper interpreters are POSIX sh scripts")
 NoneType = type(None)
+# Each --json key and the types its value may have (bool is never int here).
+Types = Dict[str, Tuple[type, ...]]
 
-ENSURE_TYPES = {
+ENSURE_TYPES: Types = {
     "outcome": (str,), "outcome_code": (int,), "phase": (str, NoneType), "err_kind": (str, NoneType),
     "rc": (int, NoneType), "strategy": (str, NoneType), "env": (str, NoneType), "python": (str, NoneType),
     "duration_ms": (int,),
     "subprocesses": (int,), "message": (str,), "metrics": (dict,),
 }
-STATUS_TYPES = {
+STATUS_TYPES: Types = {
     "state_dir": (str,), "built": (bool,), "healthy": (bool,), "reason": (str, NoneType), "cooldown": (dict,),
     "building": (dict,), "builds": (list,), "retired": (list,),
 }
-STATUS_BUILT_TYPES = {
+STATUS_BUILT_TYPES: Types = {
     **STATUS_TYPES, "strategy": (str,), "env": (str,), "site": (str,), "python": (str,), "requirements": (list,),
     "built_at": (float,), "age_seconds": (float, int, NoneType), "size_bytes": (int, NoneType),
 }
-COOLDOWN_TYPES = {"active": (bool,), "remaining_seconds": (int,), "rc": (int, NoneType), "phase": (str, NoneType)}
-BUILDING_TYPES = {"running": (bool,), "pid": (int, NoneType)}
-DOCTOR_TYPES = {"interpreter": (dict,), "ensure_would": (dict,), "memory_limits": (list,), "disk": (dict,),
+COOLDOWN_TYPES: Types = {"active": (bool,), "remaining_seconds": (int,), "rc": (int, NoneType),
+                         "phase": (str, NoneType)}
+BUILDING_TYPES: Types = {"running": (bool,), "pid": (int, NoneType)}
+DOCTOR_TYPES: Types = {"interpreter": (dict,), "ensure_would": (dict,), "memory_limits": (list,), "disk": (dict,),
                 "proxies": (dict,), "verdicts": (dict,), "pythons": (dict,)}
-CLEAN_TYPES = {"paths": (list,), "removed": (bool,), "dry_run": (bool,), "in_use": (list,)}
-REPORT_TYPES = {"events": (int,), "corrupt_lines": (int,), "outcomes": (dict,), "err_kinds": (dict,),
+CLEAN_TYPES: Types = {"paths": (list,), "removed": (bool,), "dry_run": (bool,), "in_use": (list,)}
+REPORT_TYPES: Types = {"events": (int,), "corrupt_lines": (int,), "outcomes": (dict,), "err_kinds": (dict,),
                 "signal_kill_rcs": (dict,), "durations": (dict,)}
 
 
-def shaped(data: Dict[str, Any], types: Dict[str, Tuple[type, ...]]) -> Dict[str, Any]:
+def shaped(data: Dict[str, Any], types: Types) -> Dict[str, Any]:
     """Assert ``data`` has exactly the keys of ``types``, each value of one of its types (bool is not int)."""
     assert set(data) == set(types), sorted(set(data) ^ set(types))
     for key, allowed in types.items():
@@ -70,7 +73,8 @@ def metrics_ok(metrics: Dict[str, Any]) -> None:
 def one_line_json(done: "subprocess.CompletedProcess[str]") -> Dict[str, Any]:
     assert done.stderr == "", done.stderr
     assert done.stdout.count("\n") == 1, done.stdout
-    return json.loads(done.stdout)
+    data: Dict[str, Any] = json.loads(done.stdout)
+    return data
 
 
 def ensure_args(root: Path, *extra: str) -> List[str]:

@@ -83,8 +83,9 @@ def built_state(tmp_path: Path) -> Path:
 
 
 def run(argv: List[str], **streams: object) -> "subprocess.CompletedProcess[str]":
-    return subprocess.run([sys.executable, "-m", "sdkboot", *argv], text=True, env=child_env(), timeout=120,
-                          **streams)  # type: ignore[call-overload]
+    done: "subprocess.CompletedProcess[str]" = subprocess.run(  # type: ignore[call-overload]
+        [sys.executable, "-m", "sdkboot", *argv], text=True, env=child_env(), timeout=120, **streams)
+    return done
 
 
 def no_crash(done: "subprocess.CompletedProcess[str]", stderr: str) -> None:

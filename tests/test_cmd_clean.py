@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -129,7 +129,7 @@ def test_asks_on_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
 class EndOfInput(Terminal):
     """A terminal on which the user pressed Ctrl-D: every read is end of input."""
 
-    def readline(self, size: int = -1) -> str:
+    def readline(self, size: Optional[int] = -1, /) -> str:  # type: ignore[override]  # typeshed: _IOBase
         return ""
 
 

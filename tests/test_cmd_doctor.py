@@ -34,7 +34,7 @@ def test_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["doctor", "--json", "--state-dir", str(tmp_path / "state")])
     captured = capsys.readouterr()
     assert captured.err == ""
-    info = json.loads(captured.out)
+    info: Dict[str, Any] = json.loads(captured.out)
     assert set(info) == TOP_KEYS
     assert set(info["interpreter"]) == INTERP_KEYS
     assert info["interpreter"]["executable"] and isinstance(info["interpreter"]["version"], str)
@@ -120,7 +120,7 @@ def doctor_json(capsys: pytest.CaptureFixture[str], tmp_path: Path, *extra: str)
     rc = main(["doctor", "--json", "--state-dir", str(tmp_path / "state"), *MIN_PYTHON, *extra])
     captured = capsys.readouterr()
     assert captured.err == ""
-    info = json.loads(captured.out)
+    info: Dict[str, Any] = json.loads(captured.out)
     info["rc"] = rc
     return info
 

@@ -80,7 +80,8 @@ def report_json(capsys: pytest.CaptureFixture[str], root: Path) -> Dict[str, Any
     assert main(["report", "--json", "--state-dir", str(root)]) == 0
     captured = capsys.readouterr()
     assert captured.err == ""
-    return json.loads(captured.out)
+    data: Dict[str, Any] = json.loads(captured.out)
+    return data
 
 
 def test_counts_and_percentiles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

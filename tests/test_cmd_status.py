@@ -222,7 +222,12 @@ def test_an_env_outside_the_state_dir_is_not_measured(tmp_path: Path, capsys: py
     fake_env(root, spec=spec_for(root))
     rewrite_state(root, env="/usr")
     walked: List[str] = []
-    monkeypatch.setattr(status, "tree_size", lambda path: walked.append(path) or 0)
+
+    def tree_size(path: str) -> int:
+        walked.append(path)
+        return 0
+
+    monkeypatch.setattr(status, "tree_size", tree_size)
     _, info = run_status(capsys, root)
     assert walked == [] and info.get("size_bytes") is None
     _, lines = run_text(capsys, root)

@@ -92,7 +92,7 @@ def _values_by_name(table: Type[enum.IntEnum]) -> Dict[str, int]:
 
 @pytest.mark.parametrize("table, pinned, retired", TABLES)
 def test_every_pinned_pair_holds(table: Type[enum.IntEnum], pinned: Dict[str, int],
-                                 retired: set) -> None:
+                                 retired: Set[int]) -> None:
     actual = _values_by_name(table)
     changed = {name: (value, actual.get(name)) for name, value in pinned.items()
                if actual.get(name) != value}
@@ -101,7 +101,7 @@ def test_every_pinned_pair_holds(table: Type[enum.IntEnum], pinned: Dict[str, in
 
 @pytest.mark.parametrize("table, pinned, retired", TABLES)
 def test_no_value_is_reused(table: Type[enum.IntEnum], pinned: Dict[str, int],
-                            retired: set) -> None:
+                            retired: Set[int]) -> None:
     actual = _values_by_name(table)
     assert len(set(actual.values())) == len(actual), f"{table.__name__} has an alias"
     for member in table:
@@ -110,7 +110,7 @@ def test_no_value_is_reused(table: Type[enum.IntEnum], pinned: Dict[str, int],
 
 @pytest.mark.parametrize("table, pinned, retired", TABLES)
 def test_appended_members_take_fresh_numbers(table: Type[enum.IntEnum], pinned: Dict[str, int],
-                                             retired: set) -> None:
+                                             retired: Set[int]) -> None:
     appended = {name: value for name, value in _values_by_name(table).items() if name not in pinned}
     taken = set(pinned.values()) | retired
     assert not {name for name, value in appended.items() if value in taken}
@@ -156,5 +156,5 @@ def test_exc_type_of_anything_else_is_other(name: str) -> None:
 
 def test_codes_are_plain_ints_for_metrics() -> None:
     # IntEnum members compare and serialize as ints; int() must give the pinned number.
-    assert int(Outcome.SKIP_COOLDOWN) == 9 and Outcome.SKIP_COOLDOWN == 9
+    assert int(Outcome.SKIP_COOLDOWN) == 9 and Outcome.SKIP_COOLDOWN == 9  # type: ignore[comparison-overlap]
     assert type(int(ErrKind.SIGNAL_KILLED)) is int

@@ -36,7 +36,8 @@ def child_env() -> Dict[str, str]:
 def ensure(state: Path, wheels: Path, *extra: str) -> Dict[str, Any]:
     done = subprocess.run(sdkboot_argv(state, wheels, *extra), capture_output=True, env=child_env(), timeout=240)
     assert done.stderr == b"", done.stderr.decode()
-    return json.loads(done.stdout)
+    data: Dict[str, Any] = json.loads(done.stdout)
+    return data
 
 
 def imports_probe(python: str, *args: str) -> bool:

@@ -18,12 +18,12 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import pytest
 
 import sdkboot
-from sdkboot import cooldown, events, state
+from sdkboot import cooldown, events, safefs, state
 from sdkboot.codes import ErrKind, Outcome, Phase, Strategy
 from sdkboot.interrupts import Interrupted
 from sdkboot.layout import Layout
@@ -831,7 +831,7 @@ def test_a_step_that_cannot_start_for_memory_is_out_of_memory(spec: Spec, layout
 def test_a_signal_kill_on_a_full_disk_stays_a_signal_kill_and_cools_down(
         spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     """D12: the cooldown record goes into the space reserved before the build, in place."""
-    real_write = cooldown.write_json_atomic
+    real_write = safefs.write_json_atomic  # the one cooldown imported
 
     def full_disk_after_start(path: str, data: Dict[str, Any]) -> None:
         if path == layout.cooldown_file and not data.get("reserved"):
@@ -886,6 +886,7 @@ def test_an_interrupted_build_is_logged_cleaned_up_and_re_raised(
     assert BuildLock(layout.lock_file).acquire(), "the lock was not released"
     assert not os.path.exists(layout.cooldown_file)
     if isinstance(exc, Interrupted):
+        assert isinstance(raised.value, Interrupted)
         carried = raised.value.result
         assert isinstance(carried, Result) and carried.metrics()["sdk_bootstrap_err"] == 19
 
@@ -902,7 +903,7 @@ def test_step_timeout_and_budget_reach_the_runner(tmp_path: Path, fake: FakeRunn
 
 
 def test_progress_sees_each_phase(spec: Spec, fake: FakeRunner, clock: Clock) -> None:
-    seen: List[tuple] = []
+    seen: List[Tuple[Any, ...]] = []
     sdkboot.ensure(spec, clock=clock, progress=lambda phase, detail: seen.append((phase, detail)))
     phases = [phase for phase, _ in seen]
     assert phases[0] == "venv" and "pip" in phases
@@ -1239,7 +1240,7 @@ def test_a_build_published_meanwhile_beats_a_low_memory_skip(tmp_path: Path, clo
     real = ENSURE._take_lock
 
     def publish_first(lay: Layout) -> Optional[BuildLock]:
-        lock = real(lay)
+        lock: Optional[BuildLock] = real(lay)
         publish_healthy(spec, layout)
         return lock
 

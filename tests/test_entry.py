@@ -128,7 +128,12 @@ def test_a_bad_announced_timeout_goes_to_the_cli_before_any_stdout(
 def test_other_commands_go_straight_to_the_cli(monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     seen: List[List[str]] = []
-    monkeypatch.setattr(entry, "_cli", lambda args: seen.append(args) or 0)
+
+    def cli(args: List[str]) -> int:
+        seen.append(args)
+        return 0
+
+    monkeypatch.setattr(entry, "_cli", cli)
     assert entry.main(["status", "--json"]) == 0
     assert seen == [["status", "--json"]] and capsys.readouterr().out == ""
 
@@ -177,4 +182,4 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
     import sdkboot
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        sdkboot.nope  # type: ignore[attr-defined]  # noqa: B018
+        sdkboot.nope  # noqa: B018

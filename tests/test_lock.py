@@ -60,7 +60,7 @@ def _record_opens(monkeypatch: pytest.MonkeyPatch) -> List[int]:
         opened.append(fd)
         return fd
 
-    monkeypatch.setattr(lock_module.os, "open", recording_open)
+    monkeypatch.setattr(os, "open", recording_open)
     return opened
 
 
@@ -144,13 +144,18 @@ def test_holder_never_takes_the_lock(path: str, monkeypatch: pytest.MonkeyPatch)
     """Reading the holder must not make a concurrent acquire fail (a status run beside a build)."""
     Path(path).write_text("")
     calls: List[int] = []
-    monkeypatch.setattr(lock_module, "_try_lock", lambda fd: calls.append(fd) or True)
+
+    def try_lock(fd: int) -> bool:
+        calls.append(fd)
+        return True
+
+    monkeypatch.setattr(lock_module, "_try_lock", try_lock)
     assert holder(path) is None
     assert calls == []
 
 
 def test_holder_off_linux_trusts_a_live_recorded_pid(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lock_module.sys, "platform", "darwin")
+    monkeypatch.setattr(sys, "platform", "darwin")
     Path(path).write_text(str(os.getpid()))
     assert holder(path) == os.getpid()
     Path(path).write_text("999999999")
@@ -165,7 +170,7 @@ def test_a_failed_pid_write_gives_the_lock_back(path: str, monkeypatch: pytest.M
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as patched:
-        patched.setattr(lock_module.os, "write", full)
+        patched.setattr(os, "write", full)
         with pytest.raises(OSError):
             BuildLock(path).acquire()
     again = BuildLock(path)
@@ -208,7 +213,9 @@ def test_unexpected_lock_error_propagates_without_leaking_the_fd(
     def no_locks(fd: int, operation: int) -> None:
         raise OSError(errno.ENOLCK, "No locks available")
 
-    monkeypatch.setattr(lock_module.fcntl, "flock", no_locks)
+    import fcntl
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
     opened = _record_opens(monkeypatch)
     with pytest.raises(OSError):
         BuildLock(path).acquire()

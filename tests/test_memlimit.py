@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 
@@ -87,7 +87,7 @@ V1_DIR = "sys/fs/cgroup/memory"
     # LONG_MAX itself (some kernels) and everything unlimited.
     ("9223372036854775807", V1_NO_LIMIT, V1_NO_LIMIT, []),
 ])
-def test_v1_limits_at_several_levels(tmp_path: Path, leaf: str, middle: str, top: str, expected: list) -> None:
+def test_v1_limits_at_several_levels(tmp_path: Path, leaf: str, middle: str, top: str, expected: List[Limit]) -> None:
     root = tree(tmp_path, lines(ROOTFS, V1_CPU, V1_MEMORY), lines("5:cpu,cpuacct:/a/b", "4:memory:/a/b"), {
         f"{V1_DIR}/a/b/memory.limit_in_bytes": leaf + "\n",
         f"{V1_DIR}/a/memory.limit_in_bytes": middle + "\n",
@@ -120,7 +120,7 @@ def test_v1_missing_and_unreadable_levels_are_skipped(tmp_path: Path) -> None:
     (str(50 * MiB), str(100 * MiB), [Limit("cgroup v2 /a/b", 50 * MiB), Limit("cgroup v2 /a", 100 * MiB)]),
     ("max", "max", []),
 ])
-def test_v2_max_and_numbers(tmp_path: Path, leaf: str, middle: str, expected: list) -> None:
+def test_v2_max_and_numbers(tmp_path: Path, leaf: str, middle: str, expected: List[Limit]) -> None:
     # The real root cgroup has no memory.max at all.
     root = tree(tmp_path, lines(ROOTFS, V2), "0::/a/b", {
         "sys/fs/cgroup/a/b/memory.max": leaf + "\n",
@@ -226,7 +226,7 @@ def test_rlimit_as_soft_limit_is_reported(monkeypatch: pytest.MonkeyPatch) -> No
 
     seen = []
 
-    def fake(which: int) -> tuple:
+    def fake(which: int) -> Tuple[int, int]:
         seen.append(which)
         return 900 * MiB, resource.RLIM_INFINITY
 

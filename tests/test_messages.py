@@ -180,8 +180,9 @@ def test_a_program_that_is_not_a_python(tmp_path: Path) -> None:
 
 
 def test_an_unexpected_error_points_at_its_traceback(tmp_path: Path) -> None:
+    report: Dict[str, str] = {}
     try:
-        {}["purelib"]
+        report["purelib"]  # noqa: B018
     except KeyError as exc:
         failure = from_exception(exc)
     result = Result(Outcome.BUILD_FAILED, phase=Phase.PIP, failure=failure)
@@ -228,7 +229,7 @@ def test_low_memory_names_the_limit_the_floors_and_the_retry(tmp_path: Path) -> 
     text = messages.low_memory(spec_at(tmp_path), 30, [("venv", 85), ("target", 57)])
     assert text.startswith(f"not building probe-dist>=1 with {PYTHON} under a 30 MiB memory limit")
     assert "venv needs 85 MiB, target needs 57 MiB" in text and "--cooldown 0" in command_in(text)
-    assert Outcome.SKIP_LOW_MEMORY == 10
+    assert int(Outcome.SKIP_LOW_MEMORY) == 10
 
 
 def test_outcome_lines(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def no_children(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RUNNER, "run", forbidden)
 
 
-def usage_error(capsys: pytest.CaptureFixture, argv: List[str]) -> str:
+def usage_error(capsys: pytest.CaptureFixture[str], argv: List[str]) -> str:
     """Run the CLI; assert exit 2 and exactly one stderr line, no traceback. Return it."""
     code = cli.main(argv)
     out, err = capsys.readouterr()
@@ -62,7 +62,7 @@ def ensure_argv(tmp_path: Path, *extra: str) -> List[str]:
     ("is-a-file", "exists and is not a directory"),
 ])
 @pytest.mark.parametrize("command", LOCATED)
-def test_a_state_dir_that_cannot_be_one_is_named_by_every_command(tmp_path: Path, capsys: pytest.CaptureFixture,
+def test_a_state_dir_that_cannot_be_one_is_named_by_every_command(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                                   command: str, layout: str, needle: str) -> None:
     (tmp_path / "a-file").write_text("")
     state_dir = {"missing-parent": tmp_path / "no" / "state", "parent-is-a-file": tmp_path / "a-file" / "state",
@@ -71,7 +71,8 @@ def test_a_state_dir_that_cannot_be_one_is_named_by_every_command(tmp_path: Path
     assert f"--state-dir {state_dir}" in line and needle in line
 
 
-def test_state_dir_not_writable_is_the_builds_to_report(read_only_dir: Path, capsys: pytest.CaptureFixture) -> None:
+def test_state_dir_not_writable_is_the_builds_to_report(read_only_dir: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """Not a usage error: a healthy env there would be a no-op. With nothing built, the build
     stops in phase pre, before any child, in one line that says what to do."""
     code = cli.main(["ensure", "--state-dir", str(read_only_dir / "state"), *MIN_PYTHON])  # no discovery on 3.9
@@ -132,20 +133,20 @@ def test_check_state_dir_read_only_use_skips_the_write_probe(tmp_path: Path,
 ])
 @pytest.mark.parametrize("command", BUILDERS)
 def test_a_bad_build_option_is_one_line_for_every_command_that_builds(
-        tmp_path: Path, capsys: pytest.CaptureFixture, command: str, extra: List[str], needle: str) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, extra: List[str], needle: str) -> None:
     line = usage_error(capsys, [command, *extra] if extra == ["--state-dir"] else
                        [command, "--state-dir", str(tmp_path / "state"), *extra])
     assert needle in line
 
 
 @pytest.mark.parametrize("command", cli.COMMANDS)
-def test_an_unknown_flag_points_at_the_subcommands_own_help(capsys: pytest.CaptureFixture, command: str) -> None:
+def test_an_unknown_flag_points_at_the_subcommands_own_help(capsys: pytest.CaptureFixture[str], command: str) -> None:
     line = usage_error(capsys, [command, "--no-such-flag"])
     assert line == f"sdkboot {command}: unrecognized arguments: --no-such-flag (see 'sdkboot {command} --help')"
 
 
 @pytest.mark.parametrize("command", [c for c in LOCATED if c not in BUILDERS])
-def test_a_requirement_given_to_a_command_that_takes_none_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture,
+def test_a_requirement_given_to_a_command_that_takes_none_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                                    command: str) -> None:
     line = usage_error(capsys, [command, "--state-dir", str(tmp_path / "state"), "claude-agent-sdk"])
     assert "unrecognized arguments: claude-agent-sdk" in line
@@ -168,18 +169,18 @@ def test_number_parsers() -> None:
 
 # -- --python and requirements ---------------------------------------------------------------------
 
-def test_python_nonexistent_path(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_python_nonexistent_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line = usage_error(capsys, ensure_argv(tmp_path, "--python", str(tmp_path / "python9.9")))
     assert "--python" in line and "no such executable interpreter" in line
 
 
-def test_python_nonexistent_name(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_python_nonexistent_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line = usage_error(capsys, ensure_argv(tmp_path, "--python", "sdkboot-no-such-python9"))
     assert "sdkboot-no-such-python9" in line
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX execute bits")
-def test_python_not_executable(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_python_not_executable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fake = tmp_path / "python3"
     fake.write_text("not a program")
     fake.chmod(0o644)  # no execute bit: refused for root as well
@@ -187,14 +188,14 @@ def test_python_not_executable(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     assert "--python" in line
 
 
-def test_python_directory(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_python_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     usage_error(capsys, ensure_argv(tmp_path, "--python", str(tmp_path)))
 
 
 @pytest.mark.parametrize("requirement", [">=1.0", "==1.0", "foo bar", "foo==1.0 garbage", "foo[", "foo[bar", "foo>=",
                                          "foo ; ", "-e ."])
 @pytest.mark.parametrize("command", REQUIRING)
-def test_an_invalid_requirement_is_refused_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture,
+def test_an_invalid_requirement_is_refused_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                                 command: str, requirement: str) -> None:
     line = usage_error(capsys, [command, "--state-dir", str(tmp_path / "state"), "--", requirement])
     assert "not a valid requirement" in line
@@ -204,7 +205,7 @@ def test_an_invalid_requirement_is_refused_before_anything_runs(tmp_path: Path, 
 @pytest.mark.parametrize("name", ["", "../../escape", "a/b", "a-b", "class", "a..b", ".a", "a.", "1abc", "a b"])
 @pytest.mark.parametrize("command", [c for c in cli.COMMANDS if any(
     "--import-name" in a.option_strings for a in cli.build_parser().commands[c]._actions)])
-def test_import_name_must_be_a_module_name(tmp_path: Path, capsys: pytest.CaptureFixture, command: str,
+def test_import_name_must_be_a_module_name(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str,
                                            name: str) -> None:
     """It also names the state dir: '' would build a whole env before failing, '../..' escapes sdkboot/."""
     line = usage_error(capsys, [command, "--state-dir", str(tmp_path / "state"), "--import-name", name])
@@ -218,11 +219,11 @@ def test_dotted_module_names_are_accepted(name: str) -> None:
     assert options._import_name(name) == name
 
 
-def test_missing_command(capsys: pytest.CaptureFixture) -> None:
+def test_missing_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert "missing COMMAND" in usage_error(capsys, [])
 
 
-def test_unknown_command(capsys: pytest.CaptureFixture) -> None:
+def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
     usage_error(capsys, ["frobnicate"])
 
 
@@ -247,7 +248,7 @@ def test_valid_options_build_the_spec(tmp_path: Path) -> None:
     assert spec.root == str(tmp_path / "state")
 
 
-def test_an_unreadable_pip_no_index_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture,
+def test_an_unreadable_pip_no_index_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIP_NO_INDEX", "maybe")
     assert cli.main(ensure_argv(tmp_path)) == 2
@@ -262,7 +263,7 @@ def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
     assert spec.step_timeout == 300.0 and spec.cooldown_seconds == 86400.0
 
 
-def test_valid_ensure_runs_and_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_valid_ensure_runs_and_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(ensure_argv(tmp_path, "--json", "--import-name", "json",
                                 "--min-python", "3.0"))
     out, err = capsys.readouterr()

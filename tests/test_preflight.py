@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 
@@ -34,7 +34,7 @@ def seen(address_mib: Optional[int] = None, *rooms: Room) -> Seen:
     (seen(4096, Room("cgroup v2 /a", 60 * MiB, 0)), None),  # lean fits both; venv never needed
     (seen(30, Room("cgroup v2 /a", 4096 * MiB, 0)), [("lean", 82), ("venv", 82)]),
 ])
-def test_misses(found: Seen, expected: Optional[list]) -> None:
+def test_misses(found: Seen, expected: Optional[List[Tuple[str, int]]]) -> None:
     assert preflight.misses(found, ORDER, FLOORS) == expected
 
 

@@ -109,7 +109,7 @@ def test_the_package_is_where_the_rules_look() -> None:
 
 @needs_stdlib_names
 def test_every_import_statement_names_the_standard_library_or_sdkboot() -> None:
-    allowed = set(sys.stdlib_module_names) - NEWER_THAN_39_MODULES  # type: ignore[attr-defined]
+    allowed = set(sys.stdlib_module_names) - NEWER_THAN_39_MODULES
     bad = [(rel(path), line, name) for path in SOURCES for line, name in imports(path)
            if name.split(".")[0] not in allowed and name.split(".")[0] != "sdkboot"]
     assert bad == []
@@ -145,7 +145,7 @@ def test_every_module_imports_and_loads_no_foreign_package() -> None:
     loaded = _import_everything()
     assert [name for name in loaded if name.split(".")[0] in ("repro", "tests")] == []
     if sys.version_info >= (3, 10):
-        stdlib = set(sys.stdlib_module_names)  # type: ignore[attr-defined]
+        stdlib = set(sys.stdlib_module_names)
         assert [name for name in loaded if name.split(".")[0] not in stdlib | {"sdkboot"}] == []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Dict
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -53,9 +53,14 @@ def test_entries_are_the_dist_info_dirs_and_top_levels_of_each_record(site: Path
 
 def test_an_untouched_build_is_healthy_in_one_stat(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     stamp = sealed(site)
-    calls = []
+    calls: List[Tuple[Any, ...]] = []
     real = os.stat
-    monkeypatch.setattr(os, "stat", lambda *a, **k: calls.append(a) or real(*a, **k))
+
+    def counted(*a: Any, **k: Any) -> os.stat_result:
+        calls.append(a)
+        return real(*a, **k)
+
+    monkeypatch.setattr(os, "stat", counted)
     monkeypatch.setattr(os, "lstat", lambda *a, **k: pytest.fail("the quick check must not walk the entries"))
     assert seal.check(str(site.parent), str(site), stamp) is None
     assert len(calls) == 1

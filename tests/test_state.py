@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sdkboot import safefs, state
+from sdkboot import state
 from sdkboot.layout import Layout
 from sdkboot.spec import Spec
 from sdkboot.state import InstallState, Installs, check, fingerprint, load, new_state, publish
@@ -266,7 +266,7 @@ def test_failed_replace_keeps_the_old_state(python: Path, layout: Layout, monkey
     def interrupted(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(safefs.os, "replace", interrupted)
+    monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(OSError):
         publish(layout, new_state("venv", "/y", "/y", "3", ["/y"], fingerprint(spec)))
     monkeypatch.undo()

@@ -75,7 +75,7 @@ def run(entry: str, root: Path, capsys: pytest.CaptureFixture[str]) -> List[str]
     spec = fault_spec(root)
     if entry == "ensure (no-op)":
         result = sdkboot.ensure(spec)
-        return [] if result.failure is None or not result.err_kind.startswith("exc:") else [result.err_kind]
+        return [] if result.failure is None or not str(result.err_kind).startswith("exc:") else [str(result.err_kind)]
     if entry == "ensure (rebuild)":
         result = sdkboot.ensure(fault_spec(root, "sdkboot-fault-dist>=1"))
         wrong = [] if result.failure is None or result.err_kind != "exc:MemoryError" else [result.err_kind]

@@ -6,12 +6,11 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, List
 
 import pytest
 
 import sdkboot
-from sdkboot import lock as lock_module
 from sdkboot.layout import Layout
 from sdkboot.lock import BuildLock, holder
 from tests.conftest import FaultLog
@@ -29,7 +28,7 @@ def test_d11_a_failed_pid_write_does_not_leak_the_lock(tmp_path: Path, fake_buil
     root = tmp_path / "state"
     spec = fault_spec(root)
     real_write = os.write
-    failures = []
+    failures: List[int] = []
 
     def full_once(fd: int, data: bytes) -> int:
         if not failures and bytes(data).isdigit():
@@ -38,7 +37,7 @@ def test_d11_a_failed_pid_write_does_not_leak_the_lock(tmp_path: Path, fake_buil
         return real_write(fd, data)
 
     with monkeypatch.context() as patched:
-        patched.setattr(lock_module.os, "write", full_once)
+        patched.setattr(os, "write", full_once)
         first = sdkboot.ensure(spec)
     assert failures, "the PID write was never reached"
     probe = BuildLock(Layout(str(root)).lock_file)
