@@ -14,7 +14,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -338,7 +338,7 @@ runner.run({argv!r}, timeout=120, on_line=lambda line: print(line.decode().strip
 
 
 @contextlib.contextmanager
-def driver(argv: List[str], new_group: bool) -> Iterator["tuple[subprocess.Popen[str], List[int]]"]:
+def driver(argv: List[str], new_group: bool) -> Iterator[Tuple["subprocess.Popen[str]", List[int]]]:
     """A separate sdkboot process running ``argv``; yields it with the PIDs the step printed."""
     code = DRIVER.format(repo=str(REPO), argv=argv)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
