@@ -197,17 +197,18 @@ def copy_tree(dest: Path) -> None:
         shutil.copy2(REPO / rel, target)
 
 
-def pytest_run(tree: Path, files: Sequence[str], marker: str, full: bool, tier_dir: str) -> int:
+def pytest_run(tree: Path, files: Sequence[str], marker: str, full: bool, tier_dir: str) -> Tuple[int, str]:
     # A guard file that this tree does not have yet (the run before the guards) is left out.
     selection = [tier_dir] if full else [name for name in files if (tree / name).exists()]
     if not selection:
-        return 5
-    argv = [sys.executable, "-m", "pytest", "-x", "-q", "-m", marker, *selection]
+        return 5, ""
+    argv = [sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "-m", marker, *selection]
     if full:
         argv[3:3] = ["-n", "2"]
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True)
-    return done.returncode
+    failed = [line.split()[1] for line in done.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    return done.returncode, (failed[0] if failed else "")
 
 
 def run_one(tree: Path, mutation: Mutation, full: bool) -> Tuple[bool, str]:
@@ -218,15 +219,15 @@ def run_one(tree: Path, mutation: Mutation, full: bool) -> Tuple[bool, str]:
         raise SystemExit(f"mutation_run: {mutation.path}: the old text occurs {count} times, not once")
     path.write_text(original.replace(mutation.old, mutation.new), encoding="utf-8")
     try:
-        rc = pytest_run(tree, mutation.tests, UNIT, full, "tests")
+        rc, failed = pytest_run(tree, mutation.tests, UNIT, full, "tests")
         if rc in (1, 2):  # 2: collection failed, i.e. the mutant does not even import
-            return True, "unit"
+            return True, f"unit {failed}"
         if rc not in (0, 5):
             raise SystemExit(f"mutation_run: pytest could not run ({rc}): check the selection")
         if mutation.e2e:
-            rc = pytest_run(tree, mutation.e2e, E2E, full, "tests")
+            rc, failed = pytest_run(tree, mutation.e2e, E2E, full, "tests")
             if rc in (1, 2):
-                return True, "e2e"
+                return True, f"e2e {failed}"
         return False, "-"
     finally:
         path.write_text(original, encoding="utf-8")
@@ -249,8 +250,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             t0 = time.monotonic()
             hit, by = run_one(tree, mutation, args.full)
             caught += hit
-            print(f"{number:2d} {'caught ' if hit else 'SLIPPED'} {by:10s} {time.monotonic() - t0:6.1f}s"
-                  f"  {mutation.path}: {mutation.breaks}", flush=True)
+            print(f"{number:2d} {'caught ' if hit else 'SLIPPED'} {time.monotonic() - t0:6.1f}s"
+                  f"  {mutation.path}: {mutation.breaks}\n   by: {by}", flush=True)
     print(f"caught {caught} of {len(chosen)} in {time.monotonic() - started:.0f}s")
     return 0
 

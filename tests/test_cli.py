@@ -84,7 +84,7 @@ def ensure_args(root: Path, *extra: str) -> List[str]:
 # --- the top level ------------------------------------------------------------------------------
 
 
-def test_version_and_help() -> None:
+def test_version_and_every_help_exit_0_and_each_command_help_has_an_example() -> None:
     done = sdkboot("--version")
     assert (done.returncode, done.stdout, done.stderr) == (0, f"sdkboot {VERSION}\n", "")
     done = sdkboot("--help")
@@ -99,7 +99,7 @@ def test_version_and_help() -> None:
     (["build"], "sdkboot: argument COMMAND: invalid choice: 'build'"),
     (["--no-such-flag"], "sdkboot: unrecognized arguments: --no-such-flag (see 'sdkboot --help')"),
 ])
-def test_top_level_usage_errors(args: List[str], message: str) -> None:
+def test_a_top_level_usage_error_is_one_line_and_exit_2(args: List[str], message: str) -> None:
     done = sdkboot(*args)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(message), done.stderr
@@ -108,7 +108,7 @@ def test_top_level_usage_errors(args: List[str], message: str) -> None:
 # --- golden --json shapes and exit codes --------------------------------------------------------
 
 
-def test_ensure_noop_system(tmp_path: Path) -> None:
+def test_ensure_json_for_a_module_the_host_imports_is_noop_system_with_no_spawn(tmp_path: Path) -> None:
     done = sdkboot(*ensure_args(tmp_path / "state", "--import-name", "json"))
     data = shaped(one_line_json(done), ENSURE_TYPES)
     assert done.returncode == 0
@@ -119,7 +119,8 @@ def test_ensure_noop_system(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("strategy, outcome, code", [("venv", "NOOP_VENV", 1), ("target", "NOOP_TARGET", 8)])
-def test_ensure_noop_built(tmp_path: Path, strategy: str, outcome: str, code: int) -> None:
+def test_ensure_json_for_a_healthy_build_is_its_noop_with_its_strategy_code(tmp_path: Path, strategy: str, outcome: str,
+                                                                           code: int) -> None:
     root = tmp_path / "state"
     record = fake_env(root, strategy, spec=spec_for(root))
     done = sdkboot(*ensure_args(root, "--import-name", "fake_mod", "fake-dist"))
@@ -133,7 +134,7 @@ def test_ensure_noop_built(tmp_path: Path, strategy: str, outcome: str, code: in
 
 
 @posix_only
-def test_ensure_build_failed(tmp_path: Path) -> None:
+def test_a_failed_build_is_exit_1_with_phase_kind_and_rc_in_json_and_one_human_line(tmp_path: Path) -> None:
     python = write_wrapper(tmp_path / "py-denied", 'if [ "$2" = "venv" ]; then\n'
                            '  echo "Error: [Errno 13] Permission denied: \'$3\'" >&2; exit 1\nfi\n')
     done = sdkboot(*ensure_args(tmp_path / "state", "--python", str(python), "--import-name", "cli_absent_mod",
@@ -156,7 +157,7 @@ def test_ensure_build_failed(tmp_path: Path) -> None:
     assert human.stderr.startswith("sdkboot: build_failed in phase venv (perm_denied): permission denied")
 
 
-def test_ensure_skipped_for_an_old_python(tmp_path: Path) -> None:
+def test_an_old_host_python_is_exit_3_and_its_probes_are_cached(tmp_path: Path) -> None:
     done = sdkboot(*ensure_args(tmp_path / "state", "--min-python", "99.0", "--import-name", "cli_absent_mod"))
     data = shaped(one_line_json(done), ENSURE_TYPES)
     assert done.returncode == 3
@@ -167,7 +168,7 @@ def test_ensure_skipped_for_an_old_python(tmp_path: Path) -> None:
     assert again["subprocesses"] == 0, "the interpreter probes are cached in the state dir"
 
 
-def test_ensure_skipped_for_a_cooldown(tmp_path: Path) -> None:
+def test_an_active_cooldown_is_exit_3_with_no_spawn_and_names_the_way_out(tmp_path: Path) -> None:
     root = tmp_path / "state"
     root.mkdir()
     spec = spec_for(root, import_name="cli_absent_mod", requirements=("cli-absent-dist",))
@@ -180,7 +181,7 @@ def test_ensure_skipped_for_a_cooldown(tmp_path: Path) -> None:
 
 
 @posix_only
-def test_ensure_skipped_while_another_process_builds(tmp_path: Path) -> None:
+def test_a_build_in_another_process_is_exit_3_naming_its_pid(tmp_path: Path) -> None:
     root = tmp_path / "state"
     root.mkdir()
     with lock_held(root / "build.lock") as pid:
@@ -191,13 +192,13 @@ def test_ensure_skipped_while_another_process_builds(tmp_path: Path) -> None:
     assert f"pid {pid}" in data["message"]
 
 
-def test_ensure_human_output_goes_to_stdout_when_ok(tmp_path: Path) -> None:
+def test_a_successful_ensure_says_so_on_stdout_not_stderr(tmp_path: Path) -> None:
     done = sdkboot("ensure", *MIN_PYTHON, "--state-dir", str(tmp_path / "state"), "--import-name", "json")
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == "sdkboot: noop_system: json is already importable in this Python\n"
 
 
-def test_status_shapes(tmp_path: Path) -> None:
+def test_status_json_has_its_golden_keys_before_and_after_a_build(tmp_path: Path) -> None:
     root = tmp_path / "state"
     done = sdkboot("status", "--json", "--state-dir", str(root))
     assert done.returncode == 1
@@ -218,7 +219,7 @@ def test_status_uses_the_state_dir_from_the_environment(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["state_dir"] == str(tmp_path / "from-env")
 
 
-def test_doctor_shape(tmp_path: Path) -> None:
+def test_doctor_json_has_its_golden_keys_and_a_verdict_per_strategy(tmp_path: Path) -> None:
     done = sdkboot("doctor", "--json", "--state-dir", str(tmp_path / "state"))
     assert done.stderr == ""
     data = shaped(json.loads(done.stdout), DOCTOR_TYPES)
@@ -226,7 +227,7 @@ def test_doctor_shape(tmp_path: Path) -> None:
     assert done.returncode == (0 if any(not problems for problems in data["verdicts"].values()) else 1)
 
 
-def test_clean_shapes(tmp_path: Path) -> None:
+def test_clean_json_has_its_golden_keys_for_dry_run_and_yes(tmp_path: Path) -> None:
     root = tmp_path / "state"
     fake_env(root)
     for flag, removed in (("--dry-run", False), ("--yes", True)):
@@ -237,7 +238,7 @@ def test_clean_shapes(tmp_path: Path) -> None:
         assert data["paths"] and all(type(p) is str for p in data["paths"])
 
 
-def test_report_shape(tmp_path: Path) -> None:
+def test_report_json_has_its_golden_keys_and_per_outcome_durations(tmp_path: Path) -> None:
     root = tmp_path / "state"
     root.mkdir()
     (root / "events.jsonl").write_text(json.dumps({"outcome": "BUILT", "duration_ms": 12}) + "\n")
@@ -247,7 +248,7 @@ def test_report_shape(tmp_path: Path) -> None:
     assert data["durations"] == {"BUILT": {"count": 1, "p50_ms": 12, "p95_ms": 12}}
 
 
-def test_hook_shape(tmp_path: Path) -> None:
+def test_hook_prints_exactly_its_two_protocol_lines(tmp_path: Path) -> None:
     done = sdkboot("hook", *MIN_PYTHON, "--state-dir", str(tmp_path / "state"), "--import-name", "json")
     assert (done.returncode, done.stderr) == (0, "")
     first, second = (json.loads(line) for line in done.stdout.splitlines())
@@ -325,7 +326,7 @@ def test_a_bad_option_value_is_one_line_and_exit_2(args: List[str], needle: str)
                                                     " (exit 1): bash: oops)"),
     ("#!/bin/sh\necho 'Unknown option: -I' >&2; exit 2\n", "(too old for isolated mode: Python 2?)"),
 ])
-def test_python_that_is_not_a_python3(tmp_path: Path, program: str, needle: str) -> None:
+def test_a_python_that_is_not_a_python3_is_a_usage_error_naming_why(tmp_path: Path, program: str, needle: str) -> None:
     fake = tmp_path / "not-python"
     fake.write_text(program)
     fake.chmod(0o755)
@@ -334,7 +335,7 @@ def test_python_that_is_not_a_python3(tmp_path: Path, program: str, needle: str)
 
 
 @posix_only
-def test_bin_true_as_python(tmp_path: Path) -> None:
+def test_bin_true_as_python_is_a_usage_error(tmp_path: Path) -> None:
     if not Path("/bin/true").exists():
         pytest.skip("no /bin/true")
     usage_error(sdkboot("ensure", "--state-dir", str(tmp_path / "state"), "--python", "/bin/true"),
@@ -471,7 +472,7 @@ def test_corrupt_install_state_hook_still_answers(tmp_path: Path) -> None:
     assert [set(json.loads(line)) for line in done.stdout.splitlines()] == [{"async", "asyncTimeout"}, {"metrics"}]
 
 
-def test_corrupt_events_file(tmp_path: Path) -> None:
+def test_report_skips_and_counts_corrupt_event_lines(tmp_path: Path) -> None:
     root = tmp_path / "state"
     root.mkdir()
     (root / "events.jsonl").write_bytes(b'{"outcome": "BUILT", "duration_ms": 5}\n{"outc\n\xff\xfe\n[]\n')
@@ -484,7 +485,7 @@ def test_corrupt_events_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_corrupt_install_state_real_rebuild(tmp_path: Path, probe_wheelhouse: Path) -> None:
+def test_a_torn_install_state_is_rebuilt_for_real_then_noops(tmp_path: Path, probe_wheelhouse: Path) -> None:
     root = tmp_path / "state"
     args = ensure_args(root, "--import-name", PROBE_MODULE, "--no-index", "--find-links", str(probe_wheelhouse),
                        PROBE_DIST)
