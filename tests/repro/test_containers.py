@@ -9,22 +9,26 @@ from typing import Any
 
 import pytest
 
-from repro import Unsupported, UsageError, containers, debootstrap, dockerutil, images, repeat
-from repro.containers import ContainerResult, Step
+from repro import (
+    Unsupported, UsageError, container_engine, container_report, container_scenarios, debootstrap,
+    dockerutil, images, repeat,
+)
+from repro.container_report import ContainerResult
+from repro.container_scenarios import Step
 from repro.verdict import ABSENT, Case, exact, one_of
 
 # ---- observations and verdicts: no engine needed ----
 
 
 def test_flatten_joins_nested_keys() -> None:
-    flat = containers.flatten({"a": 1, "metrics": {"sdk_has_pip": False, "x": {"y": 2}}})
+    flat = container_report.flatten({"a": 1, "metrics": {"sdk_has_pip": False, "x": {"y": 2}}})
     assert flat == {"a": 1, "metrics.sdk_has_pip": False, "metrics.x.y": 2}
 
 
 def test_last_json_object_skips_noise_and_non_objects() -> None:
     text = 'Looking in links\n{"outcome": "A"}\n[1, 2]\n{"outcome": "B"}\nnot json\n'
-    assert containers.last_json_object(text) == {"outcome": "B"}
-    assert containers.last_json_object("") == {}
+    assert container_report.last_json_object(text) == {"outcome": "B"}
+    assert container_report.last_json_object("") == {}
 
 
 def test_observe_merges_result_event_and_container_facts() -> None:
@@ -36,7 +40,7 @@ def test_observe_merges_result_event_and_container_facts() -> None:
         events='{"outcome": "BUILT"}\n{"outcome": "BUILD_FAILED", "fallback_reason": null}\n',
         cooldown=True,
     )
-    observed = containers.observe(result)
+    observed = container_report.observe(result)
     assert observed["outcome"] == "BUILD_FAILED"
     assert observed["metrics.sdk_has_pip"] is False
     assert observed["event.outcome"] == "BUILD_FAILED"
@@ -47,48 +51,48 @@ def test_observe_merges_result_event_and_container_facts() -> None:
 
 def test_observe_reads_the_hook_protocol() -> None:
     stdout = '{"async": true, "asyncTimeout": 180000}\n{"metrics": {"sdk_bootstrap": 10}}\n'
-    observed = containers.observe(ContainerResult(exit=0, stdout=stdout))
+    observed = container_report.observe(ContainerResult(exit=0, stdout=stdout))
     assert (observed["lines"], observed["first_async"], observed["metrics_lines"]) == (2, True, 1)
     assert observed["metrics.sdk_bootstrap"] == 10
 
 
 def test_a_killed_pid1_leaves_only_container_facts() -> None:
     step = Step("s", ("true",), exact({"exit": 137, "signature": ABSENT}))
-    run = containers.judge_step(step, 0.1, ContainerResult(exit=137))
+    run = container_report.judge_step(step, 0.1, ContainerResult(exit=137))
     assert run.passed
     assert "outcome" not in run.observed
 
 
 def test_a_mismatch_fails_the_step_and_the_scenario() -> None:
     step = Step("build", ("true",), exact({"outcome": "BUILT"}))
-    run = containers.judge_step(step, 1.0, ContainerResult(0, stdout='{"outcome": "BUILD_FAILED"}'))
-    scenario_run = containers.ScenarioRun(containers.SCENARIOS[0], [run], 1.0)
+    run = container_report.judge_step(step, 1.0, ContainerResult(0, stdout='{"outcome": "BUILD_FAILED"}'))
+    scenario_run = container_report.ScenarioRun(container_scenarios.SCENARIOS[0], [run], 1.0)
     assert not run.passed and not scenario_run.passed
-    rows = containers.table_rows([scenario_run])
+    rows = container_report.table_rows([scenario_run])
     assert rows[1][-3:] == ["BUILT", "BUILD_FAILED", "MISMATCH"]
-    assert containers.summary([scenario_run]).startswith("0 passed, 1 failed")
+    assert container_report.summary([scenario_run]).startswith("0 passed, 1 failed")
 
 
 def test_a_declared_set_names_the_case_that_came() -> None:
     step = Step("mem", ("true",), one_of("the kernel picks",
                                          Case("child killed", {"signature": "1/E/N"}),
                                          Case("PID 1 killed", {"exit": 137, "signature": ABSENT})))
-    killed = containers.judge_step(step, 1.0, ContainerResult(137))
-    survived = containers.judge_step(step, 1.0, ContainerResult(0, stdout='{"signature": "1/E/N"}'))
+    killed = container_report.judge_step(step, 1.0, ContainerResult(137))
+    survived = container_report.judge_step(step, 1.0, ContainerResult(0, stdout='{"signature": "1/E/N"}'))
     assert killed.verdict.case is not None and killed.verdict.case.name == "PID 1 killed"
     assert survived.verdict.case is not None and survived.verdict.case.name == "child killed"
-    rows = containers.table_rows([containers.ScenarioRun(containers.SCENARIOS[0], [killed], 1.0)])
+    rows = container_report.table_rows([container_report.ScenarioRun(container_scenarios.SCENARIOS[0], [killed], 1.0)])
     assert rows[1][-1] == "ok (PID 1 killed)"
-    other = containers.judge_step(step, 1.0, ContainerResult(0, stdout='{"signature": "0/E/E"}'))
+    other = container_report.judge_step(step, 1.0, ContainerResult(0, stdout='{"signature": "0/E/E"}'))
     assert not other.passed  # outside the set: a mismatch, never a retry
 
 
 def test_other_containers_are_recorded_and_named_on_a_mismatch() -> None:
     step = Step("again", ("true",), exact({"outcome": "NOOP_VENV"}))
-    run = containers.judge_step(step, 1.0, ContainerResult(0, stdout='{"outcome": "BUILT"}', others=2))
+    run = container_report.judge_step(step, 1.0, ContainerResult(0, stdout='{"outcome": "BUILT"}', others=2))
     assert run.observed["other_containers"] == 2
     assert "other_containers" not in run.verdict.signature  # a fact beside the row, not of it
-    text = containers.explain(containers.ScenarioRun(containers.SCENARIOS[0], [run], 1.0))
+    text = container_report.explain(container_report.ScenarioRun(container_scenarios.SCENARIOS[0], [run], 1.0))
     assert "--- again: 2 other container(s) ran meanwhile" in text
 
 
@@ -104,19 +108,19 @@ def test_others_running_leaves_out_the_step_itself() -> None:
     class Client:
         containers = Listing()
 
-    assert containers.others_running(Client(), "mine") == 2
+    assert container_engine.others_running(Client(), "mine") == 2
 
 
 def test_a_scenario_with_no_steps_run_does_not_pass() -> None:
-    assert not containers.ScenarioRun(containers.SCENARIOS[0], [], 0.0).passed
+    assert not container_report.ScenarioRun(container_scenarios.SCENARIOS[0], [], 0.0).passed
 
 
 def test_json_report_is_serializable_even_with_absent_values() -> None:
     step = Step("s", ("true",), exact({"signature": "0/E/E"}))
-    run = containers.ScenarioRun(
-        containers.SCENARIOS[0], [containers.judge_step(step, 0.5, ContainerResult(137))], 0.5
+    run = container_report.ScenarioRun(
+        container_scenarios.SCENARIOS[0], [container_report.judge_step(step, 0.5, ContainerResult(137))], 0.5
     )
-    data = json.loads(json.dumps(containers.run_json(run)))
+    data = json.loads(json.dumps(container_report.run_json(run)))
     assert data["steps"][0]["checks"][0] == {
         "key": "signature", "expected": "0/E/E", "observed": "(absent)", "ok": False,
     }
@@ -128,7 +132,7 @@ def test_repeat_tallies_signatures_per_step() -> None:
     step = Step("mem", ("true",), exact({"exit": 0}))
     tallies = repeat.Tallies(repeat=3)
     for code in (0, 0, 137):
-        run = containers.judge_step(step, 0.1, ContainerResult(code))
+        run = container_report.judge_step(step, 0.1, ContainerResult(code))
         tallies.add("s", "mem", step.mode, run.verdict, run.seconds)
     assert tallies.exit_code == 1
     text = repeat.table(tallies)
@@ -141,7 +145,7 @@ def test_repeat_tallies_signatures_per_step() -> None:
 
 def test_every_scenario_uses_a_known_image_and_checks_something() -> None:
     recipes = images.load_recipes()
-    for scenario in containers.SCENARIOS:
+    for scenario in container_scenarios.SCENARIOS:
         assert scenario.image in recipes, scenario.name
         assert scenario.steps, scenario.name
         for step in scenario.steps:
@@ -150,18 +154,18 @@ def test_every_scenario_uses_a_known_image_and_checks_something() -> None:
 
 
 def test_every_limited_step_says_where_its_limit_sits() -> None:
-    modes = {step.label: step.mode for s in containers.SCENARIOS for step in s.steps
+    modes = {step.label: step.mode for s in container_scenarios.SCENARIOS for step in s.steps
              if s.name == "signature-raw"}
     assert (modes["unlimited"], modes["mem-24MiB"], modes["as-40MiB"]) == ("none", "tree", "child")
-    wrapped = Step("b", containers.ENSURE_AS, exact({"exit": 1}), wrap_as_kb=5000)
-    tree = Step("h", containers.HOOK, exact({"exit": 0}), tree_as_kb=30 * 1024)
+    wrapped = Step("b", container_scenarios.ENSURE_AS, exact({"exit": 1}), wrap_as_kb=5000)
+    tree = Step("h", container_scenarios.HOOK, exact({"exit": 0}), tree_as_kb=30 * 1024)
     assert (wrapped.mode, tree.mode) == ("child", "tree")
     assert tree.argv[:3] == ("/bin/sh", "-c", 'ulimit -v 30720 && exec "$@"')
-    assert tree.argv[4:] == containers.HOOK
+    assert tree.argv[4:] == container_scenarios.HOOK
 
 
 def test_the_known_victim_flake_is_a_declared_set_and_pinning_keeps_pid1_out_of_it() -> None:
-    steps = {step.label: step for s in containers.SCENARIOS for step in s.steps}
+    steps = {step.label: step for s in container_scenarios.SCENARIOS for step in s.steps}
     assert {case.name for case in steps["mem-24MiB"].expect.cases} == {"ensurepip killed",
                                                                         "PID 1 killed"}
     # With the child's score raised, the victim is always in the child's tree (measured 20/20).
@@ -172,7 +176,7 @@ def test_the_known_victim_flake_is_a_declared_set_and_pinning_keeps_pid1_out_of_
 
 
 def test_scenario_names_are_unique_and_the_required_ones_exist() -> None:
-    names = [scenario.name for scenario in containers.SCENARIOS]
+    names = [scenario.name for scenario in container_scenarios.SCENARIOS]
     assert len(names) == len(set(names))
     assert set(names) >= {
         "ensurepip-missing", "no-pip-at-all", "oom-kill", "low-memory", "rlimit-segv", "healthy",
@@ -181,7 +185,7 @@ def test_scenario_names_are_unique_and_the_required_ones_exist() -> None:
 
 
 def test_every_ensure_step_checks_its_exit_code() -> None:
-    for scenario in containers.SCENARIOS:
+    for scenario in container_scenarios.SCENARIOS:
         for step in scenario.steps:
             if step.command[:3] == ("python3", "-m", "sdkboot"):
                 for case in step.expect.cases:
@@ -190,35 +194,35 @@ def test_every_ensure_step_checks_its_exit_code() -> None:
 
 def test_memory_limits_avoid_the_pid1_kill_zone() -> None:
     # Docker refuses below 6 MB; sdkboot (~18 MiB resident) is itself the victim below ~36 MiB.
-    for scenario in containers.SCENARIOS:
+    for scenario in container_scenarios.SCENARIOS:
         for step in scenario.steps:
             if step.mem_mib is not None and step.command[:3] == ("python3", "-m", "sdkboot"):
                 assert step.mem_mib >= 40, f"{scenario.name}/{step.label}"
 
 
 def test_select_keeps_order_and_rejects_unknown_names() -> None:
-    assert [s.name for s in containers.select(["healthy", "oom-kill"])] == ["healthy", "oom-kill"]
-    assert len(containers.select([])) == len(containers.SCENARIOS)
+    assert [s.name for s in container_scenarios.select(["healthy", "oom-kill"])] == ["healthy", "oom-kill"]
+    assert len(container_scenarios.select([])) == len(container_scenarios.SCENARIOS)
     with pytest.raises(UsageError, match="unknown scenario nope"):
-        containers.select(["nope"])
+        container_scenarios.select(["nope"])
 
 
 def test_memory_sets_swap_equal_to_memory() -> None:
-    assert containers.memory(Step("s", ("x",), exact({"exit": 0}), mem_mib=52)) == {
+    assert container_engine.memory(Step("s", ("x",), exact({"exit": 0}), mem_mib=52)) == {
         "mem_limit": 52 * 1024 * 1024, "memswap_limit": 52 * 1024 * 1024,
     }
-    assert containers.memory(Step("s", ("x",), exact({"exit": 0}))) == {}
+    assert container_engine.memory(Step("s", ("x",), exact({"exit": 0}))) == {}
 
 
 def test_raw_builds_the_parent_command() -> None:
-    argv = containers.raw(("python3", "-m", "venv", "/e"), as_kb=5000, oom_adj=1000)
+    argv = container_scenarios.raw(("python3", "-m", "venv", "/e"), as_kb=5000, oom_adj=1000)
     assert argv[:2] == ("python3", "/opt/repro/rawsig.py")
     assert argv[2:] == ("--as-kb", "5000", "--oom-score-adj", "1000", "--", "python3", "-m",
                         "venv", "/e")
 
 
 def test_wrapper_execs_python_under_the_limit() -> None:
-    with tarfile.open(fileobj=io.BytesIO(containers.wrapper_tar(5000))) as archive:
+    with tarfile.open(fileobj=io.BytesIO(container_engine.wrapper_tar(5000))) as archive:
         member = archive.getmember("wrap/python3")
         handle = archive.extractfile(member)
         assert handle is not None
@@ -257,19 +261,19 @@ def test_labels_identify_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def docker_ctx(engine: Any, filled_wheelhouse: Any) -> containers.Context:
+def docker_ctx(engine: Any, filled_wheelhouse: Any) -> container_engine.Context:
     """Images built once (file lock + recipe hash), and the real wheelhouse."""
     import docker
 
     try:
-        refs = containers.prepare_images(engine, containers.SCENARIOS)
+        refs = container_engine.prepare_images(engine, container_scenarios.SCENARIOS)
     except (Unsupported, debootstrap.BootstrapFailed, docker.errors.DockerException) as exc:
         pytest.skip(f"cannot build the Debian 12 images: {exc}")
-    return containers.Context(engine, str(filled_wheelhouse.resolve()), refs=refs)
+    return container_engine.Context(engine, str(filled_wheelhouse.resolve()), refs=refs)
 
 
 @pytest.fixture
-def swept(docker_ctx: containers.Context, request: pytest.FixtureRequest) -> containers.Context:
+def swept(docker_ctx: container_engine.Context, request: pytest.FixtureRequest) -> container_engine.Context:
     """Removes this worker's containers and volumes after the test, whatever happened."""
     request.addfinalizer(lambda: dockerutil.sweep(docker_ctx.client, dockerutil.run_id()))
     return docker_ctx
@@ -277,18 +281,18 @@ def swept(docker_ctx: containers.Context, request: pytest.FixtureRequest) -> con
 
 @pytest.mark.docker
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", containers.SCENARIOS, ids=lambda s: s.name)
-def test_scenario(swept: containers.Context, scenario: containers.Scenario) -> None:
-    run = containers.run_scenario(swept, scenario)
-    assert run.passed, containers.explain(run)
+@pytest.mark.parametrize("scenario", container_scenarios.SCENARIOS, ids=lambda s: s.name)
+def test_scenario(swept: container_engine.Context, scenario: container_scenarios.Scenario) -> None:
+    run = container_engine.run_scenario(swept, scenario)
+    assert run.passed, container_report.explain(run)
 
 
 @pytest.mark.docker
-def test_nothing_is_left_behind(swept: containers.Context) -> None:
-    scenario = containers.Scenario("leak-check", "debian12-python", "", (
+def test_nothing_is_left_behind(swept: container_engine.Context) -> None:
+    scenario = container_scenarios.Scenario("leak-check", "debian12-python", "", (
         Step("one", ("python3", "-c", "print('{}')"), exact({"exit": 0})),
     ))
-    assert containers.run_scenario(swept, scenario).passed
+    assert container_engine.run_scenario(swept, scenario).passed
     mine = {"label": f"{dockerutil.RUN_LABEL}={dockerutil.run_id()}"}
     assert swept.client.containers.list(all=True, filters=mine) == []
     assert swept.client.volumes.list(filters=mine) == []
