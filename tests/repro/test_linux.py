@@ -12,19 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from repro import cgroups, limits, scenarios, validate
+from repro import cgroups, limits, scenarios, validate, validate_checks
 from repro.scenarios import DEFAULT_PYTHON, SCENARIOS, Context
 
 pytestmark = [pytest.mark.linux, pytest.mark.root]
 REPO = Path(__file__).resolve().parents[2]
 
 
-CHILD_CHECKS = [c for c in validate.CHECKS if c.mode == "child"]
-TREE_CHECKS = [c for c in validate.CHECKS if c.mode == "tree"]
+CHILD_CHECKS = [c for c in validate_checks.CHECKS if c.mode == "child"]
+TREE_CHECKS = [c for c in validate_checks.CHECKS if c.mode == "tree"]
 
 
 @pytest.mark.parametrize("check", CHILD_CHECKS, ids=[c.name for c in CHILD_CHECKS])
-def test_canonical_repro(check: validate.Check, linux_ctx: Context, request: pytest.FixtureRequest) -> None:
+def test_canonical_repro(check: validate_checks.Check, linux_ctx: Context, request: pytest.FixtureRequest) -> None:
     ctx = request.getfixturevalue("wheel_ctx") if "wheelhouse" in check.needs else linux_ctx
     found = validate.run_check(check, ctx)
     if found.verdict is None:
@@ -33,7 +33,7 @@ def test_canonical_repro(check: validate.Check, linux_ctx: Context, request: pyt
 
 
 @pytest.mark.parametrize("check", TREE_CHECKS, ids=[c.name for c in TREE_CHECKS])
-def test_whole_tree_check(check: validate.Check, wheel_ctx: Context) -> None:
+def test_whole_tree_check(check: validate_checks.Check, wheel_ctx: Context) -> None:
     """``sdkboot hook`` itself under the user's limit, twice: both protocol lines and exit 0 each
     time, the skip or the classified memory failure, then a session that spawns nothing, and no
     process of either session alive after it exited (the /proc census by environment mark)."""
