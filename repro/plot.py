@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from repro.sweep import Range, Sweep
+    from repro.signature import Range, Sweep
 
 
 def usable(path: Path) -> bool:
@@ -20,11 +20,11 @@ def usable(path: Path) -> bool:
 
 
 def strip_chart(sweeps: list[Sweep], title: str, path: Path) -> None:
-    import matplotlib
+    import matplotlib  # type: ignore[import-not-found, unused-ignore]  # the optional plot extra
 
     matplotlib.use("Agg")  # no display needed
     from matplotlib import pyplot
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch  # type: ignore[import-not-found, unused-ignore]
 
     labels = sorted({r.signature.short() for s in sweeps for r in s.ranges})
     colours = {label: pyplot.get_cmap("tab20")(i % 20) for i, label in enumerate(labels)}

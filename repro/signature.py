@@ -1,11 +1,13 @@
-"""What a failure looks like from the outside: the signature of one run, and a sample of it."""
+"""What a failure looks like from the outside: one run's signature, its sample, a sweep of them."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from repro.limits import Run
+from repro.scenarios import CHILD
 
 # Parts of a message that change between runs of one failure: paths, library names, numbers.
 _VARYING = (
@@ -93,3 +95,47 @@ class Sample:
 
 def signature_json(signature: Signature) -> dict[str, Any]:
     return {**asdict(signature), "rc_label": signature.rc_label}
+
+
+# ---- a sweep: samples across limits, and the ranges of one signature they form ----
+
+
+@dataclass(frozen=True)
+class Range:
+    """Consecutive samples with one signature: the edge lies within a resolution of each end."""
+
+    lo_kib: int
+    hi_kib: int
+    signature: Signature
+    runs: int
+
+
+def ranges(samples: dict[int, Sample]) -> list[Range]:
+    found: list[Range] = []
+    for kib in sorted(samples):
+        signature = samples[kib].signature
+        if found and found[-1].signature.key() == signature.key():
+            found[-1] = dataclasses.replace(found[-1], hi_kib=kib, runs=found[-1].runs + 1)
+        else:
+            found.append(Range(kib, kib, signature, 1))
+    return found
+
+
+def mixed(found: list[Range]) -> set[int]:
+    """Indexes of the ranges whose signature also holds a range elsewhere in the sweep."""
+    where: dict[tuple[object, ...], list[int]] = {}
+    for index, one in enumerate(found):
+        where.setdefault(one.signature.key(), []).append(index)
+    return {index for indexes in where.values() if len(indexes) > 1 for index in indexes}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    scenario: str
+    samples: dict[int, Sample]
+    complete: bool
+    mode: str = CHILD
+
+    @property
+    def ranges(self) -> list[Range]:
+        return ranges(self.samples)

@@ -20,7 +20,7 @@ from typing import Any
 from repro import UsageError, cgroups, floor, limits, options, plot, report, scenarios
 from repro.limits import format_size
 from repro.probe import Probe, probe_for
-from repro.signature import Sample, Signature, signature_json
+from repro.signature import Range, Sample, Sweep, mixed, signature_json
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,47 +62,6 @@ def explore(probe: Probe, grid: list[int], resolution: int, budget: int) -> tupl
         samples[mid] = probe(mid)
         gaps += [g for g in ((lo, mid), (mid, hi)) if _is_open(samples, g, resolution)]
     return samples, len(grid) <= budget
-
-
-@dataclass(frozen=True)
-class Range:
-    """Consecutive samples with one signature: the edge lies within a resolution of each end."""
-
-    lo_kib: int
-    hi_kib: int
-    signature: Signature
-    runs: int
-
-
-def ranges(samples: dict[int, Sample]) -> list[Range]:
-    found: list[Range] = []
-    for kib in sorted(samples):
-        signature = samples[kib].signature
-        if found and found[-1].signature.key() == signature.key():
-            found[-1] = dataclasses.replace(found[-1], hi_kib=kib, runs=found[-1].runs + 1)
-        else:
-            found.append(Range(kib, kib, signature, 1))
-    return found
-
-
-def mixed(found: list[Range]) -> set[int]:
-    """Indexes of the ranges whose signature also holds a range elsewhere in the sweep."""
-    where: dict[tuple[object, ...], list[int]] = {}
-    for index, one in enumerate(found):
-        where.setdefault(one.signature.key(), []).append(index)
-    return {index for indexes in where.values() if len(indexes) > 1 for index in indexes}
-
-
-@dataclass(frozen=True)
-class Sweep:
-    scenario: str
-    samples: dict[int, Sample]
-    complete: bool
-    mode: str = scenarios.CHILD
-
-    @property
-    def ranges(self) -> list[Range]:
-        return ranges(self.samples)
 
 
 def _span_text(found: Range) -> str:

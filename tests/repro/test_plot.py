@@ -11,7 +11,7 @@ from tests.conftest import require_capability
 from repro import plot
 from repro.limits import Run
 from repro.signature import Sample
-from repro.sweep import Sweep
+from repro.signature import Sweep
 
 
 def test_missing_matplotlib_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

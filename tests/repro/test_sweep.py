@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 from repro.floor import Floor
 from repro.limits import KINDS, Run
 from repro.options import Span
-from repro.signature import Sample
+from repro.signature import Sample, Sweep, mixed, ranges
 from repro.sweep import (
-    HEADROOM, BuildFloor, Sweep, build_floor, coarse_grid, explore, mixed, ranges, span_line,
-    table, to_json, tree_hi,
+    HEADROOM, BuildFloor, build_floor, coarse_grid, explore, span_line, table, to_json, tree_hi,
 )
 
 
