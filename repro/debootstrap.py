@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Callable
 
@@ -96,7 +96,7 @@ def _size(path: str) -> int:
     return os.lstat(path).st_size
 
 
-def tar_stream(target: str) -> Iterator[bytes]:
+def tar_stream(target: str) -> Generator[bytes, None, None]:
     """The root file system as a tar byte stream, numeric owners kept (no name lookup)."""
     argv = ["tar", "--numeric-owner", "--xattrs", "-C", target, "-cf", "-", "."]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from repro.report import clip
 from repro.signature import normalise
@@ -176,7 +177,7 @@ def jsonable(value: object) -> object:
     return str(value) if isinstance(value, (Absent, Matches)) else value
 
 
-def expect_json(expect: Expect) -> dict[str, object]:
+def expect_json(expect: Expect) -> dict[str, Any]:
     return {"form": expect.form, "why": expect.why,
             "cases": [{"name": case.name, "expect": {k: jsonable(v) for k, v in case.expect.items()}}
                       for case in expect.cases]}

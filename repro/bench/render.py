@@ -67,7 +67,7 @@ def plot(doc: dict[str, Any], path: Path) -> None:
     """Horizontal bars: each way's cgroup and RLIMIT_AS floor, the import floor marked."""
     if not plot_support.usable(path):
         return
-    import matplotlib
+    import matplotlib  # type: ignore[import-not-found, unused-ignore]  # the optional plot extra
 
     matplotlib.use("Agg")
     from matplotlib import pyplot

@@ -121,7 +121,7 @@ def _virtualenv(ctx: Context, work: Path) -> Command:
 def _import(ctx: Context, work: Path) -> Command:
     """Only the import, from a tree installed once: the physical limit every way must pass."""
     scenario_ctx = scenarios.Context(ctx.python, ctx.wheelhouse, ctx.scratch, ctx.timeout)
-    command = scenarios.SCENARIOS["import"].build(scenario_ctx, work, scenarios.Launch())  # type: ignore[call-arg]
+    command = scenarios.SCENARIOS["import"].build(scenario_ctx, work, scenarios.Launch())
     return command.argv, command.env
 
 

@@ -17,7 +17,7 @@ RECORDS = [
 ]
 
 
-def run_of(found: list, skipped: list = [], code: int = 0) -> Run:  # noqa: B006 - never mutated
+def run_of(found: list[Fault], skipped: list[str] = [], code: int = 0) -> Run:  # noqa: B006 - never mutated
     return Run(found, code, list(skipped), 1.0, "7", "")
 
 

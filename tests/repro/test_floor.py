@@ -68,7 +68,7 @@ def test_summary_shows_both_ends_of_a_traceback() -> None:
         stderr = "" if kib >= 80000 else "Traceback (most recent call last):\n  File x\nMemoryError\n"
         return Sample.of(kib, Run((), "", 0 if kib >= 80000 else 1, "", stderr, 0.0, None, 0))
 
-    text = summary(find_floor(probe, 4096, 163840, 256), "import · as")  # type: ignore[arg-type]
+    text = summary(find_floor(probe, 4096, 163840, 256), "import · as")
     assert text.splitlines()[1].endswith(": 1 / E / N Traceback (most recent call last): … MemoryError")
     assert not summary(find_floor(threshold_probe(58000)[1], 4096, 163840, 256), "x").endswith(" ")  # type: ignore[arg-type]
 

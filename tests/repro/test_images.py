@@ -5,6 +5,7 @@ import dataclasses
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -93,7 +94,7 @@ def test_debootstrap_command_line() -> None:
 
 
 def test_missing_debootstrap_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(debootstrap.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(Unsupported, match=r"apt-get install debootstrap"):
         debootstrap.check_tools()
 
@@ -262,7 +263,7 @@ def test_cli_reports_missing_debootstrap_in_one_line(
 
     client = types.SimpleNamespace(images=types.SimpleNamespace(list=lambda **kw: []))
     monkeypatch.setattr(dockerutil, "connect", lambda timeout=0: client)
-    monkeypatch.setattr(debootstrap.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setenv("SDKBOOT_ROOTFS_TMP", str(tmp_path))
     assert cli.main(["images", "build", "debian12-python"]) == cli.EXIT_UNSUPPORTED
     err = capsys.readouterr().err

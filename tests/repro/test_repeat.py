@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping, Sequence
 
 import pytest
 
@@ -12,7 +13,7 @@ from repro.verdict import ABSENT, Case, exact, judge, one_of
 SET = one_of("the kernel picks", Case("child", {"exit": 0}), Case("parent", {"exit": 137, "x": ABSENT}))
 
 
-def _tally(expect: object, observations: list[dict[str, object]]) -> repeat.Tallies:
+def _tally(expect: object, observations: Sequence[Mapping[str, object]]) -> repeat.Tallies:
     tallies = repeat.Tallies(repeat=len(observations))
     for observed in observations:
         tallies.add("scenario", "step", "tree", judge(expect, observed))  # type: ignore[arg-type]

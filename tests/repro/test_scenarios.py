@@ -1,6 +1,7 @@
 """Scenario commands and options, without running the heavy steps."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -84,8 +85,8 @@ def test_run_env_drops_the_hosts_pip_and_python_settings(monkeypatch: pytest.Mon
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")
     env = scenarios.run_env({"PYTHONPATH": "/mine"})
     assert "PIP_FIND_LINKS" not in env
-    assert (env["PYTHONPATH"], env["PIP_CONFIG_FILE"], env["HOME"]) == ("/mine", scenarios.os.devnull,
-                                                                       scenarios.os.environ["HOME"])
+    assert (env["PYTHONPATH"], env["PIP_CONFIG_FILE"], env["HOME"]) == ("/mine", os.devnull,
+                                                                       os.environ["HOME"])
 
 
 def test_run_once_masks_and_removes_its_work_dir(ctx: Context) -> None:
