@@ -1,42 +1,25 @@
-"""Shared pieces of the benchmarks: timing statistics and a real, tiny built env."""
+"""Shared pieces of the benchmarks: a result row and a real, tiny built env (timing: repro.bench.timing)."""
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable, List, Tuple
+from typing import List
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
 import sdkboot  # noqa: E402
+from repro.bench.timing import fresh, median_p99, time_calls  # noqa: E402,F401 - re-exported to the scripts
 from tests.wheels import make_wheel  # noqa: E402
 
 MODULE = "sdkboot_bench"
 
 
-def time_calls(fn: Callable[[], object], calls: int) -> List[float]:
-    """Per-call wall times in milliseconds."""
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
-
-
-def stats(samples: List[float]) -> Tuple[float, float]:
-    """(median, p99) in ms."""
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
 def row(label: str, samples: List[float]) -> str:
-    median, p99 = stats(samples)
+    median, p99 = median_p99(samples)
     return f"{label:<48} {len(samples):>6} calls  median {median:9.4f} ms  p99 {p99:9.4f} ms"
 
 

@@ -11,23 +11,10 @@ import shutil
 import site
 import sys
 
-from _common import arguments, built_spec, row, scratch, stats, time_calls
+from _common import arguments, built_spec, fresh, median_p99, row, scratch, time_calls
 
 import sdkboot
 from sdkboot import inuse
-
-
-def fresh(fn):  # type: ignore[no-untyped-def]
-    """Run ``fn`` on a pristine sys.path, so every call does the full work, not the idempotent exit."""
-    saved = list(sys.path)
-
-    def call() -> object:
-        try:
-            return fn()
-        finally:
-            sys.path[:] = saved
-
-    return call
 
 
 def main() -> None:
@@ -45,11 +32,11 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}")
     print(row("sdkboot.activate(), full work each call", activated))
     print(row("baseline: bare site.addsitedir()", baseline))
-    print(f"{'cost of the safety checks (median)':<48} {stats(activated)[0] - stats(baseline)[0]:.4f} ms")
+    print(f"{'cost of the safety checks (median)':<48} {median_p99(activated)[0] - median_p99(baseline)[0]:.4f} ms")
     print(row("sdkboot.activate(), already active", again))
     print(row("activate(), first in a process (takes the lock)", locked))
     print(row("  the same without the use-lock", unlocked))
-    print(f"{'  cost of the use-lock (median)':<48} {stats(locked)[0] - stats(unlocked)[0]:.4f} ms")
+    print(f"{'  cost of the use-lock (median)':<48} {median_p99(locked)[0] - median_p99(unlocked)[0]:.4f} ms")
 
 
 def _with_and_without_the_lock(spec: sdkboot.Spec, calls: int) -> tuple:

@@ -11,7 +11,7 @@ import shutil
 import sys
 from typing import Optional
 
-from _common import arguments, built_spec, row, scratch, stats, time_calls
+from _common import arguments, built_spec, median_p99, row, scratch, time_calls
 
 import sdkboot
 from sdkboot import ownership, state
@@ -42,7 +42,7 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}; state dir {spec.root}")
     print(row("ensure() no-op, with the ownership rule", shipped))
     print(row("baseline: the same, the rule stubbed out", bare))
-    cost = (stats(shipped)[0] - stats(bare)[0]) * 1000
+    cost = (median_p99(shipped)[0] - median_p99(bare)[0]) * 1000
     print(f"{'cost of the rule (difference of the medians)':<48} {cost:8.1f} us")
     print(row("site_problem: the rule as the no-op applies it", site))
     print(row("tree_problem: the walk down a private dir spares", down))

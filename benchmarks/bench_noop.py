@@ -13,7 +13,7 @@ import subprocess
 import sys
 from typing import Dict, List
 
-from _common import arguments, REPO, built_spec, row, scratch, stats, time_calls
+from _common import arguments, REPO, built_spec, median_p99, row, scratch, time_calls
 
 import sdkboot
 from sdkboot import bundle, seal, state
@@ -49,11 +49,11 @@ def main() -> None:
           f" ({walk[0]} distributions sealed); outcomes of the measured calls: {', '.join(sorted(outcomes))}")
     print(row("sdkboot.ensure() no-op, in process", noop))
     print(row("  the same without the damage check", unsealed))
-    print(f"{'  difference of the medians':<48} {stats(noop)[0] - stats(unsealed)[0]:.4f} ms")
+    print(f"{'  difference of the medians':<48} {median_p99(noop)[0] - median_p99(unsealed)[0]:.4f} ms")
     print(row("  seal.check() alone (the one stat)", walk[2]))
     print(row("  the full entry walk (after a site dir change)", walk[1]))
     print(row("baseline: subprocess `python -c import X`", baseline))
-    print(f"{'speed-up of the median':<48} {stats(baseline)[0] / stats(noop)[0]:.0f}x")
+    print(f"{'speed-up of the median':<48} {median_p99(baseline)[0] / median_p99(noop)[0]:.0f}x")
     print(row("whole `python -m sdkboot hook` process, no-op", hooks["-m"]))
     # The size is taken when it is written: the scratch dir is gone by now.
     print(row(f"whole `python sdkboot.pyz hook` process ({pyz_size / 1024:.0f} KiB)", hooks["pyz"]))

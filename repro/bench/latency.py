@@ -7,33 +7,20 @@ import probe that a naive bootstrapper runs every session, activate() against a 
 from __future__ import annotations
 
 import site
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sdkboot
+from repro.bench.timing import fresh, median_p99, time_calls
 from repro.bench.ways import IMPORT, REQUIREMENT
 from sdkboot.strategies.base import venv_python
 
 
-def time_calls(fn: Callable[[], object], calls: int) -> list[float]:
-    """Per-call wall times in milliseconds."""
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
-
-
 def stats(samples: list[float]) -> dict[str, Any]:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return {"calls": len(ordered), "median_ms": round(statistics.median(ordered), 4), "p99_ms": round(p99, 4)}
+    median, p99 = median_p99(samples)
+    return {"calls": len(samples), "median_ms": round(median, 4), "p99_ms": round(p99, 4)}
 
 
 def built_spec(python: str, wheelhouse: Path, state: Path) -> sdkboot.Spec:
@@ -56,21 +43,8 @@ def noop(spec: sdkboot.Spec, calls: int, probe_calls: int) -> dict[str, Any]:
     return {"ensure_noop": stats(measured), "outcomes": sorted(outcomes), "subprocess_import_probe": stats(baseline)}
 
 
-def _fresh(fn: Callable[[], object]) -> Callable[[], object]:
-    """Run ``fn`` on a pristine sys.path, so every call does the full work."""
-    saved = list(sys.path)
-
-    def call() -> object:
-        try:
-            return fn()
-        finally:
-            sys.path[:] = saved
-
-    return call
-
-
 def activation(spec: sdkboot.Spec, calls: int) -> dict[str, Any]:
     site_dir = sdkboot.activate(spec).path or ""
-    full = time_calls(_fresh(lambda: sdkboot.activate(spec)), calls)
-    bare = time_calls(_fresh(lambda: site.addsitedir(site_dir)), calls)
+    full = time_calls(fresh(lambda: sdkboot.activate(spec)), calls)
+    bare = time_calls(fresh(lambda: site.addsitedir(site_dir)), calls)
     return {"activate": stats(full), "bare_addsitedir": stats(bare)}
