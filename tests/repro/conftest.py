@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,3 +92,18 @@ def engine() -> Iterator[object]:
         pytest.skip(f"no Docker engine: {exc.reason}")
     yield client
     dockerutil.sweep(client, dockerutil.run_id())
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    """Gone, or a zombie (an orphan waits for a reaper); polled, since a kill is asynchronous."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        stat = Path(f"/proc/{pid}/stat")
+        if stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return True
+        time.sleep(0.05)
+    return False

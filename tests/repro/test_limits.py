@@ -1,9 +1,7 @@
 """Size parsing and the runner's contract: never raises OSError, always reaps the whole tree."""
 from __future__ import annotations
 
-import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from repro import cgroups, limits
+from tests.repro.conftest import gone_within
 
 
 @pytest.mark.parametrize(
@@ -81,7 +80,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     # Long enough for two interpreters to start on a loaded machine: the pid file must exist.
     run = limits.run([sys.executable, "-c", code], timeout=10)
     assert run.timed_out and run.rc == -9
-    assert _gone_within(int(pid_file.read_text()), 30.0)
+    assert gone_within(int(pid_file.read_text()), 30.0)
 
 
 def test_the_shell_form_of_each_limit(tmp_path: Path) -> None:
@@ -103,21 +102,6 @@ def test_the_shell_form_of_a_cgroup_joins_its_procs_file(tmp_path: Path) -> None
         assert (group / "memory.max").read_text() == str(24 * 1024 * 1024)
         assert hooks.shell == f"echo $$ > '{group}/cgroup.procs' || exit 97"
         (group / "memory.max").unlink()  # so the fixture dir can be removed like a real cgroup
-
-
-def _gone_within(pid: int, seconds: float) -> bool:
-    """Gone, or a zombie (an orphan waits for a reaper); polled, since a kill is asynchronous."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        stat = Path(f"/proc/{pid}/stat")
-        if stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_wrapper_limits_every_use_but_sdkboots_interpreter_probe(tmp_path: Path) -> None:

@@ -1,7 +1,6 @@
 """The survivor census: every descendant that outlives a run is counted, wherever it went."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from repro import limits, survivors
+from tests.repro.conftest import gone_within
 
 
 def _fake_proc(root: Path, pid: int, environ: list[str], state: str = "S") -> None:
@@ -52,7 +52,7 @@ def test_a_run_counts_the_orphan_that_escaped_its_session(tmp_path: Path) -> Non
     assert run.rc == 0
     orphan = int(pid_file.read_text())
     assert [int(s.split()[0]) for s in run.survivors] == [orphan]
-    assert _gone_within(orphan, 30.0)  # counted, then killed by the harness
+    assert gone_within(orphan, 30.0)  # counted, then killed by the harness
 
 
 @pytest.mark.linux
@@ -61,18 +61,3 @@ def test_a_clean_run_has_no_survivors_and_costs_no_grace() -> None:
     run = limits.run([sys.executable, "-c", "pass"], timeout=60, mark=survivors.new_mark())
     assert (run.rc, run.survivors) == (0, ())
     assert time.monotonic() - started < 30  # no 1 s grace per run... with room for a loaded machine
-
-
-def _gone_within(pid: int, seconds: float) -> bool:
-    """Dead or a zombie: a killed orphan waits for init to reap it."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        stat = Path(f"/proc/{pid}/stat")
-        if stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return True
-        time.sleep(0.05)
-    return False
