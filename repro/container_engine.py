@@ -74,9 +74,9 @@ class Wrapper:
     written: int | None = None
 
 
-def wrapper_tar(as_kb: int) -> bytes:
+def wrapper_tar(as_kib: int) -> bytes:
     """A tar holding ``wrap/python3``: the system interpreter exec'd under RLIMIT_AS."""
-    script = limits.wrapper_script(f"ulimit -v {as_kb}", "/usr/bin/python3").encode()
+    script = limits.wrapper_script(f"ulimit -v {as_kib}", "/usr/bin/python3").encode()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         info = tarfile.TarInfo("wrap/python3")
@@ -143,11 +143,11 @@ def run_step(ctx: Context, scenario: Scenario, step: Step, volume: str,
              wrap: Wrapper | None = None) -> StepRun:
     container = create(ctx, scenario, step, volume, wrap.volume if wrap else None)
     try:
-        if wrap is not None and step.wrap_as_kb is not None and wrap.written != step.wrap_as_kb:
+        if wrap is not None and step.wrap_as_kib is not None and wrap.written != step.wrap_as_kib:
             # Written once per limit into a volume the steps share: a user's interpreter keeps its
             # file identity between sessions, and sdkboot's fingerprint (so its cooldown) uses it.
-            container.put_archive("/opt", wrapper_tar(step.wrap_as_kb))
-            wrap.written = step.wrap_as_kb
+            container.put_archive("/opt", wrapper_tar(step.wrap_as_kib))
+            wrap.written = step.wrap_as_kib
         started = time.monotonic()
         container.start()
         others = others_running(ctx.client, container.id)
@@ -166,7 +166,7 @@ def run_scenario(
     volume = dockerutil.object_name(scenario.name, "state")
     ctx.client.volumes.create(name=volume, labels=dockerutil.labels())
     wrap = None
-    if any(step.wrap_as_kb is not None for step in scenario.steps):
+    if any(step.wrap_as_kib is not None for step in scenario.steps):
         wrap = Wrapper(dockerutil.object_name(scenario.name, "wrap"))
         ctx.client.volumes.create(name=wrap.volume, labels=dockerutil.labels())
     started = time.monotonic()

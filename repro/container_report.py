@@ -142,8 +142,8 @@ def summary(runs: Sequence[ScenarioRun]) -> str:
 def step_json(run: StepRun) -> dict[str, Any]:
     return {
         "label": run.step.label, "command": list(run.step.argv), "mode": run.step.mode,
-        "mem_mib": run.step.mem_mib, "wrap_as_kb": run.step.wrap_as_kb,
-        "tree_as_kb": run.step.tree_as_kb, "seconds": round(run.seconds, 2),
+        "mem_mib": run.step.mem_mib, "wrap_as_kib": run.step.wrap_as_kib,
+        "tree_as_kib": run.step.tree_as_kib, "seconds": round(run.seconds, 2),
         "expect": expect_json(run.step.expect), **verdict_json(run.verdict),
         "observed": {k: jsonable(v) for k, v in run.observed.items()},
         "stdout": run.result.stdout[-4000:], "stderr": run.result.stderr[-4000:],

@@ -50,10 +50,10 @@ ENVIRONMENT = {
 
 
 def raw(
-    argv: Sequence[str], as_kb: int | None = None, oom_adj: int | None = None
+    argv: Sequence[str], as_kib: int | None = None, oom_adj: int | None = None
 ) -> tuple[str, ...]:
     """``argv`` under the raw-signature parent (``docker/scripts/rawsig.py``)."""
-    limit = ("--as-kb", str(as_kb)) if as_kb is not None else ()
+    limit = ("--as-kib", str(as_kib)) if as_kib is not None else ()
     adj = ("--oom-score-adj", str(oom_adj)) if oom_adj is not None else ()
     return ("python3", f"{SCRIPTS}/rawsig.py", *limit, *adj, "--", *argv)
 
@@ -65,23 +65,23 @@ class Step:
     expect: Expect
     mem_mib: float | None = None  # the container's memory limit: it holds the whole tree
     # Injects WRAPPED_PYTHON, running /usr/bin/python3 under this RLIMIT_AS (KiB): child-only.
-    wrap_as_kb: int | None = None
+    wrap_as_kib: int | None = None
     # RLIMIT_AS (KiB) set before the step's command execs: the whole tree, sdkboot included.
-    tree_as_kb: int | None = None
+    tree_as_kib: int | None = None
     timeout: float = 420.0
 
     @property
     def argv(self) -> tuple[str, ...]:
-        if self.tree_as_kb is None:
+        if self.tree_as_kib is None:
             return self.command
         # exec: the command itself is the container's PID 1, as it would be without the limit.
-        return ("/bin/sh", "-c", f'ulimit -v {self.tree_as_kb} && exec "$@"', "sh", *self.command)
+        return ("/bin/sh", "-c", f'ulimit -v {self.tree_as_kib} && exec "$@"', "sh", *self.command)
 
     @property
     def mode(self) -> str:
-        if self.mem_mib is not None or self.tree_as_kb is not None:
+        if self.mem_mib is not None or self.tree_as_kib is not None:
             return "tree"
-        if self.wrap_as_kb is not None or "--as-kb" in self.command:
+        if self.wrap_as_kib is not None or "--as-kib" in self.command:
             return "child"
         return "none"
 
@@ -146,11 +146,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         Step("build", ENSURE_AS, exact({
             **NO_TRACEBACK, "exit": 1, "outcome": "BUILD_FAILED",
             "err_kind": "signal_killed:-11", "rc": -11, "cooldown": True,
-        }, SEGV_EXACT), wrap_as_kb=5000),
+        }, SEGV_EXACT), wrap_as_kib=5000),
         # The cooldown is per interpreter, so the retry must name the same one.
         Step("retry", ENSURE_AS, exact({
             "exit": 3, "outcome": "SKIP_COOLDOWN", "subprocesses": 0,
-        }, "the cooldown file decides; nothing is spawned"), wrap_as_kb=5000),
+        }, "the cooldown file decides; nothing is spawned"), wrap_as_kib=5000),
     )),
     Scenario("healthy", "debian12-venv", "ample memory: the default chain (lean first)", (
         Step("build", ENSURE, exact({
@@ -202,11 +202,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         Step("mem-128MiB", raw(VENV), exact({"signature": "0/E/E"},
                                             "128 MiB: 40 MiB above the 88 MiB success edge"),
              mem_mib=128),
-        Step("as-5000KiB", raw(VENV, as_kb=5000), exact({"signature": "-11/E/E"}, SEGV_EXACT)),
-        Step("as-9000KiB", raw(VENV, as_kb=9000), exact({
+        Step("as-5000KiB", raw(VENV, as_kib=5000), exact({"signature": "-11/E/E"}, SEGV_EXACT)),
+        Step("as-9000KiB", raw(VENV, as_kib=9000), exact({
             "signature": "127/E/N", "stderr_tail": Matches("error while loading shared libraries"),
         }, "9000 KiB: mid-band of the loader's failure (7336-10460 KiB)")),
-        Step("as-40MiB", raw(VENV, as_kb=40 * 1024), exact({
+        Step("as-40MiB", raw(VENV, as_kib=40 * 1024), exact({
             "signature": "1/E/N", "stderr_tail": Matches("ensurepip"),
         }, "40 MiB: mid-band of ensurepip's failure (16.8-62.6 MiB)")),
     )),

@@ -1,7 +1,7 @@
 """Run one command the way a bootstrapper does and print its raw failure signature as JSON.
 
 Runs inside the repro containers (mounted read-only at /opt/repro). The parent is a Python
-``subprocess.run(capture_output=True)``, as in signatures.md; ``--as-kb`` sets RLIMIT_AS in
+``subprocess.run(capture_output=True)``, as in signatures.md; ``--as-kib`` sets RLIMIT_AS in
 the child before exec, so the limit hits the command and not this parent. ``--oom-score-adj``
 raises the child's OOM score (no privilege needed), so that under a cgroup limit the kernel
 kills the command rather than this parent, which is often the larger process early on.
@@ -60,13 +60,13 @@ def measure(argv: list[str], setup: Callable[[], None], timeout: float) -> dict[
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--as-kb", type=int, default=None, help="RLIMIT_AS for the child, KiB")
+    parser.add_argument("--as-kib", type=int, default=None, help="RLIMIT_AS for the child, KiB")
     parser.add_argument("--oom-score-adj", type=int, default=None, help="for the child")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
-    setup = in_child(args.as_kb, args.oom_score_adj)
+    setup = in_child(args.as_kib, args.oom_score_adj)
     print(json.dumps(measure(argv, setup, args.timeout)), flush=True)
     return 0
 

@@ -157,8 +157,8 @@ def test_every_limited_step_says_where_its_limit_sits() -> None:
     modes = {step.label: step.mode for s in container_scenarios.SCENARIOS for step in s.steps
              if s.name == "signature-raw"}
     assert (modes["unlimited"], modes["mem-24MiB"], modes["as-40MiB"]) == ("none", "tree", "child")
-    wrapped = Step("b", container_scenarios.ENSURE_AS, exact({"exit": 1}), wrap_as_kb=5000)
-    tree = Step("h", container_scenarios.HOOK, exact({"exit": 0}), tree_as_kb=30 * 1024)
+    wrapped = Step("b", container_scenarios.ENSURE_AS, exact({"exit": 1}), wrap_as_kib=5000)
+    tree = Step("h", container_scenarios.HOOK, exact({"exit": 0}), tree_as_kib=30 * 1024)
     assert (wrapped.mode, tree.mode) == ("child", "tree")
     assert tree.argv[:3] == ("/bin/sh", "-c", 'ulimit -v 30720 && exec "$@"')
     assert tree.argv[4:] == container_scenarios.HOOK
@@ -215,9 +215,9 @@ def test_memory_sets_swap_equal_to_memory() -> None:
 
 
 def test_raw_builds_the_parent_command() -> None:
-    argv = container_scenarios.raw(("python3", "-m", "venv", "/e"), as_kb=5000, oom_adj=1000)
+    argv = container_scenarios.raw(("python3", "-m", "venv", "/e"), as_kib=5000, oom_adj=1000)
     assert argv[:2] == ("python3", "/opt/repro/rawsig.py")
-    assert argv[2:] == ("--as-kb", "5000", "--oom-score-adj", "1000", "--", "python3", "-m",
+    assert argv[2:] == ("--as-kib", "5000", "--oom-score-adj", "1000", "--", "python3", "-m",
                         "venv", "/e")
 
 
