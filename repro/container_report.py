@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from repro import images, sdkout
+from repro import report, sdkout
 from repro.container_scenarios import Scenario, Step
 from repro.verdict import Verdict, describe, expect_json, jsonable, judge, verdict_json
 
@@ -161,7 +161,7 @@ def run_json(run: ScenarioRun) -> dict[str, Any]:
 
 def explain(run: ScenarioRun) -> str:
     """A failure message for pytest: the table, then each failing step's streams."""
-    lines = [images.format_table(table_rows([run]))]
+    lines = [report.aligned_table(table_rows([run]))]
     for step in run.steps:
         if not step.passed:
             if step.result.others:

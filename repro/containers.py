@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from repro import dockerutil, images, repeat, report
+from repro import dockerutil, repeat, report
 from repro.container_engine import Context, context, run_scenario
 from repro.container_report import ScenarioRun, run_json, summary, table_rows
 from repro.container_scenarios import SCENARIOS, Scenario, Step, select
@@ -76,7 +76,7 @@ def print_report(runs: Sequence[ScenarioRun], as_json: bool) -> None:
     if as_json:
         print(json.dumps([run_json(run) for run in runs], indent=2))
         return
-    print(images.format_table(table_rows(runs)))
+    print(report.aligned_table(table_rows(runs)))
     print(summary(runs))
 
 

@@ -17,9 +17,9 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from repro import UsageError, debootstrap, dockerutil
+from repro import UsageError, debootstrap, dockerutil, report
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -208,19 +208,21 @@ def build_lock() -> Iterator[None]:
 
 @dataclass
 class ProgressLine:
-    """One self-overwriting status line on a terminal; silent when not a TTY (CI logs)."""
+    """A build's status on the one progress line (repro.report.Progress): the image's name,
+    the time since it began and, while debootstrap runs, how far each of its stages got."""
 
-    stream: IO[str] = field(default_factory=lambda: sys.stderr)
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
     name: str = ""
     started: float = field(default_factory=time.monotonic)
     counts: dict[str, int] = field(default_factory=dict)
+    shared: report.Progress | None = None  # another image's line: every status draws on one
+    line: report.Progress = field(init=False)
 
-    @property
-    def enabled(self) -> bool:
-        return bool(getattr(self.stream, "isatty", lambda: False)())
+    def __post_init__(self) -> None:
+        self.line = self.shared or report.Progress(self.stream)
 
     def named(self, name: str) -> ProgressLine:
-        return ProgressLine(self.stream, name)
+        return ProgressLine(self.stream, name, shared=self.line)
 
     def debootstrap_line(self, line: str) -> None:
         # "I: Retrieving libc6 2.36-9" -> count per stage, show the latest package.
@@ -230,15 +232,10 @@ class ProgressLine:
             self.show(f"{words[1].lower()} {self.counts[words[1]]}: {' '.join(words[2:4])}")
 
     def show(self, text: str) -> None:
-        if self.enabled:
-            line = f"{self.name}: {time.monotonic() - self.started:5.1f}s  {text}"
-            self.stream.write("\r" + line[:99].ljust(99))
-            self.stream.flush()
+        self.line.update(f"{self.name}: {time.monotonic() - self.started:5.1f}s  {text}")
 
     def clear(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * 99 + "\r")
-            self.stream.flush()
+        self.line.done()
 
 
 def state_rows(states: Sequence[ImageState]) -> list[list[str]]:
@@ -250,12 +247,6 @@ def state_rows(states: Sequence[ImageState]) -> list[list[str]]:
         packages = " ".join(state.recipe.packages)
         rows.append([state.recipe.name, state.recipe.ref, state.status, short, size, packages])
     return rows
-
-
-def format_table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 def state_json(state: ImageState) -> dict[str, Any]:
@@ -294,7 +285,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([state_json(state) for state in states], indent=2))
     else:
-        print(format_table(state_rows(states)))
+        print(report.aligned_table(state_rows(states)))
     return 0
 
 

@@ -1,10 +1,13 @@
-"""Rendering for people: Markdown tables, and a one-line progress display for terminals."""
+"""Rendering for people: Markdown tables (measurements), aligned tables (terminal listings),
+and the one-line progress display for terminals every repro command uses."""
 from __future__ import annotations
 
 import shutil
 import sys
 from collections.abc import Sequence
 from typing import TextIO
+
+from sdkboot.progress import terminal_columns
 
 
 def _cell(value: object) -> str:
@@ -24,6 +27,13 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def aligned_table(rows: Sequence[Sequence[str]]) -> str:
+    """Plain columns for a terminal, the first row the header: what the Docker commands print."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def fit(text: str, columns: int | None = None) -> str:
@@ -46,7 +56,8 @@ class Progress:
 
     def update(self, text: str) -> None:
         if self.enabled:
-            line = fit(text)
+            # The width of the terminal this stream writes to: stdout may be a pipe meanwhile.
+            line = fit(text, terminal_columns(self.stream))
             self.stream.write("\r" + line.ljust(self.width))
             self.stream.flush()
             self.width = len(line)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from repro import Unsupported, UsageError, debootstrap, dockerutil, images
+from repro import Unsupported, UsageError, debootstrap, dockerutil, images, report
 from repro.images import ImageState, ProgressLine, Recipe
 
 # ---- recipes ----
@@ -198,7 +198,7 @@ def test_state_rows_show_missing_current_and_stale() -> None:
     rows = images.state_rows(states)
     assert [row[2] for row in rows] == ["STATUS", "missing", "current", "stale"]
     assert rows[2][3] == "a" * 12 and rows[2][4] == "3.0 MiB"
-    table = images.format_table(rows)
+    table = report.aligned_table(rows)
     assert table.splitlines()[0].startswith("IMAGE")
 
 
