@@ -6,7 +6,6 @@ directory) as arguments, so fixture trees can stand in for the kernel's files in
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 import time
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repro import Unsupported
+from repro.mounts import Mount, parse_mountinfo
 from sdkboot import memlimit
 
 @dataclass(frozen=True)
@@ -49,14 +49,6 @@ class Hierarchy:
     mount: Path  # where that hierarchy is mounted (ancestors stop here)
 
 
-@dataclass(frozen=True)
-class Mount:
-    fstype: str
-    root: str  # the cgroup path shown at the mount point (not "/" inside some containers)
-    point: Path
-    options: frozenset[str]
-
-
 def parse_proc_cgroup(text: str) -> dict[str, str]:
     """Map each controller (and "" for the v2 line) to this process's cgroup path."""
     paths: dict[str, str] = {}
@@ -66,23 +58,6 @@ def parse_proc_cgroup(text: str) -> dict[str, str]:
             for controller in parts[1].split(","):
                 paths[controller] = parts[2]
     return paths
-
-
-def _unescape(field: str) -> str:
-    # mountinfo writes space, tab, newline and backslash as 3-digit octal escapes.
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def parse_mountinfo(text: str) -> list[Mount]:
-    mounts = []
-    for line in text.splitlines():
-        fields = line.split()
-        if "-" not in fields:
-            continue
-        sep = fields.index("-")
-        fstype, options = fields[sep + 1], frozenset(fields[sep + 3].split(","))
-        mounts.append(Mount(fstype, _unescape(fields[3]), Path(_unescape(fields[4])), options))
-    return mounts
 
 
 def _under(mount: Mount, cgroup_path: str) -> Path:

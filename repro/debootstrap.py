@@ -15,7 +15,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Callable
 
-from repro import Unsupported
+from repro import Unsupported, mounts
 
 Progress = Callable[[str], None]
 CHUNK = 1 << 20
@@ -126,25 +126,12 @@ def _finish_tar(proc: subprocess.Popen[bytes], check: bool) -> None:
 
 
 def mounts_below(target: str, mountinfo: str | None = None) -> list[str]:
-    """Mount points at or under ``target``, deepest first, from /proc/self/mounts."""
+    """Mount points at or under ``target``, deepest first, from /proc/self/mountinfo."""
     root = os.path.realpath(target)
-    text = mountinfo if mountinfo is not None else _read_mounts()
-    points = [_unescape(line.split()[1]) for line in text.splitlines() if len(line.split()) > 1]
+    text = mountinfo if mountinfo is not None else mounts.read_mountinfo()
+    points = [str(mount.point) for mount in mounts.parse_mountinfo(text)]
     inside = [p for p in points if p == root or p.startswith(root + os.sep)]
     return sorted(set(inside), key=len, reverse=True)
-
-
-def _read_mounts() -> str:
-    try:
-        with open("/proc/self/mounts", encoding="utf-8") as handle:
-            return handle.read()
-    except OSError:
-        return ""
-
-
-def _unescape(field: str) -> str:
-    # /proc/mounts writes spaces and tabs in paths as octal escapes.
-    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
 
 
 def remove_rootfs(target: str) -> None:

@@ -61,12 +61,6 @@ def test_parse_proc_cgroup_maps_each_controller() -> None:
     assert cgroups.parse_proc_cgroup(V2_PROC) == {"": "/user.slice/app.scope"}
 
 
-def test_parse_mountinfo_unescapes_paths() -> None:
-    text = r"41 31 0:38 / /sys/fs/my\040cgroup rw,relatime shared:9 - cgroup2 cgroup2 rw" + "\n"
-    (mount,) = cgroups.parse_mountinfo(text)
-    assert (mount.fstype, mount.root, mount.point) == ("cgroup2", "/", Path("/sys/fs/my cgroup"))
-
-
 def test_locate_v1_prefers_the_memory_mount_on_hybrid_hosts(v1_tree: tuple[Path, str]) -> None:
     memory, info = v1_tree
     found = cgroups.locate(V1_PROC, info)

@@ -101,11 +101,11 @@ def test_missing_debootstrap_names_the_package(monkeypatch: pytest.MonkeyPatch) 
 
 def test_mounts_below_finds_leftover_mounts_deepest_first() -> None:
     text = "\n".join([
-        "proc /r/root/proc proc rw 0 0",
-        "sysfs /r/root/sys sysfs rw 0 0",
-        "devpts /r/root/dev/pts devpts rw 0 0",
-        "tmpfs /r/root2/proc tmpfs rw 0 0",
-        "x /r/with\\040space/proc x rw 0 0",
+        "22 1 0:5 / /r/root/proc rw,nosuid - proc proc rw",
+        "23 1 0:6 / /r/root/sys rw - sysfs sysfs rw",
+        "24 1 0:7 / /r/root/dev/pts rw shared:2 - devpts devpts rw",
+        "25 1 0:8 / /r/root2/proc rw - tmpfs tmpfs rw",
+        "26 1 0:9 / /r/with\\040space/proc rw - x x rw",
     ])
     assert debootstrap.mounts_below("/r/root", text) == [
         "/r/root/dev/pts", "/r/root/proc", "/r/root/sys",
