@@ -1,4 +1,4 @@
-"""The Docker pieces shared by ``repro.images`` and ``repro.containers``.
+"""The Docker pieces shared by ``repro.images`` and ``repro.container_engine``.
 
 Everything talks to the engine through docker-py, never the ``docker`` CLI. A missing SDK or
 engine becomes ``repro.Unsupported`` with one line saying what to install: no traceback.
