@@ -6,6 +6,7 @@ and the proof that the lean strategy succeeds at a limit where naive venv + pip 
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ from repro.bench.measure import run_way
 from repro.bench.ways import WAYS, Context, Tools, hook_built, hook_contract
 from sdkboot import floors as runtime_floors
 from sdkboot.floors import Floor
+from tests.conftest import require_capability
 from tests.repro.conftest import require_linux_root
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -120,6 +122,8 @@ def test_lean_builds_and_imports_under_a_cgroup_limit_that_kills_naive_venv_and_
 @pytest.mark.slow
 def test_bench_quick_runs_end_to_end(tmp_path: Path, filled_wheelhouse: Path) -> None:
     require_linux_root()
+    if importlib.util.find_spec("matplotlib") is None:
+        require_capability("matplotlib (the plot extra) draws floors.png: pip install -e '.[plot]'")
     out = tmp_path / "quick.json"
     env = {**os.environ, "SDKBOOT_WHEELHOUSE": str(filled_wheelhouse), "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-m", "repro", "bench", "--quick", "--out", str(out),
