@@ -5,6 +5,7 @@ fstat, lstat, a use mark), timed against the same call with the lock left out.
 
     python benchmarks/bench_activate.py [--calls 5000]
 """
+
 from __future__ import annotations
 
 import shutil

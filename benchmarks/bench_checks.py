@@ -5,11 +5,11 @@ rule on its own, beside the walk down that a private state dir spares.
 
     python benchmarks/bench_checks.py [--calls 20000]
 """
+
 from __future__ import annotations
 
 import shutil
 import sys
-from typing import Optional
 
 from _common import arguments, built_spec, median_p99, row, scratch, time_calls
 
@@ -18,7 +18,7 @@ from sdkboot import ownership, state
 from sdkboot.layout import Layout
 
 
-def _none(*args: object) -> Optional[str]:
+def _none(*args: object) -> str | None:
     return None
 
 

@@ -4,6 +4,7 @@ against starting the env's interpreter directly.
 
     python benchmarks/bench_discovery.py [--calls 200] [--baseline-calls 20]
 """
+
 from __future__ import annotations
 
 import os
@@ -11,7 +12,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
 
 from _common import MODULE, REPO, arguments, built_spec, row, scratch, time_calls
 
@@ -21,10 +21,10 @@ from sdkboot.strategies.base import venv_python
 COLD_ROUNDS = 5
 
 
-def _shim() -> List[str]:
+def _shim() -> list[str]:
     """An unselected pyenv shim, the way a launcher that trusts PATH would meet it ([] when absent)."""
     shims = Path(os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")) / "shims"
-    found = sorted(p for p in shims.glob("python3.*") if p.name[len("python3."):].isdigit())
+    found = sorted(p for p in shims.glob("python3.*") if p.name[len("python3.") :].isdigit())
     return [str(found[0]), "-c", "pass"] if found else []
 
 
@@ -43,22 +43,36 @@ def main() -> None:
         warm_ms = time_calls(lambda: discover(cache_file=str(cache)), args.calls)
         bare = time_calls(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), args.baseline_calls)
         shim = _shim()
-        shim_ms = time_calls(lambda: subprocess.run(shim, capture_output=True), min(args.baseline_calls, 5)) if shim \
-            else []
+        shim_ms = (
+            time_calls(lambda: subprocess.run(shim, capture_output=True), min(args.baseline_calls, 5)) if shim else []
+        )
         spec = built_spec(root / "env")
         script = root / "agent.py"
         script.write_text(f"import {MODULE}\n")
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        run_argv = [sys.executable, "-m", "sdkboot", "run", "--state-dir", spec.root, "--import-name", MODULE,
-                    *spec.requirements, "--", str(script)]
+        run_argv = [
+            sys.executable,
+            "-m",
+            "sdkboot",
+            "run",
+            "--state-dir",
+            spec.root,
+            "--import-name",
+            MODULE,
+            *spec.requirements,
+            "--",
+            str(script),
+        ]
         run_ms = time_calls(lambda: subprocess.run(run_argv, check=True, env=env), args.baseline_calls)
         direct = [venv_python(spec.root + "/builds/" + os.listdir(spec.root + "/builds")[0]), str(script)]
         direct_ms = time_calls(lambda: subprocess.run(direct, check=True), args.baseline_calls)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     probed = [i for i in found.interpreters if i.info is not None]
-    print(f"python {sys.version.split()[0]}; {len(found.interpreters)} candidates, {len(probed)} probed:"
-          f" {', '.join(i.info.label for i in probed if i.info)}")
+    print(
+        f"python {sys.version.split()[0]}; {len(found.interpreters)} candidates, {len(probed)} probed:"
+        f" {', '.join(i.info.label for i in probed if i.info)}"
+    )
     print(row("discover(), cold: every candidate probed", cold_ms))
     print(row("discover(), from the cache: 0 processes", warm_ms))
     print(row("baseline: bare `python -c pass`", bare))

@@ -5,15 +5,15 @@ bare ``python -c pass``.
 
     python benchmarks/bench_noop.py [--calls 10000] [--baseline-calls 200] [--sdk]
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
 import sys
-from typing import Dict, List
 
-from _common import arguments, REPO, built_spec, median_p99, row, scratch, time_calls
+from _common import REPO, arguments, built_spec, median_p99, row, scratch, time_calls
 
 import sdkboot
 from sdkboot import bundle, seal, state
@@ -38,15 +38,17 @@ def main() -> None:
         _, pyz_size = bundle.write(str(pyz))
         module_env = {**os.environ, "PYTHONPATH": str(REPO)}
         bare_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        hooks: Dict[str, List[float]] = {"-m": [], "pyz": [], "pass": []}
+        hooks: dict[str, list[float]] = {"-m": [], "pyz": [], "pass": []}
         for _ in range(20):  # interleaved: a loaded machine slows all three alike
             hooks["-m"] += time_calls(lambda: _quiet(_hook_argv(spec, ["-m", "sdkboot"]), module_env), 1)
             hooks["pyz"] += time_calls(lambda: _quiet(_hook_argv(spec, [str(pyz)]), bare_env), 1)
             hooks["pass"] += time_calls(lambda: _quiet([sys.executable, "-c", "pass"], bare_env), 1)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"python {sys.version.split()[0]}; env: {'the claude-agent-sdk closure' if args.sdk else 'one module'}"
-          f" ({walk[0]} distributions sealed); outcomes of the measured calls: {', '.join(sorted(outcomes))}")
+    print(
+        f"python {sys.version.split()[0]}; env: {'the claude-agent-sdk closure' if args.sdk else 'one module'}"
+        f" ({walk[0]} distributions sealed); outcomes of the measured calls: {', '.join(sorted(outcomes))}"
+    )
     print(row("sdkboot.ensure() no-op, in process", noop))
     print(row("  the same without the damage check", unsealed))
     print(f"{'  difference of the medians':<48} {median_p99(noop)[0] - median_p99(unsealed)[0]:.4f} ms")
@@ -63,8 +65,8 @@ def main() -> None:
 def _with_and_without_the_check(spec: sdkboot.Spec, calls: int, outcomes: set) -> tuple:
     """ensure() no-ops with the damage check and with it stubbed out, in interleaved rounds."""
     real_check = seal.check
-    sealed: List[float] = []
-    unsealed: List[float] = []
+    sealed: list[float] = []
+    unsealed: list[float] = []
     for _ in range(10):
         sealed += time_calls(lambda: outcomes.add(sdkboot.ensure(spec).outcome.name), calls // 10)
         seal.check = lambda *a: None  # type: ignore[assignment]
@@ -86,13 +88,23 @@ def _walk_cost(spec: sdkboot.Spec, calls: int) -> tuple:
     return len(entries), walk, quick
 
 
-def _quiet(argv: List[str], env: dict) -> None:
+def _quiet(argv: list[str], env: dict) -> None:
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
-def _hook_argv(spec: sdkboot.Spec, how: List[str]) -> List[str]:
-    return [sys.executable, *how, "hook", "--state-dir", spec.root, "--import-name", spec.import_name,
-            "--no-index", *[arg for link in spec.find_links for arg in ("--find-links", link)], *spec.requirements]
+def _hook_argv(spec: sdkboot.Spec, how: list[str]) -> list[str]:
+    return [
+        sys.executable,
+        *how,
+        "hook",
+        "--state-dir",
+        spec.root,
+        "--import-name",
+        spec.import_name,
+        "--no-index",
+        *[arg for link in spec.find_links for arg in ("--find-links", link)],
+        *spec.requirements,
+    ]
 
 
 if __name__ == "__main__":

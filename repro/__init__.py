@@ -3,6 +3,7 @@
 Linux-only in practice (RLIMIT_AS semantics, cgroups); the pure parts import anywhere.
 The runtime package ``sdkboot`` never imports this one.
 """
+
 from __future__ import annotations
 
 # Bad command-line input, reported as one line on stderr with exit 2: the runtime's own class,

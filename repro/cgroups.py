@@ -3,6 +3,7 @@
 Every reader takes its inputs (the text of /proc/self/cgroup and /proc/self/mountinfo, or a
 directory) as arguments, so fixture trees can stand in for the kernel's files in tests.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,13 +12,14 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from repro import Unsupported
 from repro.mounts import Mount, parse_mountinfo
 from sdkboot import memlimit
+
 
 @dataclass(frozen=True)
 class Flavor:
@@ -167,10 +169,8 @@ class Group:
 
 
 def _kill(pid: int) -> None:
-    try:
+    with suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def detect() -> Hierarchy:

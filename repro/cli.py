@@ -5,6 +5,7 @@ subcommand and sets ``handler`` (``(args) -> exit code``) as a parser default. A
 cannot be imported (not written yet, or an optional dependency missing) still gets a command
 named after its last dotted part, which explains why it is unavailable instead of vanishing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,14 @@ from repro import Unsupported, UsageError
 from repro.scenarios import ScenarioError
 
 COMMAND_MODULES = (
-    "repro.sweep", "repro.floor", "repro.validate", "repro.wheelhouse", "repro.images",
-    "repro.containers", "repro.bench", "repro.faults",
+    "repro.sweep",
+    "repro.floor",
+    "repro.validate",
+    "repro.wheelhouse",
+    "repro.images",
+    "repro.containers",
+    "repro.bench",
+    "repro.faults",
 )
 
 EXIT_USAGE = 2
@@ -54,8 +61,7 @@ def _register(subparsers: argparse._SubParsersAction[Parser], module_name: str) 
 
 
 def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> Parser:
-    parser = Parser(prog="python -m repro",
-                    description="Reproduce bootstrap failures under memory limits.")
+    parser = Parser(prog="python -m repro", description="Reproduce bootstrap failures under memory limits.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in modules:
         _register(subparsers, module_name)

@@ -2,6 +2,7 @@
 
 Also the setup the CLI and the pytest fixtures share: the wheelhouse and the images.
 """
+
 from __future__ import annotations
 
 import io
@@ -17,8 +18,17 @@ from typing import Any, Callable
 from repro import Unsupported, dockerutil, images, limits
 from repro.container_report import ContainerResult, ScenarioRun, StepRun, judge_step
 from repro.container_scenarios import (
-    ENVIRONMENT, MIB, REPO, SCRIPTS, STATE, WHEELS, WRAPPED_PYTHON, Scenario, Step,
+    ENVIRONMENT,
+    MIB,
+    REPO,
+    SCRIPTS,
+    STATE,
+    WHEELS,
+    WRAPPED_PYTHON,
+    Scenario,
+    Step,
 )
+
 
 @dataclass(frozen=True)
 class Context:
@@ -139,8 +149,7 @@ def collect(container: Any, exit_code: int | str, others: int = 0) -> ContainerR
     )
 
 
-def run_step(ctx: Context, scenario: Scenario, step: Step, volume: str,
-             wrap: Wrapper | None = None) -> StepRun:
+def run_step(ctx: Context, scenario: Scenario, step: Step, volume: str, wrap: Wrapper | None = None) -> StepRun:
     container = create(ctx, scenario, step, volume, wrap.volume if wrap else None)
     try:
         if wrap is not None and step.wrap_as_kib is not None and wrap.written != step.wrap_as_kib:
@@ -159,9 +168,7 @@ def run_step(ctx: Context, scenario: Scenario, step: Step, volume: str,
         dockerutil.remove_container(container)
 
 
-def run_scenario(
-    ctx: Context, scenario: Scenario, on_step: Callable[[Step], None] = lambda step: None
-) -> ScenarioRun:
+def run_scenario(ctx: Context, scenario: Scenario, on_step: Callable[[Step], None] = lambda step: None) -> ScenarioRun:
     """All steps, each in a fresh container, sharing one state volume; always cleaned up."""
     volume = dockerutil.object_name(scenario.name, "state")
     ctx.client.volumes.create(name=volume, labels=dockerutil.labels())

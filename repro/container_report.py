@@ -7,6 +7,7 @@ last event of ``events.jsonl`` as ``event.*``, ``cooldown`` (the file exists), t
 any process was killed, even if the container exited 0), so the checks read the scenario's own
 result first. Pure: no engine needed.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ from typing import Any
 from repro import report, sdkout
 from repro.container_scenarios import Scenario, Step
 from repro.verdict import Verdict, describe, expect_json, jsonable, judge, verdict_json
+
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, object]:
     """Nested dicts as dotted keys: ``{"metrics": {"a": 1}}`` -> ``{"metrics.a": 1}``."""
@@ -108,20 +110,26 @@ def shorten(text: str, width: int = 44) -> str:
 
 
 def table_rows(runs: Sequence[ScenarioRun]) -> list[list[str]]:
-    rows = [["SCENARIO", "STEP", "MODE", "FORM", "TIME", "CHECK", "EXPECTED", "OBSERVED",
-             "VERDICT"]]
+    rows = [["SCENARIO", "STEP", "MODE", "FORM", "TIME", "CHECK", "EXPECTED", "OBSERVED", "VERDICT"]]
     for run in runs:
         for step in run.steps:
             verdict = step.verdict
             for index, check in enumerate(verdict.checks):
                 first = index == 0
                 time_cell = f"{step.seconds:.1f}s" if first else ""
-                rows.append([
-                    run.scenario.name, step.step.label, step.step.mode if first else "",
-                    step.step.expect.form if first else "", time_cell,
-                    check.key, shorten(describe(check.expected)), shorten(describe(check.observed)),
-                    ("ok" if check.ok else "MISMATCH") if not first else verdict_cell(verdict, check.ok),
-                ])
+                rows.append(
+                    [
+                        run.scenario.name,
+                        step.step.label,
+                        step.step.mode if first else "",
+                        step.step.expect.form if first else "",
+                        time_cell,
+                        check.key,
+                        shorten(describe(check.expected)),
+                        shorten(describe(check.observed)),
+                        ("ok" if check.ok else "MISMATCH") if not first else verdict_cell(verdict, check.ok),
+                    ]
+                )
     return rows
 
 
@@ -141,20 +149,29 @@ def summary(runs: Sequence[ScenarioRun]) -> str:
 
 def step_json(run: StepRun) -> dict[str, Any]:
     return {
-        "label": run.step.label, "command": list(run.step.argv), "mode": run.step.mode,
-        "mem_mib": run.step.mem_mib, "wrap_as_kib": run.step.wrap_as_kib,
-        "tree_as_kib": run.step.tree_as_kib, "seconds": round(run.seconds, 2),
-        "expect": expect_json(run.step.expect), **verdict_json(run.verdict),
+        "label": run.step.label,
+        "command": list(run.step.argv),
+        "mode": run.step.mode,
+        "mem_mib": run.step.mem_mib,
+        "wrap_as_kib": run.step.wrap_as_kib,
+        "tree_as_kib": run.step.tree_as_kib,
+        "seconds": round(run.seconds, 2),
+        "expect": expect_json(run.step.expect),
+        **verdict_json(run.verdict),
         "observed": {k: jsonable(v) for k, v in run.observed.items()},
-        "stdout": run.result.stdout[-4000:], "stderr": run.result.stderr[-4000:],
+        "stdout": run.result.stdout[-4000:],
+        "stderr": run.result.stderr[-4000:],
     }
 
 
 def run_json(run: ScenarioRun) -> dict[str, Any]:
     scenario = run.scenario
     return {
-        "scenario": scenario.name, "image": scenario.image, "summary": scenario.summary,
-        "passed": run.passed, "seconds": round(run.seconds, 2),
+        "scenario": scenario.name,
+        "image": scenario.image,
+        "summary": scenario.summary,
+        "passed": run.passed,
+        "seconds": round(run.seconds, 2),
         "steps": [step_json(step) for step in run.steps],
     }
 
@@ -165,9 +182,11 @@ def explain(run: ScenarioRun) -> str:
     for step in run.steps:
         if not step.passed:
             if step.result.others:
-                lines.append(f"--- {step.step.label}: {step.result.others} other container(s) ran "
-                             "meanwhile; the interpreter's device number moves with them "
-                             "(docker/README.md)")
+                lines.append(
+                    f"--- {step.step.label}: {step.result.others} other container(s) ran "
+                    "meanwhile; the interpreter's device number moves with them "
+                    "(docker/README.md)"
+                )
             lines += [f"--- {step.step.label} stdout:", step.result.stdout[-2000:]]
             lines += [f"--- {step.step.label} stderr:", step.result.stderr[-2000:]]
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 The scenarios are data (repro.container_scenarios), driven by repro.container_engine and
 judged and reported by repro.container_report; this module is the command line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,6 +15,7 @@ from repro import dockerutil, repeat, report
 from repro.container_engine import Context, context, run_scenario
 from repro.container_report import ScenarioRun, run_json, summary, table_rows
 from repro.container_scenarios import SCENARIOS, Scenario, Step, select
+
 
 def cmd_containers(args: argparse.Namespace) -> int:
     scenarios = select(args.scenarios)
@@ -44,15 +46,21 @@ def tally_scenarios(
 
     def one_round(round_: int) -> None:
         for scenario in scenarios:
+
             def show(step: Step, name: str = scenario.name) -> None:
-                progress.update(repeat.progress_text(
-                    "containers", round_, times, (name, step.label), tallies))
+                progress.update(repeat.progress_text("containers", round_, times, (name, step.label), tallies))
 
             run = run_scenario(ctx, scenario, show)
             before = 0  # a step depends on the one before it: its overlap counts too
             for step in run.steps:
-                tallies.add(scenario.name, step.step.label, step.step.mode, step.verdict,
-                            step.seconds, overlapped=bool(step.result.others or before))
+                tallies.add(
+                    scenario.name,
+                    step.step.label,
+                    step.step.mode,
+                    step.verdict,
+                    step.seconds,
+                    overlapped=bool(step.result.others or before),
+                )
                 before = step.result.others
 
     return repeat.run_rounds(tallies, one_round)
@@ -84,9 +92,10 @@ def register(subparsers: Any) -> None:
     """``containers [SCENARIO...]``: run, print expected/observed/verdict, exit 1 on mismatch."""
     names = ", ".join(scenario.name for scenario in SCENARIOS)
     parser = subparsers.add_parser(
-        "containers", help="run the Docker scenarios (exit 1 on any mismatch)",
+        "containers",
+        help="run the Docker scenarios (exit 1 on any mismatch)",
         description=f"Scenarios: {names}. Each step is exact or declares the set of outcomes "
-                    "the kernel may give; --repeat N counts which came.",
+        "the kernel may give; --repeat N counts which came.",
     )
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="default: all")
     parser.add_argument("--json", action="store_true", help="machine-readable results")

@@ -3,6 +3,7 @@
 debootstrap uses the system's default mirror on purpose: on the build machines that is the
 only Debian source reachable, and it keeps mirror URLs out of the recipes.
 """
+
 from __future__ import annotations
 
 import glob
@@ -57,15 +58,13 @@ def make_rootfs_dir() -> str:
 def run(spec: Bootstrap, target: str, progress: Progress, timeout: float = TIMEOUT) -> None:
     """Run debootstrap, passing every output line to ``progress``."""
     tail: list[str] = []
-    proc = subprocess.Popen(
-        spec.argv(target), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    proc = subprocess.Popen(spec.argv(target), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     # A timer, not a check per line: a stalled download prints nothing at all.
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
     try:
         for line in proc.stdout or ():
-            tail = (tail + [line.rstrip()])[-15:]
+            tail = ([*tail, line.rstrip()])[-15:]
             progress(line.rstrip())
     finally:
         timer.cancel()

@@ -3,8 +3,10 @@
 Everything talks to the engine through docker-py, never the ``docker`` CLI. A missing SDK or
 engine becomes ``repro.Unsupported`` with one line saying what to install: no traceback.
 """
+
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -77,19 +79,15 @@ def remove_container(container: Any) -> None:
     """Force-remove, ignoring "already gone": cleanup must never mask the real error."""
     import docker
 
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         container.remove(force=True, v=True)
-    except docker.errors.NotFound:
-        pass
 
 
 def remove_volume(client: DockerClient, name: str) -> None:
     import docker
 
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         client.volumes.get(name).remove(force=True)
-    except docker.errors.NotFound:
-        pass
 
 
 def sweep(client: DockerClient, run: str | None = None) -> int:
@@ -111,4 +109,3 @@ def human_bytes(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
-

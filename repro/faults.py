@@ -5,6 +5,7 @@ test writes down its trials (see ``FaultLog`` in tests/conftest.py), then prints
 the trials, how many passed, and what the failing ones lost, which must be nothing. Tests that
 could not run here (no root for the tmpfs, say) are listed with the capability they need.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,8 +82,12 @@ def _pytest_argv(workers: int, select: str | None) -> list[str]:
 def run_suite(workers: int, select: str | None, seed: str) -> Run:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="sdkboot-faults-") as directory:
-        env = {**os.environ, REPORT_ENV: directory, SEED_ENV: seed,
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            REPORT_ENV: directory,
+            SEED_ENV: seed,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
         done = subprocess.run(_pytest_argv(workers, select), cwd=REPO, env=env, capture_output=True, text=True)
         records: list[dict[str, Any]] = []
         for name in sorted(os.listdir(directory)):
@@ -109,10 +114,16 @@ def table(run: Run) -> str:
 
 
 def to_json(run: Run) -> dict[str, Any]:
-    return {"seed": run.seed, "seconds": round(run.seconds, 1), "pytest_exit": run.exit_code,
-            "skipped": run.skipped,
-            "faults": [{"fault": f.name, "trials": f.trials, "passed": f.passed, "lost": f.lost,
-                        "failed_tests": f.failed_tests} for f in run.faults]}
+    return {
+        "seed": run.seed,
+        "seconds": round(run.seconds, 1),
+        "pytest_exit": run.exit_code,
+        "skipped": run.skipped,
+        "faults": [
+            {"fault": f.name, "trials": f.trials, "passed": f.passed, "lost": f.lost, "failed_tests": f.failed_tests}
+            for f in run.faults
+        ],
+    }
 
 
 def exit_code(run: Run) -> int:
@@ -130,8 +141,10 @@ def _main(args: argparse.Namespace) -> int:
         print(json.dumps(to_json(run), indent=2))
         return exit_code(run)
     print(table(run))
-    print(f"\n{sum(f.trials for f in run.faults)} trials in {run.seconds:.0f} s, seed {run.seed}"
-          f" (replay with --seed {run.seed})")
+    print(
+        f"\n{sum(f.trials for f in run.faults)} trials in {run.seconds:.0f} s, seed {run.seed}"
+        f" (replay with --seed {run.seed})"
+    )
     for skip in run.skipped:
         print(f"not run here: {skip}")
     if run.exit_code not in (0, 5):
@@ -141,19 +154,26 @@ def _main(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "faults", help="run the fault suite and print trials, passes and losses per fault",
+        "faults",
+        help="run the fault suite and print trials, passes and losses per fault",
         description="Runs tests/faults/ (races, kills and signals at seeded moments, disk full, "
-                    "read-only and hostile state dirs, hostile permissions and links, fuzz, clock jumps, "
-                    "readers during publish) and prints, per fault, the trials, how many passed and "
-                    "what was lost. Root on Linux runs all of it; elsewhere the root-only faults are "
-                    "listed as not run. Exit 0: nothing lost; 1: something lost or failed; 3: all "
-                    "passed but some faults could not run here.",
+        "read-only and hostile state dirs, hostile permissions and links, fuzz, clock jumps, "
+        "readers during publish) and prints, per fault, the trials, how many passed and "
+        "what was lost. Root on Linux runs all of it; elsewhere the root-only faults are "
+        "listed as not run. Exit 0: nothing lost; 1: something lost or failed; 3: all "
+        "passed but some faults could not run here.",
         epilog="example:\n  python -m repro faults --workers 2",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=2, metavar="N",
-                        help="pytest-xdist workers (default 2; 1 runs in one process)")
-    parser.add_argument("--seed", default=os.environ.get(SEED_ENV, "1301"), metavar="SEED",
-                        help="the seed of every random moment (default 1301, or $SDKBOOT_FAULT_SEED)")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, metavar="N", help="pytest-xdist workers (default 2; 1 runs in one process)"
+    )
+    parser.add_argument(
+        "--seed",
+        default=os.environ.get(SEED_ENV, "1301"),
+        metavar="SEED",
+        help="the seed of every random moment (default 1301, or $SDKBOOT_FAULT_SEED)",
+    )
     parser.add_argument("-k", metavar="EXPR", help="only the fault tests pytest -k EXPR selects")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(handler=_main)

@@ -1,4 +1,5 @@
 """Find a scenario's floor: the smallest limit at which it succeeds, confirmed against noise."""
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,7 @@ class Floor:
     samples: list[Sample]
 
 
-def _bisect(
-    search: Search, ok_kib: int, below: Sample, resolution: int
-) -> tuple[int, Sample | None]:
+def _bisect(search: Search, ok_kib: int, below: Sample, resolution: int) -> tuple[int, Sample | None]:
     while ok_kib - below.kib > resolution:
         sample = search.at((ok_kib + below.kib) // 2)
         if sample.signature.ok:
@@ -58,9 +57,7 @@ def _first_failure(search: Search, kib: int, times: int) -> Sample | None:
     return None
 
 
-def find_floor(
-    probe: Probe, lo: int, hi: int, resolution: int, confirmations: int = 2, raises: int = 8
-) -> Floor:
+def find_floor(probe: Probe, lo: int, hi: int, resolution: int, confirmations: int = 2, raises: int = 8) -> Floor:
     """Bisect between a failing lo and a succeeding hi, then confirm the floor ``confirmations``
     more times; each failed confirmation moves the floor up a resolution step (at most
     ``raises`` times), because near the edge a run can fail by chance."""
@@ -104,16 +101,18 @@ def _floor_text(floor: Floor) -> str:
 
 
 def to_json(floor: Floor) -> dict[str, Any]:
-    return {"floor_kib": floor.floor_kib, "confirmed": floor.confirmed,
-            "below": floor.below.to_json() if floor.below else None,
-            "samples": [s.to_json() for s in floor.samples]}
+    return {
+        "floor_kib": floor.floor_kib,
+        "confirmed": floor.confirmed,
+        "below": floor.below.to_json() if floor.below else None,
+        "samples": [s.to_json() for s in floor.samples],
+    }
 
 
 def start_floor(ctx: scenarios.Context, kind: limits.Kind, progress: report.Progress) -> Floor:
     """The smallest limit at which bare ``python -c pass`` starts: the bottom of any sweep of
     sdkboot's whole tree, and the yardstick the hook's own floor is held against."""
-    return descend_to_floor(probe_for(scenarios.SCENARIOS["bare"], ctx, kind, scenarios.CHILD,
-                                      progress), kind)
+    return descend_to_floor(probe_for(scenarios.SCENARIOS["bare"], ctx, kind, scenarios.CHILD, progress), kind)
 
 
 def descend_to_floor(probe: Probe, kind: limits.Kind) -> Floor:
@@ -128,11 +127,18 @@ def descend_to_floor(probe: Probe, kind: limits.Kind) -> Floor:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("floor", help="binary-search the smallest limit that succeeds",
-                                   description="Success is rc 0, except for the hook scenario: "
-                                   "its contract (async line first, one metrics line, exit 0).")
-    parser.add_argument("scenario", choices=sorted(scenarios.SCENARIOS), metavar="SCENARIO",
-                        help=f"one of: {', '.join(scenarios.SCENARIOS)}")
+    parser = subparsers.add_parser(
+        "floor",
+        help="binary-search the smallest limit that succeeds",
+        description="Success is rc 0, except for the hook scenario: "
+        "its contract (async line first, one metrics line, exit 0).",
+    )
+    parser.add_argument(
+        "scenario",
+        choices=sorted(scenarios.SCENARIOS),
+        metavar="SCENARIO",
+        help=f"one of: {', '.join(scenarios.SCENARIOS)}",
+    )
     options.add_limit_arguments(parser)
     options.add_mode_arguments(parser)
     options.add_context_arguments(parser)
@@ -150,15 +156,25 @@ def _main(args: argparse.Namespace) -> int:
         ctx = options.context(args, Path(scratch), scenario.needs_wheelhouse)
         progress = report.Progress()
         try:
-            floor = find_floor(probe_for(scenario, ctx, span.kind, mode, progress), span.lo_kib,
-                               span.hi_kib, span.resolution_kib, max(1, args.confirm))
+            floor = find_floor(
+                probe_for(scenario, ctx, span.kind, mode, progress),
+                span.lo_kib,
+                span.hi_kib,
+                span.resolution_kib,
+                max(1, args.confirm),
+            )
         finally:
             progress.done()
     title = f"{scenario.name} · {span.kind.name} · {mode} · {ctx.python}"
     if args.out:  # first: the runs are kept even if printing fails
-        document = {"title": title, "scenario": scenario.name, "limit": span.kind.name,
-                    "mode": mode, "host_cgroup_limit_kib": cgroups.own_limit_kib(),
-                    **to_json(floor)}
+        document = {
+            "title": title,
+            "scenario": scenario.name,
+            "limit": span.kind.name,
+            "mode": mode,
+            "host_cgroup_limit_kib": cgroups.own_limit_kib(),
+            **to_json(floor),
+        }
         args.out.write_text(json.dumps(document, indent=2) + "\n")
     print(summary(floor, title))
     return 0 if floor.floor_kib is not None and floor.confirmed else 1

@@ -5,6 +5,7 @@ debootstrap into a temporary directory, prunes the .debs and apt lists, and stre
 file system into the engine with docker-py's import. The image is labelled with a hash of its
 recipe, and a build is skipped while an image with that hash exists.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -130,9 +131,7 @@ def image_state(client: DockerClient, recipe: Recipe) -> ImageState:
     return ImageState(recipe, image.id, current, int(image.attrs.get("Size", 0)))
 
 
-def build(
-    client: DockerClient, recipe: Recipe, progress: ProgressLine, force: bool = False
-) -> BuildResult:
+def build(client: DockerClient, recipe: Recipe, progress: ProgressLine, force: bool = False) -> BuildResult:
     """Make ``recipe.ref`` current: re-tag an image with the same hash, else build one."""
     existing = None if force else find_current(client, recipe)
     if existing is not None:
@@ -179,7 +178,10 @@ def _import(client: DockerClient, recipe: Recipe, target: str, progress: Progres
     ]
     stream = debootstrap.tar_stream(target)
     client.api.import_image(
-        src=stream, repository=recipe.repository, tag=recipe.name, changes=changes,
+        src=stream,
+        repository=recipe.repository,
+        tag=recipe.name,
+        changes=changes,
         stream_src=True,
     )
     return str(client.images.get(recipe.ref).id)
@@ -252,9 +254,14 @@ def state_rows(states: Sequence[ImageState]) -> list[list[str]]:
 def state_json(state: ImageState) -> dict[str, Any]:
     recipe = state.recipe
     return {
-        "name": recipe.name, "ref": recipe.ref, "status": state.status,
-        "image_id": state.image_id, "size": state.size, "recipe_hash": recipe.digest,
-        "packages": list(recipe.packages), "notes": recipe.notes,
+        "name": recipe.name,
+        "ref": recipe.ref,
+        "status": state.status,
+        "image_id": state.image_id,
+        "size": state.size,
+        "recipe_hash": recipe.digest,
+        "packages": list(recipe.packages),
+        "notes": recipe.notes,
     }
 
 

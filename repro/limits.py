@@ -8,6 +8,7 @@ A limit reaches a process in one of two ways: set on the command itself between 
 exec (``preexec``), or by a shell line (``shell``) that a wrapper interpreter runs before it
 execs the real one, so that only the steps a bootstrapper spawns through it are limited.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,18 @@ from typing import IO, Callable, ClassVar, Protocol
 from repro import cgroups, survivors
 
 # 1024-based, as in the measurements this harness reproduces; a bare number is KiB.
-_UNITS_KIB = {"": 1, "k": 1, "kb": 1, "kib": 1, "m": 1024, "mb": 1024, "mib": 1024,
-              "g": 1024**2, "gb": 1024**2, "gib": 1024**2}
+_UNITS_KIB = {
+    "": 1,
+    "k": 1,
+    "kb": 1,
+    "kib": 1,
+    "m": 1024,
+    "mb": 1024,
+    "mib": 1024,
+    "g": 1024**2,
+    "gb": 1024**2,
+    "gib": 1024**2,
+}
 _SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*")
 
 
@@ -102,8 +113,7 @@ class RlimitAS:
     @contextmanager
     def applied(self) -> Iterator[Hooks]:
         # dash's ulimit sets the soft and the hard limit, as _set_address_space does.
-        yield Hooks(preexec=partial(_set_address_space, self.kib * 1024),
-                    shell=f"ulimit -v {self.kib}")
+        yield Hooks(preexec=partial(_set_address_space, self.kib * 1024), shell=f"ulimit -v {self.kib}")
 
 
 @dataclass(frozen=True)
@@ -116,8 +126,12 @@ class Cgroup:
     def applied(self) -> Iterator[Hooks]:
         with cgroups.limited(self.kib, self.hierarchy) as group:
             procs = shlex.quote(str(group.directory / "cgroup.procs"))
-            yield Hooks(group.join, group.kill_all, lambda: (group.peak_kib(), group.oom_kills()),
-                        shell=f"echo $$ > {procs} || exit 97")
+            yield Hooks(
+                group.join,
+                group.kill_all,
+                lambda: (group.peak_kib(), group.oom_kills()),
+                shell=f"echo $$ > {procs} || exit 97",
+            )
 
 
 NO_LIMIT = NoLimit()
@@ -206,8 +220,7 @@ def run(
     repro.survivors) before the harness kills it.
     """
     with limit.applied() as hooks:
-        return run_hooked(argv, hooks, describe(limit), timeout=timeout, env=env, cwd=cwd,
-                          mark=mark)
+        return run_hooked(argv, hooks, describe(limit), timeout=timeout, env=env, cwd=cwd, mark=mark)
 
 
 def run_hooked(
@@ -240,8 +253,20 @@ def run_hooked(
         wall = time.monotonic() - started
         peak, ooms = hooks.stats()
         stdout, stderr = _read(out), _read(err)
-    return Run(tuple(argv), label, rc, stdout, stderr, wall, peak or maxrss, ooms, timed_out,
-               survivors=tuple(str(s) for s in left), maxrss_kib=maxrss, cpu_s=cpu)
+    return Run(
+        tuple(argv),
+        label,
+        rc,
+        stdout,
+        stderr,
+        wall,
+        peak or maxrss,
+        ooms,
+        timed_out,
+        survivors=tuple(str(s) for s in left),
+        maxrss_kib=maxrss,
+        cpu_s=cpu,
+    )
 
 
 def _left_behind(mark: str | None) -> list[survivors.Survivor]:
@@ -276,10 +301,15 @@ def _spawn(
     """The started child, or why it did not start."""
     try:
         return subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd,
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=env,
+            cwd=cwd,
             # preexec_fn is the only way to set a limit between fork and exec; this harness
             # starts no threads, so the usual hazard does not apply.
-            preexec_fn=preexec,  # noqa: PLW1509
+            preexec_fn=preexec,
             start_new_session=True,  # its own process group: a timeout kills the whole tree
         )
     except (OSError, subprocess.SubprocessError) as exc:

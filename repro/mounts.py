@@ -1,4 +1,5 @@
 """The mount table, from /proc/self/mountinfo: the one parser for cgroups and debootstrap."""
+
 from __future__ import annotations
 
 import re

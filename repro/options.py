@@ -1,4 +1,5 @@
 """Command-line options shared by the scenario-driven commands (sweep, floor, validate)."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,19 +22,29 @@ def size_arg(text: str) -> int:
 
 def add_context_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every scenario-driven command shares."""
-    parser.add_argument("--python", default=DEFAULT_PYTHON,
-                        help=f"interpreter that runs the step (default {DEFAULT_PYTHON})")
-    parser.add_argument("--wheelhouse", type=Path, default=None,
-                        help="wheel dir (default $SDKBOOT_WHEELHOUSE or ~/.cache/sdkboot/wheelhouse)")
-    parser.add_argument("--timeout", type=float, default=90.0,
-                        help="seconds per run before its process group is killed (default 90)")
+    parser.add_argument(
+        "--python", default=DEFAULT_PYTHON, help=f"interpreter that runs the step (default {DEFAULT_PYTHON})"
+    )
+    parser.add_argument(
+        "--wheelhouse",
+        type=Path,
+        default=None,
+        help="wheel dir (default $SDKBOOT_WHEELHOUSE or ~/.cache/sdkboot/wheelhouse)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=90.0, help="seconds per run before its process group is killed (default 90)"
+    )
 
 
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     """Which limit, and the range searched (defaults per kind: see limits.KINDS)."""
-    parser.add_argument("--limit", default="as", choices=sorted(limits.KINDS),
-                        help="as (default): setrlimit(RLIMIT_AS) before exec; cgroup: a memory "
-                             "cgroup the process is placed in before exec")
+    parser.add_argument(
+        "--limit",
+        default="as",
+        choices=sorted(limits.KINDS),
+        help="as (default): setrlimit(RLIMIT_AS) before exec; cgroup: a memory "
+        "cgroup the process is placed in before exec",
+    )
     parser.add_argument("--lo", type=size_arg, help="lowest limit (e.g. 2m, 5000k)")
     parser.add_argument("--hi", type=size_arg, help="highest limit (e.g. 160m)")
     parser.add_argument("--resolution", type=size_arg, help="stop bisecting at this gap")
@@ -41,12 +52,16 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_mode_arguments(parser: argparse.ArgumentParser) -> None:
     """Where the limit sits, for the scenarios that run sdkboot (sdkboot, hook)."""
-    parser.add_argument("--tree", action="store_true",
-                        help="whole-tree mode: sdkboot itself starts under the limit, as under a "
-                             "user's ulimit -v or a session cgroup (default: child-only, the "
-                             "limit on the build steps, sdkboot unlimited)")
-    parser.add_argument("--no-preflight", action="store_true",
-                        help="pass --no-preflight to sdkboot, so that real floors are measured")
+    parser.add_argument(
+        "--tree",
+        action="store_true",
+        help="whole-tree mode: sdkboot itself starts under the limit, as under a "
+        "user's ulimit -v or a session cgroup (default: child-only, the "
+        "limit on the build steps, sdkboot unlimited)",
+    )
+    parser.add_argument(
+        "--no-preflight", action="store_true", help="pass --no-preflight to sdkboot, so that real floors are measured"
+    )
 
 
 def mode(args: argparse.Namespace, names: list[str]) -> str:
@@ -56,8 +71,9 @@ def mode(args: argparse.Namespace, names: list[str]) -> str:
     lacking = [name for name in names if TREE not in SCENARIOS[name].modes]
     if lacking:
         having = ", ".join(n for n, s in SCENARIOS.items() if TREE in s.modes)
-        raise UsageError(f"--tree puts sdkboot itself under the limit: only {having} run sdkboot"
-                         f" (not {', '.join(lacking)})")
+        raise UsageError(
+            f"--tree puts sdkboot itself under the limit: only {having} run sdkboot (not {', '.join(lacking)})"
+        )
     return TREE
 
 
@@ -73,8 +89,9 @@ def span(args: argparse.Namespace, lo_kib: int | None = None, hi_kib: int | None
     """The limit range from parsed options, filled from ``lo_kib``/``hi_kib``, then the kind's
     defaults."""
     kind = limits.KINDS[args.limit]
-    result = Span(kind, args.lo or lo_kib or kind.lo_kib, args.hi or hi_kib or kind.hi_kib,
-                  args.resolution or kind.resolution_kib)
+    result = Span(
+        kind, args.lo or lo_kib or kind.lo_kib, args.hi or hi_kib or kind.hi_kib, args.resolution or kind.resolution_kib
+    )
     if result.lo_kib >= result.hi_kib:
         raise UsageError(f"--lo {result.lo_kib}k must be below --hi {result.hi_kib}k")
     return result

@@ -1,4 +1,5 @@
 """Strip chart of signature versus limit, one strip per scenario (matplotlib: extra "plot")."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -14,8 +15,7 @@ def usable(path: Path) -> bool:
     """Whether a chart can be drawn; if not, says why in one line on stderr."""
     if importlib.util.find_spec("matplotlib") is not None:
         return True
-    print(f"repro: not writing {path}: matplotlib is missing (pip install 'sdkboot[plot]')",
-          file=sys.stderr)
+    print(f"repro: not writing {path}: matplotlib is missing (pip install 'sdkboot[plot]')", file=sys.stderr)
     return False
 
 
@@ -31,12 +31,12 @@ def strip_chart(sweeps: list[Sweep], title: str, path: Path) -> None:
     figure, axes = pyplot.subplots(figsize=(10, 1.2 + 0.6 * len(sweeps)))
     for row, sweep in enumerate(sweeps):
         for found, (lo, hi) in zip(sweep.ranges, _extents(sweep.ranges)):
-            axes.broken_barh([(lo, hi - lo)], (row - 0.4, 0.8),
-                             color=colours[found.signature.short()])
+            axes.broken_barh([(lo, hi - lo)], (row - 0.4, 0.8), color=colours[found.signature.short()])
     _decorate(axes, [s.scenario for s in sweeps], title)
     handles = [Patch(color=colours[label], label=label) for label in labels]
-    axes.legend(handles=handles, title="rc / stdout / stderr", fontsize="small",
-                loc="upper left", bbox_to_anchor=(1.01, 1))
+    axes.legend(
+        handles=handles, title="rc / stdout / stderr", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1)
+    )
     figure.savefig(path, dpi=120, bbox_inches="tight")
     pyplot.close(figure)
 

@@ -6,6 +6,7 @@ repro.verdict). The rule it enforces: a row asserted exactly must show one signa
 every run; a row that shows more than one must declare the set (and each signature must fall
 in it). Nothing is retried: each run counts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,9 @@ class Tallies:
     seconds: float = 0.0  # wall time of all rounds
     overlap_tracked: bool = False  # the rows say how often another run overlapped them
 
-    def add(self, group: str, row: str, mode: str, verdict: Verdict, seconds: float = 0.0,
-            overlapped: bool | None = None) -> None:
+    def add(
+        self, group: str, row: str, mode: str, verdict: Verdict, seconds: float = 0.0, overlapped: bool | None = None
+    ) -> None:
         key = (group, row)
         if key not in self.rows:
             self.rows[key] = Tally(group, row, mode, verdict.expect)
@@ -108,9 +110,17 @@ def table(tallies: Tallies) -> str:
     """A Markdown table, one line per (row, signature)."""
     grouped = any(t.group for t in tallies.rows.values())
     overlap = tallies.overlap_tracked
-    headers = [*(["scenario"] if grouped else []), "step" if grouped else "check", "mode", "form",
-               "signature", "runs", *(["other containers up"] if overlap else []), "slowest",
-               "verdict"]
+    headers = [
+        *(["scenario"] if grouped else []),
+        "step" if grouped else "check",
+        "mode",
+        "form",
+        "signature",
+        "runs",
+        *(["other containers up"] if overlap else []),
+        "slowest",
+        "verdict",
+    ]
     lines = []
     for tally in tallies.rows.values():
         for index, (sig, count) in enumerate(tally.counts.most_common()):
@@ -118,18 +128,17 @@ def table(tallies: Tallies) -> str:
             head = [tally.group] if grouped else []
             cells = [*head, tally.row, tally.mode, tally.expect.form] if first else [""] * (len(head) + 3)
             up = [f"{tally.overlapped[sig]}/{count}"] if overlap else []
-            lines.append([*cells, sig, f"{count}/{tally.runs}", *up, f"{tally.slowest[sig]:.1f} s",
-                          tally.labels[sig]])
+            lines.append([*cells, sig, f"{count}/{tally.runs}", *up, f"{tally.slowest[sig]:.1f} s", tally.labels[sig]])
     return report.markdown_table(headers, lines)
 
 
 def summary(tallies: Tallies) -> str:
     rows = list(tallies.rows.values())
     exact = sum(t.expect.exact for t in rows)
-    runs = (f"{tallies.rounds} of {tallies.repeat} rounds (interrupted)" if tallies.stopped
-            else f"{tallies.repeat} runs")
-    head = (f"{len(rows)} rows × {runs}: {exact} exact, {len(rows) - exact} declared sets, "
-            f"{tallies.seconds / 60:.1f} min")
+    runs = f"{tallies.rounds} of {tallies.repeat} rounds (interrupted)" if tallies.stopped else f"{tallies.repeat} runs"
+    head = (
+        f"{len(rows)} rows × {runs}: {exact} exact, {len(rows) - exact} declared sets, {tallies.seconds / 60:.1f} min"
+    )
     if tallies.load:
         head += f"; load average (1 min) during the run: {', '.join(tallies.load)}"
     problems = tallies.problems()
@@ -138,16 +147,33 @@ def summary(tallies: Tallies) -> str:
 
 def to_json(tallies: Tallies) -> dict[str, Any]:
     return {
-        "repeat": tallies.repeat, "rounds": tallies.rounds, "seconds": round(tallies.seconds, 1),
+        "repeat": tallies.repeat,
+        "rounds": tallies.rounds,
+        "seconds": round(tallies.seconds, 1),
         "load_average_1min": tallies.load,
         "problems": tallies.problems(),
-        "rows": [{"group": t.group, "row": t.row, "mode": t.mode, "form": t.expect.form,
-                  "why": t.expect.why, "expected": describe_expect(t.expect), "runs": t.runs,
-                  "signatures": [{"signature": sig, "count": n, "verdict": t.labels[sig],
-                                  "slowest_s": round(t.slowest[sig], 2),
-                                  "overlapped": t.overlapped[sig]}
-                                 for sig, n in t.counts.most_common()]}
-                 for t in tallies.rows.values()],
+        "rows": [
+            {
+                "group": t.group,
+                "row": t.row,
+                "mode": t.mode,
+                "form": t.expect.form,
+                "why": t.expect.why,
+                "expected": describe_expect(t.expect),
+                "runs": t.runs,
+                "signatures": [
+                    {
+                        "signature": sig,
+                        "count": n,
+                        "verdict": t.labels[sig],
+                        "slowest_s": round(t.slowest[sig], 2),
+                        "overlapped": t.overlapped[sig],
+                    }
+                    for sig, n in t.counts.most_common()
+                ],
+            }
+            for t in tallies.rows.values()
+        ],
     }
 
 
@@ -160,10 +186,15 @@ def load_average() -> str:
 
 
 def add_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repeat", type=_count, default=None, metavar="N",
-                        help="the flake check: run everything N times and print, per row, how "
-                             "often each signature came (exit 1 if an exact row varied or any "
-                             "run fell outside its row's expectation)")
+    parser.add_argument(
+        "--repeat",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="the flake check: run everything N times and print, per row, how "
+        "often each signature came (exit 1 if an exact row varied or any "
+        "run fell outside its row's expectation)",
+    )
 
 
 def _count(text: str) -> int:

@@ -1,5 +1,6 @@
 """Rendering for people: Markdown tables (measurements), aligned tables (terminal listings),
 and the one-line progress display for terminals every repro command uses."""
+
 from __future__ import annotations
 
 import shutil
@@ -20,7 +21,7 @@ def clip(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     half = (width - 3) // 2
-    return f"{text[:half]} … {text[len(text) - half:]}"
+    return f"{text[:half]} … {text[len(text) - half :]}"
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -10,6 +10,7 @@ unlimited (for the sdkboot scenarios, a wrapper interpreter limits only the buil
 live under the limit, as under a user's ``ulimit -v`` or a session's cgroup. Only scenarios
 that run sdkboot have both; for the others the step is the whole tree.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -78,8 +79,12 @@ class Scenario:
     read: Callable[[limits.Run], Report] | None = None
 
 
-_PINNED_ENV = {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-               "PIP_NO_INPUT": "1", "PIP_ROOT_USER_ACTION": "ignore"}
+_PINNED_ENV = {
+    "PIP_CONFIG_FILE": os.devnull,
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    "PIP_NO_INPUT": "1",
+    "PIP_ROOT_USER_ACTION": "ignore",
+}
 
 
 def run_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -90,8 +95,15 @@ def run_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def _install_args(ctx: Context, *where: str) -> list[str]:
-    return ["install", *where, "--no-index", "--find-links", str(ctx.wheelhouse),
-            "--no-cache-dir", wheelhouse.REQUIREMENT]
+    return [
+        "install",
+        *where,
+        "--no-index",
+        "--find-links",
+        str(ctx.wheelhouse),
+        "--no-cache-dir",
+        wheelhouse.REQUIREMENT,
+    ]
 
 
 def _setup(argv: list[str]) -> None:
@@ -140,9 +152,22 @@ def _sdkboot_command(ctx: Context, work: Path, launch: Launch, subcommand: str) 
     """``sdkboot <subcommand>`` run by ``ctx.python``; in child mode it builds with a wrapper."""
     tree = launch.mode == TREE
     builder = ctx.python if tree else _wrapper(work, launch.shell, ctx.python)
-    argv = [ctx.python, "-m", "sdkboot", subcommand, "--state-dir", str(work / "state"),
-            "--python", builder, "--no-index", "--find-links", str(ctx.wheelhouse),
-            "--timeout", str(int(ctx.timeout)), *ctx.sdkboot_args]
+    argv = [
+        ctx.python,
+        "-m",
+        "sdkboot",
+        subcommand,
+        "--state-dir",
+        str(work / "state"),
+        "--python",
+        builder,
+        "--no-index",
+        "--find-links",
+        str(ctx.wheelhouse),
+        "--timeout",
+        str(int(ctx.timeout)),
+        *ctx.sdkboot_args,
+    ]
     return Command(argv, {"PYTHONPATH": sdkboot_root()}, limited=tree)
 
 
@@ -193,16 +218,13 @@ SCENARIOS = {
         Scenario("pip-venv", "pip --python into a fresh --without-pip venv", True, _pip_venv),
         Scenario("pip-target", "pip install --target", True, _pip_target),
         Scenario("sdkboot", "a full `sdkboot ensure --json`", True, _sdkboot, MODES, read_ensure),
-        Scenario("hook", "`sdkboot hook`: its two lines, whatever the limit", True, _hook, MODES,
-                 read_hook),
+        Scenario("hook", "`sdkboot hook`: its two lines, whatever the limit", True, _hook, MODES, read_hook),
         Scenario("import", "import the package from an installed tree (the floor)", True, _import),
     )
 }
 
 
-def run_once(
-    scenario: Scenario, ctx: Context, limit: limits.Limit, mode: str = CHILD
-) -> limits.Run:
+def run_once(scenario: Scenario, ctx: Context, limit: limits.Limit, mode: str = CHILD) -> limits.Run:
     """One limited run in a fresh work dir, removed afterwards; its path reads <work>.
 
     Every descendant still alive after the step exits is counted in ``Run.survivors``.
@@ -214,9 +236,15 @@ def run_once(
         with limit.applied() as hooks:
             command = scenario.build(ctx, work, Launch(mode, hooks.shell))
             applied = hooks if command.limited else dataclasses.replace(hooks, preexec=None)
-            run = limits.run_hooked(command.argv, applied, f"{limits.describe(limit)} ({mode})",
-                                    timeout=ctx.timeout, env=run_env(command.env), cwd=work,
-                                    mark=survivors.new_mark())
+            run = limits.run_hooked(
+                command.argv,
+                applied,
+                f"{limits.describe(limit)} ({mode})",
+                timeout=ctx.timeout,
+                env=run_env(command.env),
+                cwd=work,
+                mark=survivors.new_mark(),
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return _masked(run, str(work))
@@ -227,11 +255,11 @@ def report(scenario: Scenario, run: limits.Run) -> Report | None:
 
 
 def _masked(run: limits.Run, work: str) -> limits.Run:
-    return dataclasses.replace(run, stdout=run.stdout.replace(work, WORK_MARK),
-                               stderr=run.stderr.replace(work, WORK_MARK))
+    return dataclasses.replace(
+        run, stdout=run.stdout.replace(work, WORK_MARK), stderr=run.stderr.replace(work, WORK_MARK)
+    )
 
 
 def python_version(python: str) -> str:
-    run = limits.run([python, "-c", "import platform; print(platform.python_version())"],
-                     timeout=30)
+    run = limits.run([python, "-c", "import platform; print(platform.python_version())"], timeout=30)
     return run.stdout.strip() or "unknown"

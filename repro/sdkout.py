@@ -4,6 +4,7 @@ The hook must print ``{"async": true, ...}`` first, then exactly one ``{"metrics
 line, and exit 0: the host parses each stdout line as JSON. ``HookOutput`` says how far a
 run kept to that, so a check can assert it and a sweep can map where it breaks.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,21 +39,26 @@ class HookOutput:
     def read(cls, stdout: str) -> HookOutput:
         parsed = _json_lines(stdout)
         first = parsed[0] if parsed else None
-        metrics = [p["metrics"] for p in parsed
-                   if isinstance(p, dict) and isinstance(p.get("metrics"), dict)]
-        return cls(len(parsed), isinstance(first, dict) and first.get("async") is True,
-                   len(metrics), all(isinstance(p, dict) for p in parsed),
-                   metrics[-1] if metrics else {})
+        metrics = [p["metrics"] for p in parsed if isinstance(p, dict) and isinstance(p.get("metrics"), dict)]
+        return cls(
+            len(parsed),
+            isinstance(first, dict) and first.get("async") is True,
+            len(metrics),
+            all(isinstance(p, dict) for p in parsed),
+            metrics[-1] if metrics else {},
+        )
 
     def holds(self, rc: int | None) -> bool:
         """The host's contract: async line first, one metrics line, nothing else, exit 0."""
-        return (rc == 0 and self.lines == 2 and self.first_async and self.metrics_lines == 1
-                and self.all_json)
+        return rc == 0 and self.lines == 2 and self.first_async and self.metrics_lines == 1 and self.all_json
 
     def facts(self) -> dict[str, object]:
         """Flat facts for a verdict; ``metrics.*`` keys are absent when the line never came."""
-        found: dict[str, object] = {"lines": self.lines, "first_async": self.first_async,
-                                    "metrics_lines": self.metrics_lines}
+        found: dict[str, object] = {
+            "lines": self.lines,
+            "first_async": self.first_async,
+            "metrics_lines": self.metrics_lines,
+        }
         found.update({f"metrics.{key}": value for key, value in self.metrics.items()})
         return found
 

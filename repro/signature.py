@@ -1,4 +1,5 @@
 """What a failure looks like from the outside: one run's signature, its sample, a sweep of them."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,9 +47,19 @@ class Signature:
     @classmethod
     def of(cls, run: Run, report: str = "", holds: bool | None = None) -> Signature:
         lines = _lines(run.stderr) or [""]
-        return cls(run.rc, not run.stdout.strip(), not run.stderr.strip(), lines[0][:_LINE_CAP],
-                   lines[-1][:_LINE_CAP], run.oom_kills, run.timed_out, run.error, report, holds,
-                   len(run.survivors))
+        return cls(
+            run.rc,
+            not run.stdout.strip(),
+            not run.stderr.strip(),
+            lines[0][:_LINE_CAP],
+            lines[-1][:_LINE_CAP],
+            run.oom_kills,
+            run.timed_out,
+            run.error,
+            report,
+            holds,
+            len(run.survivors),
+        )
 
     @property
     def ok(self) -> bool:
@@ -64,13 +75,19 @@ class Signature:
 
     def key(self) -> tuple[object, ...]:
         """Equal keys mean the same failure mode: what sweeps look for the edges of."""
-        return (self.rc_label, self.stdout_empty, self.stderr_empty, self.oom_kills > 0,
-                normalise(self.first_stderr_line), self.report, self.survivors > 0)
+        return (
+            self.rc_label,
+            self.stdout_empty,
+            self.stderr_empty,
+            self.oom_kills > 0,
+            normalise(self.first_stderr_line),
+            self.report,
+            self.survivors > 0,
+        )
 
     def short(self) -> str:
         """'-11 / E / E' in the notation of the team's measurements, plus OOM kills if any."""
-        streams = f"{self.rc_label} / {'E' if self.stdout_empty else 'N'} / " + (
-            "E" if self.stderr_empty else "N")
+        streams = f"{self.rc_label} / {'E' if self.stdout_empty else 'N'} / " + ("E" if self.stderr_empty else "N")
         streams += f" / oom {self.oom_kills}" if self.oom_kills else ""
         return streams + (f" · {self.report}" if self.report else "")
 
@@ -89,8 +106,7 @@ class Sample:
         return cls(kib, Signature.of(run, report, holds), round(run.wall_s, 3), run.peak_kib)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kib": self.kib, "wall_s": self.wall_s, "peak_kib": self.peak_kib,
-                **signature_json(self.signature)}
+        return {"kib": self.kib, "wall_s": self.wall_s, "peak_kib": self.peak_kib, **signature_json(self.signature)}
 
 
 def signature_json(signature: Signature) -> dict[str, Any]:

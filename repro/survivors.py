@@ -5,6 +5,7 @@ inherits it, even one that started its own session or process group, or was re-p
 to init, so scanning ``/proc/*/environ`` for the mark finds them all (root reads every
 process's environment). Zombies are dead and do not count.
 """
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ seen at a higher limit, the band is mixed (the kernel's choice of victim, not th
 decides there), and the table marks those ranges: a check pinned in such a band must declare
 the set of signatures it accepts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,6 @@ from repro import UsageError, cgroups, floor, limits, options, plot, report, sce
 from repro.limits import format_size
 from repro.probe import Probe, probe_for
 from repro.signature import Range, Sample, Sweep, mixed, signature_json
-
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOORS = ROOT / "sdkboot" / "floors.json"  # the one floors file: the bench writes it
@@ -73,12 +73,23 @@ def _row(found: Range, reported: bool, recurs: bool) -> list[object]:
     sig = found.signature
     # The last line is shown too: a traceback's first line says nothing about its cause.
     last = sig.last_stderr_line if sig.last_stderr_line != sig.first_stderr_line else ""
-    row: list[object] = [_span_text(found), sig.rc_label, "E" if sig.stdout_empty else "N",
-                         "E" if sig.stderr_empty else "N", sig.oom_kills]
+    row: list[object] = [
+        _span_text(found),
+        sig.rc_label,
+        "E" if sig.stdout_empty else "N",
+        "E" if sig.stderr_empty else "N",
+        sig.oom_kills,
+    ]
     if reported:
         row.append(sig.report)
-    return row + [report.clip(sig.first_stderr_line, 90), report.clip(last, 60), sig.survivors,
-                  found.runs, "mixed" if recurs else ""]
+    return [
+        *row,
+        report.clip(sig.first_stderr_line, 90),
+        report.clip(last, 60),
+        sig.survivors,
+        found.runs,
+        "mixed" if recurs else "",
+    ]
 
 
 def table(sweep: Sweep) -> str:
@@ -86,12 +97,25 @@ def table(sweep: Sweep) -> str:
     reported = any(r.signature.report for r in found)
     recurring = mixed(found)
     rows = [_row(r, reported, i in recurring) for i, r in enumerate(found)]
-    headers = ["limit", "rc", "stdout", "stderr", "OOM kills", *(["sdkboot said"] if reported else []),
-               "first stderr line", "last stderr line", "left alive", "runs", "band"]
+    headers = [
+        "limit",
+        "rc",
+        "stdout",
+        "stderr",
+        "OOM kills",
+        *(["sdkboot said"] if reported else []),
+        "first stderr line",
+        "last stderr line",
+        "left alive",
+        "runs",
+        "band",
+    ]
     notes = []
     if recurring:
-        notes.append("mixed: a signature that recurs across other ranges; there the kernel, not"
-                     " the limit, decides (a check at such a limit must declare a set)")
+        notes.append(
+            "mixed: a signature that recurs across other ranges; there the kernel, not"
+            " the limit, decides (a check at such a limit must declare a set)"
+        )
     if not sweep.complete:
         notes.append("run budget reached: edges not fully bisected")
     return report.markdown_table(headers, rows) + "".join(f"\n\n({n})" for n in notes)
@@ -100,26 +124,43 @@ def table(sweep: Sweep) -> str:
 def to_json(sweep: Sweep) -> dict[str, Any]:
     found = sweep.ranges
     recurring = mixed(found)
-    return {"scenario": sweep.scenario, "mode": sweep.mode, "complete": sweep.complete,
-            "ranges": [{"lo_kib": r.lo_kib, "hi_kib": r.hi_kib, "runs": r.runs,
-                        "mixed": i in recurring, **signature_json(r.signature)}
-                       for i, r in enumerate(found)],
-            "samples": [s.to_json() for _, s in sorted(sweep.samples.items())]}
+    return {
+        "scenario": sweep.scenario,
+        "mode": sweep.mode,
+        "complete": sweep.complete,
+        "ranges": [
+            {
+                "lo_kib": r.lo_kib,
+                "hi_kib": r.hi_kib,
+                "runs": r.runs,
+                "mixed": i in recurring,
+                **signature_json(r.signature),
+            }
+            for i, r in enumerate(found)
+        ],
+        "samples": [s.to_json() for _, s in sorted(sweep.samples.items())],
+    }
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "sweep", help="map failure signatures across memory limits",
+        "sweep",
+        help="map failure signatures across memory limits",
         description="With --tree (sdkboot and hook only) and no --lo, the sweep starts at the "
-                    "smallest limit at which a bare `python -c pass` starts, measured first.")
-    parser.add_argument("scenario", nargs="+", choices=sorted(scenarios.SCENARIOS),
-                        metavar="SCENARIO", help=f"one or more of: {', '.join(scenarios.SCENARIOS)}")
+        "smallest limit at which a bare `python -c pass` starts, measured first.",
+    )
+    parser.add_argument(
+        "scenario",
+        nargs="+",
+        choices=sorted(scenarios.SCENARIOS),
+        metavar="SCENARIO",
+        help=f"one or more of: {', '.join(scenarios.SCENARIOS)}",
+    )
     options.add_limit_arguments(parser)
     options.add_mode_arguments(parser)
     options.add_context_arguments(parser)
     parser.add_argument("--points", type=int, default=12, help="coarse grid size (default 12)")
-    parser.add_argument("--max-runs", type=int, default=60,
-                        help="run budget per scenario, grid included (default 60)")
+    parser.add_argument("--max-runs", type=int, default=60, help="run budget per scenario, grid included (default 60)")
     parser.add_argument("--out", type=Path, help="write the samples and ranges as JSON")
     parser.add_argument("--plot", type=Path, help="write a strip chart (PNG; needs matplotlib)")
     parser.set_defaults(handler=_main)
@@ -211,13 +252,13 @@ def _main(args: argparse.Namespace) -> int:
         ctx = options.context(args, Path(scratch), needs)
         start = _start(args, ctx, limits_kind)
         found = build_floor(args.limit) if args.tree else None
-        span = options.span(args, start.floor_kib if start else None,
-                            tree_hi(limits_kind, found) if args.tree else None)
+        span = options.span(
+            args, start.floor_kib if start else None, tree_hi(limits_kind, found) if args.tree else None
+        )
         if args.tree:
             print(span_line(span, start, found) + "\n", flush=True)
         python = f"{ctx.python} (Python {scenarios.python_version(ctx.python)})"
-        sweeps = [_sweep_one(scenarios.SCENARIOS[n], ctx, span, args, python, mode)
-                  for n in args.scenario]
+        sweeps = [_sweep_one(scenarios.SCENARIOS[n], ctx, span, args, python, mode) for n in args.scenario]
     if args.out:
         document = _document(sweeps, span, python, mode, start, found)
         args.out.write_text(json.dumps(document, indent=2) + "\n")
@@ -227,14 +268,19 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def _sweep_one(
-    scenario: scenarios.Scenario, ctx: scenarios.Context, span: options.Span,
-    args: argparse.Namespace, python: str, mode: str,
+    scenario: scenarios.Scenario,
+    ctx: scenarios.Context,
+    span: options.Span,
+    args: argparse.Namespace,
+    python: str,
+    mode: str,
 ) -> Sweep:
     progress = report.Progress()
     grid = coarse_grid(span.lo_kib, span.hi_kib, args.points)
     try:
-        samples, complete = explore(probe_for(scenario, ctx, span.kind, mode, progress), grid,
-                                    span.resolution_kib, args.max_runs)
+        samples, complete = explore(
+            probe_for(scenario, ctx, span.kind, mode, progress), grid, span.resolution_kib, args.max_runs
+        )
     finally:
         progress.done()
     sweep = Sweep(scenario.name, samples, complete, mode)
@@ -245,11 +291,22 @@ def _sweep_one(
 
 
 def _document(
-    sweeps: list[Sweep], span: options.Span, python: str, mode: str, start: floor.Floor | None,
+    sweeps: list[Sweep],
+    span: options.Span,
+    python: str,
+    mode: str,
+    start: floor.Floor | None,
     found: BuildFloor | None,
 ) -> dict[str, Any]:
-    return {"limit": span.kind.name, "mode": mode, "python": python, "lo_kib": span.lo_kib,
-            "hi_kib": span.hi_kib, "resolution_kib": span.resolution_kib,
-            "bare_start_floor": floor.to_json(start) if start else None,
-            "build_floor": dataclasses.asdict(found) if found else None,
-            "host_cgroup_limit_kib": cgroups.own_limit_kib(), "sweeps": [to_json(s) for s in sweeps]}
+    return {
+        "limit": span.kind.name,
+        "mode": mode,
+        "python": python,
+        "lo_kib": span.lo_kib,
+        "hi_kib": span.hi_kib,
+        "resolution_kib": span.resolution_kib,
+        "bare_start_floor": floor.to_json(start) if start else None,
+        "build_floor": dataclasses.asdict(found) if found else None,
+        "host_cgroup_limit_kib": cgroups.own_limit_kib(),
+        "sweeps": [to_json(s) for s in sweeps],
+    }

@@ -10,6 +10,7 @@ classify the kill. ``tree`` (``--tree``): the ``sdkboot hook`` process itself st
 limit (RLIMIT_AS set before exec; placed in the cgroup before exec), as a user's ``ulimit -v``
 or session cgroup puts it, and each check also counts the descendants left alive.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,34 +61,58 @@ def run_check(check: Check, ctx: scenarios.Context) -> CheckRun:
         return CheckRun(check, {}, None, skipped=exc.reason)
     except scenarios.ScenarioError as exc:
         observed = {"error": str(exc)}
-    return CheckRun(check, observed, judge(check.expect, observed), None,
-                    time.monotonic() - started)
+    return CheckRun(check, observed, judge(check.expect, observed), None, time.monotonic() - started)
 
 
 def table(runs: list[CheckRun]) -> str:
-    rows = [[r.check.name, r.check.mode, r.check.expect.form, describe_expect(r.check.expect),
-             r.skipped or (r.verdict.signature if r.verdict else ""), r.label] for r in runs]
-    return report.markdown_table(["check", "mode", "form", "expected", "observed", "verdict"],
-                                 rows)
+    rows = [
+        [
+            r.check.name,
+            r.check.mode,
+            r.check.expect.form,
+            describe_expect(r.check.expect),
+            r.skipped or (r.verdict.signature if r.verdict else ""),
+            r.label,
+        ]
+        for r in runs
+    ]
+    return report.markdown_table(["check", "mode", "form", "expected", "observed", "verdict"], rows)
 
 
 def to_json(runs: list[CheckRun]) -> list[dict[str, Any]]:
-    return [{"check": r.check.name, "summary": r.check.summary, "mode": r.check.mode,
-             "expect": expect_json(r.check.expect), "observed": r.observed,
-             "skipped": r.skipped, "verdict": r.status, "seconds": round(r.seconds, 2),
-             **(verdict_json(r.verdict) if r.verdict else {})}
-            for r in runs]
+    return [
+        {
+            "check": r.check.name,
+            "summary": r.check.summary,
+            "mode": r.check.mode,
+            "expect": expect_json(r.check.expect),
+            "observed": r.observed,
+            "skipped": r.skipped,
+            "verdict": r.status,
+            "seconds": round(r.seconds, 2),
+            **(verdict_json(r.verdict) if r.verdict else {}),
+        }
+        for r in runs
+    ]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "validate", help="check each canonical repro end to end",
+        "validate",
+        help="check each canonical repro end to end",
         description="Child-only checks by default (sdkboot unlimited, its build steps limited); "
-                    "--tree runs the whole-tree checks (the hook itself under the limit).")
-    parser.add_argument("--only", nargs="+", choices=[c.name for c in CHECKS], metavar="CHECK",
-                        help=f"run just these checks: {', '.join(c.name for c in CHECKS)}")
-    parser.add_argument("--tree", action="store_true",
-                        help="the whole-tree checks: sdkboot hook itself starts under the limit")
+        "--tree runs the whole-tree checks (the hook itself under the limit).",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=[c.name for c in CHECKS],
+        metavar="CHECK",
+        help=f"run just these checks: {', '.join(c.name for c in CHECKS)}",
+    )
+    parser.add_argument(
+        "--tree", action="store_true", help="the whole-tree checks: sdkboot hook itself starts under the limit"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     repeat.add_argument(parser)
     options.add_context_arguments(parser)
@@ -126,15 +151,17 @@ def _main(args: argparse.Namespace) -> int:
         finally:
             progress.done()
     if args.repeat is not None:
-        print(json.dumps(repeat.to_json(tallies), indent=2) if args.json
-              else f"{repeat.table(tallies)}\n{repeat.summary(tallies)}")
+        print(
+            json.dumps(repeat.to_json(tallies), indent=2)
+            if args.json
+            else f"{repeat.table(tallies)}\n{repeat.summary(tallies)}"
+        )
         return tallies.exit_code
     print(json.dumps(to_json(runs), indent=2) if args.json else table(runs))
     return exit_code(runs)
 
 
-def _repeat(checks: list[Check], ctx: scenarios.Context, times: int,
-            progress: report.Progress) -> repeat.Tallies:
+def _repeat(checks: list[Check], ctx: scenarios.Context, times: int, progress: report.Progress) -> repeat.Tallies:
     tallies = repeat.Tallies(repeat=times)
 
     def one_round(round_: int) -> None:

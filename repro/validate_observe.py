@@ -4,6 +4,7 @@
 wrapper), so sdkboot survives to classify the kill. ``tree`` observers start ``sdkboot hook``
 itself under the limit and count the descendants it left alive.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,12 @@ Observed = dict[str, Any]
 
 
 def _streams(run: limits.Run) -> Observed:
-    return {"rc": run.rc, "stdout": "N" if run.stdout.strip() else "E",
-            "stderr": "N" if run.stderr.strip() else "E", "oom_killed": run.oom_kills > 0}
+    return {
+        "rc": run.rc,
+        "stdout": "N" if run.stdout.strip() else "E",
+        "stderr": "N" if run.stderr.strip() else "E",
+        "oom_killed": run.oom_kills > 0,
+    }
 
 
 def rlimit_segv(ctx: scenarios.Context) -> Observed:
@@ -40,9 +45,23 @@ def cgroup_oom(ctx: scenarios.Context) -> Observed:
 
 def _ensure(ctx: scenarios.Context, state: Path, python: Path | str, *extra: str) -> Observed:
     """One `sdkboot ensure --json` run; its JSON object, or why there is none."""
-    argv = [sys.executable, "-m", "sdkboot", "ensure", "--state-dir", str(state), "--python",
-            str(python), "--no-index", "--find-links", str(ctx.wheelhouse), "--timeout",
-            str(int(ctx.timeout)), "--json", *extra]
+    argv = [
+        sys.executable,
+        "-m",
+        "sdkboot",
+        "ensure",
+        "--state-dir",
+        str(state),
+        "--python",
+        str(python),
+        "--no-index",
+        "--find-links",
+        str(ctx.wheelhouse),
+        "--timeout",
+        str(int(ctx.timeout)),
+        "--json",
+        *extra,
+    ]
     env = scenarios.run_env({"PYTHONPATH": scenarios.sdkboot_root()})
     run = limits.run(argv, timeout=ctx.timeout * 4, env=env)
     try:
@@ -76,10 +95,14 @@ def _killed_then_retried(ctx: scenarios.Context, state: Path, python: Path) -> O
     first = _ensure(ctx, state, python)
     armed = (state / "cooldown.json").is_file()
     second = _ensure(ctx, state, python)
-    return {"outcome": first.get("outcome"), "err_kind": first.get("err_kind"),
-            "sdk_bootstrap_rc": first.get("metrics", {}).get("sdk_bootstrap_rc"),
-            "cooldown_armed": armed, "then": second.get("outcome"),
-            "then_subprocesses": second.get("subprocesses")}
+    return {
+        "outcome": first.get("outcome"),
+        "err_kind": first.get("err_kind"),
+        "sdk_bootstrap_rc": first.get("metrics", {}).get("sdk_bootstrap_rc"),
+        "cooldown_armed": armed,
+        "then": second.get("outcome"),
+        "then_subprocesses": second.get("subprocesses"),
+    }
 
 
 def _fresh(ctx: scenarios.Context, name: str) -> Path:
@@ -110,9 +133,13 @@ def fix_recovers(ctx: scenarios.Context) -> Observed:
     time.sleep(1.5)  # past the 1 s window
     built = _ensure(ctx, work / "state", python, "--cooldown", "1")
     again = _ensure(ctx, work / "state", python, "--cooldown", "1")
-    return {"armed_by": armed.get("err_kind"), "still_cooling": cooling.get("outcome"),
-            "after_cooldown": built.get("outcome"), "again": again.get("outcome"),
-            "again_subprocesses": again.get("subprocesses")}
+    return {
+        "armed_by": armed.get("err_kind"),
+        "still_cooling": cooling.get("outcome"),
+        "after_cooldown": built.get("outcome"),
+        "again": again.get("outcome"),
+        "again_subprocesses": again.get("subprocesses"),
+    }
 
 
 # ---- whole tree: the hook itself under the limit ----
@@ -121,17 +148,36 @@ def fix_recovers(ctx: scenarios.Context) -> Observed:
 def _hook(ctx: scenarios.Context, state: Path, limit: limits.Limit, *extra: str) -> Observed:
     """One ``sdkboot hook`` session started under ``limit`` (tree mode): the protocol's facts,
     the outcome in words, and how many of its descendants were alive after it exited."""
-    argv = [ctx.python, "-m", "sdkboot", "hook", "--state-dir", str(state), "--python",
-            ctx.python, "--no-index", "--find-links", str(ctx.wheelhouse), "--timeout",
-            str(int(ctx.timeout)), *extra]
+    argv = [
+        ctx.python,
+        "-m",
+        "sdkboot",
+        "hook",
+        "--state-dir",
+        str(state),
+        "--python",
+        ctx.python,
+        "--no-index",
+        "--find-links",
+        str(ctx.wheelhouse),
+        "--timeout",
+        str(int(ctx.timeout)),
+        *extra,
+    ]
     env = scenarios.run_env({"PYTHONPATH": scenarios.sdkboot_root()})
     run = limits.run(argv, limit, timeout=ctx.timeout * 4, env=env, mark=survivors.new_mark())
     output = sdkout.HookOutput.read(run.stdout)
     metrics = output.metrics
-    facts: Observed = {"exit": run.rc, "lines": output.lines, "first_async": output.first_async,
-                       "metrics_lines": output.metrics_lines, "left_alive": len(run.survivors),
-                       "outcome": sdkout.outcome_name(metrics), "err": sdkout.err_name(metrics),
-                       "spawns": metrics.get("sdk_bootstrap_spawns", 0)}
+    facts: Observed = {
+        "exit": run.rc,
+        "lines": output.lines,
+        "first_async": output.first_async,
+        "metrics_lines": output.metrics_lines,
+        "left_alive": len(run.survivors),
+        "outcome": sdkout.outcome_name(metrics),
+        "err": sdkout.err_name(metrics),
+        "spawns": metrics.get("sdk_bootstrap_spawns", 0),
+    }
     if "sdk_has_pip" in metrics:  # absent when not probed, or when the probe proved nothing
         facts["has_pip"] = metrics["sdk_has_pip"]
     if "sdk_bootstrap_rc" in metrics:

@@ -6,6 +6,7 @@ outcomes the kernel may give there (which process the OOM killer picks, say). Ei
 verdict names the case that came, so a repeat run can count them. Nothing is ever retried:
 an outcome outside the set is a mismatch.
 """
+
 from __future__ import annotations
 
 import json
@@ -148,7 +149,7 @@ def judge(expect: Expect, observed: Mapping[str, object]) -> Verdict:
 def signature(expect: Expect, observed: Mapping[str, object]) -> str:
     """The observed values of every key the row checks: equal strings, same outcome."""
     parts = []
-    for key in expect.keys():
+    for key in expect.keys():  # noqa: SIM118 - an Expect is not a mapping: keys() is its own
         value = observed.get(key, ABSENT)
         if expect.free_text(key) and isinstance(value, str):
             parts.append(f"{key}={clip(normalise(value), SIGNATURE_CELL)!r}")
@@ -178,13 +179,22 @@ def jsonable(value: object) -> object:
 
 
 def expect_json(expect: Expect) -> dict[str, Any]:
-    return {"form": expect.form, "why": expect.why,
-            "cases": [{"name": case.name, "expect": {k: jsonable(v) for k, v in case.expect.items()}}
-                      for case in expect.cases]}
+    return {
+        "form": expect.form,
+        "why": expect.why,
+        "cases": [
+            {"name": case.name, "expect": {k: jsonable(v) for k, v in case.expect.items()}} for case in expect.cases
+        ],
+    }
 
 
 def verdict_json(verdict: Verdict) -> dict[str, object]:
-    return {"passed": verdict.passed, "case": verdict.case.name if verdict.case else None,
-            "signature": verdict.signature,
-            "checks": [{"key": c.key, "expected": describe(c.expected),
-                        "observed": jsonable(c.observed), "ok": c.ok} for c in verdict.checks]}
+    return {
+        "passed": verdict.passed,
+        "case": verdict.case.name if verdict.case else None,
+        "signature": verdict.signature,
+        "checks": [
+            {"key": c.key, "expected": describe(c.expected), "observed": jsonable(c.observed), "ok": c.ok}
+            for c in verdict.checks
+        ],
+    }

@@ -1,4 +1,5 @@
 """The wheelhouse: the package's wheel closure, downloaded once, installed offline many times."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,7 @@ def fill(directory: Path, python: str = sys.executable, requirement: str = REQUI
     Uses the host's pip configuration on purpose: that is where the index is set.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    argv = [python, "-m", "pip", "download", "--disable-pip-version-check", "-d", str(directory),
-            requirement]
+    argv = [python, "-m", "pip", "download", "--disable-pip-version-check", "-d", str(directory), requirement]
     run = limits.run(argv, timeout=DOWNLOAD_TIMEOUT)
     if run.rc != 0:
         tail = (run.stderr.strip().splitlines() or [run.error or "no output"])[-1]
@@ -44,12 +44,13 @@ def fill(directory: Path, python: str = sys.executable, requirement: str = REQUI
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("wheelhouse", help="download the closure with pip download")
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="target (default $SDKBOOT_WHEELHOUSE or ~/.cache/sdkboot/wheelhouse)")
-    parser.add_argument("--python", default=sys.executable,
-                        help="interpreter whose pip downloads (its tags pick the wheels)")
-    parser.add_argument("--refresh", action="store_true",
-                        help="download even if the closure is there already")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="target (default $SDKBOOT_WHEELHOUSE or ~/.cache/sdkboot/wheelhouse)"
+    )
+    parser.add_argument(
+        "--python", default=sys.executable, help="interpreter whose pip downloads (its tags pick the wheels)"
+    )
+    parser.add_argument("--refresh", action="store_true", help="download even if the closure is there already")
     parser.set_defaults(handler=_main)
 
 

@@ -5,6 +5,7 @@ its largest process, the cgroup peak, and the cgroup and RLIMIT_AS floors found 
 bisection; then the no-op and activate() costs, and ratio rows against the goals. The
 JSON document holds every number and describes the machine; ``--plot`` draws the floors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,30 +32,51 @@ AS_LO_KIB, AS_RESOLUTION_KIB = 48 * 1024, 2048
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "bench", help="every way of bootstrapping the package, side by side: wall, peaks, floors, no-op",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "bench",
+        help="every way of bootstrapping the package, side by side: wall, peaks, floors, no-op",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  python -m repro bench --quick\n"
-               "  python -m repro bench --tools ~/bench-venv/bin --plot docs/floors.png\n"
-               "  python -m repro bench --replot benchmarks/results/2026-12-02.json --plot docs/floors.png")
+        "  python -m repro bench --tools ~/bench-venv/bin --plot docs/floors.png\n"
+        "  python -m repro bench --replot benchmarks/results/2026-12-02.json --plot docs/floors.png",
+    )
     options.add_context_arguments(parser)
     # The real interpreter, even when the bench runs from the venv that holds its tools.
     parser.set_defaults(python=getattr(sys, "_base_executable", sys.executable), timeout=120.0)
-    parser.add_argument("--quick", action="store_true",
-                        help=f"CI size (< 3 min): {', '.join(QUICK)}; one cold run each; coarse cgroup floors"
-                             f" of {', '.join(QUICK_FLOORS)} only")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"CI size (< 3 min): {', '.join(QUICK)}; one cold run each; coarse cgroup floors"
+        f" of {', '.join(QUICK_FLOORS)} only",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="cold runs per way, interleaved (default 3)")
-    parser.add_argument("--ways", nargs="+", choices=sorted(WAYS), metavar="WAY",
-                        help=f"only these ways (default: all whose tools are installed): {', '.join(WAYS)}")
+    parser.add_argument(
+        "--ways",
+        nargs="+",
+        choices=sorted(WAYS),
+        metavar="WAY",
+        help=f"only these ways (default: all whose tools are installed): {', '.join(WAYS)}",
+    )
     parser.add_argument("--no-floors", action="store_true", help="skip the floor searches")
-    parser.add_argument("--as-ways", nargs="+", choices=sorted(WAYS), metavar="WAY",
-                        help="search RLIMIT_AS floors only for these ways (default: every way measured)")
+    parser.add_argument(
+        "--as-ways",
+        nargs="+",
+        choices=sorted(WAYS),
+        metavar="WAY",
+        help="search RLIMIT_AS floors only for these ways (default: every way measured)",
+    )
     parser.add_argument("--tools", type=Path, help="bin dir holding uv and virtualenv (the 'bench' extra)")
-    parser.add_argument("--out", type=Path, help="write the JSON here (default for a full run: "
-                                                 "benchmarks/results/<date>.json)")
+    parser.add_argument(
+        "--out", type=Path, help="write the JSON here (default for a full run: benchmarks/results/<date>.json)"
+    )
     parser.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
-    parser.add_argument("--floors", type=Path, metavar="JSON",
-                        help="also write the measured floors as the runtime's floors data file"
-                             f" (the one it ships: {floors.RUNTIME_FILE.relative_to(floors.RUNTIME_FILE.parents[1])})")
+    parser.add_argument(
+        "--floors",
+        type=Path,
+        metavar="JSON",
+        help="also write the measured floors as the runtime's floors data file"
+        f" (the one it ships: {floors.RUNTIME_FILE.relative_to(floors.RUNTIME_FILE.parents[1])})",
+    )
     parser.add_argument("--plot", type=Path, help="draw the floors per way under both limits as a PNG")
     parser.add_argument("--replot", type=Path, metavar="JSON", help="only draw --plot from a saved result")
     parser.set_defaults(handler=_main)
@@ -130,9 +152,13 @@ def run_bench(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     ways, skipped = _selected(args, ctx)
     progress = report.Progress()
     started = time.monotonic()
-    doc: dict[str, Any] = {"date": datetime.date.today().isoformat(), "quick": bool(args.quick),
-                           "machine": machine.describe(ctx.python), "skipped": skipped,
-                           "wheelhouse": wheelhouse_facts(ctx.wheelhouse)}
+    doc: dict[str, Any] = {
+        "date": datetime.date.today().isoformat(),
+        "quick": bool(args.quick),
+        "machine": machine.describe(ctx.python),
+        "skipped": skipped,
+        "wheelhouse": wheelhouse_facts(ctx.wheelhouse),
+    }
     try:
         repeats = 1 if args.quick else args.repeats
         timed = measure.time_ways(ways, ctx, repeats, progress.update)
@@ -154,8 +180,9 @@ def _save(doc: dict[str, Any], args: argparse.Namespace) -> None:
     """What is measured so far, so that an interrupted long run still leaves its numbers."""
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({**doc, "partial": True, "ratios": ratios.rows(doc)}, indent=2,
-                                       sort_keys=True) + "\n")
+        args.out.write_text(
+            json.dumps({**doc, "partial": True, "ratios": ratios.rows(doc)}, indent=2, sort_keys=True) + "\n"
+        )
 
 
 def _floors(doc: dict[str, Any], ways: list[Any], ctx: Context, args: argparse.Namespace, tick: Any) -> None:
@@ -182,5 +209,9 @@ def _session(ctx: Context, scratch: Path, quick: bool) -> dict[str, Any]:
 
 def wheelhouse_facts(directory: Path) -> dict[str, Any]:
     wheels = sorted(directory.glob("*.whl"))
-    return {"path": str(directory), "wheels": len(wheels), "bytes": sum(w.stat().st_size for w in wheels),
-            "requirement": wheelhouse.REQUIREMENT}
+    return {
+        "path": str(directory),
+        "wheels": len(wheels),
+        "bytes": sum(w.stat().st_size for w in wheels),
+        "requirement": wheelhouse.REQUIREMENT,
+    }

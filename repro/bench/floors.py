@@ -6,6 +6,7 @@ measured) and then by strategy label. One writer (here) and one reader (``sdkboo
 share its schema; a floor that was not measured is null. Refresh it with
 ``python -m repro bench --replot benchmarks/results/DATE.json --floors sdkboot/floors.json``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,9 +25,13 @@ def floors_doc(doc: dict[str, Any]) -> dict[str, Any]:
         if entry.get("sdkboot"):
             strategies[name.removeprefix("sdkboot-")] = _mib(entry)
     workload = {"strategies": strategies, "import": _mib(doc.get("ways", {}).get("import", {}))}
-    return {"schema": SCHEMA, "measured": doc.get("date"), "machine": doc.get("machine", {}).get("cpu"),
-            "python": doc.get("machine", {}).get("python_version"),
-            "workloads": {doc.get("wheelhouse", {}).get("requirement", ""): workload}}
+    return {
+        "schema": SCHEMA,
+        "measured": doc.get("date"),
+        "machine": doc.get("machine", {}).get("cpu"),
+        "python": doc.get("machine", {}).get("python_version"),
+        "workloads": {doc.get("wheelhouse", {}).get("requirement", ""): workload},
+    }
 
 
 def _mib(entry: dict[str, Any]) -> dict[str, float | None]:

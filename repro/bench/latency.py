@@ -4,6 +4,7 @@ Each is measured beside its baseline in the same run: the no-op against the subp
 import probe that a naive bootstrapper runs every session, activate() against a bare
 ``site.addsitedir`` of the same dir.
 """
+
 from __future__ import annotations
 
 import site
@@ -25,9 +26,16 @@ def stats(samples: list[float]) -> dict[str, Any]:
 
 def built_spec(python: str, wheelhouse: Path, state: Path) -> sdkboot.Spec:
     """The real closure built once with the lean strategy, unlimited: what later sessions find."""
-    spec = sdkboot.Spec(requirements=[REQUIREMENT], import_name=IMPORT, python=python, state_dir=str(state),
-                        find_links=[str(wheelhouse)], no_index=True, strategies=("lean",),
-                        min_python=sys.version_info[:2])
+    spec = sdkboot.Spec(
+        requirements=[REQUIREMENT],
+        import_name=IMPORT,
+        python=python,
+        state_dir=str(state),
+        find_links=[str(wheelhouse)],
+        no_index=True,
+        strategies=("lean",),
+        min_python=sys.version_info[:2],
+    )
     result = sdkboot.ensure(spec)
     if result.outcome is not sdkboot.Outcome.BUILT:
         raise RuntimeError(f"could not build the env to time: {result.outcome.name} {result.err_kind} {result.message}")

@@ -1,4 +1,5 @@
 """The machine a benchmark ran on, recorded beside its numbers: they mean nothing without it."""
+
 from __future__ import annotations
 
 import os
@@ -33,12 +34,20 @@ def _memory_kib() -> int | None:
 def _cgroup_version() -> int | None:
     try:
         return cgroups.detect().flavor.version
-    except Exception:  # noqa: BLE001 - any reason means "no usable cgroup here"
+    except Exception:
         return None
 
 
 def describe(python: str) -> dict[str, Any]:
-    return {"platform": platform.platform(), "cpu": _cpu_model(), "cores": os.cpu_count(),
-            "memory_kib": _memory_kib(), "python": python, "python_version": scenarios.python_version(python),
-            "cgroup_version": _cgroup_version(), "host_cgroup_limit_kib": cgroups.own_limit_kib(),
-            "load_before": load(), "shared": "2-core machine shared with other workloads: use ratios"}
+    return {
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_kib": _memory_kib(),
+        "python": python,
+        "python_version": scenarios.python_version(python),
+        "cgroup_version": _cgroup_version(),
+        "host_cgroup_limit_kib": cgroups.own_limit_kib(),
+        "load_before": load(),
+        "shared": "2-core machine shared with other workloads: use ratios",
+    }

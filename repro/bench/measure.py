@@ -5,6 +5,7 @@ would on a machine that downloaded it). Timed runs go round-robin over the ways,
 from other users of the machine spreads over all of them and the ratios stay fair. Each
 timed run sits in a cgroup with a limit far above need, only to read its peak.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,11 +37,16 @@ class Timed:
     failures: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"runs": len(self.walls) + len(self.failures), "wall_s": self.walls,
-                "wall_median_s": round(statistics.median(self.walls), 3) if self.walls else None,
-                "cpu_s": self.cpu_s, "cpu_median_s": round(statistics.median(self.cpu_s), 3) if self.cpu_s else None,
-                "maxrss_kib": max(self.maxrss_kib, default=None),
-                "cgroup_peak_kib": max(self.cgroup_peak_kib, default=None), "failures": self.failures}
+        return {
+            "runs": len(self.walls) + len(self.failures),
+            "wall_s": self.walls,
+            "wall_median_s": round(statistics.median(self.walls), 3) if self.walls else None,
+            "cpu_s": self.cpu_s,
+            "cpu_median_s": round(statistics.median(self.cpu_s), 3) if self.cpu_s else None,
+            "maxrss_kib": max(self.maxrss_kib, default=None),
+            "cgroup_peak_kib": max(self.cgroup_peak_kib, default=None),
+            "failures": self.failures,
+        }
 
 
 def run_way(way: Way, ctx: Context, limit: limits.Limit) -> Run:
@@ -107,5 +113,9 @@ def floor_of(way: Way, ctx: Context, kind: str, span: Range, tick: Callable[[str
 
 def floor_json(found: floor.Floor) -> dict[str, Any]:
     below = found.below
-    return {"floor_kib": found.floor_kib, "confirmed": found.confirmed, "runs": len(found.samples),
-            "below": {"kib": below.kib, "signature": below.signature.short()} if below else None}
+    return {
+        "floor_kib": found.floor_kib,
+        "confirmed": found.confirmed,
+        "runs": len(found.samples),
+        "below": {"kib": below.kib, "signature": below.signature.short()} if below else None,
+    }

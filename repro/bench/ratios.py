@@ -3,6 +3,7 @@
 A ratio is only ever taken between numbers of the same run: on a shared machine an absolute
 wall time says little, its ratio to a baseline measured beside it says a lot.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -69,8 +70,16 @@ def rows(doc: Doc) -> list[dict[str, Any]]:
             continue
         value = round(mine / theirs, 2)
         met = None if goal.most is None else value <= goal.most
-        found.append({"what": goal.what, "way": goal.way, "baseline": goal.baseline, "ratio": value,
-                      "goal": goal.most, "met": met})
+        found.append(
+            {
+                "what": goal.what,
+                "way": goal.way,
+                "baseline": goal.baseline,
+                "ratio": value,
+                "goal": goal.most,
+                "met": met,
+            }
+        )
     found += _session_rows(doc)
     return found
 
@@ -81,8 +90,16 @@ def _session_rows(doc: Doc) -> list[dict[str, Any]]:
     if not noop or not probe or not probe.get("median_ms"):
         return []
     value = round(noop["median_ms"] / probe["median_ms"], 5)
-    return [{"what": "no-op median", "way": "ensure()", "baseline": "subprocess import probe", "ratio": value,
-             "goal": None, "met": None}]
+    return [
+        {
+            "what": "no-op median",
+            "way": "ensure()",
+            "baseline": "subprocess import probe",
+            "ratio": value,
+            "goal": None,
+            "met": None,
+        }
+    ]
 
 
 def line(row: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
 """The benchmark for people: a Markdown table, the ratio rows, and a PNG of the floors."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,15 @@ from repro import plot as plot_support
 from repro.bench import ratios
 from repro.report import markdown_table
 
-HEADERS = ("way", "cold wall, median", "CPU (user+sys), median", "peak RSS, largest process", "cgroup peak",
-           "cgroup floor", "RLIMIT_AS floor")
+HEADERS = (
+    "way",
+    "cold wall, median",
+    "CPU (user+sys), median",
+    "peak RSS, largest process",
+    "cgroup peak",
+    "cgroup floor",
+    "RLIMIT_AS floor",
+)
 
 
 def _mib(kib: Any) -> str:
@@ -37,24 +45,42 @@ def _cpu(entry: dict[str, Any]) -> str:
 
 
 def way_rows(doc: dict[str, Any]) -> list[list[str]]:
-    return [[f"`{name}`", _wall(e), _cpu(e), _mib(e.get("maxrss_kib")), _mib(e.get("cgroup_peak_kib")),
-             _floor(e.get("cgroup_floor")), _floor(e.get("as_floor"))] for name, e in doc.get("ways", {}).items()]
+    return [
+        [
+            f"`{name}`",
+            _wall(e),
+            _cpu(e),
+            _mib(e.get("maxrss_kib")),
+            _mib(e.get("cgroup_peak_kib")),
+            _floor(e.get("cgroup_floor")),
+            _floor(e.get("as_floor")),
+        ]
+        for name, e in doc.get("ways", {}).items()
+    ]
 
 
 def session_rows(doc: dict[str, Any]) -> list[list[str]]:
     session = doc.get("session") or {}
-    labels = (("ensure_noop", "ensure() no-op, in process"),
-              ("subprocess_import_probe", "baseline: subprocess import probe"),
-              ("activate", "activate(), full work"), ("bare_addsitedir", "baseline: bare site.addsitedir"))
-    return [[label, str(session[key]["calls"]), f"{session[key]['median_ms']:.4f} ms",
-             f"{session[key]['p99_ms']:.4f} ms"] for key, label in labels if key in session]
+    labels = (
+        ("ensure_noop", "ensure() no-op, in process"),
+        ("subprocess_import_probe", "baseline: subprocess import probe"),
+        ("activate", "activate(), full work"),
+        ("bare_addsitedir", "baseline: bare site.addsitedir"),
+    )
+    return [
+        [label, str(session[key]["calls"]), f"{session[key]['median_ms']:.4f} ms", f"{session[key]['p99_ms']:.4f} ms"]
+        for key, label in labels
+        if key in session
+    ]
 
 
 def table(doc: dict[str, Any]) -> str:
     machine = doc.get("machine", {})
-    head = (f"{doc.get('date')} · {machine.get('cpu')} · {machine.get('cores')} cores · Python "
-            f"{machine.get('python_version')} · load {machine.get('load_before')} -> {machine.get('load_after')}"
-            f" · {doc.get('seconds')} s")
+    head = (
+        f"{doc.get('date')} · {machine.get('cpu')} · {machine.get('cores')} cores · Python "
+        f"{machine.get('python_version')} · load {machine.get('load_before')} -> {machine.get('load_after')}"
+        f" · {doc.get('seconds')} s"
+    )
     parts = [head, "", markdown_table(HEADERS, way_rows(doc))]
     if doc.get("session"):
         parts += ["", markdown_table(("per session", "calls", "median", "p99"), session_rows(doc))]

@@ -2,6 +2,7 @@
 
 Standard library only, so the benchmark scripts can import it without the harness's extras.
 """
+
 from __future__ import annotations
 
 import statistics

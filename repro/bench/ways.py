@@ -5,6 +5,7 @@ parent costs every way the same ~1 MiB), sdkboot's own ``hook`` for its strategi
 way ends with an import of the package, because a bootstrap that cannot import is no
 bootstrap. A way whose tool is missing says why, and the benchmark leaves it out.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,22 +81,28 @@ def _import_in(python: str) -> str:
 def _naive(ctx: Context, work: Path) -> Command:
     env = work / "env"
     py = env / "bin" / "python"
-    return _sh(f"{_q(ctx.python)} -m venv {_q(env)}", f"{_q(py)} -m pip install -q {_offline(ctx)}",
-               _import_in(str(py))), {}
+    return _sh(
+        f"{_q(ctx.python)} -m venv {_q(env)}", f"{_q(py)} -m pip install -q {_offline(ctx)}", _import_in(str(py))
+    ), {}
 
 
 def _pip_python(ctx: Context, work: Path) -> Command:
     env = work / "env"
     py = env / "bin" / "python"
-    return _sh(f"{_q(ctx.python)} -m venv --without-pip {_q(env)}",
-               f"{_q(ctx.python)} -m pip --python {_q(py)} install -q {_offline(ctx)}", _import_in(str(py))), {}
+    return _sh(
+        f"{_q(ctx.python)} -m venv --without-pip {_q(env)}",
+        f"{_q(ctx.python)} -m pip --python {_q(py)} install -q {_offline(ctx)}",
+        _import_in(str(py)),
+    ), {}
 
 
 def _pip_target(ctx: Context, work: Path) -> Command:
     target = work / "t"
     check = f"import sys; sys.path.insert(0, {str(target)!r}); import {IMPORT}"
-    return _sh(f"{_q(ctx.python)} -m pip install -q --no-cache-dir --target {_q(target)} {_offline(ctx)}",
-               f"{_q(ctx.python)} -I -S -c {_q(check)}"), {}
+    return _sh(
+        f"{_q(ctx.python)} -m pip install -q --no-cache-dir --target {_q(target)} {_offline(ctx)}",
+        f"{_q(ctx.python)} -I -S -c {_q(check)}",
+    ), {}
 
 
 def _uv(ctx: Context, work: Path) -> Command:
@@ -103,9 +110,11 @@ def _uv(ctx: Context, work: Path) -> Command:
     py = env / "bin" / "python"
     uv = _q(ctx.tools.uv)
     # A fresh cache per run: a warm uv cache would turn the install into hard links.
-    return _sh(f"{uv} venv -q --python {_q(ctx.python)} {_q(env)}",
-               f"{uv} pip install -q --python {_q(py)} {_offline(ctx)}", _import_in(str(py))), {
-        "UV_CACHE_DIR": str(work / "uv-cache"), "UV_NO_PROGRESS": "1"}
+    return _sh(
+        f"{uv} venv -q --python {_q(ctx.python)} {_q(env)}",
+        f"{uv} pip install -q --python {_q(py)} {_offline(ctx)}",
+        _import_in(str(py)),
+    ), {"UV_CACHE_DIR": str(work / "uv-cache"), "UV_NO_PROGRESS": "1"}
 
 
 def _virtualenv(ctx: Context, work: Path) -> Command:
@@ -113,9 +122,11 @@ def _virtualenv(ctx: Context, work: Path) -> Command:
     py = env / "bin" / "python"
     # One app-data dir for all runs (as a user has), and never the detached online update.
     app_data = ctx.scratch / "virtualenv-app-data"
-    return _sh(f"{_q(ctx.tools.virtualenv)} -q --no-periodic-update --python {_q(ctx.python)} {_q(env)}",
-               f"{_q(py)} -m pip install -q --disable-pip-version-check {_offline(ctx)}", _import_in(str(py))), {
-        "VIRTUALENV_OVERRIDE_APP_DATA": str(app_data)}
+    return _sh(
+        f"{_q(ctx.tools.virtualenv)} -q --no-periodic-update --python {_q(ctx.python)} {_q(env)}",
+        f"{_q(py)} -m pip install -q --disable-pip-version-check {_offline(ctx)}",
+        _import_in(str(py)),
+    ), {"VIRTUALENV_OVERRIDE_APP_DATA": str(app_data)}
 
 
 def _import(ctx: Context, work: Path) -> Command:
@@ -128,12 +139,31 @@ def _import(ctx: Context, work: Path) -> Command:
 def sdkboot_hook(strategy: str) -> Callable[[Context, Path], Command]:
     def command(ctx: Context, work: Path) -> Command:
         xy = ".".join(map(str, sys.version_info[:2]))
-        argv = [ctx.python, "-m", "sdkboot", "hook", "--state-dir", str(work / "state"), "--python", ctx.python,
-                "--min-python", xy, "--strategy", strategy, "--no-index", "--find-links", str(ctx.wheelhouse),
-                "--timeout", str(int(ctx.timeout)), "--async-timeout", str(int(ctx.timeout * 1000 + 11_000)),
-                # The bench measures what a build needs: the preflight would refuse below the
-                # floors file that the bench itself wrote, and the floor would measure that file.
-                "--no-preflight", REQUIREMENT]
+        argv = [
+            ctx.python,
+            "-m",
+            "sdkboot",
+            "hook",
+            "--state-dir",
+            str(work / "state"),
+            "--python",
+            ctx.python,
+            "--min-python",
+            xy,
+            "--strategy",
+            strategy,
+            "--no-index",
+            "--find-links",
+            str(ctx.wheelhouse),
+            "--timeout",
+            str(int(ctx.timeout)),
+            "--async-timeout",
+            str(int(ctx.timeout * 1000 + 11_000)),
+            # The bench measures what a build needs: the preflight would refuse below the
+            # floors file that the bench itself wrote, and the floor would measure that file.
+            "--no-preflight",
+            REQUIREMENT,
+        ]
         return argv, {"PYTHONPATH": scenarios.sdkboot_root()}
 
     return command
@@ -199,8 +229,12 @@ WAYS: dict[str, Way] = {
         Way("virtualenv", "virtualenv --no-periodic-update + its pip", _virtualenv, _needs("virtualenv")),
         Way("uv", "uv venv + uv pip install (fresh uv cache)", _uv, _needs("uv"), as_hi_mib=2048),
         # Every registered strategy is measured: a new one needs no line here.
-        *(Way(f"sdkboot-{label}", f"sdkboot hook --strategy {label}", sdkboot_hook(label), ok=hook_built,
-              sdkboot=True) for label in STRATEGIES),
+        *(
+            Way(
+                f"sdkboot-{label}", f"sdkboot hook --strategy {label}", sdkboot_hook(label), ok=hook_built, sdkboot=True
+            )
+            for label in STRATEGIES
+        ),
         Way("import", "only import the installed package (the physical limit)", _import),
     )
 }

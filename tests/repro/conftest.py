@@ -1,4 +1,5 @@
 """Capabilities the Linux repro tests need, each turned into a skip that names what is missing."""
+
 from __future__ import annotations
 
 import os

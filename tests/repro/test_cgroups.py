@@ -1,4 +1,5 @@
 """Reading cgroup paths and limits from fixture trees (no real /proc or /sys: runs anywhere)."""
+
 from __future__ import annotations
 
 import sys
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sdkboot import memlimit
 from repro import Unsupported, cgroups
+from sdkboot import memlimit
 
 V1_NO_LIMIT = "9223372036854771712\n"
 V1_PROC = """\
@@ -22,8 +23,10 @@ V2_PROC = "0::/user.slice/app.scope\n"
 
 def _mountinfo(*lines: tuple[str, str, str, str]) -> str:
     """(root, mount point, fstype, super options) -> mountinfo text."""
-    return "".join(f"{30 + i} 23 0:{28 + i} {root} {point} rw,relatime - {fs} {fs} {opts}\n"
-                   for i, (root, point, fs, opts) in enumerate(lines))
+    return "".join(
+        f"{30 + i} 23 0:{28 + i} {root} {point} rw,relatime - {fs} {fs} {opts}\n"
+        for i, (root, point, fs, opts) in enumerate(lines)
+    )
 
 
 def _tree(base: Path, files: dict[str, str]) -> None:
@@ -35,21 +38,34 @@ def _tree(base: Path, files: dict[str, str]) -> None:
 @pytest.fixture
 def v1_tree(tmp_path: Path) -> tuple[Path, str]:
     memory = tmp_path / "memory"
-    _tree(memory, {"memory.limit_in_bytes": V1_NO_LIMIT,
-                   "process_api/memory.limit_in_bytes": "1073741824\n",
-                   "process_api/abc/memory.limit_in_bytes": V1_NO_LIMIT})
+    _tree(
+        memory,
+        {
+            "memory.limit_in_bytes": V1_NO_LIMIT,
+            "process_api/memory.limit_in_bytes": "1073741824\n",
+            "process_api/abc/memory.limit_in_bytes": V1_NO_LIMIT,
+        },
+    )
     unified = tmp_path / "unified"
     _tree(unified, {"cgroup.controllers": "hugetlb\n"})
-    info = _mountinfo(("/", str(tmp_path), "tmpfs", "rw"), ("/", str(memory), "cgroup", "rw,memory"),
-                      ("/", str(unified), "cgroup2", "rw"))
+    info = _mountinfo(
+        ("/", str(tmp_path), "tmpfs", "rw"),
+        ("/", str(memory), "cgroup", "rw,memory"),
+        ("/", str(unified), "cgroup2", "rw"),
+    )
     return memory, info
 
 
 @pytest.fixture
 def v2_tree(tmp_path: Path) -> tuple[Path, str]:
-    _tree(tmp_path, {"cgroup.controllers": "cpuset cpu io memory pids\n",
-                     "user.slice/memory.max": "536870912\n",
-                     "user.slice/app.scope/memory.max": "max\n"})
+    _tree(
+        tmp_path,
+        {
+            "cgroup.controllers": "cpuset cpu io memory pids\n",
+            "user.slice/memory.max": "536870912\n",
+            "user.slice/app.scope/memory.max": "max\n",
+        },
+    )
     return tmp_path, _mountinfo(("/", str(tmp_path), "cgroup2", "rw,nsdelegate"))
 
 
@@ -104,14 +120,29 @@ def test_own_limit_is_sdkboots_reading_in_kib(monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.mark.parametrize(
     ("version", "files", "kills", "peak"),
-    [(1, {"memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
-          "memory.max_usage_in_bytes": "59768832\n"}, 3, 58368),
-     (2, {"memory.events": "low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n",
-          "memory.peak": "10485760\n"}, 2, 10240),
-     (2, {}, 0, None)],
+    [
+        (
+            1,
+            {
+                "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
+                "memory.max_usage_in_bytes": "59768832\n",
+            },
+            3,
+            58368,
+        ),
+        (
+            2,
+            {
+                "memory.events": "low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n",
+                "memory.peak": "10485760\n",
+            },
+            2,
+            10240,
+        ),
+        (2, {}, 0, None),
+    ],
 )
-def test_oom_kills_and_peak(tmp_path: Path, version: int, files: dict[str, str], kills: int,
-                            peak: int | None) -> None:
+def test_oom_kills_and_peak(tmp_path: Path, version: int, files: dict[str, str], kills: int, peak: int | None) -> None:
     _tree(tmp_path, files)
     flavor = cgroups.FLAVORS[version]
     assert cgroups.read_oom_kills(tmp_path, flavor) == kills
@@ -120,11 +151,16 @@ def test_oom_kills_and_peak(tmp_path: Path, version: int, files: dict[str, str],
 
 @pytest.mark.parametrize(
     ("version", "present", "written"),
-    [(1, ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"],
-      {"memory.limit_in_bytes": "10485760", "memory.memsw.limit_in_bytes": "10485760"}),
-     (1, ["memory.limit_in_bytes"], {"memory.limit_in_bytes": "10485760"}),
-     (2, ["memory.max", "memory.swap.max"], {"memory.max": "10485760", "memory.swap.max": "0"}),
-     (2, ["memory.max"], {"memory.max": "10485760"})],
+    [
+        (
+            1,
+            ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"],
+            {"memory.limit_in_bytes": "10485760", "memory.memsw.limit_in_bytes": "10485760"},
+        ),
+        (1, ["memory.limit_in_bytes"], {"memory.limit_in_bytes": "10485760"}),
+        (2, ["memory.max", "memory.swap.max"], {"memory.max": "10485760", "memory.swap.max": "0"}),
+        (2, ["memory.max"], {"memory.max": "10485760"}),
+    ],
 )
 def test_apply_limit_sets_swap_too_where_accounted(
     tmp_path: Path, version: int, present: list[str], written: dict[str, str]

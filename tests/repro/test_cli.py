@@ -1,4 +1,5 @@
 """The dispatcher: bad input is one line and exit 2; command modules plug in by name."""
+
 from __future__ import annotations
 
 import os
@@ -15,25 +16,25 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(
     ("argv", "needle"),
-    [([], "required: COMMAND"),
-     (["sweep"], "required: SCENARIO"),
-     (["sweep", "venv", "--limit", "as", "--lo", "5x"], "bad size '5x'"),
-     (["sweep", "nope", "--limit", "as"], "invalid choice: 'nope'"),
-     (["floor", "venv", "--limit", "ram"], "invalid choice: 'ram'"),
-     (["sweep", "venv", "--limit", "as", "--lo", "64m", "--hi", "8m"], "must be below --hi"),
-     (["sweep", "venv", "--limit", "as", "--points", "1"], "--points must be at least 2"),
-     (["floor", "venv", "--limit", "as", "--python", "/nonexistent/python3"], "no such interpreter"),
-     (["validate", "--timeout", "0"], "--timeout must be positive"),
-     (["sweep", "venv", "--limit", "as", "--tree"], "--tree puts sdkboot itself under the limit"),
-     (["floor", "pip-target", "--limit", "as", "--tree"], "only sdkboot, hook run sdkboot"),
-     (["validate", "--only", "tree-as-18MiB"], "not a child check (add --tree)"),
-     (["validate", "--tree", "--only", "rlimit-segv"], "not a tree check (drop --tree)"),
-     (["validate", "--repeat", "0"], "expected a whole number of runs"),
-     (["containers", "--repeat", "x"], "expected a whole number of runs")],
+    [
+        ([], "required: COMMAND"),
+        (["sweep"], "required: SCENARIO"),
+        (["sweep", "venv", "--limit", "as", "--lo", "5x"], "bad size '5x'"),
+        (["sweep", "nope", "--limit", "as"], "invalid choice: 'nope'"),
+        (["floor", "venv", "--limit", "ram"], "invalid choice: 'ram'"),
+        (["sweep", "venv", "--limit", "as", "--lo", "64m", "--hi", "8m"], "must be below --hi"),
+        (["sweep", "venv", "--limit", "as", "--points", "1"], "--points must be at least 2"),
+        (["floor", "venv", "--limit", "as", "--python", "/nonexistent/python3"], "no such interpreter"),
+        (["validate", "--timeout", "0"], "--timeout must be positive"),
+        (["sweep", "venv", "--limit", "as", "--tree"], "--tree puts sdkboot itself under the limit"),
+        (["floor", "pip-target", "--limit", "as", "--tree"], "only sdkboot, hook run sdkboot"),
+        (["validate", "--only", "tree-as-18MiB"], "not a child check (add --tree)"),
+        (["validate", "--tree", "--only", "rlimit-segv"], "not a tree check (drop --tree)"),
+        (["validate", "--repeat", "0"], "expected a whole number of runs"),
+        (["containers", "--repeat", "x"], "expected a whole number of runs"),
+    ],
 )
-def test_bad_input_is_one_line_and_exit_2(
-    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_input_is_one_line_and_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         code = cli.main(argv)
         raise SystemExit(code)
@@ -48,8 +49,7 @@ def test_sweep_hook_tree_needs_no_other_option() -> None:
 
 
 def test_a_missing_wheelhouse_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["floor", "pip-target", "--limit", "as", "--python", sys.executable,
-                     "--wheelhouse", str(tmp_path)])
+    code = cli.main(["floor", "pip-target", "--limit", "as", "--python", sys.executable, "--wheelhouse", str(tmp_path)])
     assert code == 2
     assert "python -m repro wheelhouse" in capsys.readouterr().err
 
@@ -71,8 +71,13 @@ def test_every_command_module_registers_its_command() -> None:
 
 def test_module_entry_point_has_no_traceback_on_bad_input() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "repro", "sweep", "venv", "--limit", "as", "--hi", "0"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "repro", "sweep", "venv", "--limit", "as", "--hi", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
@@ -84,9 +89,14 @@ def test_a_reader_that_left_gets_no_traceback(unbuffered: str) -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)  # gone before the first write: every write fails with EPIPE
     try:
-        done = subprocess.run([sys.executable, "-m", "repro", "containers", "--list"],
-                              stdout=write_end, stderr=subprocess.PIPE, text=True, env=env,
-                              timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "repro", "containers", "--list"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=60,
+        )
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (cli.EXIT_PIPE, "")

@@ -1,4 +1,5 @@
 """The container scenarios: verdict logic and naming (anywhere), then each scenario (Docker)."""
+
 from __future__ import annotations
 
 import io
@@ -10,8 +11,15 @@ from typing import Any
 import pytest
 
 from repro import (
-    Unsupported, UsageError, container_engine, container_report, container_scenarios, debootstrap,
-    dockerutil, images, repeat,
+    Unsupported,
+    UsageError,
+    container_engine,
+    container_report,
+    container_scenarios,
+    debootstrap,
+    dockerutil,
+    images,
+    repeat,
 )
 from repro.container_report import ContainerResult
 from repro.container_scenarios import Step
@@ -74,9 +82,15 @@ def test_a_mismatch_fails_the_step_and_the_scenario() -> None:
 
 
 def test_a_declared_set_names_the_case_that_came() -> None:
-    step = Step("mem", ("true",), one_of("the kernel picks",
-                                         Case("child killed", {"signature": "1/E/N"}),
-                                         Case("PID 1 killed", {"exit": 137, "signature": ABSENT})))
+    step = Step(
+        "mem",
+        ("true",),
+        one_of(
+            "the kernel picks",
+            Case("child killed", {"signature": "1/E/N"}),
+            Case("PID 1 killed", {"exit": 137, "signature": ABSENT}),
+        ),
+    )
     killed = container_report.judge_step(step, 1.0, ContainerResult(137))
     survived = container_report.judge_step(step, 1.0, ContainerResult(0, stdout='{"signature": "1/E/N"}'))
     assert killed.verdict.case is not None and killed.verdict.case.name == "PID 1 killed"
@@ -122,7 +136,10 @@ def test_json_report_is_serializable_even_with_absent_values() -> None:
     )
     data = json.loads(json.dumps(container_report.run_json(run)))
     assert data["steps"][0]["checks"][0] == {
-        "key": "signature", "expected": "0/E/E", "observed": "(absent)", "ok": False,
+        "key": "signature",
+        "expected": "0/E/E",
+        "observed": "(absent)",
+        "ok": False,
     }
     assert data["steps"][0]["mode"] == "none"
     assert data["steps"][0]["expect"]["form"] == "exact"
@@ -154,8 +171,9 @@ def test_every_scenario_uses_a_known_image_and_checks_something() -> None:
 
 
 def test_every_limited_step_says_where_its_limit_sits() -> None:
-    modes = {step.label: step.mode for s in container_scenarios.SCENARIOS for step in s.steps
-             if s.name == "signature-raw"}
+    modes = {
+        step.label: step.mode for s in container_scenarios.SCENARIOS for step in s.steps if s.name == "signature-raw"
+    }
     assert (modes["unlimited"], modes["mem-24MiB"], modes["as-40MiB"]) == ("none", "tree", "child")
     wrapped = Step("b", container_scenarios.ENSURE_AS, exact({"exit": 1}), wrap_as_kib=5000)
     tree = Step("h", container_scenarios.HOOK, exact({"exit": 0}), tree_as_kib=30 * 1024)
@@ -166,8 +184,7 @@ def test_every_limited_step_says_where_its_limit_sits() -> None:
 
 def test_the_known_victim_flake_is_a_declared_set_and_pinning_keeps_pid1_out_of_it() -> None:
     steps = {step.label: step for s in container_scenarios.SCENARIOS for step in s.steps}
-    assert {case.name for case in steps["mem-24MiB"].expect.cases} == {"ensurepip killed",
-                                                                        "PID 1 killed"}
+    assert {case.name for case in steps["mem-24MiB"].expect.cases} == {"ensurepip killed", "PID 1 killed"}
     # With the child's score raised, the victim is always in the child's tree (measured 20/20).
     pinned = steps["mem-24MiB-adj"].expect.cases
     assert {case.name for case in pinned} == {"ensurepip killed", "venv killed"}
@@ -179,7 +196,12 @@ def test_scenario_names_are_unique_and_the_required_ones_exist() -> None:
     names = [scenario.name for scenario in container_scenarios.SCENARIOS]
     assert len(names) == len(set(names))
     assert set(names) >= {
-        "ensurepip-missing", "no-pip-at-all", "oom-kill", "low-memory", "rlimit-segv", "healthy",
+        "ensurepip-missing",
+        "no-pip-at-all",
+        "oom-kill",
+        "low-memory",
+        "rlimit-segv",
+        "healthy",
         "signature-raw",
     }
 
@@ -209,7 +231,8 @@ def test_select_keeps_order_and_rejects_unknown_names() -> None:
 
 def test_memory_sets_swap_equal_to_memory() -> None:
     assert container_engine.memory(Step("s", ("x",), exact({"exit": 0}), mem_mib=52)) == {
-        "mem_limit": 52 * 1024 * 1024, "memswap_limit": 52 * 1024 * 1024,
+        "mem_limit": 52 * 1024 * 1024,
+        "memswap_limit": 52 * 1024 * 1024,
     }
     assert container_engine.memory(Step("s", ("x",), exact({"exit": 0}))) == {}
 
@@ -217,8 +240,7 @@ def test_memory_sets_swap_equal_to_memory() -> None:
 def test_raw_builds_the_parent_command() -> None:
     argv = container_scenarios.raw(("python3", "-m", "venv", "/e"), as_kib=5000, oom_adj=1000)
     assert argv[:2] == ("python3", "/opt/repro/rawsig.py")
-    assert argv[2:] == ("--as-kib", "5000", "--oom-score-adj", "1000", "--", "python3", "-m",
-                        "venv", "/e")
+    assert argv[2:] == ("--as-kib", "5000", "--oom-score-adj", "1000", "--", "python3", "-m", "venv", "/e")
 
 
 def test_wrapper_execs_python_under_the_limit() -> None:
@@ -289,9 +311,9 @@ def test_scenario(swept: container_engine.Context, scenario: container_scenarios
 
 @pytest.mark.docker
 def test_nothing_is_left_behind(swept: container_engine.Context) -> None:
-    scenario = container_scenarios.Scenario("leak-check", "debian12-python", "", (
-        Step("one", ("python3", "-c", "print('{}')"), exact({"exit": 0})),
-    ))
+    scenario = container_scenarios.Scenario(
+        "leak-check", "debian12-python", "", (Step("one", ("python3", "-c", "print('{}')"), exact({"exit": 0})),)
+    )
     assert container_engine.run_scenario(swept, scenario).passed
     mine = {"label": f"{dockerutil.RUN_LABEL}={dockerutil.run_id()}"}
     assert swept.client.containers.list(all=True, filters=mine) == []

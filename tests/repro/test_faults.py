@@ -1,4 +1,5 @@
 """``python -m repro faults``: the per-fault sums, the table, the exit codes, and one real run."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,14 @@ from tests.conftest import REPO
 
 RECORDS = [
     {"fault": "kills", "test": "t::a", "trials": 3, "passed": 3, "lost": []},
-    {"fault": "disk full", "test": "t::b", "trials": 2, "passed": 1, "lost": ["the lock stayed held"],
-     "test_failed": True},
+    {
+        "fault": "disk full",
+        "test": "t::b",
+        "trials": 2,
+        "passed": 1,
+        "lost": ["the lock stayed held"],
+        "test_failed": True,
+    },
     {"fault": "kills", "test": "t::c", "trials": 4, "passed": 4, "lost": []},
 ]
 
@@ -46,8 +53,13 @@ def test_exit_codes() -> None:
 
 
 def test_a_real_run_of_one_fault() -> None:
-    done = subprocess.run([sys.executable, "-m", "repro", "faults", "--json", "--workers", "1", "-k", "d18"],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "repro", "faults", "--json", "--workers", "1", "-k", "d18"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(done.stdout)
     assert [f["fault"] for f in data["faults"]] == ["huge signal numbers in the text (D18)"]

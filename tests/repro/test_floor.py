@@ -1,9 +1,9 @@
 """Floor search against synthetic probes: bisection, confirmation, and the edge cases."""
+
 from __future__ import annotations
 
 from repro.floor import START_MIN_KIB, descend_to_floor, find_floor, summary
-from repro.limits import KINDS
-from repro.limits import Run
+from repro.limits import KINDS, Run
 from repro.signature import Sample
 
 

@@ -1,4 +1,5 @@
 """Image recipes, hashing, the rootfs plumbing and the CLI's errors; builds only under `docker`."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,8 +47,12 @@ def test_hash_is_stable_and_ignores_notes() -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"packages": ("python3", "python3-pip")}, {"suite": "trixie"}, {"variant": "buildd"},
-     {"prune": ("var/lib/apt/lists/*",)}],
+    [
+        {"packages": ("python3", "python3-pip")},
+        {"suite": "trixie"},
+        {"variant": "buildd"},
+        {"prune": ("var/lib/apt/lists/*",)},
+    ],
 )
 def test_hash_changes_with_anything_that_changes_the_image(change: dict[str, Any]) -> None:
     recipe = Recipe("x", ("python3",))
@@ -86,7 +91,11 @@ def test_select_rejects_unknown_images() -> None:
 def test_debootstrap_command_line() -> None:
     spec = Recipe("p", ("python3", "python3-pip")).bootstrap()
     assert spec.argv("/t") == [
-        "debootstrap", "--variant=minbase", "--include=python3,python3-pip", "bookworm", "/t",
+        "debootstrap",
+        "--variant=minbase",
+        "--include=python3,python3-pip",
+        "bookworm",
+        "/t",
     ]
 
 
@@ -100,15 +109,19 @@ def test_missing_debootstrap_names_the_package(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_mounts_below_finds_leftover_mounts_deepest_first() -> None:
-    text = "\n".join([
-        "22 1 0:5 / /r/root/proc rw,nosuid - proc proc rw",
-        "23 1 0:6 / /r/root/sys rw - sysfs sysfs rw",
-        "24 1 0:7 / /r/root/dev/pts rw shared:2 - devpts devpts rw",
-        "25 1 0:8 / /r/root2/proc rw - tmpfs tmpfs rw",
-        "26 1 0:9 / /r/with\\040space/proc rw - x x rw",
-    ])
+    text = "\n".join(
+        [
+            "22 1 0:5 / /r/root/proc rw,nosuid - proc proc rw",
+            "23 1 0:6 / /r/root/sys rw - sysfs sysfs rw",
+            "24 1 0:7 / /r/root/dev/pts rw shared:2 - devpts devpts rw",
+            "25 1 0:8 / /r/root2/proc rw - tmpfs tmpfs rw",
+            "26 1 0:9 / /r/with\\040space/proc rw - x x rw",
+        ]
+    )
     assert debootstrap.mounts_below("/r/root", text) == [
-        "/r/root/dev/pts", "/r/root/proc", "/r/root/sys",
+        "/r/root/dev/pts",
+        "/r/root/proc",
+        "/r/root/sys",
     ]
     assert debootstrap.mounts_below("/r/with space", text) == ["/r/with space/proc"]
     assert debootstrap.mounts_below("/elsewhere", text) == []
@@ -207,9 +220,7 @@ def test_build_line_says_whether_it_built() -> None:
     skipped = images.BuildResult(recipe, "sha256:" + "c" * 64, built=False)
     built = images.BuildResult(recipe, "sha256:" + "c" * 64, True, 44.2, 90 * 1024 * 1024)
     assert images.build_line(skipped) == "debian12-venv: current (cccccccccccc), build skipped"
-    assert images.build_line(built) == (
-        "debian12-venv: built cccccccccccc in 44.2 s (pruned 90.0 MiB)"
-    )
+    assert images.build_line(built) == ("debian12-venv: built cccccccccccc in 44.2 s (pruned 90.0 MiB)")
 
 
 # ---- a missing engine or SDK is one line, never a traceback ----
@@ -231,7 +242,7 @@ def test_missing_engine_says_what_to_install(monkeypatch: pytest.MonkeyPatch) ->
         pass
 
     monkeypatch.setitem(sys.modules, "docker", fake_docker(DockerException))
-    with pytest.raises(Unsupported, match="apt-get install docker.io") as caught:
+    with pytest.raises(Unsupported, match=r"apt-get install docker\.io") as caught:
         dockerutil.connect()
     assert "connection refused" in caught.value.reason
 
@@ -318,8 +329,13 @@ def test_a_checkout_without_the_sdk_says_so_not_attributeerror() -> None:
     from repro import cli
 
     repo = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-S", "-m", "repro", "containers", "healthy"],
-                          cwd=repo, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-S", "-m", "repro", "containers", "healthy"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == cli.EXIT_UNSUPPORTED
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert f"`import docker` found {repo / 'docker'}" in done.stderr

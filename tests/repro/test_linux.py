@@ -2,6 +2,7 @@
 
 Each test skips, naming the missing capability, where it cannot run (see conftest).
 """
+
 from __future__ import annotations
 
 import json
@@ -56,16 +57,30 @@ def test_cgroup_run_reports_peak_and_oom_kills_and_leaves_no_cgroup(
 
 def test_rlimit_as_is_inherited_by_the_whole_tree(linux_ctx: Context) -> None:
     # The grandchild gets the same address-space limit: a 256 MiB allocation fails there too.
-    code = ("import subprocess, sys; r = subprocess.run([sys.executable, '-c', "
-            "'bytearray(256 << 20)'], capture_output=True); print(r.returncode)")
+    code = (
+        "import subprocess, sys; r = subprocess.run([sys.executable, '-c', "
+        "'bytearray(256 << 20)'], capture_output=True); print(r.returncode)"
+    )
     run = limits.run([sys.executable, "-c", code], limits.rlimit_as(128 * 1024), timeout=60)
     assert (run.rc, run.stdout.strip()) == (0, "1")
 
 
 def test_floor_cli_finds_the_venv_without_pip_floor(tmp_path: Path, linux_ctx: Context) -> None:
     out = tmp_path / "floor.json"
-    done = _repro("floor", "venv-without-pip", "--limit", "as", "--lo", "4m", "--hi", "64m",
-                  "--resolution", "1m", "--out", str(out))
+    done = _repro(
+        "floor",
+        "venv-without-pip",
+        "--limit",
+        "as",
+        "--lo",
+        "4m",
+        "--hi",
+        "64m",
+        "--resolution",
+        "1m",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(out.read_text())
     assert found["confirmed"] and 8 * 1024 < found["floor_kib"] < 64 * 1024
@@ -75,8 +90,24 @@ def test_floor_cli_finds_the_venv_without_pip_floor(tmp_path: Path, linux_ctx: C
 def test_sweep_cli_maps_segv_to_success(tmp_path: Path, linux_ctx: Context) -> None:
     out = tmp_path / "sweep.json"
     # --timeout: a run in the band where start-up is non-deterministic can hang (signatures.md).
-    done = _repro("sweep", "venv-without-pip", "--limit", "as", "--lo", "4m", "--hi", "64m",
-                  "--points", "4", "--resolution", "2m", "--timeout", "30", "--out", str(out))
+    done = _repro(
+        "sweep",
+        "venv-without-pip",
+        "--limit",
+        "as",
+        "--lo",
+        "4m",
+        "--hi",
+        "64m",
+        "--points",
+        "4",
+        "--resolution",
+        "2m",
+        "--timeout",
+        "30",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(out.read_text())["sweeps"][0]["ranges"]
     assert (found[0]["rc"], found[0]["stdout_empty"], found[0]["stderr_empty"]) == (-11, True, True)
@@ -88,8 +119,23 @@ def test_sweep_cli_maps_segv_to_success(tmp_path: Path, linux_ctx: Context) -> N
 def test_tree_sweep_of_the_hook_starts_at_the_bare_start_floor(tmp_path: Path, wheel_ctx: Context) -> None:
     # A short top keeps it cheap (no build fits there): the span line must say so.
     out = tmp_path / "sweep.json"
-    done = _repro("sweep", "hook", "--tree", "--hi", "24m", "--points", "2", "--max-runs", "2",
-                  "--wheelhouse", str(wheel_ctx.wheelhouse), "--timeout", "60", "--out", str(out))
+    done = _repro(
+        "sweep",
+        "hook",
+        "--tree",
+        "--hi",
+        "24m",
+        "--points",
+        "2",
+        "--max-runs",
+        "2",
+        "--wheelhouse",
+        str(wheel_ctx.wheelhouse),
+        "--timeout",
+        "60",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     found = json.loads(out.read_text())
     start = found["bare_start_floor"]
@@ -109,5 +155,10 @@ def test_import_scenario_is_the_floor_of_everything(wheel_ctx: Context) -> None:
 
 def _repro(*argv: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "repro", *argv, "--python", DEFAULT_PYTHON],
-                          capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "repro", *argv, "--python", DEFAULT_PYTHON],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )

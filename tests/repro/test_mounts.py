@@ -1,4 +1,5 @@
 """The one mount-table parser."""
+
 from __future__ import annotations
 
 from pathlib import Path

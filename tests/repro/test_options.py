@@ -1,4 +1,5 @@
 """Options shared by sweep, floor and validate: limit ranges and the scenario context."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,15 @@ from repro import UsageError, options
 
 
 def _args(**values: object) -> argparse.Namespace:
-    defaults = {"python": sys.executable, "wheelhouse": None, "timeout": 90.0, "limit": "as",
-                "lo": None, "hi": None, "resolution": None}
+    defaults = {
+        "python": sys.executable,
+        "wheelhouse": None,
+        "timeout": 90.0,
+        "limit": "as",
+        "lo": None,
+        "hi": None,
+        "resolution": None,
+    }
     return argparse.Namespace(**{**defaults, **values})
 
 

@@ -1,4 +1,5 @@
 """The optional strip chart."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -6,16 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_capability
-
 from repro import plot
 from repro.limits import Run
-from repro.signature import Sample
-from repro.signature import Sweep
+from repro.signature import Sample, Sweep
+from tests.conftest import require_capability
 
 
-def test_missing_matplotlib_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_matplotlib_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert not plot.usable(tmp_path / "x.png")
     err = capsys.readouterr().err
@@ -26,8 +26,10 @@ def test_missing_matplotlib_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, t
 def test_strip_chart_writes_a_png(tmp_path: Path) -> None:
     if importlib.util.find_spec("matplotlib") is None:
         require_capability("matplotlib (the 'plot' extra) is not installed")
-    samples = {kib: Sample.of(kib, Run((), "", rc, "", "", 0.0, None, 0))
-               for kib, rc in [(2048, -11), (4096, -11), (8192, 127), (65536, 0)]}
+    samples = {
+        kib: Sample.of(kib, Run((), "", rc, "", "", 0.0, None, 0))
+        for kib, rc in [(2048, -11), (4096, -11), (8192, 127), (65536, 0)]
+    }
     out = tmp_path / "chart.png"
     plot.strip_chart([Sweep("venv", samples, True), Sweep("pip-target", samples, False)], "t", out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,4 +1,5 @@
 """The flake check's bookkeeping: counts per row, and the rule it enforces."""
+
 from __future__ import annotations
 
 import argparse
@@ -58,7 +59,9 @@ def test_json_lists_every_signature_with_its_count() -> None:
     row = data["rows"][0]
     assert (row["mode"], row["form"], row["runs"]) == ("tree", "set of 2", 3)
     assert [(s["count"], s["verdict"], s["slowest_s"]) for s in row["signatures"]] == [
-        (2, "child", 0.0), (1, "parent", 0.0)]
+        (2, "child", 0.0),
+        (1, "parent", 0.0),
+    ]
     assert data["load_average_1min"] == ["1.50"]
 
 
@@ -72,8 +75,7 @@ def test_repeat_takes_a_positive_count() -> None:
 
 
 def test_the_progress_line_fits_the_terminal() -> None:
-    text = repeat.progress_text("containers", 3, 20, ("signature-raw", "mem-24MiB-adj"),
-                                repeat.Tallies(repeat=20))
+    text = repeat.progress_text("containers", 3, 20, ("signature-raw", "mem-24MiB-adj"), repeat.Tallies(repeat=20))
     assert text == "containers --repeat 20: run 3/20 · signature-raw · mem-24MiB-adj"
     assert len(report.fit(text, 40)) == 39 and report.fit(text, 40).endswith("…")
     assert report.fit(text, 200) == text

@@ -1,4 +1,5 @@
 """Table rendering and the terminal-only progress line."""
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """Scenario commands and options, without running the heavy steps."""
+
 from __future__ import annotations
 
 import os
@@ -17,23 +18,29 @@ def ctx(tmp_path: Path) -> Context:
 
 
 def test_every_named_scenario_exists() -> None:
-    assert set(SCENARIOS) == {"bare", "venv", "venv-without-pip", "pip-venv", "pip-target", "sdkboot",
-                              "hook", "import"}
-    assert [n for n, s in sorted(SCENARIOS.items()) if not s.needs_wheelhouse] == [
-        "bare", "venv", "venv-without-pip"]
+    assert set(SCENARIOS) == {"bare", "venv", "venv-without-pip", "pip-venv", "pip-target", "sdkboot", "hook", "import"}
+    assert [n for n, s in sorted(SCENARIOS.items()) if not s.needs_wheelhouse] == ["bare", "venv", "venv-without-pip"]
     assert [n for n, s in SCENARIOS.items() if TREE in s.modes] == ["sdkboot", "hook"]
 
 
 def test_commands_of_the_setup_free_scenarios(ctx: Context, tmp_path: Path) -> None:
     work, house, launch = tmp_path / "w", str(tmp_path / "wheels"), Launch()
     assert SCENARIOS["bare"].build(ctx, work, launch).argv == ["/usr/bin/python3", "-c", "pass"]
-    assert SCENARIOS["venv"].build(ctx, work, launch).argv == [
-        "/usr/bin/python3", "-m", "venv", f"{work}/env"]
-    assert SCENARIOS["venv-without-pip"].build(ctx, work, launch).argv[-2:] == [
-        "--without-pip", f"{work}/env"]
+    assert SCENARIOS["venv"].build(ctx, work, launch).argv == ["/usr/bin/python3", "-m", "venv", f"{work}/env"]
+    assert SCENARIOS["venv-without-pip"].build(ctx, work, launch).argv[-2:] == ["--without-pip", f"{work}/env"]
     assert SCENARIOS["pip-target"].build(ctx, work, launch).argv == [
-        "/usr/bin/python3", "-m", "pip", "install", "--target", f"{work}/t", "--no-index",
-        "--find-links", house, "--no-cache-dir", "claude-agent-sdk"]
+        "/usr/bin/python3",
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        f"{work}/t",
+        "--no-index",
+        "--find-links",
+        house,
+        "--no-cache-dir",
+        "claude-agent-sdk",
+    ]
     assert SCENARIOS["venv"].build(ctx, work, launch).limited  # the step is the whole tree
 
 
@@ -71,8 +78,10 @@ def test_a_mode_the_scenario_lacks_is_refused(ctx: Context) -> None:
 
 
 def test_the_hook_report_says_whether_its_contract_holds() -> None:
-    good = '{"async": true, "asyncTimeout": 1}\n{"metrics": {"sdk_bootstrap": 3, "sdk_bootstrap_err": 17, ' \
-           '"sdk_bootstrap_phase": 2}}\n'
+    good = (
+        '{"async": true, "asyncTimeout": 1}\n{"metrics": {"sdk_bootstrap": 3, "sdk_bootstrap_err": 17, '
+        '"sdk_bootstrap_phase": 2}}\n'
+    )
     run = limits.Run((), "", 0, good, "", 0.1, None, 0)
     said = scenarios.read_hook(run)
     assert (said.text, said.holds) == ("BUILD_FAILED out_of_memory phase venv", True)
@@ -85,13 +94,16 @@ def test_run_env_drops_the_hosts_pip_and_python_settings(monkeypatch: pytest.Mon
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")
     env = scenarios.run_env({"PYTHONPATH": "/mine"})
     assert "PIP_FIND_LINKS" not in env
-    assert (env["PYTHONPATH"], env["PIP_CONFIG_FILE"], env["HOME"]) == ("/mine", os.devnull,
-                                                                       os.environ["HOME"])
+    assert (env["PYTHONPATH"], env["PIP_CONFIG_FILE"], env["HOME"]) == ("/mine", os.devnull, os.environ["HOME"])
 
 
 def test_run_once_masks_and_removes_its_work_dir(ctx: Context) -> None:
-    show = Scenario("show", "print the work dir", False,
-                    lambda c, work, launch: Command([sys.executable, "-c", f"print({str(work)!r})"]))
+    show = Scenario(
+        "show",
+        "print the work dir",
+        False,
+        lambda c, work, launch: Command([sys.executable, "-c", f"print({str(work)!r})"]),
+    )
     run = scenarios.run_once(show, ctx, limits.NO_LIMIT)
     assert (run.rc, run.stdout) == (0, "<work>\n")
     assert [p.name for p in ctx.scratch.iterdir() if p.name.startswith("show-")] == []

@@ -1,4 +1,5 @@
 """Signatures: what counts as the same failure."""
+
 from __future__ import annotations
 
 from repro.limits import Run
@@ -19,8 +20,7 @@ def test_empty_streams_signal_kill() -> None:
 
 def test_first_and_last_lines_skip_blank_ones() -> None:
     sig = Signature.of(_run(1, stderr="\n  Traceback (most recent call last):\n  x\nMemoryError\n\n"))
-    assert (sig.first_stderr_line, sig.last_stderr_line) == ("Traceback (most recent call last):",
-                                                             "MemoryError")
+    assert (sig.first_stderr_line, sig.last_stderr_line) == ("Traceback (most recent call last):", "MemoryError")
 
 
 def test_library_names_paths_and_numbers_do_not_split_a_failure() -> None:
@@ -35,8 +35,10 @@ def test_streams_rc_and_oom_do_split_a_failure() -> None:
     assert base != Signature.of(_run(-9, stdout="Looking in links: /w")).key()
     assert base != Signature.of(_run(-9, oom_kills=1)).key()
     assert base != Signature.of(_run(-9, timed_out=True)).key()
-    assert Signature.of(_run(1, stderr="Error: died with SIGKILL")).key() != Signature.of(
-        _run(1, stderr="Error: returned non-zero exit status 1")).key()
+    assert (
+        Signature.of(_run(1, stderr="Error: died with SIGKILL")).key()
+        != Signature.of(_run(1, stderr="Error: returned non-zero exit status 1")).key()
+    )
 
 
 def test_labels_for_timeouts_and_commands_that_never_started() -> None:

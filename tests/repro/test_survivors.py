@@ -1,4 +1,5 @@
 """The survivor census: every descendant that outlives a run is counted, wherever it went."""
+
 from __future__ import annotations
 
 import sys
@@ -45,9 +46,11 @@ def test_a_run_counts_the_orphan_that_escaped_its_session(tmp_path: Path) -> Non
         pytest.skip("no /proc: the census reads /proc/*/environ")
     pid_file = tmp_path / "orphan.pid"
     # The child starts a grandchild in a session of its own (as pip's runner does), then exits.
-    code = ("import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', "
-            "'import time; time.sleep(120)'], start_new_session=True); "
-            f"open({str(pid_file)!r}, 'w').write(str(p.pid))")
+    code = (
+        "import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', "
+        "'import time; time.sleep(120)'], start_new_session=True); "
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))"
+    )
     run = limits.run([sys.executable, "-c", code], timeout=60, mark=survivors.new_mark())
     assert run.rc == 0
     orphan = int(pid_file.read_text())

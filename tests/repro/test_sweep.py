@@ -1,4 +1,5 @@
 """The sweep's search, driven by synthetic probes (no processes)."""
+
 from __future__ import annotations
 
 import bisect
@@ -13,7 +14,15 @@ from repro.limits import KINDS, Run
 from repro.options import Span
 from repro.signature import Sample, Sweep, mixed, ranges
 from repro.sweep import (
-    HEADROOM, BuildFloor, build_floor, coarse_grid, explore, span_line, table, to_json, tree_hi,
+    HEADROOM,
+    BuildFloor,
+    build_floor,
+    coarse_grid,
+    explore,
+    span_line,
+    table,
+    to_json,
+    tree_hi,
 )
 
 
@@ -59,8 +68,10 @@ def test_budget_stops_the_search_and_says_so() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(min_value=2100, max_value=160000), min_size=1, max_size=5, unique=True),
-       st.integers(min_value=16, max_value=1024))
+@given(
+    st.lists(st.integers(min_value=2100, max_value=160000), min_size=1, max_size=5, unique=True),
+    st.integers(min_value=16, max_value=1024),
+)
 def test_found_edges_always_bracket_the_true_ones(edges: list[int], resolution: int) -> None:
     edges.sort()
     codes = [-(i + 1) for i in range(len(edges))] + [0]
@@ -89,21 +100,19 @@ def _sample(kib: int, rc: int, report: str = "") -> Sample:
 
 def test_a_signature_that_recurs_marks_a_mixed_band() -> None:
     # The kernel's choice, not the limit: -9 at 20 and 28 MiB, 1 between them.
-    samples = {k: _sample(k, rc) for k, rc in [(16384, -9), (20480, -9), (24576, 1), (28672, -9),
-                                               (32768, 0)]}
+    samples = {k: _sample(k, rc) for k, rc in [(16384, -9), (20480, -9), (24576, 1), (28672, -9), (32768, 0)]}
     found = ranges(samples)
     assert [r.signature.rc for r in found] == [-9, 1, -9, 0]
     assert mixed(found) == {0, 2}
     text = table(Sweep("venv", samples, True))
     assert text.count("| mixed |") == 2 and "(mixed: a signature that recurs" in text
-    assert [r["mixed"] for r in to_json(Sweep("venv", samples, True, "tree"))["ranges"]] == [
-        True, False, True, False]
+    assert [r["mixed"] for r in to_json(Sweep("venv", samples, True, "tree"))["ranges"]] == [True, False, True, False]
 
 
 def test_what_sdkboot_said_splits_ranges_and_gets_a_column() -> None:
-    samples = {k: _sample(k, 0, said) for k, said in [(18432, "SKIP_LOW_MEMORY"),
-                                                       (30720, "SKIP_LOW_MEMORY"),
-                                                       (92160, "BUILT")]}
+    samples = {
+        k: _sample(k, 0, said) for k, said in [(18432, "SKIP_LOW_MEMORY"), (30720, "SKIP_LOW_MEMORY"), (92160, "BUILT")]
+    }
     sweep = Sweep("hook", samples, True, "tree")
     assert [r.signature.report for r in sweep.ranges] == ["SKIP_LOW_MEMORY", "BUILT"]
     assert "| sdkboot said |" in table(sweep).splitlines()[0]
@@ -119,10 +128,14 @@ def _floors(directory: Path, name: str, strategies: dict[str, dict[str, object]]
 
 
 def test_the_build_floor_is_the_highest_strategy_floor(tmp_path: Path) -> None:
-    _floors(tmp_path, "floors.json", {
-        "lean": {"cgroup_mib": 53.0, "rlimit_as_mib": 82.0},
-        "venv": {"cgroup_mib": 100.2, "rlimit_as_mib": None},
-    })
+    _floors(
+        tmp_path,
+        "floors.json",
+        {
+            "lean": {"cgroup_mib": 53.0, "rlimit_as_mib": 82.0},
+            "venv": {"cgroup_mib": 100.2, "rlimit_as_mib": None},
+        },
+    )
     path = tmp_path / "floors.json"
     as_floor, cgroup_floor = build_floor("as", path), build_floor("cgroup", path)
     assert as_floor is not None and cgroup_floor is not None

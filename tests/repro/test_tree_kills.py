@@ -4,6 +4,7 @@ closure: 1 s later no descendant is alive, and the next session builds at once.
 The hook starts in a session of its own (so that its group can be killed without this test),
 with an environment mark every descendant inherits wherever it moves (repro.survivors).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,15 +26,28 @@ STARTS_WITHIN = 90.0
 
 
 def hook_argv(state: Path, wheels: Path) -> list[str]:
-    return [DEFAULT_PYTHON, "-m", "sdkboot", "hook", "--state-dir", str(state), "--python", DEFAULT_PYTHON,
-            "--no-index", "--find-links", str(wheels), "--strategy", "venv"]
+    return [
+        DEFAULT_PYTHON,
+        "-m",
+        "sdkboot",
+        "hook",
+        "--state-dir",
+        str(state),
+        "--python",
+        DEFAULT_PYTHON,
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        "--strategy",
+        "venv",
+    ]
 
 
 def hook_env(mark: str) -> dict[str, str]:
     return scenarios.run_env({"PYTHONPATH": scenarios.sdkboot_root(), survivors.MARK_VARIABLE: mark})
 
 
-def wait_for_step(mark: str, needle: str, hook: "subprocess.Popen[bytes]") -> survivors.Survivor:
+def wait_for_step(mark: str, needle: str, hook: subprocess.Popen[bytes]) -> survivors.Survivor:
     deadline = time.monotonic() + STARTS_WITHIN
     while time.monotonic() < deadline and hook.poll() is None:
         step = next((s for s in survivors.marked(mark) if needle in f" {s.command} "), None)
@@ -46,11 +60,13 @@ def wait_for_step(mark: str, needle: str, hook: "subprocess.Popen[bytes]") -> su
 @pytest.mark.parametrize("target", ["hook", "group"], ids=["the-hook", "its-process-group"])
 @pytest.mark.parametrize("moment", sorted(MOMENTS))
 def test_a_killed_hook_leaves_no_descendant_and_the_next_session_builds(
-        tmp_path: Path, wheel_ctx: scenarios.Context, moment: str, target: str) -> None:
+    tmp_path: Path, wheel_ctx: scenarios.Context, moment: str, target: str
+) -> None:
     state, mark = tmp_path / "state", survivors.new_mark()
     argv = hook_argv(state, wheel_ctx.wheelhouse)
-    hook = subprocess.Popen(argv, env=hook_env(mark), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    hook = subprocess.Popen(
+        argv, env=hook_env(mark), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         step = wait_for_step(mark, MOMENTS[moment], hook)
         if target == "group":

@@ -1,4 +1,5 @@
 """Verdicts shared by containers and validate: strict matching, exact rows and declared sets."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,9 +37,11 @@ def test_an_exact_row_reports_each_key_and_missing_ones() -> None:
 
 
 def test_a_declared_set_records_which_case_came() -> None:
-    expect = one_of("the kernel picks the victim",
-                    Case("child killed", {"exit": 0, "signature": "1/E/N"}),
-                    Case("PID 1 killed", {"exit": 137, "signature": ABSENT}))
+    expect = one_of(
+        "the kernel picks the victim",
+        Case("child killed", {"exit": 0, "signature": "1/E/N"}),
+        Case("PID 1 killed", {"exit": 137, "signature": ABSENT}),
+    )
     child = judge(expect, {"exit": 0, "signature": "1/E/N"})
     parent = judge(expect, {"exit": 137})
     assert (child.label, parent.label) == ("child killed", "PID 1 killed")
@@ -58,8 +61,9 @@ def test_an_exact_row_passes_as_ok_and_a_set_needs_two_distinct_cases() -> None:
 
 
 def test_the_signature_is_every_checked_key_with_free_text_normalised() -> None:
-    expect = one_of("why", Case("a", {"signature": "1/E/N", "stderr_tail": Matches("SIGKILL")}),
-                    Case("b", {"exit": 137}))
+    expect = one_of(
+        "why", Case("a", {"signature": "1/E/N", "stderr_tail": Matches("SIGKILL")}), Case("b", {"exit": 137})
+    )
     tail_1 = "Error: Command '['/tmp/a/bin/python3', '-m', 'ensurepip']' died with <Signals.SIGKILL: 9>."
     tail_2 = tail_1.replace("/tmp/a", "/tmp/other")
     first = verdict.signature(expect, {"signature": "1/E/N", "stderr_tail": tail_1, "exit": 0})

@@ -1,4 +1,5 @@
 """The wheelhouse helpers, with a stand-in interpreter instead of the network."""
+
 from __future__ import annotations
 
 import sys
@@ -34,19 +35,27 @@ def _fake_python(tmp_path: Path, body: str) -> str:
 @pytest.mark.skipif(sys.platform == "win32", reason="the stand-in interpreter is a POSIX sh script")
 def test_fill_runs_pip_download_into_the_dir(tmp_path: Path) -> None:
     # Records its argv and drops a wheel where -d points, as pip download would.
-    python = _fake_python(tmp_path, 'echo "$@" > "$(dirname "$0")/argv"; '
-                                    'touch "$6/claude_agent_sdk-1.0-py3-none-any.whl"')
+    python = _fake_python(
+        tmp_path, 'echo "$@" > "$(dirname "$0")/argv"; touch "$6/claude_agent_sdk-1.0-py3-none-any.whl"'
+    )
     wheels = wheelhouse.fill(tmp_path / "house", python)
     assert [w.name for w in wheels] == ["claude_agent_sdk-1.0-py3-none-any.whl"]
     argv = (tmp_path / "argv").read_text().split()
-    assert argv == ["-m", "pip", "download", "--disable-pip-version-check", "-d",
-                    str(tmp_path / "house"), "claude-agent-sdk"]
+    assert argv == [
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "-d",
+        str(tmp_path / "house"),
+        "claude-agent-sdk",
+    ]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the stand-in interpreter is a POSIX sh script")
 def test_fill_failure_names_pips_last_words(tmp_path: Path) -> None:
     python = _fake_python(tmp_path, 'echo "ERROR: No matching distribution found" >&2; exit 1')
-    with pytest.raises(wheelhouse.WheelhouseError, match="rc 1.*No matching distribution"):
+    with pytest.raises(wheelhouse.WheelhouseError, match=r"rc 1.*No matching distribution"):
         wheelhouse.fill(tmp_path / "house", python)
 
 
