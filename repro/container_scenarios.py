@@ -31,37 +31,10 @@ MIB = 1024 * 1024
 
 # An explicit cooldown, so the retry steps do not depend on the default window; --timeout makes
 # a thrashing step end with sdkboot's own report, well before the container's time limit.
-ENSURE = (
-    "python3",
-    "-m",
-    "sdkboot",
-    "ensure",
-    "--json",
-    "--state-dir",
-    STATE,
-    "--no-index",
-    "--find-links",
-    WHEELS,
-    "--cooldown",
-    "3600",
-    "--timeout",
-    "240",
-)
-HOOK = (
-    "python3",
-    "-m",
-    "sdkboot",
-    "hook",
-    "--state-dir",
-    STATE,
-    "--no-index",
-    "--find-links",
-    WHEELS,
-    "--cooldown",
-    "3600",
-    "--timeout",
-    "240",
-)
+# One state volume and the mounted wheelhouse; both commands take the same options.
+OPTIONS = ("--state-dir", STATE, "--no-index", "--find-links", WHEELS, "--cooldown", "3600", "--timeout", "240")
+ENSURE = ("python3", "-m", "sdkboot", "ensure", "--json", *OPTIONS)
+HOOK = ("python3", "-m", "sdkboot", "hook", *OPTIONS)
 CONSUME = ("python3", f"{SCRIPTS}/consumer.py", STATE)
 # The strategies the venv/target chain is about, without lean (first by default) in front.
 VENV_CHAIN = ("--strategy", "venv", "--strategy", "target")
