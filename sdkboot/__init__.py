@@ -13,7 +13,7 @@ import types
 if sys.version_info < (3, 9):  # this file parses on 3.6+: say so instead of failing further in
     raise ImportError("sdkboot needs Python 3.9 or newer; this is Python %s" % sys.version.split()[0])
 
-from .version import VERSION as __version__  # noqa: E402
+from .version import VERSION as __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ _HOMES = {
     "Activation": "activate", "activate": "activate", "ErrKind": "codes", "Outcome": "codes",
     "Phase": "codes", "ensure": "ensure", "Result": "result", "Spec": "spec",
 }
-__all__ = ["Activation", "activate", "ErrKind", "Outcome", "Phase", "Result", "Spec", "ensure", "__version__"]
+__all__ = ["Activation", "ErrKind", "Outcome", "Phase", "Result", "Spec", "__version__", "activate", "ensure"]
 
 
 def __getattr__(name: str) -> object:

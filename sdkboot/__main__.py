@@ -20,6 +20,6 @@ if not __package__:
         sys.exit(2)
     sys.path[0] = os.path.dirname(_here)
 
-from sdkboot.entry import main  # noqa: E402
+from sdkboot.entry import main
 
 sys.exit(main())

@@ -8,7 +8,6 @@ from __future__ import annotations
 import site
 import sys
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 from . import inuse, ownership, seal, state
 from .layout import Layout
@@ -19,23 +18,23 @@ from .spec import Spec
 class Activation:
     """Which path was put on ``sys.path`` (``path``), or why nothing was (``reason``)."""
 
-    path: Optional[str]
+    path: str | None
     reason: str
-    added: Tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.path is not None
 
 
-def unsafe_reason(site_dir: str, root: str) -> Optional[str]:
+def unsafe_reason(site_dir: str, root: str) -> str | None:
     """The ownership rule (the state dir and its parents; the site dir and each dir up to
     the state dir), then the ``.pth`` files ``site.addsitedir`` will run."""
     return (ownership.site_problem(site_dir, root)
             or next(filter(None, map(ownership.path_problem, ownership.startup_files(site_dir))), None))
 
 
-def _usable(record: state.InstallState, root: str) -> Optional[str]:
+def _usable(record: state.InstallState, root: str) -> str | None:
     """A build is usable by THIS interpreter only if built for the same X.Y, and intact."""
     reason = state.foreign(record)
     if reason:
@@ -50,7 +49,7 @@ def _same_abi(record: state.InstallState, fp: state.Fingerprint) -> bool:
     return isinstance(host, dict) and host.get("abi") == fp["host"]["abi"]
 
 
-def choose(installs: state.Installs, fp: state.Fingerprint, root: str) -> Tuple[Optional[state.InstallState], str]:
+def choose(installs: state.Installs, fp: state.Fingerprint, root: str) -> tuple[state.InstallState | None, str]:
     """This spec's own build; else the newest intact one this interpreter can import.
 
     A consumer often does not know the hook's pins, nor which of the user's Pythons ran it, so
@@ -70,7 +69,7 @@ def choose(installs: state.Installs, fp: state.Fingerprint, root: str) -> Tuple[
     return None, f"nothing built: {installs.reason or 'no build for this interpreter'}"
 
 
-def _add_front(site_dir: str) -> Tuple[str, ...]:
+def _add_front(site_dir: str) -> tuple[str, ...]:
     """``site.addsitedir`` (so .pth files run), then move what it added to the front."""
     before = len(sys.path)
     site.addsitedir(site_dir)
@@ -79,7 +78,7 @@ def _add_front(site_dir: str) -> Tuple[str, ...]:
     return added
 
 
-def _add_checked(site_dir: str) -> Tuple[Tuple[str, ...], Optional[str]]:
+def _add_checked(site_dir: str) -> tuple[tuple[str, ...], str | None]:
     """Add ``site_dir``; undo it all if a dir that a .pth file named is unsafe."""
     saved = list(sys.path)
     added = _add_front(site_dir)
@@ -89,7 +88,7 @@ def _add_checked(site_dir: str) -> Tuple[Tuple[str, ...], Optional[str]]:
     return added, reason
 
 
-def _held(spec: Spec, fp: state.Fingerprint) -> Tuple[Optional[state.InstallState], str]:
+def _held(spec: Spec, fp: state.Fingerprint) -> tuple[state.InstallState | None, str]:
     """Choose a build and hold its use-lock; once more if a sweep removed it meanwhile."""
     reason = ""
     for _ in range(2):
@@ -105,7 +104,7 @@ def _held(spec: Spec, fp: state.Fingerprint) -> Tuple[Optional[state.InstallStat
     return None, reason
 
 
-def activate(spec: Optional[Spec] = None) -> Activation:
+def activate(spec: Spec | None = None) -> Activation:
     """Idempotent: a second call finds the dir on sys.path and adds nothing. Never raises:
     the host imports the package next, and must get a reason rather than a crash.
 
@@ -115,7 +114,7 @@ def activate(spec: Optional[Spec] = None) -> Activation:
     saved = list(sys.path)
     try:
         return _activate(spec)
-    except Exception as exc:  # noqa: BLE001 - the contract: a refusal with a reason
+    except Exception as exc:  # the contract: a refusal with a reason
         sys.path[:] = saved
         return Activation(None, f"refused: {type(exc).__name__}: {exc}")
 

@@ -9,7 +9,6 @@ import dataclasses
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
 
 from . import cooldown, inuse, messages, ownership, retention, seal, state
 from .codes import Outcome, Phase, Strategy
@@ -72,11 +71,11 @@ def failed(error: StepFailed, strategy: Strategy, **extra: object) -> Result:
 class _Chain:
     """What the strategies tried so far left behind: the last failure and the skips."""
 
-    last: Optional[Tuple[StepFailed, Strategy]] = None
-    passed_on: Optional[StepFailed] = None  # the failure that handed the build to a later strategy
-    skipped: List[str] = field(default_factory=list)
+    last: tuple[StepFailed, Strategy] | None = None
+    passed_on: StepFailed | None = None  # the failure that handed the build to a later strategy
+    skipped: list[str] = field(default_factory=list)
 
-    def extra(self, session: Session) -> Dict[str, object]:
+    def extra(self, session: Session) -> dict[str, object]:
         # has_pip is only known where a strategy probed for pip (after venv_ensurepip_fail).
         reason = self.passed_on.failure.text if self.passed_on else None
         return {"skipped": tuple(self.skipped), "has_pip": session.has_pip, "fallback_reason": reason}
@@ -95,7 +94,7 @@ def _end(session: Session, chain: _Chain) -> Result:
     return failed(error, code, **extra)  # explained from the whole result (messages.explain)
 
 
-def order(spec: Spec) -> List[BuildStrategy]:
+def order(spec: Spec) -> list[BuildStrategy]:
     """The strategies to try, in order: ``spec.strategies`` by label, else all registered."""
     return [STRATEGIES[name] for name in spec.strategies] if spec.strategies else list(STRATEGIES.values())
 
@@ -121,7 +120,7 @@ def _run_chain(session: Session, layout: Layout, fp: state.Fingerprint) -> Resul
 
 
 def _cool_down(layout: Layout, result: Result, now: float, fp: state.Fingerprint,
-               boot: Optional[cooldown.BootTime]) -> Result:
+               boot: cooldown.BootTime | None) -> Result:
     """Arm the cooldown for a memory or signal death. A write that fails (a full disk) must not
     turn that failure into ``exc:OSError:28``: the result stays what it was, and says so."""
     failure = result.failure
@@ -136,7 +135,7 @@ def _cool_down(layout: Layout, result: Result, now: float, fp: state.Fingerprint
 
 
 def build(session: Session, layout: Layout, fp: state.Fingerprint, now: float,
-          boot: Optional[cooldown.BootTime] = None) -> Result:
+          boot: cooldown.BootTime | None = None) -> Result:
     """Try each strategy in order; a memory or signal death arms the cooldown."""
     cooldown.reserve(layout)
     try:

@@ -16,7 +16,6 @@ import hashlib
 import io
 import os
 import zipfile
-from typing import List, Optional, Tuple
 
 from .version import VERSION
 
@@ -42,14 +41,14 @@ from sdkboot.entry import main  # noqa: E402
 
 sys.exit(main())
 '''
-Files = List[Tuple[str, bytes]]
+Files = list[tuple[str, bytes]]
 
 
 def _package_dir() -> str:
     return os.path.dirname(os.path.abspath(__file__))
 
 
-def running_archive() -> Optional[str]:
+def running_archive() -> str | None:
     """The bundle this copy of sdkboot runs from, or None when it runs from a directory."""
     container = os.path.dirname(_package_dir())
     return container if os.path.isfile(container) else None
@@ -107,7 +106,7 @@ def sha256_of(path: str) -> str:
     return digest.hexdigest()
 
 
-def write(path: str) -> Tuple[str, int]:
+def write(path: str) -> tuple[str, int]:
     """Write the bundle to ``path`` (parent dirs made) and ``path.sha256``; its sha256 and size.
 
     Both are staged beside their target and renamed into place: a reader never sees half a file.

@@ -14,8 +14,8 @@ import hashlib
 import os
 import re
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from .codes import ErrKind, ExcType, Phase
 from .runner import Completed
@@ -39,9 +39,9 @@ class Rule:
     """Match when every ``all_of`` and (if given) any ``any_of`` substring is present."""
 
     kind: ErrKind
-    any_of: Tuple[str, ...] = ()
-    all_of: Tuple[str, ...] = ()
-    phases: Optional[FrozenSet[Phase]] = None
+    any_of: tuple[str, ...] = ()
+    all_of: tuple[str, ...] = ()
+    phases: frozenset[Phase] | None = None
 
     def matches(self, phase: Phase, text: str) -> bool:
         if self.phases is not None and phase not in self.phases:
@@ -58,7 +58,7 @@ MEMORY_ERRNOS = frozenset({errno.ENOMEM})
 SPAWN_MEMORY_ERRNOS = frozenset({errno.ENOMEM, errno.EAGAIN})
 _NO_THREAD = "can't start new thread"
 
-RULES: Tuple[Rule, ...] = (
+RULES: tuple[Rule, ...] = (
     # Memory evidence without a signal (a signal rc is handled before the table): the child
     # ran under the same limit as the user's whole tree and failed to allocate. rc 127 with
     # "failed to map segment" is the dynamic loader failing before the interpreter even ran.
@@ -103,9 +103,9 @@ class Failure:
 
     kind: ErrKind
     text: str
-    kill_rc: Optional[int] = None
-    exc_type: Optional[ExcType] = None
-    errno: Optional[int] = None
+    kill_rc: int | None = None
+    exc_type: ExcType | None = None
+    errno: int | None = None
     tail: str = ""
     # For an exception: its traceback (the last TRACE_CHARS), for the event log only.
     trace: str = field(default="", compare=False, repr=False)
@@ -122,7 +122,7 @@ class Failure:
         return self.kind in COOLDOWN_KINDS
 
     @property
-    def stderr_sig(self) -> Optional[int]:
+    def stderr_sig(self) -> int | None:
         """Only for ``other:``: SHA-1 of the lower-cased first 30 chars of the normalized tail,
         2 bytes BE, mod 1000."""
         if not self.text.startswith("other:"):
@@ -200,10 +200,10 @@ _IN_PATH = "[^" + _STOP + "]"
 _NEXT_OK = "(?![^/\\\\" + _STOP + "])"  # what may follow a matched prefix: a separator, or the path's end
 # Below these, one component is a per-run name (pip-install-x8k2, lean-18c3f-4242): one bucket.
 _PER_RUN = re.compile("(<tmp>|<state>/builds)/[^/\\\\" + _STOP + "]+")
-Places = Sequence[Tuple[str, str]]
+Places = Sequence[tuple[str, str]]
 
 
-def _prefix_of(python: Optional[str]) -> Optional[str]:
+def _prefix_of(python: str | None) -> str | None:
     """The installation prefix of an interpreter at ``PREFIX/bin/python3``."""
     if not python:
         return None
@@ -219,15 +219,15 @@ def _temp_dirs() -> Iterable[str]:
     yield from ("/tmp", "/var/tmp")
 
 
-def user_places(state_dir: Optional[str] = None, python: Optional[str] = None) -> Places:
+def user_places(state_dir: str | None = None, python: str | None = None) -> Places:
     """(path, placeholder) pairs for what differs between users: longest path first, so that a
     state dir inside the home becomes ``<state>``, not ``<home>/...``."""
-    named: List[Tuple[Optional[str], str]] = [(state_dir, "<state>")]
+    named: list[tuple[str | None, str]] = [(state_dir, "<state>")]
     named += [(path, "<tmp>") for path in _temp_dirs()]
     prefixes = (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, _prefix_of(python))
     named += [(path, "<python>") for path in prefixes]
     named += [(os.environ.get("HOME"), "<home>"), (os.path.expanduser("~"), "<home>")]
-    pairs: Dict[str, str] = {}
+    pairs: dict[str, str] = {}
     for path, mark in named:
         for form in {path, os.path.realpath(path)} if path else ():
             form = form.rstrip("/\\")
@@ -244,7 +244,7 @@ def normalized(text: str, places: Places) -> str:
     return _PER_RUN.sub(lambda match: match.group(1) + "/*", text)
 
 
-def _other(done: Completed, places: Optional[Places]) -> Failure:
+def _other(done: Completed, places: Places | None) -> Failure:
     # stderr is the contract's source; Debian-style tools that only print to stdout fall back to it.
     line = last_line(done.err) or last_line(done.out)
     tail = line[:_TAIL_CHARS]
@@ -252,7 +252,7 @@ def _other(done: Completed, places: Optional[Places]) -> Failure:
     return Failure(ErrKind.UNCATEGORIZED, f"other:{tail}", tail=tail, sig_text=sig_text)
 
 
-def classify(phase: Phase, done: Completed, relaunched: bool = False, places: Optional[Places] = None) -> Failure:
+def classify(phase: Phase, done: Completed, relaunched: bool = False, places: Places | None = None) -> Failure:
     """Name why the step ``done`` failed. Call only for a step that did fail.
 
     ``places`` (``user_places(state_dir, python)``) keep the signature of an ``other:`` tail

@@ -6,7 +6,8 @@ import os
 import shlex
 import sys
 import traceback
-from typing import Callable, Dict, FrozenSet, List, Mapping, NamedTuple, NoReturn, Optional, Protocol, Tuple
+from collections.abc import Mapping
+from typing import Callable, NamedTuple, NoReturn, Protocol
 
 from . import streams
 from .options import UsageError
@@ -120,10 +121,10 @@ class Parser(argparse.ArgumentParser):
 class Root(Parser):
     """The top-level parser; it knows its subcommands' parsers to send each error to the right help."""
 
-    commands: Dict[str, Parser]
+    commands: dict[str, Parser]
 
 
-def _add_command(sub: "argparse._SubParsersAction[Parser]", name: str) -> Parser:
+def _add_command(sub: argparse._SubParsersAction[Parser], name: str) -> Parser:
     module = COMMANDS[name].load()
     parser = sub.add_parser(
         name, help=module.HELP, description=module.HELP, epilog=f"example:\n  {module.EXAMPLE}",
@@ -137,18 +138,18 @@ def _add_command(sub: "argparse._SubParsersAction[Parser]", name: str) -> Parser
 class _Version(argparse.Action):
     """``--version``: computed when asked for, since a bundle's sha256 means reading the bundle."""
 
-    def __init__(self, option_strings: List[str], dest: str, **kwargs: object) -> None:
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=str(kwargs.get("help")))
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
-                 option_string: Optional[str] = None) -> None:
+                 option_string: str | None = None) -> None:
         from .bundle import version_text
 
         print(version_text())
         parser.exit()
 
 
-def build_parser(only: Optional[str] = None) -> Root:
+def build_parser(only: str | None = None) -> Root:
     """The whole command line, or (``only``) the one subcommand about to run: loading every
     command's module costs memory a hook under the user's limit may not have."""
     parser = Root(prog="sdkboot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -159,7 +160,7 @@ def build_parser(only: Optional[str] = None) -> Root:
     return parser
 
 
-def parse(parser: Root, argv: List[str]) -> argparse.Namespace:
+def parse(parser: Root, argv: list[str]) -> argparse.Namespace:
     """Parse ``argv``; an unknown flag after a subcommand points at that subcommand's help."""
     args, extra = parser.parse_known_args(argv)
     target = parser.commands.get(args.command) if args.command else None
@@ -170,7 +171,7 @@ def parse(parser: Root, argv: List[str]) -> argparse.Namespace:
     return args
 
 
-def split_tail(argv: List[str]) -> Tuple[List[str], Optional[List[str]]]:
+def split_tail(argv: list[str]) -> tuple[list[str], list[str] | None]:
     """For a command registered with ``tail`` (``run``): sdkboot's own words, and the consumer's
     command line from the first ``--`` or ``-m`` on, which argparse must never see."""
     if not argv or argv[0] not in COMMANDS or not COMMANDS[argv[0]].tail:
@@ -186,15 +187,15 @@ def _internal_error(exc: Exception) -> int:
     return EXIT_FAILED
 
 
-def _prog(argv: List[str]) -> str:
+def _prog(argv: list[str]) -> str:
     return f"sdkboot {argv[0]}" if argv and argv[0] in COMMANDS else "sdkboot"
 
 
-def _rerun(argv: List[str]) -> str:
+def _rerun(argv: list[str]) -> str:
     return shlex.join(["sdkboot", *argv])
 
 
-def _run(argv: List[str], closed_fds: FrozenSet[int]) -> int:
+def _run(argv: list[str], closed_fds: frozenset[int]) -> int:
     if streams.stdout_closed(closed_fds):
         raise UsageError(f"{_prog(argv)}: stdout is closed, so the result has nowhere to go:"
                          f" run `{_rerun(argv)}` with stdout open (e.g. `> FILE`)")
@@ -211,7 +212,7 @@ def _run(argv: List[str], closed_fds: FrozenSet[int]) -> int:
     return code
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     closed_fds = streams.reserve_closed()
     try:

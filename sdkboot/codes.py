@@ -94,7 +94,7 @@ class ExcType(enum.IntEnum):
     OTHER = 99
 
     @classmethod
-    def of(cls, type_name: str) -> "ExcType":
+    def of(cls, type_name: str) -> ExcType:
         return cls.__members__.get(type_name, cls.OTHER)
 
 

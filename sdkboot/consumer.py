@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING
 
 from . import identity, state
 from .codes import Outcome
@@ -39,11 +39,11 @@ class Builder:
     """One interpreter a build may use; ``other`` when it is not the host (``sdk_alt_py``)."""
 
     python: str
-    version: Optional[str]
+    version: str | None
     other: bool
 
     @property
-    def number(self) -> Optional[int]:
+    def number(self) -> int | None:
         if self.version is None:
             return None
         major, minor = self.version.split(".")[:2]
@@ -62,7 +62,7 @@ def builder_of(record: state.InstallState) -> str:
     return path if isinstance(path, str) and path else ""
 
 
-def _env_too_old(record: state.InstallState, spec: Spec) -> Optional[str]:
+def _env_too_old(record: state.InstallState, spec: Spec) -> str | None:
     parts = record.python_version.split(".")[:2]
     built = tuple(int(p) for p in parts if p.isdigit())
     if built >= tuple(spec.min_python):
@@ -70,7 +70,7 @@ def _env_too_old(record: state.InstallState, spec: Spec) -> Optional[str]:
     return f"env was built with Python {record.python_version}, older than {'.'.join(map(str, spec.min_python))}"
 
 
-def _discovered_build(spec: Spec, installs: state.Installs) -> Optional[state.InstallState]:
+def _discovered_build(spec: Spec, installs: state.Installs) -> state.InstallState | None:
     """The newest build for this spec by whichever interpreter discovery chose, if still the same file."""
     for record in sorted(installs.builds, key=lambda b: b.built_at, reverse=True):
         builder = builder_of(record)
@@ -79,7 +79,7 @@ def _discovered_build(spec: Spec, installs: state.Installs) -> Optional[state.In
     return None
 
 
-def check_installs(spec: Spec, installs: state.Installs) -> Tuple[Optional[state.InstallState], Optional[str]]:
+def check_installs(spec: Spec, installs: state.Installs) -> tuple[state.InstallState | None, str | None]:
     """``(build, None)`` when this spec's consumer has a healthy build, else ``(build-or-None, reason)``."""
     if discovers(spec):
         record = _discovered_build(spec, installs)
@@ -91,7 +91,7 @@ def check_installs(spec: Spec, installs: state.Installs) -> Tuple[Optional[state
     return record, reason
 
 
-def check(spec: Spec, layout: Layout) -> Tuple[Optional[state.InstallState], Optional[str]]:
+def check(spec: Spec, layout: Layout) -> tuple[state.InstallState | None, str | None]:
     return check_installs(spec, state.load(layout))
 
 
@@ -101,7 +101,7 @@ def _spawner(session: Session) -> Spawn:
     return lambda argv, timeout: session.run(Phase.PRE, argv, PROBE_WHAT, timeout=timeout)
 
 
-def cache_file(spec: Spec) -> Optional[str]:
+def cache_file(spec: Spec) -> str | None:
     """The probe cache; the state dir is made here (private) so the answers can be kept."""
     from .safefs import make_private_dirs
 
@@ -113,7 +113,7 @@ def cache_file(spec: Spec) -> Optional[str]:
     return layout.pythons_file
 
 
-def discover(spec: Spec, session: Session, cache: Optional[str] = None) -> Discovery:
+def discover(spec: Spec, session: Session, cache: str | None = None) -> Discovery:
     """Discovery with the probes counted in ``session``; ``cache`` overrides the state dir's file
     (``doctor`` must leave no trace)."""
     from .discovery import discover as run_discovery
@@ -121,7 +121,7 @@ def discover(spec: Spec, session: Session, cache: Optional[str] = None) -> Disco
     return run_discovery(cache_file=cache or cache_file(spec), spawn=_spawner(session))
 
 
-def _probe_given(spec: Spec, session: Session, cache: Optional[str]) -> Interpreter:
+def _probe_given(spec: Spec, session: Session, cache: str | None) -> Interpreter:
     from .discovery import probe
 
     return probe(spec.python, cache_file=cache or cache_file(spec), spawn=_spawner(session))[0]
@@ -140,7 +140,7 @@ def too_old(spec: Spec, found: Discovery) -> Result:
                   message=message(sys.version.split()[0], need, spec.import_name, where, run_line(spec)))
 
 
-def _given(spec: Spec, session: Session, cache: Optional[str]) -> Union[List[Builder], Result]:
+def _given(spec: Spec, session: Session, cache: str | None) -> list[Builder] | Result:
     """An explicit --python builds as given; in process it must be this interpreter's X.Y."""
     from .messages import foreign_python
 
@@ -152,7 +152,7 @@ def _given(spec: Spec, session: Session, cache: Optional[str]) -> Union[List[Bui
     return [Builder(spec.python, info.label if info else None, other=True)]
 
 
-def _discovered(spec: Spec, session: Session, cache: Optional[str]) -> Union[List[Builder], Result]:
+def _discovered(spec: Spec, session: Session, cache: str | None) -> list[Builder] | Result:
     from .discovery import ranked
 
     found = discover(spec, session, cache)
@@ -164,7 +164,7 @@ def _discovered(spec: Spec, session: Session, cache: Optional[str]) -> Union[Lis
     return [Builder(i.path, i.info.label if i.info else None, other=not i.is_host) for i in order]
 
 
-def _last_resort(found: Discovery, spec: Spec) -> List[Interpreter]:
+def _last_resort(found: Discovery, spec: Spec) -> list[Interpreter]:
     """Nothing qualifies: still try the best recent enough one, so the real failure is classified
     (and its advice, e.g. what to apt install, reaches the user)."""
     from .discovery import best_other
@@ -175,7 +175,7 @@ def _last_resort(found: Discovery, spec: Spec) -> List[Interpreter]:
     return [host] if host is not None else ([other] if other is not None else [])
 
 
-def builders(spec: Spec, session: Session, cache: Optional[str] = None) -> Union[List[Builder], Result]:
+def builders(spec: Spec, session: Session, cache: str | None = None) -> list[Builder] | Result:
     """The interpreters a build tries, in order; or the Result that stops it before any build.
     ``doctor`` asks the same question so that it agrees with ``ensure``."""
     if discovers(spec):

@@ -16,19 +16,18 @@ import json
 import math
 import os
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
-from .safefs import open_regular, read_bytes, read_json, write_json_atomic
 from .layout import Layout
+from .safefs import open_regular, read_bytes, read_json, write_json_atomic
 from .state import Fingerprint
 
-
 # (boot id, seconds since that boot): see boot_time().
-BootTime = Tuple[str, float]
+BootTime = tuple[str, float]
 BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 
 
-def boot_time() -> Optional[BootTime]:
+def boot_time() -> BootTime | None:
     """This boot's id and the seconds since it began (CLOCK_BOOTTIME); None off Linux."""
     clock = getattr(time, "CLOCK_BOOTTIME", None)
     if clock is None:
@@ -65,7 +64,7 @@ def release(layout: Layout) -> None:
         clear(layout)
 
 
-def _overwrite(path: str, record: Dict[str, Any]) -> bool:
+def _overwrite(path: str, record: dict[str, Any]) -> bool:
     """Write ``record`` into the existing file's own blocks (trailing spaces are valid JSON)."""
     try:
         fd = open_regular(path, os.O_WRONLY, for_writing=True)
@@ -82,10 +81,10 @@ def _overwrite(path: str, record: Dict[str, Any]) -> bool:
         os.close(fd)
 
 
-def arm(layout: Layout, now: float, rc: Optional[int], phase: str, fp: Fingerprint,
-        boot: Optional[BootTime] = None) -> None:
+def arm(layout: Layout, now: float, rc: int | None, phase: str, fp: Fingerprint,
+        boot: BootTime | None = None) -> None:
     """Start the window. On a full disk the record goes into the reserved file in place."""
-    record: Dict[str, Any] = {"time": now, "rc": rc, "phase": phase, "fingerprint": fp}
+    record: dict[str, Any] = {"time": now, "rc": rc, "phase": phase, "fingerprint": fp}
     if boot is not None:
         record["boot"] = {"id": boot[0], "seconds": boot[1]}
     try:
@@ -95,7 +94,7 @@ def arm(layout: Layout, now: float, rc: Optional[int], phase: str, fp: Fingerpri
             raise
 
 
-def _number(value: object) -> Optional[float]:
+def _number(value: object) -> float | None:
     """A finite number, or None for anything else (NaN, Infinity, a string, a 400-digit int)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -104,11 +103,11 @@ def _number(value: object) -> Optional[float]:
     return float(value) if math.isfinite(value) else None
 
 
-def _stamp(record: Dict[str, Any]) -> Optional[float]:
+def _stamp(record: dict[str, Any]) -> float | None:
     return _number(record.get("time"))
 
 
-def _recorded_boot(record: Dict[str, Any]) -> Optional[BootTime]:
+def _recorded_boot(record: dict[str, Any]) -> BootTime | None:
     boot = record.get("boot")
     if not isinstance(boot, dict) or not isinstance(boot.get("id"), str):
         return None
@@ -116,7 +115,7 @@ def _recorded_boot(record: Dict[str, Any]) -> Optional[BootTime]:
     return None if seconds is None else (boot["id"], seconds)
 
 
-def _boot_age(record: Dict[str, Any], stamp: float, now: float, boot: Optional[BootTime]) -> Optional[float]:
+def _boot_age(record: dict[str, Any], stamp: float, now: float, boot: BootTime | None) -> float | None:
     """Seconds since the kill by the boot clock; None when either side has no boot clock."""
     then = _recorded_boot(record)
     if boot is None or then is None:
@@ -127,7 +126,7 @@ def _boot_age(record: Dict[str, Any], stamp: float, now: float, boot: Optional[B
     return max(now - stamp, boot[1])  # an earlier boot: at least this boot's uptime ago
 
 
-def _rebase(layout: Layout, record: Dict[str, Any], now: float) -> None:
+def _rebase(layout: Layout, record: dict[str, Any], now: float) -> None:
     """A stamp in the future (the clock went back) restarts at ``now``: it blocks one window, not more."""
     try:
         write_json_atomic(layout.cooldown_file, {**record, "time": now})
@@ -136,7 +135,7 @@ def _rebase(layout: Layout, record: Dict[str, Any], now: float) -> None:
 
 
 def remaining(layout: Layout, now: float, window: float, fp: Fingerprint,
-              boot: Optional[BootTime] = None) -> float:
+              boot: BootTime | None = None) -> float:
     """Seconds left in an active cooldown for this fingerprint; 0.0 when none applies."""
     record, _ = read_json(layout.cooldown_file)
     if record is None or record.get("fingerprint") != fp:
@@ -153,7 +152,7 @@ def remaining(layout: Layout, now: float, window: float, fp: Fingerprint,
     return max(0.0, min(window, window - age))
 
 
-def read(layout: Layout) -> Optional[Dict[str, Any]]:
+def read(layout: Layout) -> dict[str, Any] | None:
     return read_json(layout.cooldown_file)[0]
 
 

@@ -17,7 +17,7 @@ import importlib.util
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import consumer, cooldown, events, inuse, messages, ownership, safefs, state
 from .codes import ErrKind, Outcome, Phase
@@ -54,7 +54,7 @@ def _importable(name: str, root: str) -> bool:
     return not places or not all(os.path.realpath(place).startswith(inside) for place in places)
 
 
-def _too_old(spec: Spec, session: Session) -> Optional[Result]:
+def _too_old(spec: Spec, session: Session) -> Result | None:
     """In process, a host older than ``min_python`` can never import the package (run mode can)."""
     if spec.for_run or sys.version_info[:2] >= tuple(spec.min_python):
         return None
@@ -63,13 +63,13 @@ def _too_old(spec: Spec, session: Session) -> Optional[Result]:
     return too_old(spec, discover(spec, session))
 
 
-def _in_host(spec: Spec) -> Optional[Result]:
+def _in_host(spec: Spec) -> Result | None:
     if sys.version_info[:2] < tuple(spec.min_python) or not _importable(spec.import_name, spec.root):
         return None
     return Result(Outcome.NOOP_SYSTEM, python=sys.executable, message=messages.in_host(spec))
 
 
-def _healthy(spec: Spec, layout: Layout) -> Optional[Result]:
+def _healthy(spec: Spec, layout: Layout) -> Result | None:
     installs = state.load(layout)
     current, reason = consumer.check_installs(spec, installs)
     if current is None or reason is not None:
@@ -105,7 +105,7 @@ def _collect(layout: Layout) -> None:
         pass  # a read-only state dir: the garbage waits, the env still works
 
 
-def noop(spec: Spec) -> Optional[Result]:
+def noop(spec: Spec) -> Result | None:
     """The no-op answer (NOOP_SYSTEM or a healthy env), or None: reads a file, spawns nothing."""
     return _in_host(spec) or _healthy(spec, Layout(spec.root))
 
@@ -114,17 +114,17 @@ class Clocks:
     """The wall clock, and the boot clock a cooldown is measured by (a wall clock may jump).
     A wall clock given by the caller replaces both: it alone defines time then."""
 
-    def __init__(self, wall: Optional[Clock] = None) -> None:
+    def __init__(self, wall: Clock | None = None) -> None:
         self._wall = wall
 
     def __call__(self) -> float:
         return self._wall() if self._wall is not None else time.time()
 
-    def boot(self) -> Optional[cooldown.BootTime]:
+    def boot(self) -> cooldown.BootTime | None:
         return None if self._wall is not None else cooldown.boot_time()
 
 
-def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, clock: Clocks) -> Optional[Result]:
+def _cooling(spec: Spec, layout: Layout, fp: state.Fingerprint, clock: Clocks) -> Result | None:
     left = cooldown.remaining(layout, clock(), spec.cooldown_seconds, fp, clock.boot())
     if left <= 0:
         return None
@@ -139,12 +139,12 @@ def _refused(reason: str) -> Result:
     return Result(Outcome.BUILD_FAILED, phase=Phase.PRE, failure=failure, message=f"refusing the state dir: {reason}")
 
 
-def _unsafe(root: str) -> Optional[Result]:
+def _unsafe(root: str) -> Result | None:
     reason = ownership.dir_problem(root)
     return _refused(reason) if reason else None
 
 
-def _invalid(spec: Spec) -> Optional[Result]:
+def _invalid(spec: Spec) -> Result | None:
     """A requirement that is not PEP 508 (say, an option for pip) stops before any spawn."""
     from .requirements import problem
 
@@ -156,7 +156,7 @@ def _invalid(spec: Spec) -> Optional[Result]:
     return Result(Outcome.BUILD_FAILED, phase=Phase.PRE, failure=from_exception(ValueError(reason)), message=reason)
 
 
-def _take_lock(layout: Layout) -> Optional[BuildLock]:
+def _take_lock(layout: Layout) -> BuildLock | None:
     """The lock, or None when another live process holds it. OSError propagates (phase pre)."""
     safefs.make_private_dirs(layout.root)  # private: it will go on sys.path
     safefs.claim(layout.root)  # only a marked dir is one where sdkboot may delete
@@ -175,7 +175,7 @@ def _explained(spec: Spec, result: Result) -> Result:
     return messages.filled(result, spec, Layout(spec.root).events_file)
 
 
-def _locked_build(spec: Spec, session: Session, layout: Layout, plan: List[consumer.Builder],
+def _locked_build(spec: Spec, session: Session, layout: Layout, plan: list[consumer.Builder],
                   clock: Clocks) -> Result:
     from .retention import sweep
 
@@ -211,7 +211,7 @@ def _rejected(result: Result) -> bool:
     return result.failure is not None and result.failure.kind is ErrKind.REQUIRES_PYTHON
 
 
-def credit(builder: consumer.Builder, rejected: List[str]) -> Dict[str, Any]:
+def credit(builder: consumer.Builder, rejected: list[str]) -> dict[str, Any]:
     """What a successful build says about its interpreter (also carried through a hook's hand-off)."""
     note = f" with Python {builder.version or '?'} ({builder.python})" if builder.other else ""
     if rejected:
@@ -219,7 +219,7 @@ def credit(builder: consumer.Builder, rejected: List[str]) -> Dict[str, Any]:
     return {"python": builder.python, "alt_py": builder.number if builder.other else None, "note": note}
 
 
-def credited(result: Result, given: Dict[str, Any]) -> Result:
+def credited(result: Result, given: dict[str, Any]) -> Result:
     """``result`` with ``credit()``'s facts: the interpreter always, ``sdk_alt_py`` and the note on success."""
     if not result.ok:
         return dataclasses.replace(result, python=given.get("python"))
@@ -227,7 +227,7 @@ def credited(result: Result, given: Dict[str, Any]) -> Result:
                                message=result.message + str(given.get("note", "")))
 
 
-def _credited(spec: Spec, result: Result, builder: consumer.Builder, rejected: List[str]) -> Result:
+def _credited(spec: Spec, result: Result, builder: consumer.Builder, rejected: list[str]) -> Result:
     """Say which interpreter built; pip's Requires-Python refusal names both versions."""
     if _rejected(result):
         result = dataclasses.replace(result, message=messages.rejected_pythons(result, spec, rejected))
@@ -235,12 +235,12 @@ def _credited(spec: Spec, result: Result, builder: consumer.Builder, rejected: L
     return credited(result, credit(builder, rejected))
 
 
-def _build_each(spec: Spec, session: Session, layout: Layout, plan: List[consumer.Builder],
+def _build_each(spec: Spec, session: Session, layout: Layout, plan: list[consumer.Builder],
                 clock: Clocks) -> Result:
     """Build with each interpreter in turn while pip rejects them for Requires-Python."""
     from .build import build
 
-    rejected: List[str] = []
+    rejected: list[str] = []
     for builder in plan:
         session.spec = dataclasses.replace(spec, python=builder.python)
         try:
@@ -256,7 +256,7 @@ def _build_each(spec: Spec, session: Session, layout: Layout, plan: List[consume
     raise AssertionError("a build plan is never empty")
 
 
-def _why_rebuild(spec: Spec, installs: state.Installs, fp: state.Fingerprint) -> Optional[str]:
+def _why_rebuild(spec: Spec, installs: state.Installs, fp: state.Fingerprint) -> str | None:
     """Why the build about to run replaces one (damage, an upgraded interpreter); None for a first build."""
     current, reason = consumer.check_installs(spec, installs)
     if current is not None:
@@ -267,7 +267,7 @@ def _why_rebuild(spec: Spec, installs: state.Installs, fp: state.Fingerprint) ->
     return state.replaced_why(prior[0], fp, spec.root) if prior else None
 
 
-def _noting(result: Result, why: Optional[str]) -> Result:
+def _noting(result: Result, why: str | None) -> Result:
     """Say why a rebuild happened (python upgraded, a distribution deleted...): users ask."""
     if not why:
         return result
@@ -298,7 +298,7 @@ def _decide(spec: Spec, session: Session, clock: Clocks) -> Result:
     return dataclasses.replace(result, mem_limit_mib=seen.limit_mib, mem_limits=seen.describe())
 
 
-def _preflight(spec: Spec) -> Tuple[Optional[Seen], Optional[Misses]]:
+def _preflight(spec: Spec) -> tuple[Seen | None, Misses | None]:
     """The limits seen, and why no strategy fits them (None: one may); (None, None) when off."""
     if not spec.preflight:
         return None, None
@@ -332,7 +332,7 @@ def _low_memory(spec: Spec, layout: Layout, clock: Clocks, seen: Seen, short: Mi
     return skipped
 
 
-def event(result: Result, now: float) -> Dict[str, Any]:
+def event(result: Result, now: float) -> dict[str, Any]:
     """The event-log record: the strings that metrics cannot carry."""
     failure = result.failure
     return {
@@ -340,7 +340,7 @@ def event(result: Result, now: float) -> Dict[str, Any]:
         "phase": result.phase.label if result.phase else None,
         "err": failure.kind.label if failure else None, "err_kind": result.err_kind,
         "rc": result.rc, "strategy": result.strategy.label if result.strategy else None,
-        "env": result.env, "build_python": result.python, "duration_ms": int(round(result.duration * 1000)),
+        "env": result.env, "build_python": result.python, "duration_ms": round(result.duration * 1000),
         "durations": {k: round(v, 3) for k, v in result.durations.items()},
         "subprocesses": result.subprocesses, "has_pip": result.has_pip,
         "fallback_reason": result.fallback_reason, "skipped": list(result.skipped),
@@ -374,8 +374,8 @@ def log_event(root: str, result: Result, now: float) -> None:
 
 
 def ensure(
-    spec: Spec, *, clock: Optional[Clock] = None, progress: Optional[ProgressSink] = None,
-    budget: Optional[float] = None, handoff: bool = False,
+    spec: Spec, *, clock: Clock | None = None, progress: ProgressSink | None = None,
+    budget: float | None = None, handoff: bool = False,
 ) -> Result:
     """Make ``spec.import_name`` importable. Never raises (Ctrl-C aside), except as below.
 

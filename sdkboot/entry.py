@@ -84,7 +84,7 @@ def _positive(text: str) -> "int | None":
 def _address_space_mib() -> "int | None":
     """RLIMIT_AS (soft) from /proc, without loading the resource module; None if unknown."""
     try:
-        with open("/proc/self/limits", "r") as handle:
+        with open("/proc/self/limits") as handle:
             for line in handle:
                 if line.startswith("Max address space"):
                     soft = line.split()[3]

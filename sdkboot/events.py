@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Dict, List
+from typing import Any
 
 from .safefs import LOG_CAP, open_regular, read_bytes
 
@@ -48,7 +48,7 @@ def _rotated_if_full(path: str, fd: int) -> int:
     return _open(path)
 
 
-def append(path: str, record: Dict[str, Any]) -> bool:
+def append(path: str, record: dict[str, Any]) -> bool:
     """Append ``record``; False (never an exception) when the log cannot be written."""
     try:
         line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
@@ -67,9 +67,9 @@ def tail(data: bytes) -> str:
     return data[-TAIL_BYTES:].decode("utf-8", errors="replace")
 
 
-def read_lines(path: str) -> List[str]:
+def read_lines(path: str) -> list[str]:
     """Every line of the log and its rotated predecessor, oldest first."""
-    lines: List[str] = []
+    lines: list[str] = []
     for name in (rotated(path), path):
         data, _ = read_bytes(name, LOG_CAP)
         if data is not None:

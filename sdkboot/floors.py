@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Optional
+from typing import Any
 
 FILE = "floors.json"
 SCHEMA = 1
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-_cache: Dict[str, Dict[str, Any]] = {}
+_cache: dict[str, dict[str, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,11 @@ class Floor:
     """One strategy's measured floors in MiB; None where not measured."""
 
     strategy: str
-    cgroup_mib: Optional[float]
-    rlimit_as_mib: Optional[float]
+    cgroup_mib: float | None
+    rlimit_as_mib: float | None
 
 
-def _package_data() -> Optional[bytes]:
+def _package_data() -> bytes | None:
     # pkgutil reads from a directory and from inside the sdkboot.pyz bundle alike.
     import pkgutil
 
@@ -37,7 +38,7 @@ def _package_data() -> Optional[bytes]:
         return None
 
 
-def load() -> Dict[str, Any]:
+def load() -> dict[str, Any]:
     """The floors document, or {} when it is missing, unreadable or of another schema."""
     if "doc" not in _cache:
         data = _package_data()
@@ -55,11 +56,11 @@ def _names(requirements: Iterable[str]) -> str:
     return " ".join(sorted(re.sub(r"[-_.]+", "-", m.group(1)).lower() for m in found if m))
 
 
-def _mib(value: Any) -> Optional[float]:
+def _mib(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
-def _workload(doc: Dict[str, Any], requirements: Iterable[str]) -> Dict[str, Any]:
+def _workload(doc: dict[str, Any], requirements: Iterable[str]) -> dict[str, Any]:
     wanted = _names(requirements)
     workloads = doc.get("workloads")
     for key, workload in (workloads.items() if isinstance(workloads, dict) else ()):
@@ -68,12 +69,12 @@ def _workload(doc: Dict[str, Any], requirements: Iterable[str]) -> Dict[str, Any
     return {}
 
 
-def _table(doc: Dict[str, Any], key: str) -> Dict[str, Any]:
+def _table(doc: dict[str, Any], key: str) -> dict[str, Any]:
     value = doc.get(key)
     return value if isinstance(value, dict) else {}
 
 
-def for_requirements(requirements: Iterable[str], doc: Optional[Dict[str, Any]] = None) -> Dict[str, Floor]:
+def for_requirements(requirements: Iterable[str], doc: dict[str, Any] | None = None) -> dict[str, Floor]:
     """Each measured strategy's floors for this requirement set; {} when it was never measured.
 
     A floor the benchmark did not measure falls back to the bare import's: every strategy ends
@@ -83,7 +84,7 @@ def for_requirements(requirements: Iterable[str], doc: Optional[Dict[str, Any]] 
     base, strategies = _table(workload, "import"), _table(workload, "strategies")
     found = {}
     for label, value in strategies.items():
-        entry: Dict[str, Any] = value if isinstance(value, dict) else {}
+        entry: dict[str, Any] = value if isinstance(value, dict) else {}
         cgroup = _mib(entry.get("cgroup_mib")) or _mib(base.get("cgroup_mib"))
         address = _mib(entry.get("rlimit_as_mib")) or _mib(base.get("rlimit_as_mib"))
         found[label] = Floor(label, cgroup, address)

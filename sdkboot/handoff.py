@@ -18,7 +18,8 @@ import shutil
 import signal
 import sys
 import time
-from typing import Any, Dict, List, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from .codes import ErrKind, Outcome, Phase
 from .layout import Layout
@@ -48,7 +49,7 @@ class HandOff(Exception):
     def __init__(self, argv: Sequence[str], code: str, stage: str, extra: Sequence[str]) -> None:
         super().__init__("verification handed off")
         self.python, self.code, self.stage, self.extra = argv[0], code, stage, list(extra)
-        self.context: Dict[str, Any] = {}
+        self.context: dict[str, Any] = {}
         self.lock_fd: int = -1
 
 
@@ -56,7 +57,7 @@ def supported() -> bool:
     return os.name == "posix" and os.path.exists("/bin/sh") and os.environ.get("SDKBOOT_NO_HANDOFF") != "1"
 
 
-def _files(stage: str) -> Dict[str, str]:
+def _files(stage: str) -> dict[str, str]:
     base = os.path.join(stage, VERIFY_FILE)
     return {"json": base + ".json", "out": base + ".out", "err": base + ".err"}
 
@@ -76,7 +77,7 @@ def exec_verifier(handoff: HandOff, seconds: float) -> NoReturn:
     os.execv("/bin/sh", argv)
 
 
-def _completed(rc: int, files: Dict[str, str], seconds: float) -> Any:
+def _completed(rc: int, files: dict[str, str], seconds: float) -> Any:
     from .runner import Completed
 
     def read(path: str) -> bytes:
@@ -93,7 +94,7 @@ def _completed(rc: int, files: Dict[str, str], seconds: float) -> Any:
     return Completed(code, read(files["out"]), read(files["err"]), seconds, timed_out=timed_out)
 
 
-def _outcome(context: Dict[str, Any], done: Any) -> Any:
+def _outcome(context: dict[str, Any], done: Any) -> Any:
     from . import cooldown
     from .build import _cool_down, _publish, failed
     from .classify import classify, user_places
@@ -128,7 +129,7 @@ def finish(path: str, rc: int) -> int:
     done = _completed(rc, files, verify_seconds)
     for name in files.values():
         _unlink(name)
-    durations: Dict[str, float] = {**context["durations"], Phase.VERIFY.label: round(verify_seconds, 3)}
+    durations: dict[str, float] = {**context["durations"], Phase.VERIFY.label: round(verify_seconds, 3)}
     result = dataclasses.replace(
         _outcome(context, done), duration=time.time() - context["started"], subprocesses=context["spawned"] + 1,
         durations=durations, skipped=tuple(context["skipped"]))
@@ -148,7 +149,7 @@ def _unlink(path: str) -> None:
         pass
 
 
-def context_of(root: str, strategy: str, fingerprint: Dict[str, Any], started: float, spawned: int,
-               durations: Dict[str, float], skipped: List[str]) -> Dict[str, Any]:
+def context_of(root: str, strategy: str, fingerprint: dict[str, Any], started: float, spawned: int,
+               durations: dict[str, float], skipped: list[str]) -> dict[str, Any]:
     return {"root": root, "strategy": strategy, "fingerprint": fingerprint, "started": started,
             "spawned": spawned, "durations": durations, "skipped": skipped}

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Dict, Tuple
+from typing import Any
 
-Identity = Dict[str, Any]
+Identity = dict[str, Any]
 # path -> (the lstat of the name that validates the entry, its realpath).
-_REAL: Dict[str, Tuple[Tuple[int, int, int], str]] = {}
+_REAL: dict[str, tuple[tuple[int, int, int], str]] = {}
 
 
-def _link_key(path: str) -> Tuple[int, int, int]:
+def _link_key(path: str) -> tuple[int, int, int]:
     st = os.lstat(path)
     return st.st_ino, st.st_mtime_ns, st.st_ctime_ns
 

@@ -9,8 +9,8 @@ only strategies that run pip see them.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 # The variables this module owns: strategies get them as options, so a child pip must not see
 # them a second time (a list would be doubled).
@@ -19,7 +19,7 @@ _TRUE = frozenset(("1", "true", "yes", "on", "y", "t"))
 _FALSE = frozenset(("", "0", "false", "no", "off", "n", "f"))
 
 
-def env_bool(value: Optional[str]) -> Optional[bool]:
+def env_bool(value: str | None) -> bool | None:
     """pip's reading of a boolean variable; None for a value pip would reject."""
     text = (value or "").strip().lower()
     if text in _TRUE:
@@ -27,7 +27,7 @@ def env_bool(value: Optional[str]) -> Optional[bool]:
     return False if text in _FALSE else None
 
 
-def _unique(items: Sequence[str]) -> Tuple[str, ...]:
+def _unique(items: Sequence[str]) -> tuple[str, ...]:
     # Order matters to pip (first match wins among equal candidates); duplicates do not.
     return tuple(dict.fromkeys(item for item in items if item))
 
@@ -36,13 +36,13 @@ def _unique(items: Sequence[str]) -> Tuple[str, ...]:
 class IndexSettings:
     """The resolved index settings: explicit values merged over the environment."""
 
-    index_url: Optional[str] = None
-    extra_index_urls: Tuple[str, ...] = ()
-    find_links: Tuple[str, ...] = ()
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
     no_index: bool = False
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "IndexSettings":
+    def from_environ(cls, environ: Mapping[str, str]) -> IndexSettings:
         return cls(
             index_url=environ.get("PIP_INDEX_URL", "").strip() or None,
             extra_index_urls=_unique(environ.get("PIP_EXTRA_INDEX_URL", "").split()),
@@ -50,7 +50,7 @@ class IndexSettings:
             no_index=bool(env_bool(environ.get("PIP_NO_INDEX"))),
         )
 
-    def over(self, base: "IndexSettings") -> "IndexSettings":
+    def over(self, base: IndexSettings) -> IndexSettings:
         """These (explicit) settings on top of ``base`` (the environment), as pip combines them."""
         return IndexSettings(
             index_url=self.index_url or base.index_url,
@@ -59,9 +59,9 @@ class IndexSettings:
             no_index=self.no_index or base.no_index,
         )
 
-    def pip_options(self) -> Tuple[str, ...]:
+    def pip_options(self) -> tuple[str, ...]:
         """pip's index flags, in a stable order."""
-        options: Tuple[str, ...] = ()
+        options: tuple[str, ...] = ()
         if self.index_url:
             options += ("--index-url", self.index_url)
         for url in self.extra_index_urls:
@@ -73,6 +73,6 @@ class IndexSettings:
         return options
 
 
-def child_environ(environ: Mapping[str, str]) -> Dict[str, str]:
+def child_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """``environ`` without the index variables: a child gets the resolved settings as options."""
     return {key: value for key, value in environ.items() if key not in ENV_VARS}

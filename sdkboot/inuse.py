@@ -16,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Dict, Iterator, Optional, Tuple
+from collections.abc import Iterator
 
 USE_FILE = ".sdkboot-use.lock"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # env -> the descriptor holding its shared lock, for the life of this process.
-_HELD: Dict[str, int] = {}
+_HELD: dict[str, int] = {}
 
 
 def use_file(env: str) -> str:
@@ -58,7 +58,7 @@ def held(env: str) -> bool:
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
 
-    def hold(env: str) -> Optional[str]:
+    def hold(env: str) -> str | None:
         return None
 
     @contextlib.contextmanager
@@ -78,7 +78,7 @@ else:
         except OSError:
             return False
 
-    def hold(env: str) -> Optional[str]:
+    def hold(env: str) -> str | None:
         """Take and keep a shared lock on ``env``; None once held, else why it could not be."""
         if env in _HELD:
             return None
@@ -102,7 +102,7 @@ else:
         touch(env)
         return None
 
-    def _exclusive(env: str) -> Tuple[bool, Optional[int]]:
+    def _exclusive(env: str) -> tuple[bool, int | None]:
         try:
             fd = _open(env)
         except (FileNotFoundError, NotADirectoryError):

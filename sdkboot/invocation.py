@@ -9,22 +9,29 @@ import os
 import shlex
 import site
 import sys
-from typing import List, Optional, Tuple
+from typing import Optional
 
 from .consumer import is_host
-from .spec import (DEFAULT_IMPORT_NAME, DEFAULT_MIN_PYTHON, DEFAULT_REQUIREMENTS, DEFAULT_STEP_TIMEOUT, Spec,
-                   default_state_dir)
+from .spec import (
+    DEFAULT_IMPORT_NAME,
+    DEFAULT_MIN_PYTHON,
+    DEFAULT_REQUIREMENTS,
+    DEFAULT_STEP_TIMEOUT,
+    Spec,
+    default_state_dir,
+)
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def _importable_dirs() -> List[str]:
+def _importable_dirs() -> list[str]:
     dirs = list(getattr(site, "getsitepackages", lambda: [])())
     if site.ENABLE_USER_SITE:
         dirs.append(site.getusersitepackages())
     return [os.path.realpath(d) for d in dirs]
 
 
-def launcher() -> List[str]:
+def launcher() -> list[str]:
     """``python sdkboot.pyz`` from a zipapp, else ``python -m sdkboot`` (with PYTHONPATH when vendored)."""
     container = os.path.dirname(_PACKAGE_DIR)
     if os.path.isfile(container):
@@ -34,12 +41,12 @@ def launcher() -> List[str]:
     return [*prefix, sys.executable, "-m", "sdkboot"]
 
 
-Pair = Tuple[str, Optional[str]]
+Pair = tuple[str, Optional[str]]
 
 
-def option_pairs(spec: Spec) -> List[Pair]:
+def option_pairs(spec: Spec) -> list[Pair]:
     """The build options that rebuild ``spec``, as (flag, value; None for a bare flag), defaults left out."""
-    pairs: List[Pair] = []
+    pairs: list[Pair] = []
     if tuple(spec.min_python) != DEFAULT_MIN_PYTHON:
         pairs.append(("--min-python", "%d.%d" % tuple(spec.min_python)))
     pairs += location_pairs(spec)
@@ -57,9 +64,9 @@ def option_pairs(spec: Spec) -> List[Pair]:
     return pairs
 
 
-def location_pairs(spec: Spec) -> List[Pair]:
+def location_pairs(spec: Spec) -> list[Pair]:
     """The options every subcommand takes (which env): for ``clean``, ``status``, ``report``."""
-    pairs: List[Pair] = []
+    pairs: list[Pair] = []
     if spec.import_name != DEFAULT_IMPORT_NAME:
         pairs.append(("--import-name", spec.import_name))
     if spec.root != default_state_dir(spec.import_name):
@@ -67,15 +74,15 @@ def location_pairs(spec: Spec) -> List[Pair]:
     return pairs
 
 
-def words(pairs: List[Pair]) -> List[str]:
+def words(pairs: list[Pair]) -> list[str]:
     return [word for flag, value in pairs for word in ((flag,) if value is None else (flag, value))]
 
 
-def requirement_args(spec: Spec) -> List[str]:
+def requirement_args(spec: Spec) -> list[str]:
     return [] if tuple(spec.requirements) == DEFAULT_REQUIREMENTS else list(spec.requirements)
 
 
-def spec_options(spec: Spec) -> List[str]:
+def spec_options(spec: Spec) -> list[str]:
     """The command-line options that rebuild ``spec`` (defaults left out)."""
     return words(option_pairs(spec)) + requirement_args(spec)
 
@@ -87,7 +94,7 @@ def _runs_sdkboot(argv0: str) -> bool:
     return name.split(".")[0] == "sdkboot" or where.startswith(_PACKAGE_DIR) or os.path.basename(argv0) == "sdkboot"
 
 
-def consumer() -> List[str]:
+def consumer() -> list[str]:
     """What this process runs (``-m NAME`` or ``-- SCRIPT``), or ``-- SCRIPT`` to fill in."""
     argv0 = sys.argv[0] if sys.argv else ""
     more = ["ARGS..."] if len(sys.argv) > 1 else []
@@ -102,7 +109,7 @@ def consumer() -> List[str]:
     return ["--", "SCRIPT"]
 
 
-def quote(argv: List[str]) -> str:
+def quote(argv: list[str]) -> str:
     if os.name == "nt":
         import subprocess
 

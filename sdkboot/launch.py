@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import pkgutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Sequence
 
 from .codes import Outcome, Strategy
 from .result import Result
@@ -26,7 +26,7 @@ class Consumer:
     module: bool
     args: Sequence[str] = ()
 
-    def words(self) -> List[str]:
+    def words(self) -> list[str]:
         return ["-m", self.target, *self.args] if self.module else [self.target, *self.args]
 
 
@@ -44,7 +44,7 @@ def _flat(strategy: Strategy) -> bool:
     return strategy is not Strategy.NONE and STRATEGIES[strategy.label].flat
 
 
-def argv_for(result: Result, consumer: Consumer) -> List[str]:
+def argv_for(result: Result, consumer: Consumer) -> list[str]:
     """The command line that runs ``consumer`` where ``result`` says the package is importable."""
     if result.outcome is Outcome.NOOP_SYSTEM or result.env is None:
         return [sys.executable, *consumer.words()]
@@ -55,7 +55,7 @@ def argv_for(result: Result, consumer: Consumer) -> List[str]:
     return [venv_python(result.env), *consumer.words()]
 
 
-def execute(argv: List[str]) -> int:
+def execute(argv: list[str]) -> int:
     """Replace this process with ``argv`` (POSIX); on Windows run it and return its exit code."""
     for stream in (sys.stdout, sys.stderr):
         try:

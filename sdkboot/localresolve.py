@@ -15,9 +15,10 @@ import json
 import os
 import sys
 import zipfile
+from collections.abc import Sequence
 from email.parser import HeaderParser
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any
 
 UNDECIDED = 3
 
@@ -37,13 +38,13 @@ class Walk:
         self.requirements, self.specifiers, tags, self.utils, self.version = packaging
         self.rank = {tag: i for i, tag in enumerate(tags.sys_tags())}  # lower is better
         self.python = self.version.Version("%d.%d.%d" % sys.version_info[:3])
-        self.candidates: Dict[str, List[Tuple[Any, int, str]]] = {}
+        self.candidates: dict[str, list[tuple[Any, int, str]]] = {}
         for directory in dirs:
             self._scan(directory)
-        self.chosen: Dict[str, Tuple[Any, str, Any]] = {}  # name -> (version, path, metadata)
-        self.extras: Dict[str, Set[str]] = {}
-        self.requested: Set[str] = set()
-        self.parsed: Dict[str, Any] = {}  # each Requires-Dist line is read for its marker, then added
+        self.chosen: dict[str, tuple[Any, str, Any]] = {}  # name -> (version, path, metadata)
+        self.extras: dict[str, set[str]] = {}
+        self.requested: set[str] = set()
+        self.parsed: dict[str, Any] = {}  # each Requires-Dist line is read for its marker, then added
 
     def _scan(self, directory: str) -> None:
         try:
@@ -72,7 +73,7 @@ class Walk:
         needed = metadata.get("Requires-Python")
         return not needed or self.specifiers.SpecifierSet(needed).contains(self.python, prereleases=True)
 
-    def _pick(self, name: str, specifier: Any) -> Tuple[Any, str, Any]:
+    def _pick(self, name: str, specifier: Any) -> tuple[Any, str, Any]:
         found = self.candidates.get(name, [])
         allowed = set(specifier.filter([version for version, _, _ in found]))
         # Highest version first, then the most specific tag, as pip prefers.
@@ -110,15 +111,15 @@ class Walk:
             self.extras[name] |= new
             self._depend(name, new)
 
-    def _depend(self, name: str, extras: Set[str]) -> None:
+    def _depend(self, name: str, extras: set[str]) -> None:
         for line in self.chosen[name][2].get_all("Requires-Dist") or []:
             dependency = self._requirement(line)
             marker = dependency.marker
-            if marker is None and "" in extras or marker is not None and any(
-                    marker.evaluate({"extra": extra}) for extra in extras):
+            if (marker is None and "" in extras) or (marker is not None and any(
+                    marker.evaluate({"extra": extra}) for extra in extras)):
                 self.add(line)
 
-    def report(self) -> Dict[str, Any]:
+    def report(self) -> dict[str, Any]:
         """pip's installation report, the fields sdkboot reads."""
         return {"version": "1", "resolver": "sdkboot-local", "install": [
             {"metadata": {"name": metadata["Name"], "version": str(version)}, "requested": name in self.requested,
@@ -126,14 +127,14 @@ class Walk:
             for name, (version, path, metadata) in self.chosen.items()]}
 
 
-def resolve(dirs: Sequence[str], requirements: Sequence[str], packaging: Sequence[Any]) -> Dict[str, Any]:
+def resolve(dirs: Sequence[str], requirements: Sequence[str], packaging: Sequence[Any]) -> dict[str, Any]:
     walk = Walk(dirs, packaging)
     for requirement in requirements:
         walk.add(requirement, requested=True)
     return walk.report()
 
 
-def main(argv: Sequence[str], packaging: Optional[Sequence[Any]]) -> int:
+def main(argv: Sequence[str], packaging: Sequence[Any] | None) -> int:
     """``--find-links DIR ... -- REQUIREMENT ...``: print the report, or exit UNDECIDED saying why.
 
     ``packaging`` is None when the child found no vendored packaging to import.
@@ -145,7 +146,7 @@ def main(argv: Sequence[str], packaging: Optional[Sequence[Any]]) -> int:
     split = args.index("--") if "--" in args else len(args)
     dirs = [args[i + 1] for i, a in enumerate(args[:split]) if a == "--find-links"]
     try:
-        found: Optional[Dict[str, Any]] = resolve(dirs, args[split + 1:], packaging)
+        found: dict[str, Any] | None = resolve(dirs, args[split + 1:], packaging)
     except (Undecided, ValueError, OSError, zipfile.BadZipFile) as exc:
         print(f"sdkboot-resolve: undecided: {type(exc).__name__}: {exc}", file=sys.stderr)
         return UNDECIDED

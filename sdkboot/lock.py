@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional, Set
 
 from .safefs import open_regular, read_bytes
 
@@ -46,7 +45,7 @@ class BuildLock:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._fd: Optional[int] = None
+        self._fd: int | None = None
 
     def acquire(self) -> bool:
         # It is truncated and written: never through a link, a FIFO, or another file's hard link.
@@ -84,7 +83,7 @@ class BuildLock:
         fd, self._fd = self._fd, None
         return -1 if fd is None else fd
 
-    def __enter__(self) -> "BuildLock":
+    def __enter__(self) -> BuildLock:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -98,7 +97,7 @@ def _write_pid(fd: int) -> None:
     os.write(fd, str(os.getpid()).encode())
 
 
-def _kernel_holders(st: os.stat_result) -> Optional[Set[int]]:
+def _kernel_holders(st: os.stat_result) -> set[int] | None:
     """PIDs holding a flock on the file ``st`` describes, from ``/proc/locks``; None off Linux."""
     data, _ = read_bytes(PROC_LOCKS, 4 * 1024 * 1024)
     if data is None:
@@ -126,7 +125,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def holder(path: str) -> Optional[int]:
+def holder(path: str) -> int | None:
     """PID of the process building right now, or None when nobody holds the lock.
 
     It never takes the lock itself (a status run must not make a concurrent build see the lock

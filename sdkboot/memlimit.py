@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
 
 # cgroup v1 reports "no limit" as a page-rounded LONG_MAX; anything this large is unlimited.
 V1_UNLIMITED = 1 << 62
@@ -26,7 +25,7 @@ class Mount:
     point: str
 
 
-def rlimit_as() -> Optional[Limit]:
+def rlimit_as() -> Limit | None:
     if sys.platform == "win32":
         return None
     import resource
@@ -35,15 +34,15 @@ def rlimit_as() -> Optional[Limit]:
     return None if soft == resource.RLIM_INFINITY else Limit("RLIMIT_AS", soft)
 
 
-def _read(path: str) -> Optional[str]:
+def _read(path: str) -> str | None:
     try:
-        with open(path, "r", encoding="utf-8") as handle:
+        with open(path, encoding="utf-8") as handle:
             return handle.read()
     except OSError:
         return None
 
 
-def _mount(line: str) -> Optional[Mount]:
+def _mount(line: str) -> Mount | None:
     left, _, right = line.partition(" - ")
     fields, tail = left.split(), right.split()
     if len(fields) < 5 or len(tail) < 3:
@@ -55,12 +54,12 @@ def _mount(line: str) -> Optional[Mount]:
     return None
 
 
-def mounts(root: str = "/") -> List[Mount]:
+def mounts(root: str = "/") -> list[Mount]:
     text = _read(os.path.join(root, "proc/self/mountinfo")) or ""
     return [m for m in map(_mount, text.splitlines()) if m is not None]
 
 
-def cgroup_paths(root: str = "/") -> Tuple[Optional[str], Optional[str]]:
+def cgroup_paths(root: str = "/") -> tuple[str | None, str | None]:
     """Our (v1 memory, v2) cgroup paths from /proc/self/cgroup."""
     v1 = v2 = None
     for line in (_read(os.path.join(root, "proc/self/cgroup")) or "").splitlines():
@@ -74,7 +73,7 @@ def cgroup_paths(root: str = "/") -> Tuple[Optional[str], Optional[str]]:
     return v1, v2
 
 
-def _ancestors(path: str, mount_root: str) -> List[str]:
+def _ancestors(path: str, mount_root: str) -> list[str]:
     """``path`` relative to the mount, then each parent up to the mount's own root.
 
     Empty when the cgroup is not inside what is mounted (a sibling whose name merely
@@ -87,7 +86,7 @@ def _ancestors(path: str, mount_root: str) -> List[str]:
     return ["/".join(parts[:n]) for n in range(len(parts), -1, -1)]
 
 
-def _value(text: Optional[str], version: int) -> Optional[int]:
+def _value(text: str | None, version: int) -> int | None:
     raw = (text or "").strip()
     if not raw.isdigit():
         return None  # absent, or v2's "max"
@@ -114,7 +113,7 @@ class Room:
 _HELD_KEYS = {1: (("total_rss", "total_mapped_file"), ("rss", "mapped_file")), 2: (("anon",),)}
 
 
-def _stat(text: Optional[str]) -> Dict[str, int]:
+def _stat(text: str | None) -> dict[str, int]:
     found = {}
     for line in (text or "").splitlines():
         parts = line.split()
@@ -123,7 +122,7 @@ def _stat(text: Optional[str]) -> Dict[str, int]:
     return found
 
 
-def _held(version: int, stat: Dict[str, int]) -> int:
+def _held(version: int, stat: dict[str, int]) -> int:
     for keys in _HELD_KEYS[version]:
         if keys[0] in stat:
             return sum(stat.get(key, 0) for key in keys)
@@ -142,7 +141,7 @@ def own_held(version: int, root: str = "/") -> int:
     return total
 
 
-def _mount_rooms(mount: Mount, path: str, root: str) -> List[Room]:
+def _mount_rooms(mount: Mount, path: str, root: str) -> list[Room]:
     name = "memory.limit_in_bytes" if mount.version == 1 else "memory.max"
     found = []
     own = None
@@ -157,10 +156,10 @@ def _mount_rooms(mount: Mount, path: str, root: str) -> List[Room]:
     return found
 
 
-def cgroup_rooms(root: str = "/") -> List[Room]:
+def cgroup_rooms(root: str = "/") -> list[Room]:
     """Every level with a finite memory limit on our cgroup path (v1 and v2), deepest first."""
     v1, v2 = cgroup_paths(root)
-    found: List[Room] = []
+    found: list[Room] = []
     for mount in mounts(root):
         path = v1 if mount.version == 1 else v2
         if path is not None:
@@ -168,16 +167,16 @@ def cgroup_rooms(root: str = "/") -> List[Room]:
     return found
 
 
-def cgroup_limits(root: str = "/") -> List[Limit]:
+def cgroup_limits(root: str = "/") -> list[Limit]:
     """Every finite memory limit on our cgroup path, v1 and v2 alike."""
     return [Limit(room.source, room.limit) for room in cgroup_rooms(root)]
 
 
-def all_limits(root: str = "/") -> List[Limit]:
+def all_limits(root: str = "/") -> list[Limit]:
     limit = rlimit_as()
     return ([limit] if limit else []) + cgroup_limits(root)
 
 
-def effective(limits: List[Limit]) -> Optional[int]:
+def effective(limits: list[Limit]) -> int | None:
     """The tightest limit in bytes, or None when nothing limits memory."""
     return min((limit.limit for limit in limits), default=None)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Callable
 
 from .codes import ErrKind, Phase
 from .spec import Spec
@@ -27,7 +28,7 @@ NEEDED_DISK_MIB = 600
 
 # --- the retry command --------------------------------------------------------------------------
 
-def retry(spec: Spec, command: str = "ensure", **changes: Optional[str]) -> str:
+def retry(spec: Spec, command: str = "ensure", **changes: str | None) -> str:
     """The line that runs ``command`` on this spec again, as pasted, with ``changes`` (``cooldown="0"``).
 
     A change of None removes the option; "" makes it a bare flag.
@@ -69,21 +70,21 @@ def interpreter(spec: Spec, version: str = "") -> str:
     return f"{spec.python} ({version})" if version else spec.python
 
 
-def _search(pattern: str, text: str) -> Optional[Tuple[str, ...]]:
+def _search(pattern: str, text: str) -> tuple[str, ...] | None:
     import re
 
     match = re.search(pattern, text, re.IGNORECASE)
     return match.groups() if match else None
 
 
-def pip_subject(output: str) -> Optional[str]:
+def pip_subject(output: str) -> str | None:
     """The requirement pip could not satisfy, as pip names it (often a dependency, not the top one)."""
     found = (_search(r"no matching distribution found for (\S+)", output)
              or _search(r"satisfies the requirement (\S+)", output))
     return found[0] if found else None
 
 
-def requires_python(output: str) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+def requires_python(output: str) -> tuple[str | None, str | None, str | None]:
     """(package, interpreter version, required specifier) from pip's Requires-Python rejection."""
     direct = _search(r"package '([^']+)' requires a different python: (\S+) not in '([^']+)'", output)
     if direct:
@@ -108,7 +109,7 @@ def memory_limit(result: Result) -> str:
     return f"under {tightest.source} = {human_bytes(tightest.limit)}"
 
 
-def _signal_name(rc: Optional[int]) -> str:
+def _signal_name(rc: int | None) -> str:
     import signal
 
     if rc is None:
@@ -131,7 +132,7 @@ def _where(spec: Spec, limit: str = "") -> str:
     return f"installing {packages(spec)} with {interpreter(spec)}" + (f", {limit}" if limit else "")
 
 
-def _memory(cause: Callable[["Result"], str]) -> Explain:
+def _memory(cause: Callable[[Result], str]) -> Explain:
     def explain(result: Result, spec: Spec, output: str) -> str:
         limit = memory_limit(result) or "with no memory limit seen (the kernel's OOM killer, or another process)"
         return (f"{cause(result)}, {_where(spec, limit)}; retries pause for the cooldown:"
@@ -207,7 +208,7 @@ def _interrupted(result: Result, spec: Spec, output: str) -> str:
             f" killed and nothing was kept; the next session builds again, or now: {_run(retry(spec))}")
 
 
-EXPLAIN: Dict[ErrKind, Explain] = {
+EXPLAIN: dict[ErrKind, Explain] = {
     ErrKind.PIP_NO_MATCH: _no_match,
     ErrKind.DNS_FAIL: _simple("the package index host did not resolve",
                               "check the network, or pass a reachable --index-url, then retry"),
@@ -221,7 +222,7 @@ EXPLAIN: Dict[ErrKind, Explain] = {
                                "install pip for it (Debian/Ubuntu: python3-pip), or use another interpreter",
                                "{other}"),
     ErrKind.DISK_FULL: _simple("no space left on the file system of {root}",
-                               "free about {disk} MiB there, or use another state dir".format(disk=NEEDED_DISK_MIB),
+                               f"free about {NEEDED_DISK_MIB} MiB there, or use another state dir",
                                state_dir="DIR"),
     ErrKind.PROXY_AUTH: _simple("the proxy refused authentication",
                                 "check the user and password in HTTPS_PROXY, then retry"),
@@ -246,7 +247,7 @@ EXPLAIN: Dict[ErrKind, Explain] = {
 
 
 # An exception's errno often names a cause the table knows: explain it that way.
-ERRNO_KINDS: Dict[int, ErrKind] = {
+ERRNO_KINDS: dict[int, ErrKind] = {
     errno.EACCES: ErrKind.PERM_DENIED, errno.EPERM: ErrKind.PERM_DENIED, errno.EROFS: ErrKind.PERM_DENIED,
     errno.ENOSPC: ErrKind.DISK_FULL, errno.EDQUOT: ErrKind.DISK_FULL, errno.ENAMETOOLONG: ErrKind.VENV_PATH_TOO_LONG,
     errno.ENOMEM: ErrKind.OUT_OF_MEMORY,
@@ -296,7 +297,7 @@ def filled(result: Result, spec: Spec, events_file: str) -> Result:
 
 def explain(result: Result, spec: Spec, events_file: str) -> str:
     """The failure message for ``result`` (which must carry a failure)."""
-    failure: Optional[Failure] = result.failure
+    failure: Failure | None = result.failure
     assert failure is not None
     if failure.text.startswith("exc:"):
         return _unexpected(result, spec, events_file)
@@ -321,7 +322,7 @@ def built(spec: Spec, where: str, env: str) -> str:
     return f"{spec.import_name} is importable from the new {where} {env}"
 
 
-def too_old(version: str, need: str, import_name: str, found: Optional[str], run_line: str) -> str:
+def too_old(version: str, need: str, import_name: str, found: str | None, run_line: str) -> str:
     """The host cannot import the package; say which interpreter can, and the line that uses it."""
     head = f"this Python is {version}; {import_name} needs {need} or newer"
     if found is None:
@@ -342,11 +343,11 @@ def cooling(spec: Spec, left: float) -> str:
             f" retry now with {_run(retry(spec, cooldown='0'))}")
 
 
-def busy(pid: Optional[int]) -> str:
+def busy(pid: int | None) -> str:
     return f"another process (pid {pid}) is building now"
 
 
-def low_memory(spec: Spec, limit_mib: int, floors_mib: Sequence[Tuple[str, int]]) -> str:
+def low_memory(spec: Spec, limit_mib: int, floors_mib: Sequence[tuple[str, int]]) -> str:
     """SKIP_LOW_MEMORY: the limit seen, and the (strategy, measured floor) pairs that did not fit it."""
     floors = ", ".join(f"{name} needs {mib} MiB" for name, mib in floors_mib)
     return (f"not building {packages(spec)} with {interpreter(spec)} under a {limit_mib} MiB memory limit:"
@@ -354,12 +355,12 @@ def low_memory(spec: Spec, limit_mib: int, floors_mib: Sequence[Tuple[str, int]]
             f" raise the limit, then retry now: {_run(retry(spec, cooldown='0'))}")
 
 
-def all_kinds() -> List[ErrKind]:
+def all_kinds() -> list[ErrKind]:
     """Every err kind a message exists for: all of them but NONE and the catch-all."""
     return [kind for kind in ErrKind if kind not in (ErrKind.NONE, ErrKind.UNCATEGORIZED)]
 
 
-def nothing_can_build(need: str, best: Optional[str], best_xy: Optional[str]) -> str:
+def nothing_can_build(need: str, best: str | None, best_xy: str | None) -> str:
     """No interpreter qualifies: say what to install, naming the best one found."""
     if best is None:
         return f"no Python {need}+ was found on this machine: install one that has venv and pip"

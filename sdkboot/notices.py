@@ -1,16 +1,14 @@
 """One-time user notices: each persistent, user-fixable problem is shown once per sdkboot version."""
 from __future__ import annotations
 
-from typing import List, Optional
-
 from .codes import ErrKind, Outcome
-from .safefs import read_json, write_json_atomic
 from .layout import Layout
 from .result import Result
+from .safefs import read_json, write_json_atomic
 from .version import VERSION
 
 
-def problem_key(result: Result) -> Optional[str]:
+def problem_key(result: Result) -> str | None:
     """The notice-worthy problem in ``result``: only what the user must fix by hand."""
     if result.outcome is Outcome.HOOK_PY_INCOMPATIBLE:
         return result.outcome.name
@@ -20,14 +18,14 @@ def problem_key(result: Result) -> Optional[str]:
     return None
 
 
-def take(layout: Layout, result: Result) -> Optional[str]:
+def take(layout: Layout, result: Result) -> str | None:
     """The notice to show now, or None when there is none or it was already shown."""
     key = problem_key(result)
     if key is None:
         return None
     shown = read_json(layout.notice_file)[0] or {}
     recorded = shown.get(VERSION)
-    marks: List[str] = [str(m) for m in recorded] if isinstance(recorded, list) else []
+    marks: list[str] = [str(m) for m in recorded] if isinstance(recorded, list) else []
     if key in marks:
         return None
     try:

@@ -10,13 +10,19 @@ import keyword
 import os
 import shutil
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from . import requirements
 from .index import env_bool
 from .safefs import can_write
-from .spec import (DEFAULT_COOLDOWN, DEFAULT_IMPORT_NAME, DEFAULT_MIN_PYTHON, DEFAULT_REQUIREMENTS,
-                   DEFAULT_STEP_TIMEOUT, Spec)
+from .spec import (
+    DEFAULT_COOLDOWN,
+    DEFAULT_IMPORT_NAME,
+    DEFAULT_MIN_PYTHON,
+    DEFAULT_REQUIREMENTS,
+    DEFAULT_STEP_TIMEOUT,
+    Spec,
+)
 
 
 class UsageError(Exception):
@@ -44,7 +50,7 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _version(text: str) -> Tuple[int, int]:
+def _version(text: str) -> tuple[int, int]:
     parts = text.split(".")
     if len(parts) != 2 or not all(part.isdigit() for part in parts):
         raise argparse.ArgumentTypeError(f"expected MAJOR.MINOR, e.g. 3.10: {text!r}")
@@ -108,13 +114,13 @@ def add_build(parser: argparse.ArgumentParser, for_run_flag: bool = True) -> Non
                              f" {', '.join(_strategy_names())})")
 
 
-def _strategy_names() -> Tuple[str, ...]:
+def _strategy_names() -> tuple[str, ...]:
     from .strategies.all_strategies import STRATEGIES
 
     return tuple(STRATEGIES)
 
 
-def _strategies(given: List[str]) -> Tuple[str, ...]:
+def _strategies(given: list[str]) -> tuple[str, ...]:
     known = _strategy_names()
     for name in given:
         if name not in known:
@@ -122,7 +128,7 @@ def _strategies(given: List[str]) -> Tuple[str, ...]:
     return tuple(given)
 
 
-def check_state_dir(path: Optional[str], must_write: bool) -> None:
+def check_state_dir(path: str | None, must_write: bool) -> None:
     """An explicit --state-dir must have a directory parent and, to build, be writable."""
     if path is None:
         return
@@ -137,7 +143,7 @@ def check_state_dir(path: Optional[str], must_write: bool) -> None:
         raise UsageError(f"--state-dir {path}: not writable by this user")
 
 
-def _not_a_python(name: str, path: str) -> Optional[str]:
+def _not_a_python(name: str, path: str) -> str | None:
     """Probe ``path`` once (discovery's probe); why it cannot build, or None (also when a limit, not
     the program, made the probe fail: the build will classify that)."""
     from .discovery import probe
@@ -152,7 +158,7 @@ def _not_a_python(name: str, path: str) -> Optional[str]:
             " pass a python3 executable, e.g. `--python /usr/bin/python3`")
 
 
-def _interpreter(name: Optional[str], probe: bool) -> Optional[str]:
+def _interpreter(name: str | None, probe: bool) -> str | None:
     if name is None:
         return None
     found = name if os.sep in name else shutil.which(name)
@@ -165,7 +171,7 @@ def _interpreter(name: Optional[str], probe: bool) -> Optional[str]:
     return path
 
 
-def _requirements(given: List[str]) -> Tuple[str, ...]:
+def _requirements(given: list[str]) -> tuple[str, ...]:
     for requirement in given:
         reason = requirements.problem(requirement)
         if reason:
@@ -197,7 +203,7 @@ def build_spec(args: argparse.Namespace, must_write: bool = False, probe: bool =
     check_state_dir(args.state_dir, must_write)
     check_index_environ()
     python = _interpreter(args.python, probe)
-    extra: Dict[str, Any] = {"python": python} if python else {}
+    extra: dict[str, Any] = {"python": python} if python else {}
     return Spec(
         requirements=_requirements(args.requirements), import_name=args.import_name,
         min_python=args.min_python, state_dir=args.state_dir, index_url=args.index_url,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Optional, Tuple
 
 _WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 _MAX_LINK_HOPS = 8
@@ -18,7 +17,7 @@ _MAX_LINK_HOPS = 8
 _S_IFMT, _S_IFDIR, _S_IFLNK, _STICKY = 0o170000, stat.S_IFDIR, stat.S_IFLNK, stat.S_ISVTX
 
 
-def _me() -> Optional[int]:
+def _me() -> int | None:
     return os.geteuid() if hasattr(os, "geteuid") else None
 
 
@@ -36,7 +35,7 @@ def _normal(path: str) -> str:
     return os.path.normpath(path)
 
 
-def entry_problem(path: str, st: os.stat_result, me: Optional[int] = None) -> Optional[str]:
+def entry_problem(path: str, st: os.stat_result, me: int | None = None) -> str | None:
     """Why one entry is not trusted, or None: owned by this user or root, not writable by others."""
     me = _me() if me is None else me
     if me is not None and st.st_uid != me and st.st_uid != 0:
@@ -46,17 +45,17 @@ def entry_problem(path: str, st: os.stat_result, me: Optional[int] = None) -> Op
     return None
 
 
-def _walk(path: str, home: str, me: int, hops: int) -> Optional[str]:
+def _walk(path: str, home: str, me: int, hops: int) -> str | None:
     return _walk_from(path, home, me, hops)[0]
 
 
-def _walk_from(path: str, home: str, me: int, hops: int) -> Tuple[Optional[str], Optional[os.stat_result]]:
+def _walk_from(path: str, home: str, me: int, hops: int) -> tuple[str | None, os.stat_result | None]:
     """The walk up, and the first dir's own lstat (None when absent or a link)."""
-    first: Optional[os.stat_result] = None
+    first: os.stat_result | None = None
     start = True  # the state dir itself is never a public sticky dir, only its parents may be
     while True:
         try:
-            st: Optional[os.stat_result] = os.lstat(path)
+            st: os.stat_result | None = os.lstat(path)
         except (FileNotFoundError, NotADirectoryError):
             st = None  # not created yet: its parent decides (creating it will say why not)
         except OSError as exc:
@@ -85,7 +84,7 @@ def _walk_from(path: str, home: str, me: int, hops: int) -> Tuple[Optional[str],
         path = parent
 
 
-def _up(path: str) -> Tuple[Optional[str], Optional[os.stat_result]]:
+def _up(path: str) -> tuple[str | None, os.stat_result | None]:
     me = _me()
     if me is None:
         return None, None  # Windows: per-user profile ACLs, not POSIX modes
@@ -93,12 +92,12 @@ def _up(path: str) -> Tuple[Optional[str], Optional[os.stat_result]]:
     return _walk_from(_normal(os.path.abspath(path) if not path.startswith("/") else path), _normal(home), me, 0)
 
 
-def dir_problem(path: str) -> Optional[str]:
+def dir_problem(path: str) -> str | None:
     """Why the state dir ``path`` may not be used, naming the dir at fault; None when it may."""
     return _up(path)[0]
 
 
-def site_problem(site_dir: str, root: str) -> Optional[str]:
+def site_problem(site_dir: str, root: str) -> str | None:
     """The whole rule for a dir that goes on sys.path: the state dir and its parents, then each
     dir from ``site_dir`` up to the state dir. A state dir that nobody else may even enter (no
     group or other x bit, as sdkboot makes it) shields everything below it: only the lexical
@@ -115,7 +114,7 @@ def _inside(path: str, root: str) -> bool:
     return path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def tree_problem(path: str, root: str) -> Optional[str]:
+def tree_problem(path: str, root: str) -> str | None:
     """``path`` and each dir between it and ``root``: inside ``root``, no symlink, trusted entries."""
     path, root = _normal(path), _normal(root)
     if not _inside(path, root):
@@ -138,7 +137,7 @@ def tree_problem(path: str, root: str) -> Optional[str]:
     return None
 
 
-def startup_files(site_dir: str) -> Tuple[str, ...]:
+def startup_files(site_dir: str) -> tuple[str, ...]:
     """The ``.pth`` files in ``site_dir``: ``site.addsitedir`` runs them."""
     try:
         return tuple(os.path.join(site_dir, n) for n in sorted(os.listdir(site_dir)) if n.endswith(".pth"))
@@ -146,7 +145,7 @@ def startup_files(site_dir: str) -> Tuple[str, ...]:
         return ()
 
 
-def path_problem(path: str) -> Optional[str]:
+def path_problem(path: str) -> str | None:
     """``entry_problem`` of what ``path`` points to (for a file that will run or a dir that
     goes on sys.path)."""
     try:

@@ -10,8 +10,8 @@ benchmarks and the repro harness use to measure the real floors.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import floors, memlimit
 from .floors import Floor
@@ -19,29 +19,29 @@ from .spec import Spec
 
 MIB = 1024 * 1024
 # (strategy label, the floor in MiB that does not fit)
-Misses = List[Tuple[str, int]]
+Misses = list[tuple[str, int]]
 
 
 @dataclass(frozen=True)
 class Seen:
     """The limits in force, as the preflight read them."""
 
-    address_space: Optional[int]  # RLIMIT_AS soft, bytes
+    address_space: int | None  # RLIMIT_AS soft, bytes
     rooms: Sequence[memlimit.Room]
 
     @property
-    def cgroup_free(self) -> Optional[int]:
+    def cgroup_free(self) -> int | None:
         """What a build may use under the tightest cgroup level (bytes), or None when none limits."""
         return min((room.free for room in self.rooms), default=None)
 
     @property
-    def limit_mib(self) -> Optional[int]:
+    def limit_mib(self) -> int | None:
         """The tightest limit itself, in MiB (metric ``sdk_mem_limit_mib``); None when nothing limits."""
         limits = [room.limit for room in self.rooms]
         limits += [self.address_space] if self.address_space is not None else []
         return min(limits) // MIB if limits else None
 
-    def describe(self) -> Tuple[str, ...]:
+    def describe(self) -> tuple[str, ...]:
         """Each limit in words, for the event log."""
         found = [f"RLIMIT_AS {self.address_space // MIB} MiB"] if self.address_space is not None else []
         found += [f"{room.source} {room.limit // MIB} MiB, {room.held // MIB} MiB held by others"
@@ -54,7 +54,7 @@ def seen(root: str = "/") -> Seen:
     return Seen(limit.limit if limit else None, memlimit.cgroup_rooms(root))
 
 
-def _miss(found: Seen, floor: Floor) -> Optional[int]:
+def _miss(found: Seen, floor: Floor) -> int | None:
     """The floor of ``floor``'s strategy that does not fit, in whole MiB; None when it fits."""
     address = floor.rlimit_as_mib
     if found.address_space is not None and address and found.address_space < address * MIB:
@@ -65,7 +65,7 @@ def _miss(found: Seen, floor: Floor) -> Optional[int]:
     return None
 
 
-def misses(found: Seen, labels: Iterable[str], measured: Optional[Dict[str, Floor]] = None) -> Optional[Misses]:
+def misses(found: Seen, labels: Iterable[str], measured: dict[str, Floor] | None = None) -> Misses | None:
     """Why no strategy in ``labels`` fits, or None when one may: it fits, or was never measured
     (no floor is no evidence). ``measured``: the floors by label (default: the floors file's)."""
     by_label = measured or {}
@@ -79,7 +79,7 @@ def misses(found: Seen, labels: Iterable[str], measured: Optional[Dict[str, Floo
     return result or None
 
 
-def check(spec: Spec, labels: Iterable[str], root: str = "/") -> Tuple[Seen, Optional[Misses]]:
+def check(spec: Spec, labels: Iterable[str], root: str = "/") -> tuple[Seen, Misses | None]:
     """The limits seen, and the misses when no strategy fits. Reads a few small files."""
     found = seen(root)
     if found.address_space is None and not found.rooms:

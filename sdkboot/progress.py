@@ -6,7 +6,7 @@ import re
 import sys
 import time
 import unicodedata
-from typing import Callable, Optional, TextIO
+from typing import Callable, TextIO
 
 # (phase label, detail) -> None. The detail is "" when nothing finer is known.
 ProgressSink = Callable[[str, str], None]
@@ -18,7 +18,7 @@ _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 FALLBACK_COLUMNS = 80
 
 
-def pip_detail(line: bytes) -> Optional[str]:
+def pip_detail(line: bytes) -> str | None:
     """The package a pip output line is about, when the line says so."""
     text = line.decode("utf-8", errors="replace").strip()
     match = _PIP_LINE.match(text)
@@ -41,7 +41,7 @@ class TerminalProgress:
         self.stream = stream
         self.interval = interval
         self._phase, self._detail, self._since = "", "", time.monotonic()
-        self._due: Optional[float] = None
+        self._due: float | None = None
         self._width = 0
 
     def __call__(self, phase: str, detail: str) -> None:

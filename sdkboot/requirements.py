@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import List, Optional
 
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _EXTRAS = rf"(?:\s*\[\s*(?:{_NAME}(?:\s*,\s*{_NAME})*)?\s*\])?"
@@ -34,7 +33,7 @@ _MARKER_TOKEN = re.compile(
 )
 
 
-def _kind(match: "re.Match[str]") -> str:
+def _kind(match: re.Match[str]) -> str:
     """A token's kind: "v" (a variable or a quoted value), "o" (an operator), a paren, "and", "or"."""
     if match.group("string"):
         return "v"
@@ -48,7 +47,7 @@ def _kind(match: "re.Match[str]") -> str:
     return word if word in ("and", "or") else "v"
 
 
-def _marker_tokens(text: str) -> Optional[List[str]]:
+def _marker_tokens(text: str) -> list[str] | None:
     """The kinds of the marker's tokens, or None when something in it is not a marker token."""
     kinds, at, text = [], 0, text.rstrip()
     while at < len(text):
@@ -60,7 +59,7 @@ def _marker_tokens(text: str) -> Optional[List[str]]:
     return kinds
 
 
-def _expression(tokens: List[str], at: int) -> int:
+def _expression(tokens: list[str], at: int) -> int:
     """Parse ``expr (and|or expr)*`` from ``at``; return where it ended, or -1."""
     while True:
         if at < len(tokens) and tokens[at] == "(":
@@ -78,7 +77,7 @@ def _expression(tokens: List[str], at: int) -> int:
         return at
 
 
-def marker_problem(marker: str) -> Optional[str]:
+def marker_problem(marker: str) -> str | None:
     """Why ``marker`` is not a PEP 508 environment marker, or None."""
     tokens = _marker_tokens(marker)
     if tokens and _expression(tokens, 0) == len(tokens):
@@ -86,7 +85,7 @@ def marker_problem(marker: str) -> Optional[str]:
     return f"its environment marker {marker!r} is not PEP 508 (expected e.g. python_version >= '3.10', values quoted)"
 
 
-def problem(requirement: str) -> Optional[str]:
+def problem(requirement: str) -> str | None:
     """Why ``requirement`` is not something pip can take, or None."""
     if requirement.lstrip().startswith("-"):
         return f"not a valid requirement: {requirement!r} looks like an option (pip options are not taken here)"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Union
 
 from .codes import ErrKind, Outcome, Phase, Strategy
 
@@ -25,7 +25,7 @@ def hook_py() -> int:
     return sys.version_info[0] * 100 + sys.version_info[1]
 
 
-def _present(key: str, value: Optional[Metric], outcome: Outcome) -> bool:
+def _present(key: str, value: Metric | None, outcome: Outcome) -> bool:
     # Zero and absent are omitted; a probed bool is kept even when False, and so is
     # sdk_alt_py=0 on HOOK_PY_INCOMPATIBLE, where it means "no other interpreter found".
     if value is None:
@@ -39,30 +39,30 @@ def _present(key: str, value: Optional[Metric], outcome: Outcome) -> bool:
 class Result:
     outcome: Outcome
     phase: Phase = Phase.UNSET
-    failure: Optional[Failure] = None
-    rc: Optional[int] = None
+    failure: Failure | None = None
+    rc: int | None = None
     strategy: Strategy = Strategy.NONE
-    env: Optional[str] = None
+    env: str | None = None
     duration: float = 0.0
     subprocesses: int = 0
-    has_pip: Optional[bool] = None
+    has_pip: bool | None = None
     message: str = ""
-    fallback_reason: Optional[str] = None
-    durations: Dict[str, float] = field(default_factory=dict)
+    fallback_reason: str | None = None
+    durations: dict[str, float] = field(default_factory=dict)
     stderr_tail: str = ""
     # major*100+minor of the best other interpreter found (0: none); None when not looked for.
-    alt_py: Optional[int] = None
+    alt_py: int | None = None
     # The tightest memory limit the preflight saw, in MiB; None when nothing limits memory.
-    mem_limit_mib: Optional[int] = None
+    mem_limit_mib: int | None = None
     # Each limit the preflight saw, in words (event log only).
-    mem_limits: Tuple[str, ...] = ()
+    mem_limits: tuple[str, ...] = ()
     # "label: reason" for each strategy that could not run here (event log only).
-    skipped: Tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
     # The interpreter that built (or holds) the env: ``sdkboot run`` execs it or the env's own.
-    python: Optional[str] = None
+    python: str | None = None
 
     @property
-    def err_kind(self) -> Optional[str]:
+    def err_kind(self) -> str | None:
         """The contract's string form, e.g. ``signal_killed:-9``; None on success."""
         return self.failure.text if self.failure else None
 
@@ -77,7 +77,7 @@ class Result:
             return EXIT_OK
         return EXIT_FAILED if self.outcome is Outcome.BUILD_FAILED else EXIT_SKIPPED
 
-    def _ranked_metrics(self) -> List[Tuple[str, Optional[Metric]]]:
+    def _ranked_metrics(self) -> list[tuple[str, Metric | None]]:
         """Every candidate key in the contract's priority order: the 10-key cap cuts from the end."""
         fail = self.failure
         return [
@@ -88,7 +88,7 @@ class Result:
             ("sdk_bootstrap_exc", int(fail.exc_type) if fail and fail.exc_type else None),
             ("sdk_bootstrap_errno", fail.errno if fail else None),
             ("sdk_bootstrap_stderr_sig", fail.stderr_sig if fail else None),
-            ("sdk_bootstrap_ms", int(round(self.duration * 1000))),
+            ("sdk_bootstrap_ms", round(self.duration * 1000)),
             ("sdk_has_pip", self.has_pip),
             ("sdk_hook_py", hook_py()),
             ("sdk_alt_py", self.alt_py),
@@ -97,11 +97,11 @@ class Result:
             ("sdk_bootstrap_spawns", self.subprocesses),
         ]
 
-    def metrics(self) -> Dict[str, Metric]:
+    def metrics(self) -> dict[str, Metric]:
         kept = [(key, value) for key, value in self._ranked_metrics() if _present(key, value, self.outcome)]
         return {key: value for key, value in kept[:MAX_METRIC_KEYS] if value is not None}
 
-    def to_json(self) -> Dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         """The CLI's ``--json`` object."""
         return {
             "outcome": self.outcome.name,
@@ -112,7 +112,7 @@ class Result:
             "strategy": self.strategy.label if self.strategy else None,
             "env": self.env,
             "python": self.python,
-            "duration_ms": int(round(self.duration * 1000)),
+            "duration_ms": round(self.duration * 1000),
             "subprocesses": self.subprocesses,
             "message": self.message,
             "metrics": self.metrics(),

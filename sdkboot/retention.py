@@ -18,8 +18,8 @@ import contextlib
 import os
 import stat
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Set, Tuple
 
 from . import inuse, safefs, state
 from .layout import Layout
@@ -32,8 +32,8 @@ MAX_UNUSED_SECONDS = 30 * 86400.0
 class Sweep:
     """What one sweep did: paths removed, and paths kept because a live process uses them."""
 
-    removed: List[str] = field(default_factory=list)
-    in_use: List[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    in_use: list[str] = field(default_factory=list)
 
 
 def _ours(layout: Layout, path: str) -> bool:
@@ -46,7 +46,7 @@ def _ours(layout: Layout, path: str) -> bool:
         return False
 
 
-def _listed(layout: Layout) -> List[str]:
+def _listed(layout: Layout) -> list[str]:
     if os.path.islink(layout.builds):
         return []
     try:
@@ -55,8 +55,8 @@ def _listed(layout: Layout) -> List[str]:
         return []
 
 
-def dropped(builds: Sequence[state.InstallState], now: float, keep: Optional[str],
-            keep_count: int = KEEP_BUILDS, max_age: float = MAX_UNUSED_SECONDS) -> List[state.InstallState]:
+def dropped(builds: Sequence[state.InstallState], now: float, keep: str | None,
+            keep_count: int = KEEP_BUILDS, max_age: float = MAX_UNUSED_SECONDS) -> list[state.InstallState]:
     """The records past the bound (least recently used first to go) or unused for too long."""
     ranked = sorted(builds, key=lambda b: (b.env == keep, inuse.last_used(b.env)), reverse=True)
     kept = 0
@@ -69,7 +69,7 @@ def dropped(builds: Sequence[state.InstallState], now: float, keep: Optional[str
     return out
 
 
-def sweep(layout: Layout, keep: Optional[str] = None, now: Optional[float] = None,
+def sweep(layout: Layout, keep: str | None = None, now: float | None = None,
           max_age: float = MAX_UNUSED_SECONDS, keep_count: int = KEEP_BUILDS, listing: bool = True,
           dry_run: bool = False) -> Sweep:
     """Remove what is no longer kept (see the module doc). ``keep`` is never removed.
@@ -86,7 +86,7 @@ def sweep(layout: Layout, keep: Optional[str] = None, now: Optional[float] = Non
         garbage += [p for p in _listed(layout) if p not in named and p not in garbage]
     result = Sweep()
     with contextlib.ExitStack() as stack:
-        free: Set[str] = set()
+        free: set[str] = set()
         for path in [b.env for b in old] + garbage:
             if path == keep or path in free:
                 continue
@@ -108,13 +108,13 @@ def sweep(layout: Layout, keep: Optional[str] = None, now: Optional[float] = Non
     return result
 
 
-def _forget(layout: Layout, installs: state.Installs, free: Set[str]) -> None:
+def _forget(layout: Layout, installs: state.Installs, free: set[str]) -> None:
     """Before deleting: the records about to go leave ``builds`` and are listed as ``retired``.
 
     A kill between this write and the deletes then leaves them retired, not unnamed, and the
     next run's sweep of ``retired`` (even a no-op's) finishes them.
     """
-    builds: Tuple[state.InstallState, ...] = tuple(b for b in installs.builds if b.env not in free)
+    builds: tuple[state.InstallState, ...] = tuple(b for b in installs.builds if b.env not in free)
     retired = tuple(dict.fromkeys(installs.retired + tuple(sorted(free))))
     if builds != installs.builds or retired != installs.retired:
         state.save(layout, state.Installs(builds, retired))

@@ -23,8 +23,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import IO, Callable
 
 LineSink = Callable[[bytes], None]
 Tick = Callable[[], None]
@@ -52,10 +53,10 @@ class Completed:
     err: bytes
     seconds: float
     timed_out: bool = False
-    error: Optional[Exception] = None
+    error: Exception | None = None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def supervisor_source() -> str:
     """The supervisor's code, read as package data: a file path would not run from inside a zip."""
     data = pkgutil.get_data(__package__ or "sdkboot", "supervisor.py")
@@ -64,7 +65,7 @@ def supervisor_source() -> str:
     return data.decode("utf-8")
 
 
-def supervised(argv: Sequence[str], lifeline: int, report: int, own_group: bool) -> List[str]:
+def supervised(argv: Sequence[str], lifeline: int, report: int, own_group: bool) -> list[str]:
     """The supervisor's own command line, wrapped around ``argv``."""
     mode = "own" if own_group else "shared"
     return [sys.executable, "-I", "-S", "-c", supervisor_source(), str(lifeline), str(report), mode,
@@ -74,10 +75,10 @@ def supervised(argv: Sequence[str], lifeline: int, report: int, own_group: bool)
 class _Child:
     """A started supervisor: its process, the lifeline we hold, and what it reported."""
 
-    def __init__(self, proc: "subprocess.Popen[bytes]", lifeline: int, report: int) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], lifeline: int, report: int) -> None:
         self.proc, self.lifeline, self.report = proc, lifeline, report
-        self.step_pid: Optional[int] = None
-        self.start_error: Optional[OSError] = None
+        self.step_pid: int | None = None
+        self.start_error: OSError | None = None
         self.stopped = self.escaped = False
 
     def on_report(self, data: bytes) -> None:
@@ -128,7 +129,7 @@ def _signal_group(pgid: int) -> None:
         pass  # already gone
 
 
-def _spawn(argv: Sequence[str], env: Optional[Mapping[str, str]], own_group: bool) -> _Child:
+def _spawn(argv: Sequence[str], env: Mapping[str, str] | None, own_group: bool) -> _Child:
     life_r, life_w = os.pipe()
     report_r, report_w = os.pipe()
     try:
@@ -152,7 +153,7 @@ def _spawn(argv: Sequence[str], env: Optional[Mapping[str, str]], own_group: boo
 class _Lines:
     """Cuts stdout into lines for ``on_line``; a last line without a newline counts too."""
 
-    def __init__(self, sink: Optional[LineSink]) -> None:
+    def __init__(self, sink: LineSink | None) -> None:
         self.sink, self.pending = sink, b""
 
     def feed(self, data: bytes) -> None:
@@ -171,7 +172,7 @@ class _Lines:
 class _Capture:
     """The select loop: reads stdout, stderr and the supervisor's report until all are closed."""
 
-    def __init__(self, child: _Child, on_line: Optional[LineSink], on_tick: Optional[Tick]) -> None:
+    def __init__(self, child: _Child, on_line: LineSink | None, on_tick: Tick | None) -> None:
         self.child, self.on_tick = child, on_tick
         self.out, self.err = bytearray(), bytearray()
         self.lines = _Lines(on_line)
@@ -195,7 +196,7 @@ class _Capture:
         else:
             self.child.on_report(data)
 
-    def pump(self, deadline: Optional[float]) -> bool:
+    def pump(self, deadline: float | None) -> bool:
         """Read until every stream is closed; True if ``deadline`` passed and the step was stopped."""
         timed_out, exited_at = False, None
         next_tick = time.monotonic() + TICK_SECONDS
@@ -229,8 +230,8 @@ def _block_interrupts() -> Callable[[], None]:
     return lambda: mask(signal.SIG_SETMASK, previous)
 
 
-def _finish(child: _Child, capture: Optional[_Capture], started: float, timed_out: bool,
-            error: Optional[Exception]) -> Completed:
+def _finish(child: _Child, capture: _Capture | None, started: float, timed_out: bool,
+            error: Exception | None) -> Completed:
     rc = child.reap()
     child.close()
     out, err = (bytes(capture.out), bytes(capture.err)) if capture else (b"", b"")
@@ -239,14 +240,14 @@ def _finish(child: _Child, capture: Optional[_Capture], started: float, timed_ou
     return Completed(rc, out, err, time.monotonic() - started, timed_out, error)
 
 
-def _supervise(argv: Sequence[str], timeout: Optional[float], env: Optional[Mapping[str, str]],
-               on_line: Optional[LineSink], on_tick: Optional[Tick], own_group: bool) -> Completed:
+def _supervise(argv: Sequence[str], timeout: float | None, env: Mapping[str, str] | None,
+               on_line: LineSink | None, on_tick: Tick | None, own_group: bool) -> Completed:
     started = time.monotonic()
     try:
         child = _spawn(argv, env, own_group)
     except CHILD_ERRORS as exc:
         return Completed(SPAWN_FAILED_RC, b"", b"", time.monotonic() - started, error=exc)
-    capture: Optional[_Capture] = None
+    capture: _Capture | None = None
     try:
         capture = _Capture(child, on_line, on_tick)
         timed_out = capture.pump(None if timeout is None else started + timeout)
@@ -265,8 +266,8 @@ def _supervise(argv: Sequence[str], timeout: Optional[float], env: Optional[Mapp
     return _finish(child, capture, started, timed_out, None)
 
 
-def _run_with_files(argv: Sequence[str], timeout: Optional[float], env: Optional[Mapping[str, str]],
-                    on_line: Optional[LineSink], on_tick: Optional[Tick]) -> Completed:
+def _run_with_files(argv: Sequence[str], timeout: float | None, env: Mapping[str, str] | None,
+                    on_line: LineSink | None, on_tick: Tick | None) -> Completed:
     """Windows: no fork, no select on pipes. Capture to files, poll the child, kill its group."""
     import tempfile
 
@@ -285,7 +286,7 @@ def _run_with_files(argv: Sequence[str], timeout: Optional[float], env: Optional
     return Completed(proc.returncode, data[0], data[1], time.monotonic() - started, timed_out)
 
 
-def _windows_group() -> Dict[str, object]:
+def _windows_group() -> dict[str, object]:
     return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
 
 
@@ -294,7 +295,7 @@ def _rewound(stream: IO[bytes]) -> bytes:
     return stream.read()
 
 
-def _poll(proc: "subprocess.Popen[bytes]", deadline: Optional[float], on_tick: Optional[Tick]) -> bool:
+def _poll(proc: subprocess.Popen[bytes], deadline: float | None, on_tick: Tick | None) -> bool:
     try:
         while True:
             try:
@@ -315,10 +316,10 @@ def _poll(proc: "subprocess.Popen[bytes]", deadline: Optional[float], on_tick: O
 
 def run(
     argv: Sequence[str],
-    timeout: Optional[float] = None,
-    env: Optional[Mapping[str, str]] = None,
-    on_line: Optional[LineSink] = None,
-    on_tick: Optional[Tick] = None,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    on_line: LineSink | None = None,
+    on_tick: Tick | None = None,
     own_group: bool = True,
 ) -> Completed:
     """Run ``argv`` to completion; ``on_line`` sees each stdout line as it arrives.

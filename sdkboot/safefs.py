@@ -21,7 +21,7 @@ import shutil
 import stat
 import sys
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from .layout import MARKER_FILE, OWN_NAMES
 
@@ -87,9 +87,9 @@ def open_regular(path: str, flags: int, mode: int = 0o600, for_writing: bool = F
     return fd
 
 
-def _read_fd(fd: int, cap: int) -> Optional[bytes]:
+def _read_fd(fd: int, cap: int) -> bytes | None:
     """At most ``cap`` bytes; None when there is more (a growing file is caught too)."""
-    chunks: List[bytes] = []
+    chunks: list[bytes] = []
     size = 0
     while size <= cap:
         chunk = os.read(fd, min(cap + 1 - size, 1 << 20))
@@ -100,7 +100,7 @@ def _read_fd(fd: int, cap: int) -> Optional[bytes]:
     return None
 
 
-def read_bytes(path: str, cap: int) -> Tuple[Optional[bytes], Optional[str]]:
+def read_bytes(path: str, cap: int) -> tuple[bytes | None, str | None]:
     """``(data, None)``, or ``(None, reason)``: absent, refused, unreadable or over ``cap`` bytes."""
     try:
         fd = open_regular(path, os.O_RDONLY)
@@ -136,7 +136,7 @@ def _no_constant(text: str) -> Any:
     raise ValueError(f"{text} is not a number")
 
 
-def parse_json(raw: bytes, strict_numbers: bool = True) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+def parse_json(raw: bytes, strict_numbers: bool = True) -> tuple[dict[str, Any] | None, str | None]:
     """A JSON object, or ``(None, reason)``. Total: deep nesting, huge numbers, NaN, bad UTF-8,
     even MemoryError are all just "corrupt".
 
@@ -144,10 +144,10 @@ def parse_json(raw: bytes, strict_numbers: bool = True) -> Tuple[Optional[Dict[s
     path microseconds): only for a reader that checks the range of every number it uses, as
     the install-state does. NaN and Infinity are refused either way.
     """
-    hooks: Dict[str, Any] = {"parse_int": _bounded_int, "parse_float": _finite_float} if strict_numbers else {}
+    hooks: dict[str, Any] = {"parse_int": _bounded_int, "parse_float": _finite_float} if strict_numbers else {}
     try:
         data = json.loads(raw, parse_constant=_no_constant, **hooks)
-    except Exception as exc:  # noqa: BLE001 - the point: no input may raise out of here
+    except Exception as exc:  # the point: no input may raise out of here
         return None, f"corrupt: {type(exc).__name__}: {str(exc)[:120]}".splitlines()[0]
     if not isinstance(data, dict):
         return None, "corrupt: not a JSON object"
@@ -155,7 +155,7 @@ def parse_json(raw: bytes, strict_numbers: bool = True) -> Tuple[Optional[Dict[s
 
 
 def read_json(path: str, cap: int = SMALL_CAP,
-              strict_numbers: bool = True) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+              strict_numbers: bool = True) -> tuple[dict[str, Any] | None, str | None]:
     """Return ``(data, None)``, or ``(None, reason)`` when absent, refused, too large or corrupt."""
     raw, reason = read_bytes(path, cap)
     if raw is None:
@@ -193,7 +193,7 @@ def temp_name(path: str) -> str:
     return os.path.join(os.path.dirname(path) or ".", f".tmp-{os.getpid()}-{os.urandom(6).hex()}.json")
 
 
-def write_json_atomic(path: str, data: Dict[str, Any]) -> None:
+def write_json_atomic(path: str, data: dict[str, Any]) -> None:
     """Stage beside ``path``, fsync, then ``os.replace``: readers see the old file or the new one.
 
     The replace swaps the directory entry, so a symlink or hard link at ``path`` is replaced,
@@ -241,11 +241,11 @@ def is_own(root: str) -> bool:
     return data == MARKER_TEXT
 
 
-def _foreign_entries(root: str) -> List[str]:
+def _foreign_entries(root: str) -> list[str]:
     return sorted(n for n in os.listdir(root) if n not in OWN_NAMES and not _OWN_PATTERN.match(n))
 
 
-def foreign(root: str) -> Optional[str]:
+def foreign(root: str) -> str | None:
     """Why ``root`` is not sdkboot's state dir, or None when it is (or may become it).
 
     A dir with the marker is sdkboot's; so is an absent or empty one, or one holding only the
@@ -287,7 +287,7 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
 
 def make_private_dirs(path: str) -> None:
     """``mkdir -p`` where EVERY created level is 0700 (``os.makedirs`` gives parents the umask's mode)."""
-    missing: List[str] = []
+    missing: list[str] = []
     current = os.path.abspath(path)
     while not os.path.lexists(current):  # an existing non-dir: mkdir below says ENOTDIR
         missing.append(current)
@@ -308,13 +308,13 @@ def _inside(path: str, root: str) -> bool:
     return path != root and path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _real_dirs_between(root: str, path: str) -> Optional[str]:
+def _real_dirs_between(root: str, path: str) -> str | None:
     """Every dir below ``root`` down to ``path``'s parent must be a real dir, not a link.
 
     ``root`` itself may be reached through a link: the ownership rule vouches for its path.
     """
     parent = os.path.dirname(os.path.normpath(path))
-    chain: List[str] = []
+    chain: list[str] = []
     while _inside(parent, root):
         chain.append(parent)
         parent = os.path.dirname(parent)
@@ -351,7 +351,7 @@ def remove_quietly(path: str, root: str) -> bool:
         return False
 
 
-def _abandoned(match: "re.Match[str]", st: os.stat_result, now: float) -> bool:
+def _abandoned(match: re.Match[str], st: os.stat_result, now: float) -> bool:
     if now - st.st_mtime > TEMP_MAX_AGE:
         return True
     pid = int(match.group(1)) if match.group(1) else 0
@@ -366,7 +366,7 @@ def _abandoned(match: "re.Match[str]", st: os.stat_result, now: float) -> bool:
     return False
 
 
-def stale_temps(root: str, now: float) -> List[str]:
+def stale_temps(root: str, now: float) -> list[str]:
     """Staging files of atomic writes whose writer died (a kill mid-write leaves them)."""
     found = []
     try:

@@ -14,16 +14,16 @@ submodule) is left to ``sdkboot status --deep``, which runs the sealed import pr
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterator, List, Optional, Tuple
+from collections.abc import Iterator
 
 SEAL_FILE = ".sdkboot-seal.json"
 SEAL_CAP = 1024 * 1024  # a few thousand distributions; a bigger file is not one sdkboot wrote
-Stamp = Tuple[int, ...]
+Stamp = tuple[int, ...]
 # distribution name -> [(top-level entry, inode), ...]
-Entries = Dict[str, List[Tuple[str, int]]]
+Entries = dict[str, list[tuple[str, int]]]
 
 
-def stamp(path: str) -> Optional[Stamp]:
+def stamp(path: str) -> Stamp | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -66,7 +66,7 @@ def entries(site: str) -> Entries:
     except OSError:
         return found
     for info_dir in (name for name in names if name.endswith((".dist-info", ".egg-info"))):
-        listed: Dict[str, int] = {}
+        listed: dict[str, int] = {}
         for entry in _top_levels(site, info_dir):
             try:
                 listed[entry] = os.lstat(os.path.join(site, entry)).st_ino
@@ -88,7 +88,7 @@ def write(env: str, site: str) -> int:
     return len(found)
 
 
-def _read(env: str) -> Tuple[Optional[Entries], Optional[str]]:
+def _read(env: str) -> tuple[Entries | None, str | None]:
     from .safefs import read_json
 
     data, reason = read_json(seal_file(env), SEAL_CAP)
@@ -103,7 +103,7 @@ def _read(env: str) -> Tuple[Optional[Entries], Optional[str]]:
         return None, "seal corrupt: malformed entries"
 
 
-def damage(site: str, found: Entries) -> Optional[str]:
+def damage(site: str, found: Entries) -> str | None:
     """The first distribution with a recorded entry gone, else one with an entry that is another
     file now (a dist-info dir renamed by a reinstall says more than a reused inode); None when intact."""
     replaced = None
@@ -120,7 +120,7 @@ def damage(site: str, found: Entries) -> Optional[str]:
     return replaced
 
 
-def check(env: str, site: str, recorded: Stamp) -> Optional[str]:
+def check(env: str, site: str, recorded: Stamp) -> str | None:
     """Why the build's distributions are damaged, or None. One stat when nothing changed."""
     now = stamp(site)
     if now == tuple(recorded):

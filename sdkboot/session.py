@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .codes import Phase
 from .spec import Spec
@@ -29,21 +30,21 @@ def succeeded(done: Completed) -> bool:
 class Session:
     """Counts subprocesses, sums per-phase durations and feeds progress (``tick()`` too, if it has one)."""
 
-    def __init__(self, spec: Spec, progress: Optional[ProgressSink] = None, budget: Optional[float] = None) -> None:
+    def __init__(self, spec: Spec, progress: ProgressSink | None = None, budget: float | None = None) -> None:
         self.spec = spec
         self.progress = progress
         self.deadline = None if budget is None else time.monotonic() + budget
         self.spawned = 0
-        self.durations: Dict[str, float] = {}
+        self.durations: dict[str, float] = {}
         # A pip probe's answer, once a strategy made one (metric sdk_has_pip); None: never probed.
-        self.has_pip: Optional[bool] = None
+        self.has_pip: bool | None = None
         # The phase of the step running now (or last): where an interruption is reported.
         self.current = Phase.UNSET
         # May the last step (the verification) be handed off to an exec'd verifier? (sdkboot.handoff)
         self.handoff = False
         self.started = time.time()
 
-    def _on_line(self, phase: Phase) -> Optional[LineSink]:
+    def _on_line(self, phase: Phase) -> LineSink | None:
         sink = self.progress
         if sink is None:
             return None
@@ -62,12 +63,12 @@ class Session:
             return self.spec.step_timeout
         return max(0.01, min(self.spec.step_timeout, self.deadline - time.monotonic()))
 
-    def _on_tick(self) -> Optional[Tick]:
+    def _on_tick(self) -> Tick | None:
         # A progress object may redraw while a step is quiet (TerminalProgress does).
         tick = getattr(self.progress, "tick", None)
         return tick if callable(tick) else None
 
-    def run(self, phase: Phase, argv: Sequence[str], what: str = "", timeout: Optional[float] = None) -> Completed:
+    def run(self, phase: Phase, argv: Sequence[str], what: str = "", timeout: float | None = None) -> Completed:
         """Run one child; ``timeout`` shortens the step limit (an interpreter probe is short)."""
         # Imported here: every ensure() makes a Session, but only a build spawns anything.
         from . import runner

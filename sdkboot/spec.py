@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence, Tuple, Union
+from typing import Union
 
 from .index import IndexSettings
 
-DEFAULT_REQUIREMENTS: Tuple[str, ...] = ("claude-agent-sdk",)
+DEFAULT_REQUIREMENTS: tuple[str, ...] = ("claude-agent-sdk",)
 DEFAULT_IMPORT_NAME = "claude_agent_sdk"
-DEFAULT_MIN_PYTHON: Tuple[int, int] = (3, 10)
+DEFAULT_MIN_PYTHON: tuple[int, int] = (3, 10)
 DEFAULT_STEP_TIMEOUT = 300.0
 DEFAULT_COOLDOWN = 24 * 3600.0
 
@@ -26,7 +27,7 @@ def user_state_root() -> str:
     return os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
 
 
-def default_state_dir(name: str, environ: Optional[Mapping[str, str]] = None) -> str:
+def default_state_dir(name: str, environ: Mapping[str, str] | None = None) -> str:
     """The state dir when none is given. The one place that decides it, in this order:
 
     1. ``$SDKBOOT_STATE_DIR``, used as it is;
@@ -46,7 +47,7 @@ def default_state_dir(name: str, environ: Optional[Mapping[str, str]] = None) ->
     return os.path.join(user_state_root(), "sdkboot", name)
 
 
-def _strings(value: Strings) -> Tuple[str, ...]:
+def _strings(value: Strings) -> tuple[str, ...]:
     # A lone string is one item, not a sequence of characters.
     return (value,) if isinstance(value, str) else tuple(value)
 
@@ -57,10 +58,10 @@ class Spec:
 
     requirements: Sequence[str] = DEFAULT_REQUIREMENTS
     import_name: str = DEFAULT_IMPORT_NAME
-    min_python: Tuple[int, int] = DEFAULT_MIN_PYTHON
+    min_python: tuple[int, int] = DEFAULT_MIN_PYTHON
     python: str = field(default_factory=lambda: sys.executable)
-    state_dir: Optional[str] = None
-    index_url: Optional[str] = None
+    state_dir: str | None = None
+    index_url: str | None = None
     find_links: Strings = ()
     no_index: bool = False
     pip_args: Strings = ()
@@ -102,6 +103,6 @@ class Spec:
         """``state_dir`` as a plain ``str`` (always set after construction)."""
         return str(self.state_dir)
 
-    def index_options(self) -> Tuple[str, ...]:
+    def index_options(self) -> tuple[str, ...]:
         """pip's index flags for ``index`` (flags and environment merged), in a stable order."""
         return self.index.pip_options()

@@ -16,24 +16,25 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 from . import identity, ownership, seal
 from .codes import Strategy
-from .safefs import STATE_CAP, read_json, write_json_atomic
 from .layout import Layout
+from .safefs import STATE_CAP, read_json, write_json_atomic
 from .spec import Spec
 
 # Bump when the on-disk layout changes: every older state then reads as holding no build.
 LAYOUT_VERSION = 2
-Fingerprint = Dict[str, Any]
+Fingerprint = dict[str, Any]
 # The labels of sdkboot.codes.Strategy (the registry's keys); a state naming another is not ours.
 STRATEGIES = tuple(code.label for code in Strategy if code is not Strategy.NONE)
 ABSENT = "absent"
 
 
-def normalize_requirements(requirements: Sequence[str]) -> Tuple[str, ...]:
+def normalize_requirements(requirements: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted({" ".join(req.lower().split()) for req in requirements}))
 
 
@@ -56,20 +57,20 @@ class InstallState:
     env: str
     site: str
     python_version: str
-    paths: Tuple[str, ...]
+    paths: tuple[str, ...]
     fingerprint: Fingerprint
     built_at: float
     # seal.stamp() of the site dir at publish: unchanged means no distribution was removed.
-    site_stamp: Tuple[int, ...] = ()
+    site_stamp: tuple[int, ...] = ()
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["paths"] = list(self.paths)
         data["site_stamp"] = list(self.site_stamp)
         return data
 
     @classmethod
-    def from_json(cls, data: Any) -> "InstallState":
+    def from_json(cls, data: Any) -> InstallState:
         """Raise ValueError for anything that is not a record this version wrote."""
         if not isinstance(data, dict):
             raise ValueError("a build record is not an object")
@@ -115,20 +116,20 @@ def new_state(strategy: str, env: str, site: str, version: str, paths: Sequence[
 class Installs:
     """Everything the install-state file holds."""
 
-    builds: Tuple[InstallState, ...] = ()
-    retired: Tuple[str, ...] = ()
+    builds: tuple[InstallState, ...] = ()
+    retired: tuple[str, ...] = ()
     # Why the file held nothing usable ("absent", "corrupt: ..."); None when it was read.
-    reason: Optional[str] = field(default=None, compare=False)
+    reason: str | None = field(default=None, compare=False)
 
-    def find(self, fp: Fingerprint) -> Optional[InstallState]:
+    def find(self, fp: Fingerprint) -> InstallState | None:
         return next((build for build in self.builds if build.fingerprint == fp), None)
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"layout": LAYOUT_VERSION, "builds": [b.to_json() for b in self.builds],
                 "retired": list(self.retired)}
 
 
-def _parse(data: Dict[str, Any]) -> Installs:
+def _parse(data: dict[str, Any]) -> Installs:
     if data.get("layout") != LAYOUT_VERSION:
         return Installs(reason=f"install-state is from another sdkboot layout ({data.get('layout', 1)!r})")
     builds, retired = data.get("builds"), data.get("retired", [])
@@ -145,11 +146,11 @@ def load(layout: Layout) -> Installs:
         return Installs(reason=f"install-state {reason}")
     try:
         return _parse(data)
-    except Exception as exc:  # noqa: BLE001 - any bad content is a corrupt state, never a crash
+    except Exception as exc:  # any bad content is a corrupt state, never a crash
         return Installs(reason=f"install-state corrupt: {exc}")
 
 
-def missing(paths: Sequence[str]) -> Optional[str]:
+def missing(paths: Sequence[str]) -> str | None:
     """The first recorded path that is gone; a recorded ``.pth`` file (code that runs at
     activation) must also still be this user's and not writable by others."""
     for path in paths:
@@ -164,26 +165,26 @@ def missing(paths: Sequence[str]) -> Optional[str]:
     return None
 
 
-def foreign(state: InstallState) -> Optional[str]:
+def foreign(state: InstallState) -> str | None:
     """Why THIS interpreter cannot import the env (built for another X.Y), or None."""
     mine = "%d.%d" % sys.version_info[:2]
     built = ".".join(state.python_version.split(".")[:2])
     return None if built == mine else f"env was built for Python {built}, this is {mine}"
 
 
-def problem(record: InstallState, root: str) -> Optional[str]:
+def problem(record: InstallState, root: str) -> str | None:
     """Why ``record`` is not usable now (a listed path or a distribution gone), or None. The same
     rule as ``activate()``: a site dir it would refuse is never healthy here."""
     return (missing(record.paths) or seal.check(record.env, record.site, record.site_stamp)
             or ownership.site_problem(record.site, root))
 
 
-def check(layout: Layout, current: Fingerprint) -> Tuple[Optional[InstallState], Optional[str]]:
+def check(layout: Layout, current: Fingerprint) -> tuple[InstallState | None, str | None]:
     """``(record, None)`` when this fingerprint's build is healthy; else ``(record-or-None, reason)``."""
     return check_in(load(layout), current, layout.root)
 
 
-def check_in(installs: Installs, current: Fingerprint, root: str) -> Tuple[Optional[InstallState], Optional[str]]:
+def check_in(installs: Installs, current: Fingerprint, root: str) -> tuple[InstallState | None, str | None]:
     record = installs.find(current)
     if record is None:
         return None, installs.reason or _no_build(installs, current)
@@ -200,13 +201,13 @@ def _no_build(installs: Installs, current: Fingerprint) -> str:
 
 def _same_place(old: Fingerprint, new: Fingerprint) -> bool:
     """The same interpreters (by path), requirements and import name: only the binaries changed."""
-    def paths(fp: Fingerprint) -> Tuple[Any, ...]:
+    def paths(fp: Fingerprint) -> tuple[Any, ...]:
         host, python = fp.get("host") or {}, fp.get("python") or {}
         return (fp.get("layout"), host.get("path"), python.get("path"), fp.get("requirements"), fp.get("import_name"))
     return isinstance(old.get("host"), dict) and paths(old) == paths(new)
 
 
-def superseded(installs: Installs, fp: Fingerprint) -> List[InstallState]:
+def superseded(installs: Installs, fp: Fingerprint) -> list[InstallState]:
     """The builds a new build for ``fp`` replaces: its own, and any for a binary since replaced.
 
     An interpreter upgraded in place keeps its path and gets a new file identity: no new
@@ -235,14 +236,14 @@ def retire(layout: Layout, *dirs: str) -> Installs:
     return updated
 
 
-def publish(layout: Layout, record: InstallState) -> List[InstallState]:
+def publish(layout: Layout, record: InstallState) -> list[InstallState]:
     """Add ``record``; what it supersedes moves to ``retired``. The superseded records are returned.
 
     Written LAST and atomically: a record's presence means its build is complete.
     """
     current = load(layout)
     old = superseded(current, record.fingerprint)
-    builds = tuple(b for b in current.builds if b not in old) + (record,)
+    builds = (*tuple(b for b in current.builds if b not in old), record)
     retired = tuple(r for r in dict.fromkeys(current.retired + tuple(b.env for b in old)) if r != record.env)
     save(layout, Installs(builds, retired))
     return old

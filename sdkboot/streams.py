@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import FrozenSet
 
 # 128 + SIGPIPE: what a shell reports for a writer whose reader left (``yes | head -1``).
 EXIT_BROKEN_PIPE = 141
 
 
-def reserve_closed() -> FrozenSet[int]:
+def reserve_closed() -> frozenset[int]:
     """Put /dev/null on each closed fd 0-2 and return which were closed.
 
     Otherwise the next file sdkboot opens (the lock, the event log) would become fd 1,
@@ -31,11 +30,11 @@ def reserve_closed() -> FrozenSet[int]:
             os.close(null)
     if sys.stderr is None:
         # print(file=None) falls back to stdout: an error line would corrupt the hook's protocol.
-        sys.stderr = open(os.devnull, "w")
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (stderr for the rest of the process)
     return frozenset(closed)
 
 
-def stdout_closed(closed: FrozenSet[int]) -> bool:
+def stdout_closed(closed: frozenset[int]) -> bool:
     return sys.stdout is None or 1 in closed
 
 

@@ -79,13 +79,13 @@ def _children() -> "list[int]":
     listed = _read_bytes("/proc/self/task/%d/children" % me).split()
     if listed:
         return [int(pid) for pid in listed]
-    found: "list[int]" = []
+    found: list[int] = []
     try:
         names = os.listdir("/proc")
     except OSError:
         return found
     for name in names:
-        fields = _read_bytes("/proc/%s/stat" % name).rsplit(b")", 1)[-1].split() if name.isdigit() else []
+        fields = _read_bytes(f"/proc/{name}/stat").rsplit(b")", 1)[-1].split() if name.isdigit() else []
         if len(fields) > 1 and fields[1] == b"%d" % me:
             found.append(int(name))
     return found
@@ -185,7 +185,7 @@ def main(args: "list[str]") -> None:
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-    for number in _signals(("SIGCHLD",) + STOP_SIGNALS):
+    for number in _signals(("SIGCHLD", *STOP_SIGNALS)):
         signal.signal(number, lambda *_: None)
     reaper = own_group and sys.platform.startswith("linux") and _prctl(PR_SET_CHILD_SUBREAPER, 1)
     try:

@@ -26,8 +26,9 @@ import sys
 import sysconfig
 import zipfile
 import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, BinaryIO
 
 INSTALLER_NAME = "sdkboot"
 CHUNK = 1 << 20
@@ -57,11 +58,11 @@ class WheelError(Exception):
 class Scheme:
     """Where each kind of file goes, and the interpreter that scripts run with."""
 
-    paths: Dict[str, str]
+    paths: dict[str, str]
     python: str
 
     @classmethod
-    def of_this_env(cls, dist: str = "") -> "Scheme":
+    def of_this_env(cls, dist: str = "") -> Scheme:
         found = sysconfig.get_paths()
         xy = "%d.%d" % sys.version_info[:2]
         headers = os.path.join(sys.prefix, "include", "site", f"python{xy}", dist)
@@ -77,7 +78,7 @@ class Installed:
     name: str
     version: str
     dist_info: str
-    rows: List[Tuple[str, str, str]] = field(default_factory=list)
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _digest(data: bytes) -> str:
@@ -99,12 +100,12 @@ def _dist_info(names: Iterable[str]) -> str:
     return found.pop()
 
 
-def _headers(text: str) -> Dict[str, str]:
+def _headers(text: str) -> dict[str, str]:
     pairs = (line.split(":", 1) for line in text.splitlines() if ":" in line)
     return {key.strip().lower(): value.strip() for key, value in pairs}
 
 
-def _expected_hashes(zf: zipfile.ZipFile, dist_info: str) -> Dict[str, str]:
+def _expected_hashes(zf: zipfile.ZipFile, dist_info: str) -> dict[str, str]:
     text = zf.read(f"{dist_info}/RECORD").decode("utf-8")
     return {row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) >= 2 and row[1]}
 
@@ -134,7 +135,7 @@ class _Writer:
     def relative(self, path: str) -> str:
         return os.path.relpath(path, self.root).replace(os.sep, "/")
 
-    def write(self, path: str, chunks: Iterable[bytes], executable: bool, known: Optional[str] = None) -> None:
+    def write(self, path: str, chunks: Iterable[bytes], executable: bool, known: str | None = None) -> None:
         """Stream ``chunks`` to ``path`` and record it.
 
         ``known`` is the wheel's RECORD hash of these bytes: the zip's CRC-32, checked at the
@@ -156,7 +157,7 @@ class _Writer:
         self.write(path, [data], executable)
 
 
-def _write_all(handle: io.BufferedWriter, chunks: Iterable[bytes], digest: Optional[Any]) -> int:
+def _write_all(handle: io.BufferedWriter, chunks: Iterable[bytes], digest: Any | None) -> int:
     size = 0
     for chunk in chunks:
         if digest is not None:
@@ -197,7 +198,7 @@ def _data_offset(archive: BinaryIO, info: zipfile.ZipInfo) -> int:
     return info.header_offset + _LOCAL.size + name_len + extra_len
 
 
-def _inflate(inflater: "zlib._Decompress", data: bytes, info: zipfile.ZipInfo) -> bytes:
+def _inflate(inflater: zlib._Decompress, data: bytes, info: zipfile.ZipInfo) -> bytes:
     try:
         return inflater.decompress(data, CHUNK)
     except zlib.error as exc:
@@ -245,13 +246,13 @@ def shebang(python: str) -> bytes:
 
 def _script(python: str, data: bytes) -> bytes:
     """A ``.data/scripts`` file: a ``#!python`` or ``#!pythonw`` first line points at the env."""
-    first, sep, rest = data.partition(b"\n")
+    first, _sep, rest = data.partition(b"\n")
     if first.rstrip(b"\r") in (b"#!python", b"#!pythonw") or first.startswith((b"#!python ", b"#!pythonw ")):
         return shebang(python) + rest
     return data
 
 
-def _target(scheme: Scheme, root_key: str, member: str, data_dir: str) -> Tuple[str, bool]:
+def _target(scheme: Scheme, root_key: str, member: str, data_dir: str) -> tuple[str, bool]:
     """(destination path, is a script) for one member."""
     head, _, rest = member.partition("/")
     if head != data_dir:
@@ -262,8 +263,8 @@ def _target(scheme: Scheme, root_key: str, member: str, data_dir: str) -> Tuple[
     return os.path.join(scheme.paths[key], *inner.split("/")), key == "scripts"
 
 
-def _install_member(zf: zipfile.ZipFile, archive: BinaryIO, info: zipfile.ZipInfo, target: Tuple[str, bool],
-                    writer: _Writer, expected: Optional[str]) -> None:
+def _install_member(zf: zipfile.ZipFile, archive: BinaryIO, info: zipfile.ZipInfo, target: tuple[str, bool],
+                    writer: _Writer, expected: str | None) -> None:
     path, is_script = target
     executable = bool((info.external_attr >> 16) & 0o111) or is_script
     if is_script:  # a rewritten shebang changes the bytes, and so the hash, on purpose
@@ -275,7 +276,7 @@ def _install_member(zf: zipfile.ZipFile, archive: BinaryIO, info: zipfile.ZipInf
             writer.write(path, _chunks(stream), executable, _sha256_only(expected))  # type: ignore[arg-type]
 
 
-def _sha256_only(recorded: Optional[str]) -> Optional[str]:
+def _sha256_only(recorded: str | None) -> str | None:
     """A RECORD hash this installer can reuse: sha256 (the only one pip and the spec expect)."""
     return recorded if recorded and recorded.startswith("sha256=") else None
 
@@ -289,7 +290,7 @@ def _wrapper(python: str, target: str) -> bytes:
     return shebang(python) + f"# an entry point, written by {INSTALLER_NAME}\n".encode() + body.encode()
 
 
-def _entry_points(zf: zipfile.ZipFile, dist_info: str) -> List[Tuple[str, str]]:
+def _entry_points(zf: zipfile.ZipFile, dist_info: str) -> list[tuple[str, str]]:
     try:
         text = zf.read(f"{dist_info}/entry_points.txt").decode("utf-8")
     except KeyError:
@@ -354,7 +355,7 @@ def _finish_dist_info(writer: _Writer, record: Installed, requested: bool) -> No
     writer.write_bytes(os.path.join(record.dist_info, "INSTALLER"), f"{INSTALLER_NAME}\n".encode())
     if requested:
         writer.write_bytes(os.path.join(record.dist_info, "REQUESTED"), b"")
-    rows = sorted(record.rows) + [(writer.relative(os.path.join(record.dist_info, "RECORD")), "", "")]
+    rows = [*sorted(record.rows), (writer.relative(os.path.join(record.dist_info, "RECORD")), "", "")]
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     with open(os.path.join(record.dist_info, "RECORD"), "w", encoding="utf-8", newline="") as handle:
@@ -365,7 +366,7 @@ def _canonical(name: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
 
 
-def install_all(wheels: Sequence[str], requested: Sequence[str], scheme: Optional[Scheme] = None) -> List[Installed]:
+def install_all(wheels: Sequence[str], requested: Sequence[str], scheme: Scheme | None = None) -> list[Installed]:
     """Install every wheel in this process; ``requested`` names (any spelling) get a REQUESTED file."""
     return [_install_one(wheel, requested, scheme or Scheme.of_this_env()) for wheel in wheels]
 
@@ -375,7 +376,7 @@ def _install_one(wheel: str, requested: Sequence[str], scheme: Scheme) -> Instal
     return install_wheel(wheel, scheme, requested=_canonical(dist) in {_canonical(name) for name in requested})
 
 
-def _summary(wheel: str, done: Installed) -> Dict[str, object]:
+def _summary(wheel: str, done: Installed) -> dict[str, object]:
     return {"name": done.name, "version": done.version, "dist_info": done.dist_info, "files": len(done.rows) + 1,
             "wheel": wheel}
 
@@ -395,9 +396,10 @@ def _claims(count: int) -> int:
     return read
 
 
-def _drain(claims: int, wheels: Sequence[str], requested: Sequence[str]) -> List[Dict[str, object]]:
+def _drain(claims: int, wheels: Sequence[str], requested: Sequence[str]) -> list[dict[str, object]]:
     """Install wheels as they are claimed, until none are left: a process that is done early takes more."""
-    scheme, done = Scheme.of_this_env(), []  # type: Scheme, List[Dict[str, object]]
+    scheme = Scheme.of_this_env()
+    done: list[dict[str, object]] = []
     while True:
         record = os.read(claims, _CLAIM.size)
         if len(record) != _CLAIM.size:
@@ -406,7 +408,7 @@ def _drain(claims: int, wheels: Sequence[str], requested: Sequence[str]) -> List
         done.append(_summary(wheel, _install_one(wheel, requested, scheme)))
 
 
-def _fork_worker(claims: int, wheels: Sequence[str], requested: Sequence[str]) -> Tuple[int, int]:
+def _fork_worker(claims: int, wheels: Sequence[str], requested: Sequence[str]) -> tuple[int, int]:
     """(pid, read end of a pipe) of a forked worker that drains the claims and writes its summary."""
     read, write = os.pipe()
     pid = os.fork()
@@ -418,7 +420,7 @@ def _fork_worker(claims: int, wheels: Sequence[str], requested: Sequence[str]) -
             while data:
                 data = data[os.write(write, data):]
             code = 0
-        except BaseException as exc:  # noqa: B036 - a worker reports everything and exits
+        except BaseException as exc:  # a worker reports everything and exits
             print(f"sdkboot-install: {type(exc).__name__}: {exc}", file=sys.stderr)
         finally:
             os._exit(code)
@@ -426,7 +428,7 @@ def _fork_worker(claims: int, wheels: Sequence[str], requested: Sequence[str]) -
     return pid, read
 
 
-def _collect(pid: int, read: int) -> Optional[List[Dict[str, object]]]:
+def _collect(pid: int, read: int) -> list[dict[str, object]] | None:
     """A worker's summary, or None when it failed or was killed (its wheels are redone)."""
     chunks = []
     while True:
@@ -441,7 +443,7 @@ def _collect(pid: int, read: int) -> Optional[List[Dict[str, object]]]:
     return json.loads(b"".join(chunks).decode())  # type: ignore[no-any-return]
 
 
-def install_parallel(wheels: Sequence[str], requested: Sequence[str], jobs: int) -> List[Dict[str, object]]:
+def install_parallel(wheels: Sequence[str], requested: Sequence[str], jobs: int) -> list[dict[str, object]]:
     """Install with ``jobs`` processes (fork, POSIX), in the order given; a worker that dies has its wheels redone here.
 
     The processes take wheels from one queue, largest first: the huge wheel starts at once,
@@ -459,7 +461,7 @@ def install_parallel(wheels: Sequence[str], requested: Sequence[str], jobs: int)
     return sorted(summary, key=lambda item: position[str(item["wheel"])])
 
 
-def _in_parallel(order: Sequence[str], requested: Sequence[str], workers: int) -> List[Dict[str, object]]:
+def _in_parallel(order: Sequence[str], requested: Sequence[str], workers: int) -> list[dict[str, object]]:
     """What this process and ``workers`` forked ones installed from one queue; the dead report nothing."""
     claims, forked = _claims(len(order)), []
     try:

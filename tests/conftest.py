@@ -8,8 +8,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, Iterable, Iterator, List, NoReturn, Set
+from typing import TYPE_CHECKING, Callable, NoReturn
 
 import pytest
 
@@ -128,7 +129,7 @@ class FaultLog:
         self.fault, self.test = fault, test
         self.trials = 0
         self.passed = 0
-        self.lost: List[str] = []
+        self.lost: list[str] = []
 
     def trial(self, lost: Iterable[str] = ()) -> None:
         """Record one trial; ``lost`` names whatever it destroyed, leaked or got wrong."""
@@ -141,13 +142,13 @@ class FaultLog:
         assert self.trials > 0, f"{self.fault}: no trial ran"
         assert not self.lost, f"{self.fault}: {len(self.lost)} loss(es): {self.lost[:5]}"
 
-    def as_json(self) -> Dict[str, object]:
+    def as_json(self) -> dict[str, object]:
         return {"fault": self.fault, "test": self.test, "trials": self.trials, "passed": self.passed,
                 "lost": self.lost[:20]}
 
 
-_FAULT_LOGS: List[FaultLog] = []
-_FAILED_TESTS: Set[str] = set()
+_FAULT_LOGS: list[FaultLog] = []
+_FAILED_TESTS: set[str] = set()
 
 
 @pytest.fixture
@@ -219,7 +220,7 @@ def restored_sys_path() -> Iterator[None]:
 
 
 @pytest.fixture
-def fake_builds(monkeypatch: pytest.MonkeyPatch) -> "FakeBuilds":
+def fake_builds(monkeypatch: pytest.MonkeyPatch) -> FakeBuilds:
     """Every build step succeeds at once, in process (see tests/faults/fakes.py)."""
     from tests.faults.fakes import RUNNER, FakeBuilds
 

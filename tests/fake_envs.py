@@ -9,13 +9,13 @@ import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
-from tests.conftest import REPO
 from sdkboot import inuse, safefs, seal, state
 from sdkboot.layout import Layout
 from sdkboot.spec import Spec
+from tests.conftest import REPO
 
 PYTHON_XY = "%d.%d" % sys.version_info[:2]
 PYTHON_XYZ = "%d.%d.%d" % sys.version_info[:3]
@@ -56,8 +56,8 @@ def spec_for(root: Path, import_name: str = "fake_mod", requirements: Sequence[s
 def fake_env(
     root: Path,
     strategy: str = "venv",
-    files: Optional[Mapping[str, str]] = None,
-    spec: Optional[Spec] = None,
+    files: Mapping[str, str] | None = None,
+    spec: Spec | None = None,
     python_version: str = PYTHON_XYZ,
     name: str = "",
 ) -> state.InstallState:
@@ -72,7 +72,7 @@ def fake_env(
     env = root / "builds" / (name or f"{strategy}-test")
     if strategy == "target":
         site = env
-        extra: List[Path] = [env]
+        extra: list[Path] = [env]
     else:
         site = env / "lib" / f"python{PYTHON_XY}" / "site-packages"
         python = write_file(env / "bin" / "python", "#!/bin/sh\n", root, mode=0o755)
@@ -96,15 +96,15 @@ def publish_built(root: Path, strategy: str, env: Path, site: Path, python_versi
     return record
 
 
-def child_env(**extra: str) -> Dict[str, str]:
+def child_env(**extra: str) -> dict[str, str]:
     """The environment of a ``python -m sdkboot`` child: this repo first on PYTHONPATH."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.update(extra)
     return env
 
 
-def sdkboot(*args: str, env: Optional[Mapping[str, str]] = None, timeout: float = 120,
-            stdin: Optional[int] = subprocess.DEVNULL) -> "subprocess.CompletedProcess[str]":
+def sdkboot(*args: str, env: Mapping[str, str] | None = None, timeout: float = 120,
+            stdin: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
     """Run ``python -m sdkboot ARGS`` as a user would, text mode, both streams captured."""
     return subprocess.run([sys.executable, "-m", "sdkboot", *args], capture_output=True, text=True,
                           env=dict(env) if env is not None else child_env(), timeout=timeout, stdin=stdin)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ ANSWER
 
 
 def answer(path: Path, version: Sequence[int], venv: bool = True, ensurepip: bool = True,
-           pip: bool = True) -> Dict[str, Any]:
+           pip: bool = True) -> dict[str, Any]:
     return {"executable": str(path), "version": list(version), "implementation": "CPython",
             "prefix": str(path.parent.parent), "base_prefix": str(path.parent.parent),
             "venv": venv, "ensurepip": ensurepip, "pip": pip,
@@ -58,7 +59,7 @@ def link(path: Path, target: Path) -> Path:
     return path
 
 
-def spawned(log: Path) -> List[str]:
+def spawned(log: Path) -> list[str]:
     """The paths of the fakes that really ran, in order."""
     return log.read_text().split() if log.exists() else []
 

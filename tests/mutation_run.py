@@ -20,9 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 UNIT = "not e2e and not linux and not root and not docker"
@@ -35,11 +35,11 @@ class Mutation:
     old: str
     new: str
     breaks: str
-    tests: Tuple[str, ...]
-    e2e: Tuple[str, ...] = ()
+    tests: tuple[str, ...]
+    e2e: tuple[str, ...] = ()
 
 
-MUTATIONS: Tuple[Mutation, ...] = (
+MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "sdkboot/strategies/target.py",
         '[spec.python, "-I", "-S", "-c", code]',
@@ -197,7 +197,7 @@ def copy_tree(dest: Path) -> None:
         shutil.copy2(REPO / rel, target)
 
 
-def pytest_run(tree: Path, files: Sequence[str], marker: str, full: bool, tier_dir: str) -> Tuple[int, str]:
+def pytest_run(tree: Path, files: Sequence[str], marker: str, full: bool, tier_dir: str) -> tuple[int, str]:
     # A guard file that this tree does not have yet (the run before the guards) is left out.
     selection = [tier_dir] if full else [name for name in files if (tree / name).exists()]
     if not selection:
@@ -211,7 +211,7 @@ def pytest_run(tree: Path, files: Sequence[str], marker: str, full: bool, tier_d
     return done.returncode, (failed[0] if failed else "")
 
 
-def run_one(tree: Path, mutation: Mutation, full: bool) -> Tuple[bool, str]:
+def run_one(tree: Path, mutation: Mutation, full: bool) -> tuple[bool, str]:
     path = tree / mutation.path
     original = path.read_text(encoding="utf-8")
     count = original.count(mutation.old)
@@ -233,7 +233,7 @@ def run_one(tree: Path, mutation: Mutation, full: bool) -> Tuple[bool, str]:
         path.write_text(original, encoding="utf-8")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tests.mutation_run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="run the whole tier, not the targeted files")

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, Optional
 
 from tests.conftest import require_capability
-
 
 
 def _home() -> str:
@@ -27,9 +25,9 @@ PYENV_ROOT = Path(os.environ.get("PYENV_ROOT") or os.path.join(_home(), ".pyenv"
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 
 
-def pyenv_versions() -> Dict[str, Path]:
+def pyenv_versions() -> dict[str, Path]:
     """``{"3.12": .../versions/3.12.1/bin/python3, ...}`` for every pyenv version with a python3."""
-    found: Dict[str, Path] = {}
+    found: dict[str, Path] = {}
     versions = PYENV_ROOT / "versions"
     for entry in sorted(versions.iterdir()) if versions.is_dir() else []:
         python = entry / "bin" / "python3"
@@ -40,7 +38,7 @@ def pyenv_versions() -> Dict[str, Path]:
 
 def pyenv_python(xy: str) -> Path:
     """pyenv's interpreter for X.Y, or a capability skip naming what is missing."""
-    python: Optional[Path] = pyenv_versions().get(xy)
+    python: Path | None = pyenv_versions().get(xy)
     if python is None:
         require_capability(f"no pyenv Python {xy} under {PYENV_ROOT}/versions (the Linux test machine has it)")
     assert python is not None

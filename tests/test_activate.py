@@ -10,16 +10,16 @@ import importlib.util
 import json
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
+from sdkboot import Outcome, Spec, activate, ensure, state
+from sdkboot.layout import Layout
 from tests.conftest import PROBE_DIST, PROBE_MODULE
 from tests.fake_envs import PYTHON_XY, fake_env, private_dirs, spec_for, write_file
 from tests.interpreters import debian_venv, write_wrapper
-from sdkboot import Outcome, Spec, activate, ensure, state
-from sdkboot.layout import Layout
 from tests.wheels import make_wheel
 
 PTH_DIST = "pth-dist"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import FrozenSet, Tuple
 
 import pytest
 
@@ -13,7 +12,7 @@ from sdkboot.codes import ErrKind, Outcome, Strategy
 from sdkboot.layout import Layout
 from sdkboot.session import Session
 from sdkboot.strategies.all_strategies import STRATEGIES
-from sdkboot.strategies.base import Built, BuildStrategy, Unavailable
+from sdkboot.strategies.base import BuildStrategy, Built, Unavailable
 from tests.test_ensure import Clock, FakeRunner, fake, make_spec  # noqa: F401  (fixture)
 
 
@@ -40,10 +39,10 @@ class _Missing:
     built = Outcome.BUILT
     noop = Outcome.NOOP_VENV
     needs = "a tool this machine lacks"
-    modules: Tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
     where = "frobnicated env"
     flat = False
-    passes_on: FrozenSet[ErrKind] = frozenset()
+    passes_on: frozenset[ErrKind] = frozenset()
 
     def build(self, session: Session, stage: str) -> Built:
         raise Unavailable("the frobnicator is not installed")

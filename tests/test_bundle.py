@@ -8,7 +8,6 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import pytest
 
@@ -20,7 +19,7 @@ from tests.real_pythons import PYENV_ROOT, pyenv_python
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths in the comparisons")
 
 
-def make(path: Path, python: str = sys.executable) -> "subprocess.CompletedProcess[str]":
+def make(path: Path, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
     """``python -m sdkboot bundle -o PATH`` in a fresh process, from this checkout."""
     return subprocess.run([python, "-m", "sdkboot", "bundle", "-o", str(path)], capture_output=True, text=True,
                           env=child_env(), timeout=120)
@@ -34,19 +33,19 @@ def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def bare_env(**extra: str) -> Dict[str, str]:
+def bare_env(**extra: str) -> dict[str, str]:
     """No PYTHONPATH: whatever runs must come from the bundle itself."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env.update(extra)
     return env
 
 
-def run_pyz(pyz: Path, *args: str, python: str = sys.executable, **kw: str) -> "subprocess.CompletedProcess[str]":
+def run_pyz(pyz: Path, *args: str, python: str = sys.executable, **kw: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([python, str(pyz), *args], capture_output=True, text=True, env=bare_env(**kw),
                           timeout=120, cwd=str(pyz.parent))
 
 
-def run_module(*args: str, cwd: Path) -> "subprocess.CompletedProcess[str]":
+def run_module(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sdkboot", *args], capture_output=True, text=True,
                           env=child_env(), timeout=120, cwd=str(cwd))
 
@@ -86,7 +85,7 @@ def test_it_holds_the_runtime_only_in_a_fixed_order(pyz: Path) -> None:
     assert all(name.startswith("sdkboot/") and name.endswith((".py", ".json")) for name in names[1:])
     expected = sorted(str(p.relative_to(REPO)) for p in (REPO / "sdkboot").rglob("*.py")
                       if "__pycache__" not in p.parts)
-    assert names[1:] == sorted(expected + ["sdkboot/floors.json"]), \
+    assert names[1:] == sorted([*expected, "sdkboot/floors.json"]), \
         "every runtime source and the floors data, nothing else (no repro, no bytecode)"
     assert {(i.date_time, i.compress_type, i.external_attr >> 16) for i in infos} == {
         ((1980, 1, 1, 0, 0, 0), zipfile.ZIP_STORED, 0o100644)}
@@ -118,7 +117,7 @@ def test_every_subcommand_help_is_the_same(pyz: Path, name: str) -> None:
         from_module.returncode, from_module.stdout, from_module.stderr)
 
 
-def _same(pyz: Path, tmp_path: Path, args: List[str]) -> Tuple[int, str, str]:
+def _same(pyz: Path, tmp_path: Path, args: list[str]) -> tuple[int, str, str]:
     from_bundle = run_pyz(pyz, *args)
     from_module = run_module(*args, cwd=pyz.parent)
     assert (from_bundle.returncode, from_bundle.stdout, from_bundle.stderr) == (
@@ -134,7 +133,7 @@ def test_every_subcommand_runs_the_same(pyz: Path, tmp_path: Path) -> None:
     xy = "%d.%d" % sys.version_info[:2]
     consumer = tmp_path / "consumer.py"
     consumer.write_text("print('consumer ran')\n")
-    cases: Dict[str, List[str]] = {
+    cases: dict[str, list[str]] = {
         "ensure": ["ensure", "--json", "--min-python", xy, *state, "--import-name", "json"],
         "status": ["status", "--json", *state, "--import-name", "fake_mod", "fake-dist"],
         "doctor": ["doctor", "--json", *state],

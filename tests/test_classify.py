@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-from typing import List, Optional
 
 import pytest
 from hypothesis import given
@@ -91,7 +90,7 @@ OOM_MEMORY = (
 
 
 def done(rc: int = 1, out: str = "", err: str = "", timed_out: bool = False,
-         error: Optional[Exception] = None) -> Completed:
+         error: Exception | None = None) -> Completed:
     return Completed(rc, out.encode(), err.encode(), 0.5, timed_out=timed_out, error=error)
 
 
@@ -236,7 +235,7 @@ def test_spawn_error_is_exc_with_errno() -> None:
     (RuntimeError("boom"), "exc:RuntimeError", 15, None),
     (KeyError("purelib"), "exc:KeyError", 99, None),
 ])
-def test_from_exception(exc: BaseException, text: str, code: int, err_no: Optional[int]) -> None:
+def test_from_exception(exc: BaseException, text: str, code: int, err_no: int | None) -> None:
     failure = from_exception(exc)
     assert (failure.text, int(failure.exc_type or 0), failure.errno) == (text, code, err_no)
     assert failure.kind is ErrKind.UNCATEGORIZED
@@ -307,7 +306,7 @@ def test_a_signal_named_in_the_text_beats_memory_text() -> None:
     (MemoryError(), None),
     (RuntimeError("can't start new thread"), None),
 ], ids=["ENOMEM", "EAGAIN", "MemoryError", "no-thread"])
-def test_a_child_that_could_not_start_for_memory_is_out_of_memory(exc: Exception, code: Optional[int]) -> None:
+def test_a_child_that_could_not_start_for_memory_is_out_of_memory(exc: Exception, code: int | None) -> None:
     failure = classify(Phase.VENV, done(rc=SPAWN_FAILED_RC, error=exc))
     assert (failure.kind, failure.text, failure.errno) == (ErrKind.OUT_OF_MEMORY, "out_of_memory", code)
     assert failure.exc_type is None, "not an exc: kind, so no exception type code"
@@ -466,7 +465,7 @@ def test_any_negative_rc_is_a_signal_kill_whatever_the_streams(rc: int, out: byt
 
 @given(gaps=st.lists(st.sampled_from([" ", "\n", "  ", "\r\n", "\t", " \n  "]), min_size=3,
                     max_size=3))
-def test_ensurepip_message_matches_across_any_line_wrapping(gaps: List[str]) -> None:
+def test_ensurepip_message_matches_across_any_line_wrapping(gaps: list[str]) -> None:
     text = "because ensurepip" + gaps[0] + "is" + gaps[1] + "not" + gaps[2] + "available."
     failure = classify(Phase.VENV, done(out=text))
     assert failure.kind is ErrKind.VENV_ENSUREPIP_FAIL

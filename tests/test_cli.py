@@ -11,23 +11,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 import pytest
 
-from tests.conftest import PROBE_DIST, PROBE_MODULE
-from tests.fake_envs import MIN_PYTHON, VENV_ORDER, child_env, fake_env, lock_held, sdkboot, spec_for
-from tests.interpreters import write_wrapper
 from sdkboot import cooldown, state
 from sdkboot.cli import COMMANDS
 from sdkboot.layout import Layout
 from sdkboot.result import hook_py
 from sdkboot.version import VERSION
+from tests.conftest import PROBE_DIST, PROBE_MODULE
+from tests.fake_envs import MIN_PYTHON, VENV_ORDER, child_env, fake_env, lock_held, sdkboot, spec_for
+from tests.interpreters import write_wrapper
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="wrapper interpreters are POSIX sh scripts")
 NoneType = type(None)
 # Each --json key and the types its value may have (bool is never int here).
-Types = Dict[str, Tuple[type, ...]]
+Types = dict[str, tuple[type, ...]]
 
 ENSURE_TYPES: Types = {
     "outcome": (str,), "outcome_code": (int,), "phase": (str, NoneType), "err_kind": (str, NoneType),
@@ -53,7 +53,7 @@ REPORT_TYPES: Types = {"events": (int,), "corrupt_lines": (int,), "outcomes": (d
                 "signal_kill_rcs": (dict,), "durations": (dict,)}
 
 
-def shaped(data: Dict[str, Any], types: Types) -> Dict[str, Any]:
+def shaped(data: dict[str, Any], types: Types) -> dict[str, Any]:
     """Assert ``data`` has exactly the keys of ``types``, each value of one of its types (bool is not int)."""
     assert set(data) == set(types), sorted(set(data) ^ set(types))
     for key, allowed in types.items():
@@ -62,7 +62,7 @@ def shaped(data: Dict[str, Any], types: Types) -> Dict[str, Any]:
     return data
 
 
-def metrics_ok(metrics: Dict[str, Any]) -> None:
+def metrics_ok(metrics: dict[str, Any]) -> None:
     """The contract: at most 10 keys, numbers and bools only, no zero values."""
     assert len(metrics) <= 10
     for key, value in metrics.items():
@@ -70,14 +70,14 @@ def metrics_ok(metrics: Dict[str, Any]) -> None:
         assert value is False or value != 0, key
 
 
-def one_line_json(done: "subprocess.CompletedProcess[str]") -> Dict[str, Any]:
+def one_line_json(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert done.stderr == "", done.stderr
     assert done.stdout.count("\n") == 1, done.stdout
-    data: Dict[str, Any] = json.loads(done.stdout)
+    data: dict[str, Any] = json.loads(done.stdout)
     return data
 
 
-def ensure_args(root: Path, *extra: str) -> List[str]:
+def ensure_args(root: Path, *extra: str) -> list[str]:
     return ["ensure", "--json", "--state-dir", str(root), *MIN_PYTHON, *VENV_ORDER, *extra]
 
 
@@ -99,7 +99,7 @@ def test_version_and_every_help_exit_0_and_each_command_help_has_an_example() ->
     (["build"], "sdkboot: argument COMMAND: invalid choice: 'build'"),
     (["--no-such-flag"], "sdkboot: unrecognized arguments: --no-such-flag (see 'sdkboot --help')"),
 ])
-def test_a_top_level_usage_error_is_one_line_and_exit_2(args: List[str], message: str) -> None:
+def test_a_top_level_usage_error_is_one_line_and_exit_2(args: list[str], message: str) -> None:
     done = sdkboot(*args)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(message), done.stderr
@@ -264,7 +264,7 @@ def test_hook_prints_exactly_its_two_protocol_lines(tmp_path: Path) -> None:
 ANNOUNCED = '{"async": true, "asyncTimeout": 180000}\n'
 
 
-def usage_error(done: "subprocess.CompletedProcess[str]", *needles: str) -> None:
+def usage_error(done: subprocess.CompletedProcess[str], *needles: str) -> None:
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
     assert done.stdout == (ANNOUNCED if list(done.args[3:4]) == ["hook"] else "")
     assert "Traceback" not in done.stderr
@@ -314,7 +314,7 @@ def test_a_requirement_given_to_a_command_that_takes_none_is_a_usage_error(tmp_p
     (["--python", "/nonexistent/python3"], "--python /nonexistent/python3: no such executable interpreter"),
     (["--state-dir"], "--state-dir: expected one argument"),
 ])
-def test_a_bad_option_value_is_one_line_and_exit_2(args: List[str], needle: str) -> None:
+def test_a_bad_option_value_is_one_line_and_exit_2(args: list[str], needle: str) -> None:
     usage_error(sdkboot("ensure", *args), needle)
 
 

@@ -13,13 +13,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Set
+from typing import Callable
 
 import pytest
 
-from tests.fake_envs import PYTHON_XY, child_env, fake_env, spec_for
 from sdkboot import cli
 from sdkboot.streams import EXIT_BROKEN_PIPE
+from tests.fake_envs import PYTHON_XY, child_env, fake_env, spec_for
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX fds, pipes and ptys")
 DOCUMENTED_EXITS = (0, 1, 2, 3)
@@ -36,14 +36,14 @@ QUIET_CONSUMER = "pass\n"
 WRITERS = [name for name in cli.COMMANDS if not takes_tail(name)]
 
 
-def declared_options(name: str) -> Set[str]:
+def declared_options(name: str) -> set[str]:
     parser = cli.build_parser().commands[name]
     return {option for action in parser._actions for option in action.option_strings}
 
 
 # Safe values for the options a command declares: nothing slow, nothing outside tmp, no network.
 # An option missing here is simply not passed.
-SAFE_VALUES: Dict[str, Callable[[Path], List[str]]] = {
+SAFE_VALUES: dict[str, Callable[[Path], list[str]]] = {
     "--state-dir": lambda root: ["--state-dir", str(root)],
     "--min-python": lambda root: ["--min-python", PYTHON_XY],
     "--no-index": lambda root: ["--no-index"],
@@ -53,7 +53,7 @@ SAFE_VALUES: Dict[str, Callable[[Path], List[str]]] = {
 
 
 def walk_argv(name: str, root: Path, import_name: str = "json", asks: bool = False,
-              extra: Optional[List[str]] = None) -> List[str]:
+              extra: list[str] | None = None) -> list[str]:
     """``name`` with a safe value for each option it declares; ``json`` makes ensure/hook a no-op.
 
     ``asks``: leave out ``--dry-run`` so that a command that asks before acting does ask.
@@ -82,15 +82,15 @@ def built_state(tmp_path: Path) -> Path:
     return root
 
 
-def run(argv: List[str], **streams: object) -> "subprocess.CompletedProcess[str]":
-    done: "subprocess.CompletedProcess[str]" = subprocess.run(  # type: ignore[call-overload]
+def run(argv: list[str], **streams: object) -> subprocess.CompletedProcess[str]:
+    done: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
         [sys.executable, "-m", "sdkboot", *argv], text=True, env=child_env(), timeout=120, **streams)
     return done
 
 
-def no_crash(done: "subprocess.CompletedProcess[str]", stderr: str) -> None:
+def no_crash(done: subprocess.CompletedProcess[str], stderr: str) -> None:
     assert "Traceback" not in stderr and "internal error" not in stderr, stderr
-    assert done.returncode in DOCUMENTED_EXITS + (EXIT_BROKEN_PIPE,), (done.returncode, stderr)
+    assert done.returncode in (*DOCUMENTED_EXITS, EXIT_BROKEN_PIPE), (done.returncode, stderr)
     assert stderr.count("\n") <= 1, stderr
 
 
@@ -159,7 +159,7 @@ def test_end_of_input_at_a_prompt(tmp_path: Path, name: str) -> None:
 # kind of corrupt content, for every command. In process and with the runner stubbed to fail at
 # once, so the whole matrix stays cheap: what is walked is how each command reads its files.
 
-HOSTILE: Dict[str, bytes] = {
+HOSTILE: dict[str, bytes] = {
     "empty": b"",
     "binary": b"\xff\xfe\x00\x01garbage\x80\n\xc3",
     "nan": b'{"time": NaN, "built_at": NaN, "duration_ms": NaN, "rc": NaN}\n',
@@ -176,13 +176,13 @@ HOSTILE: Dict[str, bytes] = {
 }
 
 
-def hostile_names() -> List[str]:
+def hostile_names() -> list[str]:
     from sdkboot.layout import OWN_NAMES
 
     return sorted(OWN_NAMES)
 
 
-def hostile_argv(name: str, root: Path) -> List[str]:
+def hostile_argv(name: str, root: Path) -> list[str]:
     """Like walk_argv, but for the env built_state() made (so the state is read, not bypassed)."""
     parser = cli.build_parser().commands[name]
     options = declared_options(name)
@@ -231,7 +231,7 @@ def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("name", cli.COMMANDS)
 def test_hostile_state_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str], failing_runner: None,
                            monkeypatch: pytest.MonkeyPatch, name: str, kind: str) -> None:
-    broken: List[str] = []
+    broken: list[str] = []
     for target in hostile_names():
         case = tmp_path / target.strip(".")
         case.mkdir()

@@ -6,21 +6,21 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from tests.fake_envs import fake_env, lock_held, sdkboot, spec_for
 from sdkboot import cooldown, inuse, state
 from sdkboot.cli import main
 from sdkboot.layout import Layout
 from sdkboot.lock import BuildLock
+from tests.fake_envs import fake_env, lock_held, sdkboot, spec_for
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="symlinks and POSIX locks")
 
 
-def populated(root: Path) -> Dict[str, Path]:
+def populated(root: Path) -> dict[str, Path]:
     """A state dir after some history: a published venv, a leftover stage, a cooldown, logs."""
     spec = spec_for(root)
     fake_env(root, spec=spec, name="venv-1")
@@ -45,15 +45,15 @@ REMOVED = ("state", "cooldown", "stage", "env", "builds")
 KEPT = ("events", "notices", "lock")
 
 
-def expected_targets(paths: Dict[str, Path]) -> List[str]:
+def expected_targets(paths: dict[str, Path]) -> list[str]:
     return [str(paths[name]) for name in ("state", "cooldown", "stage", "env", "builds")]
 
 
-def untouched(paths: Dict[str, Path]) -> bool:
+def untouched(paths: dict[str, Path]) -> bool:
     return all(os.path.lexists(path) for path in paths.values())
 
 
-def clean(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> Tuple[int, str, str]:
+def clean(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int, str, str]:
     rc = main(["clean", "--state-dir", str(root), *args])
     captured = capsys.readouterr()
     return rc, captured.out, captured.err
@@ -129,7 +129,7 @@ def test_asks_on_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
 class EndOfInput(Terminal):
     """A terminal on which the user pressed Ctrl-D: every read is end of input."""
 
-    def readline(self, size: Optional[int] = -1, /) -> str:  # type: ignore[override]  # typeshed: _IOBase
+    def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]  # typeshed: _IOBase
         return ""
 
 

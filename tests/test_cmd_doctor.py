@@ -4,12 +4,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 
-from tests.fake_envs import MIN_PYTHON, child_env, sdkboot
-from tests.interpreters import write_wrapper
 from sdkboot import floors, memlimit
 from sdkboot.cli import main
 from sdkboot.commands import doctor
@@ -17,6 +15,8 @@ from sdkboot.floors import Floor
 from sdkboot.memlimit import Limit
 from sdkboot.spec import Spec
 from sdkboot.strategies.all_strategies import STRATEGIES
+from tests.fake_envs import MIN_PYTHON, child_env, sdkboot
+from tests.interpreters import write_wrapper
 
 MiB = 1024 * 1024
 GOOD_INTERP = {"executable": "/usr/bin/python3", "version": "3.11.7", "implementation": "CPython",
@@ -34,7 +34,7 @@ def test_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["doctor", "--json", "--state-dir", str(tmp_path / "state")])
     captured = capsys.readouterr()
     assert captured.err == ""
-    info: Dict[str, Any] = json.loads(captured.out)
+    info: dict[str, Any] = json.loads(captured.out)
     assert set(info) == TOP_KEYS
     assert set(info["interpreter"]) == INTERP_KEYS
     assert info["interpreter"]["executable"] and isinstance(info["interpreter"]["version"], str)
@@ -67,7 +67,7 @@ LEAN_FLOOR = Floor("lean", cgroup_mib=53.0, rlimit_as_mib=82.0)
     ([Limit("RLIMIT_AS", 81 * MiB)], True, True),
     ([Limit("RLIMIT_AS", 4096 * MiB), cgroup(70)], False, True),
 ])
-def test_verdicts_from_memory_limits(limits: List[Limit], venv_ok: bool, target_ok: bool) -> None:
+def test_verdicts_from_memory_limits(limits: list[Limit], venv_ok: bool, target_ok: bool) -> None:
     assert (not doctor.verdict("venv", GOOD_INTERP, limits, ROOMY, VENV_FLOOR)) is venv_ok
     assert (not doctor.verdict("target", GOOD_INTERP, limits, ROOMY, TARGET_FLOOR)) is target_ok
 
@@ -116,11 +116,11 @@ def test_verdicts_from_the_disk() -> None:
     assert doctor.verdict("target", GOOD_INTERP, [], locked) == ["/s is not writable"]
 
 
-def doctor_json(capsys: pytest.CaptureFixture[str], tmp_path: Path, *extra: str) -> Dict[str, Any]:
+def doctor_json(capsys: pytest.CaptureFixture[str], tmp_path: Path, *extra: str) -> dict[str, Any]:
     rc = main(["doctor", "--json", "--state-dir", str(tmp_path / "state"), *MIN_PYTHON, *extra])
     captured = capsys.readouterr()
     assert captured.err == ""
-    info: Dict[str, Any] = json.loads(captured.out)
+    info: dict[str, Any] = json.loads(captured.out)
     info["rc"] = rc
     return info
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 import pytest
 
-from tests.fake_envs import MIN_PYTHON, child_env, fake_env, sdkboot, spec_for
-from tests.interpreters import debian_venv, write_wrapper
 from sdkboot.result import hook_py
 from sdkboot.version import VERSION
+from tests.fake_envs import MIN_PYTHON, child_env, fake_env, sdkboot, spec_for
+from tests.interpreters import debian_venv, write_wrapper
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="wrapper interpreters are POSIX sh scripts")
 
@@ -23,7 +23,7 @@ NO_PIP = ('if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then\n'
 FIRST_LINE = {"async": True, "asyncTimeout": 180000}
 
 
-def hook(state: Path, *extra: str, **env: str) -> Tuple[int, List[Dict[str, Any]], str]:
+def hook(state: Path, *extra: str, **env: str) -> tuple[int, list[dict[str, Any]], str]:
     """Run the hook as the host does; every stdout line must parse as JSON on its own."""
     done = sdkboot("hook", "--state-dir", str(state), *MIN_PYTHON, *extra, env=child_env(**env))
     lines = done.stdout.splitlines()
@@ -35,7 +35,7 @@ def no_pip_python(tmp_path: Path) -> Path:
     return write_wrapper(tmp_path / "py-no-pip", debian_venv(), NO_PIP)
 
 
-def failing(state: Path, python: Path, *extra: str, **env: str) -> Tuple[int, List[Dict[str, Any]], str]:
+def failing(state: Path, python: Path, *extra: str, **env: str) -> tuple[int, list[dict[str, Any]], str]:
     return hook(state, "--python", str(python), "--import-name", "hook_absent_mod", *extra, "hook-absent-dist",
                 **env)
 

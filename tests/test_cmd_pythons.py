@@ -5,14 +5,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any
 
 import pytest
 
+from sdkboot.cli import main
 from tests.fake_envs import child_env, sdkboot
 from tests.fake_pythons import Tree
 from tests.real_pythons import PYENV_ROOT, pyenv_versions, require_debian_python
-from sdkboot.cli import main
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the fake interpreters are sh scripts")
 ROW_KEYS = {"path", "real_path", "aliases", "found_by", "cached", "error", "version", "implementation",
@@ -27,7 +27,7 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tree:
     return found
 
 
-def pythons(capsys: pytest.CaptureFixture[str], tree: Tree, *extra: str) -> Tuple[int, Dict[str, Any]]:
+def pythons(capsys: pytest.CaptureFixture[str], tree: Tree, *extra: str) -> tuple[int, dict[str, Any]]:
     rc = main(["pythons", "--json", "--state-dir", str(tree.cache.parent), *extra])
     captured = capsys.readouterr()
     assert captured.err == ""

@@ -4,18 +4,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 
-from tests.interpreters import write_wrapper
 from sdkboot import Spec, ensure
 from sdkboot.cli import main
 from sdkboot.commands import report
+from tests.interpreters import write_wrapper
 
 
-def event(outcome: str, duration: Optional[int] = None, err: Optional[str] = None, rc: Any = None) -> bytes:
-    record: Dict[str, Any] = {"outcome": outcome, "err_kind": err, "rc": rc, "time": 1.0, "pid": 7}
+def event(outcome: str, duration: int | None = None, err: str | None = None, rc: Any = None) -> bytes:
+    record: dict[str, Any] = {"outcome": outcome, "err_kind": err, "rc": rc, "time": 1.0, "pid": 7}
     if duration is not None:
         record["duration_ms"] = duration
     return (json.dumps(record) + "\n").encode()
@@ -68,7 +68,7 @@ EXPECTED = {
 }
 
 
-def write_log(root: Path, current: Optional[bytes] = CURRENT, rotated: Optional[bytes] = ROTATED) -> None:
+def write_log(root: Path, current: bytes | None = CURRENT, rotated: bytes | None = ROTATED) -> None:
     root.mkdir(parents=True, exist_ok=True)
     if rotated is not None:
         (root / "events.jsonl.1").write_bytes(rotated)
@@ -76,11 +76,11 @@ def write_log(root: Path, current: Optional[bytes] = CURRENT, rotated: Optional[
         (root / "events.jsonl").write_bytes(current)
 
 
-def report_json(capsys: pytest.CaptureFixture[str], root: Path) -> Dict[str, Any]:
+def report_json(capsys: pytest.CaptureFixture[str], root: Path) -> dict[str, Any]:
     assert main(["report", "--json", "--state-dir", str(root)]) == 0
     captured = capsys.readouterr()
     assert captured.err == ""
-    data: Dict[str, Any] = json.loads(captured.out)
+    data: dict[str, Any] = json.loads(captured.out)
     return data
 
 
@@ -134,7 +134,7 @@ def test_a_log_of_only_corrupt_lines(tmp_path: Path, capsys: pytest.CaptureFixtu
     ([3, 1, 2], 50, 2),
     (list(range(1, 101)), 50, 50), (list(range(1, 101)), 95, 95), (list(range(1, 21)), 95, 19),
 ])
-def test_nearest_rank_percentile(values: List[int], q: float, expected: int) -> None:
+def test_nearest_rank_percentile(values: list[int], q: float, expected: int) -> None:
     assert report.percentile(values, q) == expected
 
 

@@ -6,16 +6,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 
-from tests.conftest import PROBE_DIST, PROBE_MODULE, REPO
-from tests.fake_envs import child_env
 from sdkboot.cli import main, split_tail
 from sdkboot.codes import Outcome, Strategy
 from sdkboot.launch import Consumer, argv_for
 from sdkboot.result import Result
+from tests.conftest import PROBE_DIST, PROBE_MODULE, REPO
+from tests.fake_envs import child_env
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="exec and sh scripts")
 
@@ -41,7 +41,7 @@ sys.exit(int(sys.argv[1]))
     (["ensure", "--", "x"], ["ensure", "--", "x"], None),  # only a command that takes a tail is split
     ([], [], None),
 ])
-def test_split_tail(argv: List[str], own: List[str], tail: Optional[List[str]]) -> None:
+def test_split_tail(argv: list[str], own: list[str], tail: list[str] | None) -> None:
     assert split_tail(argv) == (own, tail)
 
 
@@ -52,7 +52,7 @@ def test_split_tail(argv: List[str], own: List[str], tail: Optional[List[str]]) 
     (["--", "no-such-script.py"], "no such script: no-such-script.py"),
 ])
 def test_bad_consumer_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                             tail: List[str], needle: str) -> None:
+                                             tail: list[str], needle: str) -> None:
     assert main(["run", "--state-dir", str(tmp_path / "state"), *tail]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err and err.startswith("sdkboot run: ")
@@ -78,9 +78,9 @@ def test_argv_for_each_kind_of_env(tmp_path: Path) -> None:
 # -- real runs (this interpreter, the tiny wheel) ---------------------------------------------
 
 
-def run(state: Path, wheels: Path, *tail: str, extra: Optional[List[str]] = None, stdin: str = "",
-        cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None,
-        python: str = sys.executable) -> "subprocess.CompletedProcess[str]":
+def run(state: Path, wheels: Path, *tail: str, extra: list[str] | None = None, stdin: str = "",
+        cwd: Path | None = None, env: dict[str, str] | None = None,
+        python: str = sys.executable) -> subprocess.CompletedProcess[str]:
     argv = [python, "-m", "sdkboot", "run", "--state-dir", str(state), "--import-name", PROBE_MODULE,
             "--no-index", "--find-links", str(wheels), *(extra or []), PROBE_DIST, *tail]
     return subprocess.run(argv, capture_output=True, text=True, input=stdin, cwd=cwd, timeout=300,
@@ -94,11 +94,11 @@ def script(tmp_path: Path, module: str = PROBE_MODULE) -> Path:
     return path
 
 
-def report(done: "subprocess.CompletedProcess[str]") -> Dict[str, Any]:
+def report(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def last_event(state: Path) -> Dict[str, Any]:
+def last_event(state: Path) -> dict[str, Any]:
     return dict(json.loads((state / "events.jsonl").read_text().splitlines()[-1]))
 
 
@@ -167,10 +167,10 @@ def test_run_not_ready_exits_with_ensures_code_and_line(tmp_path: Path) -> None:
     (["ensure", "--for-run"], True),
     (["ensure"], False),
 ])
-def test_for_run_reaches_the_spec(tmp_path: Path, argv: List[str], for_run: bool) -> None:
+def test_for_run_reaches_the_spec(tmp_path: Path, argv: list[str], for_run: bool) -> None:
     from sdkboot import cli
     from sdkboot.options import build_spec
 
-    own, tail = split_tail([*argv[:1], "--state-dir", str(tmp_path / "s"), *argv[1:]])
+    own, _tail = split_tail([*argv[:1], "--state-dir", str(tmp_path / "s"), *argv[1:]])
     args = cli.parse(cli.build_parser(), own)
     assert build_spec(args).for_run is for_run

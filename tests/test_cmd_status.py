@@ -4,29 +4,29 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 import pytest
 
-from tests.fake_envs import PYTHON_XYZ, fake_env, lock_held, spec_for
 from sdkboot import cooldown, seal, state
 from sdkboot.cli import main
 from sdkboot.commands import status
 from sdkboot.layout import Layout
+from tests.fake_envs import PYTHON_XYZ, fake_env, lock_held, spec_for
 
 BUILT_KEYS = {"state_dir", "built", "strategy", "env", "site", "python", "requirements", "built_at", "age_seconds",
               "size_bytes", "healthy", "reason", "cooldown", "building", "builds", "retired"}
 UNBUILT_KEYS = {"state_dir", "built", "healthy", "reason", "cooldown", "building", "builds", "retired"}
 
 
-def run_status(capsys: pytest.CaptureFixture[str], root: Path, *extra: str) -> Tuple[int, Dict[str, Any]]:
+def run_status(capsys: pytest.CaptureFixture[str], root: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     rc = main(["status", "--json", "--state-dir", str(root), "--import-name", "fake_mod", *extra, "fake-dist"])
     captured = capsys.readouterr()
     assert captured.err == ""
     return rc, json.loads(captured.out)
 
 
-def run_text(capsys: pytest.CaptureFixture[str], root: Path, *extra: str) -> Tuple[int, List[str]]:
+def run_text(capsys: pytest.CaptureFixture[str], root: Path, *extra: str) -> tuple[int, list[str]]:
     rc = main(["status", "--state-dir", str(root), "--import-name", "fake_mod", *extra, "fake-dist"])
     captured = capsys.readouterr()
     assert captured.err == ""
@@ -221,7 +221,7 @@ def test_an_env_outside_the_state_dir_is_not_measured(tmp_path: Path, capsys: py
     root = tmp_path / "state"
     fake_env(root, spec=spec_for(root))
     rewrite_state(root, env="/usr")
-    walked: List[str] = []
+    walked: list[str] = []
 
     def tree_size(path: str) -> int:
         walked.append(path)
@@ -245,7 +245,7 @@ def test_a_build_time_that_is_not_a_number_never_shows_as_nan(tmp_path: Path, ca
     data = json.loads(path.read_text())
     data["builds"][0]["built_at"] = 0.5
     path.write_text(json.dumps(data).replace('"built_at": 0.5', f'"built_at": {built_at}'))
-    rc, lines = run_text(capsys, root)
+    _rc, lines = run_text(capsys, root)
     text = "\n".join(lines)
     assert "nan h" not in text.lower() and "inf h" not in text.lower(), text
     age = next((line for line in lines if line.startswith("age:")), None)

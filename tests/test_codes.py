@@ -10,7 +10,6 @@ import builtins
 import enum
 import re
 from pathlib import Path
-from typing import Dict, Set, Type
 
 import pytest
 
@@ -27,13 +26,13 @@ def _section(title: str) -> str:
     return match.group(1)
 
 
-def _rows(title: str) -> Dict[str, int]:
+def _rows(title: str) -> dict[str, int]:
     """``| code | name | ... |`` rows as name -> code (the retired row has no name)."""
     rows = re.findall(r"^\| (\d+) \| ([A-Za-z_]+) \|", _section(title), re.M)
     return {name: int(code) for code, name in rows}
 
 
-def _retired(title: str) -> Set[int]:
+def _retired(title: str) -> set[int]:
     return {int(code) for code in re.findall(r"^\| (\d+) \| \(retired\)", _section(title), re.M)}
 
 
@@ -64,7 +63,7 @@ def test_the_contract_holds_the_original_codes() -> None:
     pytest.param(Phase, PINNED_PHASE, id="Phase"), pytest.param(ExcType, PINNED_EXC, id="ExcType"),
     pytest.param(Strategy, PINNED_STRATEGY, id="Strategy"),
 ])
-def test_every_code_in_the_code_is_in_the_contract(table: Type[enum.IntEnum], pinned: Dict[str, int]) -> None:
+def test_every_code_in_the_code_is_in_the_contract(table: type[enum.IntEnum], pinned: dict[str, int]) -> None:
     # The contract is the one source: a member added to the code alone has no meaning for dashboards.
     assert {m.name: int(m) for m in table} == pinned
 
@@ -85,14 +84,14 @@ TABLES = [
 ]
 
 
-def _values_by_name(table: Type[enum.IntEnum]) -> Dict[str, int]:
+def _values_by_name(table: type[enum.IntEnum]) -> dict[str, int]:
     # __members__ includes aliases, which is exactly what a reused value would become.
     return {name: int(member) for name, member in table.__members__.items()}
 
 
 @pytest.mark.parametrize("table, pinned, retired", TABLES)
-def test_every_pinned_pair_holds(table: Type[enum.IntEnum], pinned: Dict[str, int],
-                                 retired: Set[int]) -> None:
+def test_every_pinned_pair_holds(table: type[enum.IntEnum], pinned: dict[str, int],
+                                 retired: set[int]) -> None:
     actual = _values_by_name(table)
     changed = {name: (value, actual.get(name)) for name, value in pinned.items()
                if actual.get(name) != value}
@@ -100,8 +99,8 @@ def test_every_pinned_pair_holds(table: Type[enum.IntEnum], pinned: Dict[str, in
 
 
 @pytest.mark.parametrize("table, pinned, retired", TABLES)
-def test_no_value_is_reused(table: Type[enum.IntEnum], pinned: Dict[str, int],
-                            retired: Set[int]) -> None:
+def test_no_value_is_reused(table: type[enum.IntEnum], pinned: dict[str, int],
+                            retired: set[int]) -> None:
     actual = _values_by_name(table)
     assert len(set(actual.values())) == len(actual), f"{table.__name__} has an alias"
     for member in table:
@@ -109,8 +108,8 @@ def test_no_value_is_reused(table: Type[enum.IntEnum], pinned: Dict[str, int],
 
 
 @pytest.mark.parametrize("table, pinned, retired", TABLES)
-def test_appended_members_take_fresh_numbers(table: Type[enum.IntEnum], pinned: Dict[str, int],
-                                             retired: Set[int]) -> None:
+def test_appended_members_take_fresh_numbers(table: type[enum.IntEnum], pinned: dict[str, int],
+                                             retired: set[int]) -> None:
     appended = {name: value for name, value in _values_by_name(table).items() if name not in pinned}
     taken = set(pinned.values()) | retired
     assert not {name for name, value in appended.items() if value in taken}

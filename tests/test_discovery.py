@@ -9,17 +9,17 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
 
 import pytest
 
-from tests.fake_pythons import Tree, link, shim, spawned
 from sdkboot import discovery
 from sdkboot.codes import Strategy
 from sdkboot.discovery import Candidate, Info, Interpreter, alt_py, discover, ranked, verdicts
 from sdkboot.discovery._locate import parse_launcher, shim_reason, version_key
 from sdkboot.runner import Completed, run
+from tests.fake_pythons import Tree, link, shim, spawned
 
 INTERROGATE = importlib.import_module("sdkboot.discovery._interrogate")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the fake interpreters are sh scripts")
@@ -30,7 +30,7 @@ def tree(tmp_path: Path) -> Tree:
     return Tree(tmp_path)
 
 
-def paths(found: discovery.Discovery, root: Path) -> List[str]:
+def paths(found: discovery.Discovery, root: Path) -> list[str]:
     return [os.path.relpath(i.path, root) for i in found.interpreters]
 
 
@@ -232,7 +232,7 @@ def test_an_unreadable_answer_is_an_error_not_a_crash(tree: Tree) -> None:
 class Xcode:
     """Spawn stand-in: answers ``xcode-select -p`` as told, runs everything else for real."""
 
-    def __init__(self, developer_dir: Optional[Path]) -> None:
+    def __init__(self, developer_dir: Path | None) -> None:
         self.developer_dir = developer_dir
         self.asked = 0
 
@@ -280,7 +280,7 @@ def test_the_guard_is_for_macos_only(tree: Tree) -> None:
 # -- the choice ---------------------------------------------------------------------------------
 
 
-def interp(name: str, version: Tuple[int, int, int], source: str = "PATH", venv: bool = True,
+def interp(name: str, version: tuple[int, int, int], source: str = "PATH", venv: bool = True,
            ensurepip: bool = True, pip: bool = True) -> Interpreter:
     info = Info(version, "CPython", f"/x/{name}", venv, ensurepip, pip)
     return Interpreter(Candidate(f"/x/{name}", f"/x/{name}", source), info)
@@ -349,5 +349,5 @@ def test_nothing_qualifies_nothing_is_chosen() -> None:
     # One that can build beats a newer one that cannot.
     ([interp("bare", (3, 13, 0), ensurepip=False, pip=False), interp("py311", (3, 11, 0))], 311),
 ])
-def test_alt_py(pool: List[Interpreter], expected: int) -> None:
+def test_alt_py(pool: list[Interpreter], expected: int) -> None:
     assert alt_py(pool, (3, 10)) == expected

@@ -9,9 +9,10 @@ runs exactly as hooks.json writes it, with ``sh -c``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any
 
 import pytest
 
@@ -66,7 +67,7 @@ class Machine:
         except Exception:  # docker.errors.ImageNotFound, without importing docker at collection
             require_capability(f"no image {self.ref}: build it with `python -m repro images build {image}`")
 
-    def sh(self, command: str) -> Dict[str, Any]:
+    def sh(self, command: str) -> dict[str, Any]:
         """``sh -c COMMAND`` in a fresh container, as the host runs a hook; its exit code and streams."""
         from repro import dockerutil
 
@@ -90,13 +91,13 @@ class Machine:
             dockerutil.remove_container(container)
         return {"rc": code, "out": out, "err": err}
 
-    def hook(self, extra: str = "") -> Dict[str, Any]:
+    def hook(self, extra: str = "") -> dict[str, Any]:
         """One session's hook: the second line's metrics."""
         done = self.sh(hook_command() + extra)
         assert (done["rc"], done["err"]) == (0, ""), done["err"]
         lines = [json.loads(line) for line in done["out"].splitlines()]
         assert len(lines) == 2 and lines[0]["async"] is True, done["out"]
-        metrics: Dict[str, Any] = lines[1]["metrics"]
+        metrics: dict[str, Any] = lines[1]["metrics"]
         return metrics
 
     @contextmanager
@@ -115,7 +116,7 @@ class Machine:
         finally:
             dockerutil.remove_container(holder)
 
-    def events(self) -> List[Dict[str, Any]]:
+    def events(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in (self.data / STATE / "events.jsonl").read_text().splitlines()]
 
     def agent_imports(self) -> None:

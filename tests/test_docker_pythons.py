@@ -5,7 +5,8 @@ A fresh ``debian12-python`` container, networking off, sdkboot's source mounted 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterator, List
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ def client() -> Iterator[Any]:
     dockerutil.sweep(engine, dockerutil.run_id())
 
 
-def in_container(client: Any, argv: List[str]) -> Dict[str, Any]:
+def in_container(client: Any, argv: list[str]) -> dict[str, Any]:
     """Run ``python3 -m sdkboot ARGV`` in a fresh container; its exit code and both streams."""
     from repro import dockerutil, images
 

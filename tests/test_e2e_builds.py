@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 
@@ -50,23 +50,23 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return where
 
 
-def env() -> Dict[str, str]:
+def env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
 
-def cli(python: str, command: str, state: Path, wheels: Path, *args: str) -> "subprocess.CompletedProcess[str]":
+def cli(python: str, command: str, state: Path, wheels: Path, *args: str) -> subprocess.CompletedProcess[str]:
     argv = [python, "-m", "sdkboot", command, "--state-dir", str(state), "--import-name", MODULE,
             "--no-index", "--find-links", str(wheels), *args]
     return subprocess.run(argv, capture_output=True, text=True, env=env(), timeout=300, stdin=subprocess.DEVNULL)
 
 
-def ensure(state: Path, wheels: Path, requirement: str = DIST, python: str = sys.executable) -> Dict[str, Any]:
+def ensure(state: Path, wheels: Path, requirement: str = DIST, python: str = sys.executable) -> dict[str, Any]:
     done = cli(python, "ensure", state, wheels, "--json", requirement)
     assert done.stderr == "", done.stderr
     return dict(json.loads(done.stdout))
 
 
-def status(state: Path, wheels: Path, *args: str, requirement: str = DIST) -> Dict[str, Any]:
+def status(state: Path, wheels: Path, *args: str, requirement: str = DIST) -> dict[str, Any]:
     done = cli(sys.executable, "status", state, wheels, "--json", *args, requirement)
     assert done.stderr == "", done.stderr
     info = dict(json.loads(done.stdout))
@@ -74,7 +74,7 @@ def status(state: Path, wheels: Path, *args: str, requirement: str = DIST) -> Di
     return info
 
 
-def clean(state: Path, *args: str) -> Dict[str, Any]:
+def clean(state: Path, *args: str) -> dict[str, Any]:
     done = subprocess.run([sys.executable, "-m", "sdkboot", "clean", "--state-dir", str(state), "--json", "--yes",
                            *args], capture_output=True, text=True, env=env(), timeout=120, stdin=subprocess.DEVNULL)
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
@@ -91,7 +91,7 @@ def imports(state: Path, requirement: str = DIST) -> str:
     return done.stdout.strip()
 
 
-def builds(state: Path) -> List[str]:
+def builds(state: Path) -> list[str]:
     return sorted(os.listdir(state / "builds"))
 
 

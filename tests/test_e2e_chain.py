@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 
@@ -22,21 +22,21 @@ pytestmark = [
 ]
 
 
-def sdkboot_argv(state: Path, wheels: Path, *extra: str) -> List[str]:
+def sdkboot_argv(state: Path, wheels: Path, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "sdkboot", "ensure", "--json", "--state-dir", str(state),
         "--import-name", PROBE_MODULE, "--no-index", "--find-links", str(wheels), *VENV_ORDER, *extra, PROBE_DIST,
     ]
 
 
-def child_env() -> Dict[str, str]:
+def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
 
-def ensure(state: Path, wheels: Path, *extra: str) -> Dict[str, Any]:
+def ensure(state: Path, wheels: Path, *extra: str) -> dict[str, Any]:
     done = subprocess.run(sdkboot_argv(state, wheels, *extra), capture_output=True, env=child_env(), timeout=240)
     assert done.stderr == b"", done.stderr.decode()
-    data: Dict[str, Any] = json.loads(done.stdout)
+    data: dict[str, Any] = json.loads(done.stdout)
     return data
 
 

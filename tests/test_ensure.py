@@ -17,8 +17,9 @@ import stat
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Union
 
 import pytest
 
@@ -58,7 +59,7 @@ ENSUREPIP_KILLED = (
     b" died with <Signals.SIGKILL: 9>.\n"
 )
 
-Behaviour = Union[Completed, Callable[[List[str]], Completed]]
+Behaviour = Union[Completed, Callable[[list[str]], Completed]]
 
 
 def completed(rc: int = 0, out: bytes = b"", err: bytes = b"", timed_out: bool = False) -> Completed:
@@ -81,7 +82,7 @@ def step_kind(argv: Sequence[str]) -> str:
     raise AssertionError(f"unexpected child: {argv}")
 
 
-def probe_answer(executable: str, version: Sequence[int] = sys.version_info[:3], **flags: bool) -> Dict[str, Any]:
+def probe_answer(executable: str, version: Sequence[int] = sys.version_info[:3], **flags: bool) -> dict[str, Any]:
     """What sdkboot's interpreter probe prints for an interpreter like this one."""
     return {"executable": executable, "version": list(version), "implementation": "CPython",
             "venv": flags.get("venv", True), "ensurepip": flags.get("ensurepip", True), "pip": flags.get("pip", True),
@@ -92,12 +93,12 @@ class FakeRunner:
     """Stands in for ``runner.run``: records each argv and plays a scripted step."""
 
     def __init__(self, **script: Behaviour) -> None:
-        self.script: Dict[str, Behaviour] = script
-        self.calls: List[List[str]] = []
-        self.timeouts: List[Optional[float]] = []
+        self.script: dict[str, Behaviour] = script
+        self.calls: list[list[str]] = []
+        self.timeouts: list[float | None] = []
         self.stage = ""
         # Interpreters other than this one, by path: what the probe says they are.
-        self.pythons: Dict[str, Dict[str, Any]] = {}
+        self.pythons: dict[str, dict[str, Any]] = {}
         self.builder = sys.executable
 
     @property
@@ -106,10 +107,10 @@ class FakeRunner:
         return ".".join(map(str, self.pythons.get(self.builder, {}).get("version", sys.version_info[:3])))
 
     @property
-    def kinds(self) -> List[str]:
+    def kinds(self) -> list[str]:
         return [step_kind(argv) for argv in self.calls]
 
-    def __call__(self, argv: Sequence[str], timeout: Optional[float] = None,
+    def __call__(self, argv: Sequence[str], timeout: float | None = None,
                  env: Any = None, on_line: Any = None, **options: Any) -> Completed:
         argv = list(argv)
         self.calls.append(argv)
@@ -125,31 +126,31 @@ class FakeRunner:
         return done
 
     # The default behaviours: each step succeeds and leaves what the real one would.
-    def venv(self, argv: List[str]) -> Completed:
+    def venv(self, argv: list[str]) -> Completed:
         self.stage = argv[3]
         python = Path(self.stage) / "bin" / "python"
         python.parent.mkdir(parents=True)
         python.write_text("#!fake interpreter\n")
         return completed()
 
-    def pip(self, argv: List[str]) -> Completed:
+    def pip(self, argv: list[str]) -> Completed:
         return completed(out=b"Collecting sdkboot-probe\nInstalling collected packages: "
                              b"sdkboot-probe\nSuccessfully installed sdkboot-probe-1.0\n")
 
-    def target(self, argv: List[str]) -> Completed:
+    def target(self, argv: list[str]) -> Completed:
         self.stage = argv[argv.index("--target") + 1]
         os.makedirs(self.stage)
         return completed()
 
-    def interpreter(self, argv: List[str]) -> Completed:
+    def interpreter(self, argv: list[str]) -> Completed:
         """The discovery probe: unless told otherwise, every interpreter says it is this one."""
         answer = self.pythons.get(argv[0]) or probe_answer(argv[0])
         return completed(out=(json.dumps(answer) + "\n").encode())
 
-    def probe(self, argv: List[str]) -> Completed:
+    def probe(self, argv: list[str]) -> Completed:
         return completed(out=b"pip 23.0.1 from /usr/lib/python3/dist-packages/pip (python 3.11)\n")
 
-    def verify(self, argv: List[str]) -> Completed:
+    def verify(self, argv: list[str]) -> Completed:
         site = Path(self.stage) / "site"
         module = site / IMPORT_NAME / "__init__.py"
         module.parent.mkdir(parents=True)
@@ -189,7 +190,7 @@ def clock() -> Clock:
 
 
 def make_spec(tmp_path: Path, **changes: Any) -> Spec:
-    options: Dict[str, Any] = dict(
+    options: dict[str, Any] = dict(
         requirements=["sdkboot-probe"], import_name=IMPORT_NAME, min_python=(3, 0),
         state_dir=str(tmp_path / "state"), step_timeout=5.0, cooldown_seconds=WINDOW,
         strategies=("venv", "target"),  # FakeRunner plays venv and pip; the lean order has its own tests
@@ -214,7 +215,7 @@ def fake_importable(monkeypatch: pytest.MonkeyPatch, behaviour: Any) -> None:
     """Make find_spec answer for IMPORT_NAME: a spec, None, or raise an exception."""
     real = importlib.util.find_spec
 
-    def find_spec(name: str, package: Optional[str] = None) -> Any:
+    def find_spec(name: str, package: str | None = None) -> Any:
         if name != IMPORT_NAME:
             return real(name, package)
         if isinstance(behaviour, BaseException):
@@ -227,7 +228,7 @@ def fake_importable(monkeypatch: pytest.MonkeyPatch, behaviour: Any) -> None:
 HOST_SPEC = importlib.machinery.ModuleSpec(IMPORT_NAME, None)
 
 
-def builds(layout: Layout) -> List[str]:
+def builds(layout: Layout) -> list[str]:
     try:
         return sorted(os.listdir(layout.builds))
     except FileNotFoundError:
@@ -242,7 +243,7 @@ def publish_healthy(spec: Spec, layout: Layout, strategy: str = "venv") -> str:
     return env
 
 
-def logged(layout: Layout) -> List[str]:
+def logged(layout: Layout) -> list[str]:
     return [json.loads(line)["outcome"] for line in events.read_lines(layout.events_file)]
 
 
@@ -833,7 +834,7 @@ def test_a_signal_kill_on_a_full_disk_stays_a_signal_kill_and_cools_down(
     """D12: the cooldown record goes into the space reserved before the build, in place."""
     real_write = safefs.write_json_atomic  # the one cooldown imported
 
-    def full_disk_after_start(path: str, data: Dict[str, Any]) -> None:
+    def full_disk_after_start(path: str, data: dict[str, Any]) -> None:
         if path == layout.cooldown_file and not data.get("reserved"):
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write(path, data)
@@ -848,7 +849,7 @@ def test_a_signal_kill_on_a_full_disk_stays_a_signal_kill_and_cools_down(
 
 def test_a_cooldown_that_cannot_be_written_at_all_keeps_the_failure(
         spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_space(path: str, data: Dict[str, Any]) -> None:
+    def no_space(path: str, data: dict[str, Any]) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(cooldown, "write_json_atomic", no_space)
@@ -872,8 +873,8 @@ def test_the_reservation_is_gone_after_a_build_that_arms_nothing(spec: Spec, lay
 ], ids=["KeyboardInterrupt", "Interrupted", "SystemExit"])
 def test_an_interrupted_build_is_logged_cleaned_up_and_re_raised(
         spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, exc: BaseException, text: str,
-        rc: Optional[int]) -> None:
-    def interrupted(argv: List[str]) -> Completed:
+        rc: int | None) -> None:
+    def interrupted(argv: list[str]) -> Completed:
         raise exc
 
     fake.script["pip"] = interrupted
@@ -903,7 +904,7 @@ def test_step_timeout_and_budget_reach_the_runner(tmp_path: Path, fake: FakeRunn
 
 
 def test_progress_sees_each_phase(spec: Spec, fake: FakeRunner, clock: Clock) -> None:
-    seen: List[Tuple[Any, ...]] = []
+    seen: list[tuple[Any, ...]] = []
     sdkboot.ensure(spec, clock=clock, progress=lambda phase, detail: seen.append((phase, detail)))
     phases = [phase for phase, _ in seen]
     assert phases[0] == "venv" and "pip" in phases
@@ -980,7 +981,7 @@ def machine(tmp_path: Path, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch) -
     return found
 
 
-def builders_used(fake: FakeRunner) -> List[str]:
+def builders_used(fake: FakeRunner) -> list[str]:
     return [argv[0] for argv in fake.calls if step_kind(argv) in ("venv", "target")]
 
 
@@ -1014,7 +1015,7 @@ def test_for_run_requires_python_rejection_tries_the_next(tmp_path: Path, machin
     newest = machine.add("python3.99", (3, 99, 0))
     older = machine.add("python3.98", (3, 98, 1))
 
-    def pip(argv: List[str]) -> Completed:
+    def pip(argv: list[str]) -> Completed:
         if fake.builder == newest:
             return completed(rc=1, err=REQUIRES_PYTHON_REJECTION % (b"3.99.0", b"<3.99"))
         return FakeRunner.pip(fake, argv)
@@ -1131,10 +1132,10 @@ def test_a_noop_removes_what_a_kill_between_publish_and_sweep_left(spec: Spec, l
 
 
 def test_the_stage_is_retired_while_it_builds(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
-    seen: List[Any] = []
+    seen: list[Any] = []
     real_pip = fake.pip
 
-    def pip(argv: List[str]) -> Completed:
+    def pip(argv: list[str]) -> Completed:
         seen.append(state.load(layout).retired)  # what a SIGKILL here would leave behind
         return real_pip(argv)
 
@@ -1155,7 +1156,7 @@ def measured_spec(tmp_path: Path, **changes: Any) -> Spec:
     return make_spec(tmp_path, requirements=["claude-agent-sdk"], **changes)
 
 
-def limit_address_space(monkeypatch: pytest.MonkeyPatch, mib: Optional[int]) -> None:
+def limit_address_space(monkeypatch: pytest.MonkeyPatch, mib: int | None) -> None:
     from sdkboot import memlimit
 
     monkeypatch.setattr(memlimit, "rlimit_as", lambda: memlimit.Limit("RLIMIT_AS", mib * MIB) if mib else None)
@@ -1239,8 +1240,8 @@ def test_a_build_published_meanwhile_beats_a_low_memory_skip(tmp_path: Path, clo
     limit_address_space(monkeypatch, 30)
     real = ENSURE._take_lock
 
-    def publish_first(lay: Layout) -> Optional[BuildLock]:
-        lock: Optional[BuildLock] = real(lay)
+    def publish_first(lay: Layout) -> BuildLock | None:
+        lock: BuildLock | None = real(lay)
         publish_healthy(spec, layout)
         return lock
 

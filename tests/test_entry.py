@@ -7,15 +7,14 @@ import signal
 import subprocess
 import sys
 import textwrap
-from typing import Dict, List, Optional
 
 import pytest
 
-from tests.conftest import REPO
 from sdkboot import entry
 from sdkboot.codes import ErrKind, Outcome, Phase
 from sdkboot.interrupts import Interrupted
 from sdkboot.result import hook_py
+from tests.conftest import REPO
 
 ASYNC = {"async": True, "asyncTimeout": 180000}
 
@@ -40,11 +39,11 @@ def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
     (["--help"], None),
     (["-h", "--async-timeout", "5"], None),
 ])
-def test_the_announced_timeout_is_read_by_hand(args: List[str], expected: Optional[int]) -> None:
+def test_the_announced_timeout_is_read_by_hand(args: list[str], expected: int | None) -> None:
     assert entry.async_ms(args) == expected
 
 
-def lines(captured: str) -> List[Dict[str, object]]:
+def lines(captured: str) -> list[dict[str, object]]:
     assert captured.endswith("\n")
     return [json.loads(line) for line in captured.splitlines()]
 
@@ -101,7 +100,7 @@ def test_a_signal_before_the_hook_took_over_is_answered_as_interrupted(
 
 
 def test_the_hook_answers_once(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    def answering(args: List[str]) -> int:
+    def answering(args: list[str]) -> int:
         entry.announce(180000)  # what commands/hook.py does: already done, so nothing is printed
         entry.answer('{"metrics": {"sdk_hook_py": 311}}')
         return 0
@@ -127,9 +126,9 @@ def test_a_bad_announced_timeout_goes_to_the_cli_before_any_stdout(
 
 def test_other_commands_go_straight_to_the_cli(monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    seen: List[List[str]] = []
+    seen: list[list[str]] = []
 
-    def cli(args: List[str]) -> int:
+    def cli(args: list[str]) -> int:
         seen.append(args)
         return 0
 

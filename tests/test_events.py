@@ -5,7 +5,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 
@@ -17,7 +17,7 @@ def log(tmp_path: Path) -> Path:
     return tmp_path / "events.jsonl"
 
 
-def lines(path: Path) -> List[Any]:
+def lines(path: Path) -> list[Any]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
@@ -46,8 +46,8 @@ def test_non_json_values_are_stringified(log: Path) -> None:
     assert record == {"path": "/tmp/env", "exc": "x"}
 
 
-def _circular() -> Dict[str, Any]:
-    cycle: Dict[str, Any] = {}
+def _circular() -> dict[str, Any]:
+    cycle: dict[str, Any] = {}
     cycle["self"] = cycle
     return cycle
 
@@ -57,7 +57,7 @@ def _circular() -> Dict[str, Any]:
     pytest.param({"durations": {"venv": 1.0, 2: 0.5}}, id="mixed-key-types"),
     pytest.param({("a", "b"): 1}, id="tuple-key"),
 ])
-def test_unserializable_record_returns_false(log: Path, record: Dict[str, Any]) -> None:
+def test_unserializable_record_returns_false(log: Path, record: dict[str, Any]) -> None:
     # "False, never an exception": ensure() logs after deciding, so a raise here would turn
     # a finished outcome into a crash.
     assert events.append(str(log), record) is False

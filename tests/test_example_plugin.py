@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 
@@ -32,7 +31,7 @@ STATE = Path("sdkboot") / "claude_agent_sdk"  # under CLAUDE_PLUGIN_DATA: the de
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the host runs command hooks with sh")
 
 
-def session_start_commands() -> List[Dict[str, object]]:
+def session_start_commands() -> list[dict[str, object]]:
     config = json.loads((PLUGIN / "hooks" / "hooks.json").read_text())
     return [hook for group in config["hooks"]["SessionStart"] for hook in group["hooks"]]
 
@@ -42,7 +41,7 @@ def hook_command() -> str:
     return str(hook["command"])
 
 
-def build_bundle(plugin: Path) -> "subprocess.CompletedProcess[str]":
+def build_bundle(plugin: Path) -> subprocess.CompletedProcess[str]:
     """The example's documented build step, writing into ``plugin``, from a bare environment."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     return subprocess.run([sys.executable, str(PLUGIN / "build_bundle.py"), "-o", str(plugin / bundle.NAME)],
@@ -73,7 +72,7 @@ def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def host_env(tmp_path: Path, plugin: Path, python_bin: Path, path: str = "/usr/bin:/bin",
-             requires_python: str = "") -> Dict[str, str]:
+             requires_python: str = "") -> dict[str, str]:
     """What the hook sees: the plugin's root and data dir, an offline pip, and no sdkboot at all."""
     wheels = tmp_path / "wheelhouse"
     wheels.mkdir(exist_ok=True)
@@ -92,24 +91,24 @@ def host_env(tmp_path: Path, plugin: Path, python_bin: Path, path: str = "/usr/b
     return env
 
 
-def sh(command: str, env: Dict[str, str], cwd: Path, timeout: float = 200) -> "subprocess.CompletedProcess[str]":
+def sh(command: str, env: dict[str, str], cwd: Path, timeout: float = 200) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["/bin/sh", "-c", command], cwd=str(cwd), env=env, capture_output=True, text=True,
                           timeout=timeout)
 
 
-def hook_metrics(done: "subprocess.CompletedProcess[str]") -> Dict[str, object]:
+def hook_metrics(done: subprocess.CompletedProcess[str]) -> dict[str, object]:
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 2, done.stdout
     first, second = (json.loads(line) for line in lines)
     assert first == {"async": True, "asyncTimeout": 180000}
     assert set(second) == {"metrics"}, second
-    metrics: Dict[str, object] = second["metrics"]
+    metrics: dict[str, object] = second["metrics"]
     assert all(type(value) in (int, bool) for value in metrics.values())
     return metrics
 
 
-def agent_paths(done: "subprocess.CompletedProcess[str]") -> Dict[str, Path]:
+def agent_paths(done: subprocess.CompletedProcess[str]) -> dict[str, Path]:
     """Where the agent says sdkboot and the SDK came from."""
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
     said = dict(line.split(" from ", 1) for line in done.stdout.splitlines())

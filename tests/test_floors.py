@@ -1,7 +1,7 @@
 """The floors data file: the shipped one, its lookup by requirement, and what a bad file gives."""
 from __future__ import annotations
 
-from typing import Iterator, List, Optional
+from collections.abc import Iterator
 
 import pytest
 
@@ -32,12 +32,12 @@ def test_the_shipped_file_measures_every_strategy_for_the_default_requirement(fr
 
 @pytest.mark.parametrize("requirements", [["claude-agent-sdk"], ["Claude_Agent.SDK>=0.1"],
                                           ["claude-agent-sdk[extra] ; python_version >= '3.10'"]])
-def test_requirements_match_the_workload_by_normalized_name(requirements: List[str]) -> None:
+def test_requirements_match_the_workload_by_normalized_name(requirements: list[str]) -> None:
     assert set(floors.for_requirements(requirements, DOC)) == {"lean", "venv", "odd"}
 
 
 @pytest.mark.parametrize("requirements", [["requests"], ["claude-agent-sdk", "requests"], []])
-def test_an_unmeasured_requirement_set_has_no_floors(requirements: List[str]) -> None:
+def test_an_unmeasured_requirement_set_has_no_floors(requirements: list[str]) -> None:
     assert floors.for_requirements(requirements, DOC) == {}
 
 
@@ -49,7 +49,7 @@ def test_an_unmeasured_floor_falls_back_to_the_bare_import() -> None:
 
 @pytest.mark.parametrize("data", [None, b"not json", b"[1, 2]", b'{"schema": 2, "workloads": {}}'])
 def test_a_missing_corrupt_or_foreign_file_gives_no_floors(monkeypatch: pytest.MonkeyPatch, fresh_cache: None,
-                                                           data: Optional[bytes]) -> None:
+                                                           data: bytes | None) -> None:
     monkeypatch.setattr(floors, "_package_data", lambda: data)
     assert floors.load() == {}
     assert floors.for_requirements(["claude-agent-sdk"]) == {}

@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 
@@ -38,13 +38,13 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def hook(state: Path, wheels: Path, module: str, *extra: str) -> "subprocess.CompletedProcess[str]":
+def hook(state: Path, wheels: Path, module: str, *extra: str) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "sdkboot", "hook", *MIN_PYTHON, "--state-dir", str(state), "--import-name", module,
             "--strategy", "lean", "--no-index", "--find-links", str(wheels), *extra, module.replace("_", "-")]
     return subprocess.run(argv, capture_output=True, text=True, env=child_env(), timeout=120)
 
 
-def contract(done: "subprocess.CompletedProcess[str]") -> Dict[str, Any]:
+def contract(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     """Exit 0, the async line, exactly one metrics line: returns the metrics."""
     lines = done.stdout.splitlines()
     assert done.returncode == 0, done.stderr
@@ -53,11 +53,11 @@ def contract(done: "subprocess.CompletedProcess[str]") -> Dict[str, Any]:
     return dict(json.loads(lines[1])["metrics"])
 
 
-def last_event(state: Path) -> Dict[str, Any]:
+def last_event(state: Path) -> dict[str, Any]:
     return dict(json.loads(Path(Layout(str(state)).events_file).read_text().splitlines()[-1]))
 
 
-def builds(state: Path) -> List[str]:
+def builds(state: Path) -> list[str]:
     return sorted(p.name for p in (state / "builds").iterdir()) if (state / "builds").exists() else []
 
 

@@ -58,7 +58,7 @@ def test_the_same_file_on_a_new_mount_is_the_same_interpreter(binary: Path, monk
     before = identity.interpreter(str(binary))
     real_stat = os.stat
 
-    def remounted(path: "os.PathLike[str] | str", *args: object, **kw: object) -> os.stat_result:
+    def remounted(path: os.PathLike[str] | str, *args: object, **kw: object) -> os.stat_result:
         st = real_stat(path)
         fields = list(st)
         fields[2] = st.st_dev + 1  # st_dev

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 
@@ -80,7 +80,7 @@ def test_every_strategy_reads_one_value(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_child_environ_drops_only_the_index_variables() -> None:
-    environ: Dict[str, str] = {name: "x" for name in ENV_VARS}
+    environ: dict[str, str] = {name: "x" for name in ENV_VARS}
     environ.update(PIP_CERT="/ca.pem", HOME="/home/u")
     assert child_environ(environ) == {"PIP_CERT": "/ca.pem", "HOME": "/home/u"}
 
@@ -88,7 +88,7 @@ def test_child_environ_drops_only_the_index_variables() -> None:
 def test_a_hook_line_with_no_flags_reaches_pip_through_the_environment(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The settings reach every pip child as options, and the variables do not reach it twice."""
-    seen: List[Any] = []
+    seen: list[Any] = []
     fake = FakeRunner()
 
     def recording(argv: Any, timeout: Any = None, env: Any = None, on_line: Any = None, **options: Any) -> Any:

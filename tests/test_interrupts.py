@@ -9,16 +9,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any
 
 import pytest
 
-from tests.conftest import PROBE_DIST, PROBE_MODULE
-from tests.fake_envs import MIN_PYTHON, VENV_ORDER, child_env
-from tests.interpreters import hang_in_venv, pid_alive, write_wrapper
 from sdkboot import interrupts
 from sdkboot.interrupts import Interrupted, signum_of
 from sdkboot.lock import holder
+from tests.conftest import PROBE_DIST, PROBE_MODULE
+from tests.fake_envs import MIN_PYTHON, VENV_ORDER, child_env
+from tests.interpreters import hang_in_venv, pid_alive, write_wrapper
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and sh wrapper interpreters")
 
@@ -65,7 +65,7 @@ def _wait_for(path: Path, seconds: float = 60) -> int:
     return int(path.read_text())
 
 
-def interrupted(tmp_path: Path, command: str, number: int) -> Tuple["subprocess.CompletedProcess[str]", int, Path]:
+def interrupted(tmp_path: Path, command: str, number: int) -> tuple[subprocess.CompletedProcess[str], int, Path]:
     """Run ``command`` with a build that hangs in venv, send ``number`` to sdkboot mid-build."""
     state, pidfile = tmp_path / "state", tmp_path / "venv.pid"
     hanging = write_wrapper(tmp_path / "py-hang", hang_in_venv(pidfile))
@@ -86,7 +86,7 @@ def interrupted(tmp_path: Path, command: str, number: int) -> Tuple["subprocess.
     return subprocess.CompletedProcess(argv, proc.returncode, out, err), venv, state
 
 
-def last_event(state: Path) -> Dict[str, Any]:
+def last_event(state: Path) -> dict[str, Any]:
     lines = (state / "events.jsonl").read_text().splitlines()
     return dict(json.loads(lines[-1]))
 

@@ -5,8 +5,8 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -46,14 +46,14 @@ def free(env: str) -> bool:
         return ok
 
 
-def held_elsewhere(env: str, mode: str) -> "subprocess.Popen[str]":
+def held_elsewhere(env: str, mode: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-c", _HOLDER, env, mode], env=child_env(), text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
 
 
-def end(proc: "subprocess.Popen[str]") -> None:
+def end(proc: subprocess.Popen[str]) -> None:
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.close()
     proc.wait(30)

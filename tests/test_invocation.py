@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
 from sdkboot import invocation
 from sdkboot.spec import Spec
+from tests.conftest import REPO
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ import importlib
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,8 @@ from sdkboot.codes import Outcome, Phase, Strategy
 from sdkboot.runner import Completed
 from sdkboot.strategies.lean import PARALLEL_MIN_BYTES, Planned, jobs, parse_plan
 from tests.conftest import PROBE_DIST, PROBE_MODULE
-from tests.fake_envs import MIN_PYTHON, child_env, sdkboot as run_sdkboot
+from tests.fake_envs import MIN_PYTHON, child_env
+from tests.fake_envs import sdkboot as run_sdkboot
 from tests.test_ensure import Clock, FakeRunner, make_spec
 from tests.test_memlimit import V1_DIR, V1_MEMORY, tree
 
@@ -52,7 +54,7 @@ class LeanFake(FakeRunner):
         super().__init__(**script)
         self.plan = plan
 
-    def __call__(self, argv: Sequence[str], timeout: Optional[float] = None, env: Any = None,
+    def __call__(self, argv: Sequence[str], timeout: float | None = None, env: Any = None,
                  on_line: Any = None, **options: Any) -> Completed:
         if "--dry-run" in argv:
             self.calls.append(list(argv))
@@ -73,7 +75,7 @@ def test_a_closure_with_an_sdist_skips_lean_and_the_next_strategy_builds(
 def test_no_pip_to_resolve_with_skips_lean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = LeanFake(b"")
 
-    def no_pip(argv: Sequence[str], timeout: Optional[float] = None, env: Any = None,
+    def no_pip(argv: Sequence[str], timeout: float | None = None, env: Any = None,
                on_line: Any = None, **options: Any) -> Completed:
         if "--dry-run" in argv:
             fake.calls.append(list(argv))
@@ -87,7 +89,7 @@ def test_no_pip_to_resolve_with_skips_lean(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_a_killed_resolve_stops_the_build_and_cools_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def killed(argv: Sequence[str], timeout: Optional[float] = None, env: Any = None,
+    def killed(argv: Sequence[str], timeout: float | None = None, env: Any = None,
                on_line: Any = None, **options: Any) -> Completed:
         return Completed(-9, b"", b"", 0.01)
 
@@ -122,7 +124,7 @@ def test_lean_builds_a_real_env_from_a_local_wheelhouse(tmp_path: Path, probe_wh
 @pytest.mark.parametrize("limit, expected", [
     (None, 2), (str(PARALLEL_MIN_BYTES), 2), (str(PARALLEL_MIN_BYTES - 4096), 1), (str(54 << 20), 1)])
 def test_one_installer_process_under_a_tight_cgroup_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          limit: Optional[str], expected: int) -> None:
+                                                          limit: str | None, expected: int) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: 4)
     files = {f"{V1_DIR}/memory.limit_in_bytes": limit + "\n"} if limit else {}
     assert jobs(tree(tmp_path, V1_MEMORY, "4:memory:/", files)) == expected

@@ -1,8 +1,9 @@
 """The offline resolver: the same closure pip finds, or "undecided" so that pip decides."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, List, Sequence
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.wheels import make_wheel
 packaging = [pytest.importorskip(f"pip._vendor.packaging.{name}") for name in PACKAGING]
 
 
-def names(report: Any) -> List[str]:
+def names(report: Any) -> list[str]:
     return sorted(f"{i['metadata']['name']}=={i['metadata']['version']}{'*' if i['requested'] else ''}"
                   for i in report["install"])
 

@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, List
 
 import pytest
 
@@ -32,7 +32,7 @@ def path(tmp_path: Path) -> str:
     return str(tmp_path / "build.lock")
 
 
-def child_holding(path: str, then: str = "sys.stdin.read()") -> "subprocess.Popen[str]":
+def child_holding(path: str, then: str = "sys.stdin.read()") -> subprocess.Popen[str]:
     code = textwrap.dedent(HOLD.format(repo=str(REPO), path=path, then=then))
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
@@ -42,7 +42,7 @@ def child_holding(path: str, then: str = "sys.stdin.read()") -> "subprocess.Pope
 
 
 @pytest.fixture
-def held_by_child(path: str) -> Iterator["subprocess.Popen[str]"]:
+def held_by_child(path: str) -> Iterator[subprocess.Popen[str]]:
     proc = child_holding(path)
     try:
         yield proc
@@ -51,8 +51,8 @@ def held_by_child(path: str) -> Iterator["subprocess.Popen[str]"]:
         proc.wait()
 
 
-def _record_opens(monkeypatch: pytest.MonkeyPatch) -> List[int]:
-    opened: List[int] = []
+def _record_opens(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    opened: list[int] = []
     real_open = os.open
 
     def recording_open(*args: object, **kwargs: object) -> int:
@@ -143,7 +143,7 @@ def test_holder_when_the_pid_is_unreadable(path: str) -> None:
 def test_holder_never_takes_the_lock(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Reading the holder must not make a concurrent acquire fail (a status run beside a build)."""
     Path(path).write_text("")
-    calls: List[int] = []
+    calls: list[int] = []
 
     def try_lock(fd: int) -> bool:
         calls.append(fd)
@@ -184,7 +184,7 @@ def test_holder_in_a_missing_dir_is_none(tmp_path: Path) -> None:
 
 @posix_only
 def test_lock_held_by_another_process(path: str,
-                                      held_by_child: "subprocess.Popen[str]") -> None:
+                                      held_by_child: subprocess.Popen[str]) -> None:
     assert not BuildLock(path).acquire()
     assert holder(path) == held_by_child.pid
     assert held_by_child.stdin is not None

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 import pytest
 
@@ -24,7 +23,7 @@ PROC = "23 22 0:5 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc 
 TMPFS = "24 22 0:21 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:8 - tmpfs tmpfs ro,mode=755"
 
 
-def tree(base: Path, mountinfo: Optional[str], cgroup: Optional[str], files: Dict[str, str]) -> str:
+def tree(base: Path, mountinfo: str | None, cgroup: str | None, files: dict[str, str]) -> str:
     """A fake filesystem root: ``proc/self/*`` plus cgroup files at root-relative paths."""
     base.mkdir(parents=True, exist_ok=True)
     (base / "proc" / "self").mkdir(parents=True, exist_ok=True)
@@ -87,7 +86,7 @@ V1_DIR = "sys/fs/cgroup/memory"
     # LONG_MAX itself (some kernels) and everything unlimited.
     ("9223372036854775807", V1_NO_LIMIT, V1_NO_LIMIT, []),
 ])
-def test_v1_limits_at_several_levels(tmp_path: Path, leaf: str, middle: str, top: str, expected: List[Limit]) -> None:
+def test_v1_limits_at_several_levels(tmp_path: Path, leaf: str, middle: str, top: str, expected: list[Limit]) -> None:
     root = tree(tmp_path, lines(ROOTFS, V1_CPU, V1_MEMORY), lines("5:cpu,cpuacct:/a/b", "4:memory:/a/b"), {
         f"{V1_DIR}/a/b/memory.limit_in_bytes": leaf + "\n",
         f"{V1_DIR}/a/memory.limit_in_bytes": middle + "\n",
@@ -120,7 +119,7 @@ def test_v1_missing_and_unreadable_levels_are_skipped(tmp_path: Path) -> None:
     (str(50 * MiB), str(100 * MiB), [Limit("cgroup v2 /a/b", 50 * MiB), Limit("cgroup v2 /a", 100 * MiB)]),
     ("max", "max", []),
 ])
-def test_v2_max_and_numbers(tmp_path: Path, leaf: str, middle: str, expected: List[Limit]) -> None:
+def test_v2_max_and_numbers(tmp_path: Path, leaf: str, middle: str, expected: list[Limit]) -> None:
     # The real root cgroup has no memory.max at all.
     root = tree(tmp_path, lines(ROOTFS, V2), "0::/a/b", {
         "sys/fs/cgroup/a/b/memory.max": leaf + "\n",
@@ -200,8 +199,8 @@ def test_a_sibling_cgroup_whose_name_shares_the_mount_roots_prefix_is_not_read_a
     (lines(ROOTFS, V1_MEMORY), "4:memory:/", {f"{V1_DIR}/memory.limit_in_bytes": V1_NO_LIMIT + "\n"}),
     (lines(ROOTFS, V1_MEMORY), "5:cpu:/a", {f"{V1_DIR}/a/memory.limit_in_bytes": "4096\n"}),  # not in memory
 ], ids=["no-proc", "no-cgroup-mount", "v2-max", "v1-unlimited", "no-memory-controller-line"])
-def test_no_limit_at_all(tmp_path: Path, mountinfo: Optional[str], cgroup: Optional[str],
-                         files: Dict[str, str]) -> None:
+def test_no_limit_at_all(tmp_path: Path, mountinfo: str | None, cgroup: str | None,
+                         files: dict[str, str]) -> None:
     root = tree(tmp_path, mountinfo, cgroup, files)
     assert memlimit.cgroup_limits(root) == []
     assert memlimit.effective(memlimit.cgroup_limits(root)) is None
@@ -226,7 +225,7 @@ def test_rlimit_as_soft_limit_is_reported(monkeypatch: pytest.MonkeyPatch) -> No
 
     seen = []
 
-    def fake(which: int) -> Tuple[int, int]:
+    def fake(which: int) -> tuple[int, int]:
         seen.append(which)
         return 900 * MiB, resource.RLIM_INFINITY
 

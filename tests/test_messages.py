@@ -7,20 +7,19 @@ import re
 import shlex
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from tests.wheels import make_wheel
 from sdkboot import cli, ensure, memlimit, messages
-from sdkboot.invocation import launcher
 from sdkboot.classify import Failure, classify, from_exception
 from sdkboot.codes import ErrKind, ExcType, Outcome, Phase
+from sdkboot.invocation import launcher
 from sdkboot.options import build_spec
 from sdkboot.result import Result
 from sdkboot.runner import Completed
 from sdkboot.spec import Spec
 from sdkboot.strategies.all_strategies import STRATEGIES
+from tests.wheels import make_wheel
 
 PYTHON = "/opt/py3/bin/python3"
 EVENTS = "/s/events.jsonl"
@@ -28,7 +27,7 @@ LAUNCHER = shlex.split(" ".join(shlex.quote(word) for word in launcher()))
 ENDS_WITH_A_COMMAND = re.compile(r": `[^`]+`$")
 
 # Real pip / venv output, one per kind: (phase, the failing step's output tail).
-EVIDENCE: Dict[ErrKind, Tuple[Phase, str]] = {
+EVIDENCE: dict[ErrKind, tuple[Phase, str]] = {
     ErrKind.PIP_NO_MATCH: (Phase.PIP, "ERROR: Could not find a version that satisfies the requirement anyio>=9"
                            " (from versions: 4.0)\nERROR: No matching distribution found for anyio>=9\n"),
     ErrKind.DNS_FAIL: (Phase.PIP, "Failed to establish a new connection: [Errno -2] Name or service not known\n"),
@@ -60,13 +59,13 @@ KILL_RC = -9
 
 
 def spec_at(tmp_path: Path, **changes: object) -> Spec:
-    options: Dict[str, object] = dict(requirements=("probe-dist>=1",), python=PYTHON,
+    options: dict[str, object] = dict(requirements=("probe-dist>=1",), python=PYTHON,
                                       state_dir=str(tmp_path / "state"))
     options.update(changes)
     return Spec(**options)  # type: ignore[arg-type]
 
 
-def failed(kind: ErrKind, mem_limit_mib: Optional[int] = None) -> Result:
+def failed(kind: ErrKind, mem_limit_mib: int | None = None) -> Result:
     phase, output = EVIDENCE[kind]
     rc = KILL_RC if kind is ErrKind.SIGNAL_KILLED else None
     text = f"signal_killed:{KILL_RC}" if rc else kind.label
@@ -116,7 +115,7 @@ def test_the_retry_command_parses_back_to_the_same_spec(tmp_path: Path) -> None:
     assert again == spec
 
 
-def after_launcher(line: str, command: str) -> List[str]:
+def after_launcher(line: str, command: str) -> list[str]:
     """The words after how this copy of sdkboot is started (``python -m sdkboot``, a zipapp...)."""
     words = shlex.split(line)
     assert words[:len(LAUNCHER)] == LAUNCHER and words[len(LAUNCHER)] == command, line
@@ -157,7 +156,7 @@ def test_a_missing_package_names_it(tmp_path: Path) -> None:
      "ERROR: No matching distribution found for newpy-dist\n", "newpy-dist", None, ">=3.12"),
 ])
 def test_requires_python_is_its_own_kind_and_names_both_versions(
-        tmp_path: Path, output: str, package: str, version: Optional[str], needed: str) -> None:
+        tmp_path: Path, output: str, package: str, version: str | None, needed: str) -> None:
     failure = classify(Phase.PIP, Completed(1, b"", output.encode(), 0.1))
     assert failure.kind is ErrKind.REQUIRES_PYTHON
     assert messages.requires_python(output) == (package, version, needed)
@@ -180,9 +179,9 @@ def test_a_program_that_is_not_a_python(tmp_path: Path) -> None:
 
 
 def test_an_unexpected_error_points_at_its_traceback(tmp_path: Path) -> None:
-    report: Dict[str, str] = {}
+    report: dict[str, str] = {}
     try:
-        report["purelib"]  # noqa: B018
+        report["purelib"]
     except KeyError as exc:
         failure = from_exception(exc)
     result = Result(Outcome.BUILD_FAILED, phase=Phase.PIP, failure=failure)
@@ -221,7 +220,7 @@ def test_a_signal_kill_names_the_signal_and_the_limit_in_force(tmp_path: Path,
 
 @pytest.mark.parametrize("rc, name", [(-9, "SIGKILL (rc -9)"), (-11, "SIGSEGV (rc -11)"), (137, "SIGKILL (rc 137)"),
                                       (247, "SIGKILL (rc 247)"), (None, "a signal")])
-def test_signal_names(rc: Optional[int], name: str) -> None:
+def test_signal_names(rc: int | None, name: str) -> None:
     assert messages._signal_name(rc) == name
 
 
@@ -247,7 +246,7 @@ def test_outcome_lines(tmp_path: Path) -> None:
     ("ERROR: Could not find a version that satisfies the requirement a>=2 (from versions: 1.0)\n", "a>=2"),
     ("nothing useful\n", None),
 ])
-def test_pip_subject(output: str, subject: Optional[str]) -> None:
+def test_pip_subject(output: str, subject: str | None) -> None:
     assert messages.pip_subject(output) == subject
 
 

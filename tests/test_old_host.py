@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 
@@ -49,21 +49,21 @@ class OldHost:
         self.agent = root / "agent.py"
         self.agent.write_text(AGENT)
 
-    def environ(self, path: Optional[str] = None, pyenv: bool = True) -> Dict[str, str]:
+    def environ(self, path: str | None = None, pyenv: bool = True) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if key != "PYENV_ROOT"}
         env.update(PATH=path or str(self.bare), PYTHONPATH=str(REPO))
         if pyenv:
             env["PYENV_ROOT"] = str(PYENV_ROOT)
         return env
 
-    def sdkboot(self, command: str, *args: str, env: Optional[Dict[str, str]] = None,
-                min_python: str = "3.10") -> "subprocess.CompletedProcess[str]":
+    def sdkboot(self, command: str, *args: str, env: dict[str, str] | None = None,
+                min_python: str = "3.10") -> subprocess.CompletedProcess[str]:
         argv = [str(self.python), "-m", "sdkboot", command, "--state-dir", str(self.state), "--min-python",
                 min_python, "--import-name", PACKAGE, "--no-index", "--find-links", str(self.wheels), PACKAGE, *args]
         return subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env or self.environ(),
                               stdin=subprocess.DEVNULL)
 
-    def events(self) -> List[Dict[str, Any]]:
+    def events(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in (self.state / "events.jsonl").read_text().splitlines()]
 
 
@@ -72,7 +72,7 @@ def host(tmp_path: Path) -> OldHost:
     return OldHost(tmp_path)
 
 
-def ran(done: "subprocess.CompletedProcess[str]") -> Dict[str, Any]:
+def ran(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -155,7 +155,7 @@ def test_ensure_with_another_x_y_is_not_reported_built_in_process(tmp_path: Path
 
 
 @pytest.mark.parametrize("mode", [[], ["--for-run"]])
-def test_doctor_agrees_with_ensure(host: OldHost, mode: List[str]) -> None:
+def test_doctor_agrees_with_ensure(host: OldHost, mode: list[str]) -> None:
     doctor = host.sdkboot("doctor", "--json", *mode)
     assert doctor.stderr == "", doctor.stderr
     said = json.loads(doctor.stdout)

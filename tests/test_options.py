@@ -7,14 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import List
 
 import pytest
 
-from tests.fake_envs import MIN_PYTHON
 from sdkboot import cli, options
 from sdkboot.options import UsageError, build_spec, check_state_dir
 from sdkboot.result import EXIT_USAGE
+from tests.fake_envs import MIN_PYTHON
 
 RUNNER = importlib.import_module("sdkboot.runner")
 
@@ -28,7 +27,7 @@ def no_children(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RUNNER, "run", forbidden)
 
 
-def usage_error(capsys: pytest.CaptureFixture[str], argv: List[str]) -> str:
+def usage_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     """Run the CLI; assert exit 2 and exactly one stderr line, no traceback. Return it."""
     code = cli.main(argv)
     out, err = capsys.readouterr()
@@ -50,7 +49,7 @@ LOCATED = [name for name in cli.COMMANDS if _declares(name, "--state-dir")]
 REQUIRING = [name for name in BUILDERS if not cli.COMMANDS[name].tail]
 
 
-def ensure_argv(tmp_path: Path, *extra: str) -> List[str]:
+def ensure_argv(tmp_path: Path, *extra: str) -> list[str]:
     return ["ensure", "--state-dir", str(tmp_path / "state"), *extra]
 
 
@@ -82,7 +81,7 @@ def test_state_dir_not_writable_is_the_builds_to_report(read_only_dir: Path,
 
 
 def test_build_spec_checks_writability_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    probed: List[str] = []
+    probed: list[str] = []
 
     def read_only(directory: str) -> bool:
         probed.append(directory)
@@ -133,7 +132,7 @@ def test_check_state_dir_read_only_use_skips_the_write_probe(tmp_path: Path,
 ])
 @pytest.mark.parametrize("command", BUILDERS)
 def test_a_bad_build_option_is_one_line_for_every_command_that_builds(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, extra: List[str], needle: str) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, extra: list[str], needle: str) -> None:
     line = usage_error(capsys, [command, *extra] if extra == ["--state-dir"] else
                        [command, "--state-dir", str(tmp_path / "state"), *extra])
     assert needle in line

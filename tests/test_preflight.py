@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 import pytest
 
@@ -15,11 +14,11 @@ from sdkboot.spec import Spec
 from tests.test_memlimit import V1_DIR, V1_MEMORY, V2, lines, tree, v1_stat
 
 MiB = 1024 * 1024
-FLOORS: Dict[str, Floor] = {"lean": Floor("lean", 53.0, 82.0), "venv": Floor("venv", 100.2, 82.0)}
+FLOORS: dict[str, Floor] = {"lean": Floor("lean", 53.0, 82.0), "venv": Floor("venv", 100.2, 82.0)}
 ORDER = ("lean", "venv")
 
 
-def seen(address_mib: Optional[int] = None, *rooms: Room) -> Seen:
+def seen(address_mib: int | None = None, *rooms: Room) -> Seen:
     return Seen(address_mib * MiB if address_mib is not None else None, rooms)
 
 
@@ -34,7 +33,7 @@ def seen(address_mib: Optional[int] = None, *rooms: Room) -> Seen:
     (seen(4096, Room("cgroup v2 /a", 60 * MiB, 0)), None),  # lean fits both; venv never needed
     (seen(30, Room("cgroup v2 /a", 4096 * MiB, 0)), [("lean", 82), ("venv", 82)]),
 ])
-def test_misses(found: Seen, expected: Optional[List[Tuple[str, int]]]) -> None:
+def test_misses(found: Seen, expected: list[tuple[str, int]] | None) -> None:
     assert preflight.misses(found, ORDER, FLOORS) == expected
 
 

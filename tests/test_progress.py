@@ -9,14 +9,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import List, Optional, Tuple
 
 import pytest
 
+from sdkboot.progress import TerminalProgress, pip_detail
 from tests.conftest import PROBE_DIST, PROBE_MODULE
 from tests.fake_envs import MIN_PYTHON, VENV_ORDER, child_env
 from tests.interpreters import write_wrapper
-from sdkboot.progress import TerminalProgress, pip_detail
 
 
 @pytest.mark.parametrize("line, detail", [
@@ -54,7 +53,7 @@ def test_pip_detail_ignores_other_lines(line: bytes) -> None:
 DRAWN = re.compile(r"\rsdkboot: (\S+) +(\d+\.\d)s (.*)")
 
 
-def idle() -> Tuple[TerminalProgress, io.StringIO]:
+def idle() -> tuple[TerminalProgress, io.StringIO]:
     """A progress that never draws by itself during the test: draws happen when we call them."""
     stream = io.StringIO()
     return TerminalProgress(stream, interval=3600), stream
@@ -83,7 +82,7 @@ def test_a_shorter_line_blanks_the_rest_of_the_previous_one() -> None:
     progress.close()
 
 
-def segments(text: str) -> List[str]:
+def segments(text: str) -> list[str]:
     """What each redraw put on the line (between carriage returns)."""
     return [chunk for chunk in text.split("\r") if chunk]
 
@@ -214,11 +213,11 @@ needs_pty = pytest.mark.skipif(sys.platform == "win32" or not hasattr(os, "openp
 SLOW_VENV = 'if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then sleep 1.5; echo "Error: nope" >&2; exit 1; fi\n'
 
 
-def run_with_pty_stderr(argv: List[str], timeout: float = 240, columns: int = 0) -> Tuple[int, bytes, bytes]:
+def run_with_pty_stderr(argv: list[str], timeout: float = 240, columns: int = 0) -> tuple[int, bytes, bytes]:
     """Run ``argv`` with stderr on a pseudo-terminal (``columns`` wide, when given; $COLUMNS unset);
     return (rc, stdout, what the terminal got)."""
     master, slave = os.openpty()
-    received: List[bytes] = []
+    received: list[bytes] = []
     env = child_env()
     if columns:
         import fcntl
@@ -252,7 +251,7 @@ def run_with_pty_stderr(argv: List[str], timeout: float = 240, columns: int = 0)
     return proc.returncode, out, b"".join(received)
 
 
-def ensure_argv(state: Path, wheels: Path, *extra: str, python: Optional[Path] = None) -> List[str]:
+def ensure_argv(state: Path, wheels: Path, *extra: str, python: Path | None = None) -> list[str]:
     argv = [sys.executable, "-m", "sdkboot", "ensure", *MIN_PYTHON, *VENV_ORDER, "--state-dir", str(state),
             "--import-name", PROBE_MODULE, "--no-index", "--find-links", str(wheels), *extra, PROBE_DIST]
     return argv + (["--python", str(python)] if python else [])
@@ -268,7 +267,7 @@ def test_a_slow_step_draws_progress_on_a_terminal(tmp_path: Path) -> None:
     assert re.search(rb"\r +\rsdkboot: build_failed in phase venv", terminal), terminal
 
 
-def screen(output: bytes, columns: int) -> List[str]:
+def screen(output: bytes, columns: int) -> list[str]:
     """The rows a terminal ``columns`` wide shows for ``output``: a row that fills up wraps to the next,
     ``\r`` goes back to the start of the current row, ``\n`` starts a new one."""
     rows, row, col = [[" "] * columns], 0, 0

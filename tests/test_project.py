@@ -8,7 +8,6 @@ import re
 import stat
 from pathlib import Path
 from types import ModuleType
-from typing import Dict, List
 
 import pytest
 
@@ -19,7 +18,7 @@ CI = (REPO / ".ci" / "run").read_text()
 TOX = (REPO / "tox.ini").read_text()
 
 
-def marked_commands(marker: str) -> List[str]:
+def marked_commands(marker: str) -> list[str]:
     """The sh blocks right after ``<!-- marker... -->`` in the README."""
     blocks = re.findall(rf"<!-- {re.escape(marker)}[^>]*-->\s*```sh\n(.*?)```", README, re.S)
     return [block.strip() for block in blocks]
@@ -89,7 +88,7 @@ def program(path: Path, body: str) -> Path:
 
 
 @pytest.fixture
-def machine(tmp_path: Path) -> Dict[str, str]:
+def machine(tmp_path: Path) -> dict[str, str]:
     """A PATH whose python3.9 is a pyenv shim that refuses, and a pyenv root holding a real-looking 3.9."""
     program(tmp_path / "shims" / "python3.9", "echo 'pyenv: python3.9: command not found' >&2; exit 127\n")
     return {"PATH": str(tmp_path / "shims"), "PYENV_ROOT": str(tmp_path / "pyenv"),
@@ -97,7 +96,7 @@ def machine(tmp_path: Path) -> Dict[str, str]:
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX sh programs")
-def test_the_finder_skips_a_refusing_shim_and_finds_pyenvs_3_9(tmp_path: Path, machine: Dict[str, str]) -> None:
+def test_the_finder_skips_a_refusing_shim_and_finds_pyenvs_3_9(tmp_path: Path, machine: dict[str, str]) -> None:
     older = program(tmp_path / "pyenv" / "versions" / "3.9.1" / "bin" / "python3.9", "echo 'Python 3.9.1'\n")
     newer = program(tmp_path / "pyenv" / "versions" / "3.9.18" / "bin" / "python3.9", "echo 'Python 3.9.18'\n")
     found, looked = finder().find("3.9", machine)
@@ -106,7 +105,7 @@ def test_the_finder_skips_a_refusing_shim_and_finds_pyenvs_3_9(tmp_path: Path, m
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX sh programs")
-def test_the_finder_says_where_it_looked_when_there_is_none(tmp_path: Path, machine: Dict[str, str]) -> None:
+def test_the_finder_says_where_it_looked_when_there_is_none(tmp_path: Path, machine: dict[str, str]) -> None:
     program(tmp_path / "pyenv" / "versions" / "3.9.18" / "bin" / "python3.9", "echo 'Python 3.10.1'\n")
     found, looked = finder().find("3.9", machine)
     assert found is None

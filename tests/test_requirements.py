@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typing import List, Tuple
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -117,7 +116,7 @@ def test_every_plain_name_is_valid(name: str) -> None:
 
 @given(name=name, clauses=st.lists(st.tuples(operator, version), min_size=1, max_size=3),
        gap=space)
-def test_names_with_version_clauses_are_valid(name: str, clauses: List[Tuple[str, str]], gap: str) -> None:
+def test_names_with_version_clauses_are_valid(name: str, clauses: list[tuple[str, str]], gap: str) -> None:
     text = name + gap + ("," + gap).join(op + gap + ver for op, ver in clauses)
     assert problem(text) is None
 

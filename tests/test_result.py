@@ -5,7 +5,6 @@ import errno
 import json
 import math
 import sys
-from typing import Optional
 
 import pytest
 from hypothesis import given
@@ -195,7 +194,7 @@ def test_metrics_hold_only_finite_numbers_and_bools(result: Result) -> None:
 @given(results)
 def test_metrics_follow_the_result(result: Result) -> None:
     metrics = result.metrics()
-    failure: Optional[Failure] = result.failure
+    failure: Failure | None = result.failure
     assert metrics.get("sdk_bootstrap", 0) == int(result.outcome)
     assert metrics.get("sdk_bootstrap_phase", 0) == int(result.phase)
     assert metrics.get("sdk_bootstrap_err", 0) == (int(failure.kind) if failure else 0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, List
 
 import pytest
 
@@ -30,7 +30,7 @@ def built(root: Path, n: int, used: float = NOW) -> state.InstallState:
     return record
 
 
-def names(root: Path) -> List[str]:
+def names(root: Path) -> list[str]:
     return sorted(os.listdir(root / "builds"))
 
 

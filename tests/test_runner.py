@@ -13,21 +13,21 @@ import textwrap
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
 
 import pytest
 
-from tests.conftest import REPO, require_capability
 from sdkboot import runner
 from sdkboot.runner import SPAWN_FAILED_RC, Completed, run
+from tests.conftest import REPO, require_capability
 
 posix_only = pytest.mark.skipif(sys.platform == "win32",
                                 reason="POSIX signals, process groups and the supervisor")
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc and subreapers")
 
 
-def py(code: str) -> List[str]:
+def py(code: str) -> list[str]:
     return [sys.executable, "-c", textwrap.dedent(code)]
 
 
@@ -36,7 +36,7 @@ def _zombie(pid: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        with open(f"/proc/{pid}/stat", "r") as handle:
+        with open(f"/proc/{pid}/stat") as handle:
             data = handle.read()
     except OSError:
         return True
@@ -57,7 +57,7 @@ def gone(pid: int, within: float = 5.0) -> bool:
         time.sleep(0.02)
 
 
-def reap_leftover(*pids: Optional[int]) -> None:
+def reap_leftover(*pids: int | None) -> None:
     """Kill what this test started if the code under test failed to."""
     for pid in pids:
         if pid is not None and not gone(pid, within=0):
@@ -105,7 +105,7 @@ def test_stdin_is_closed_so_a_prompt_cannot_hang() -> None:
 
 
 def test_on_line_sees_each_stdout_line_and_not_stderr() -> None:
-    seen: List[bytes] = []
+    seen: list[bytes] = []
     done = run(py("""
         import sys
         print("Collecting claude-agent-sdk", flush=True)
@@ -118,7 +118,7 @@ def test_on_line_sees_each_stdout_line_and_not_stderr() -> None:
 
 
 def test_on_line_sees_a_line_as_it_arrives_not_at_the_end() -> None:
-    arrived: List[float] = []
+    arrived: list[float] = []
     done = run(py("import time; print('first', flush=True); time.sleep(1.0)"),
                on_line=lambda line: arrived.append(time.monotonic()))
     assert done.rc == 0 and len(arrived) == 1
@@ -126,7 +126,7 @@ def test_on_line_sees_a_line_as_it_arrives_not_at_the_end() -> None:
 
 
 def test_on_tick_runs_while_a_step_is_quiet() -> None:
-    ticks: List[float] = []
+    ticks: list[float] = []
     done = run(py("import time; time.sleep(1.3)"), on_tick=lambda: ticks.append(time.monotonic()))
     assert done.rc == 0
     assert len(ticks) >= 2, ticks
@@ -139,7 +139,7 @@ def test_no_thread_is_started(monkeypatch: pytest.MonkeyPatch) -> None:
         raise RuntimeError("can't start new thread")
 
     monkeypatch.setattr(threading.Thread, "start", no_threads)
-    seen: List[bytes] = []
+    seen: list[bytes] = []
     done = run(py("import sys; print('one'); print('two', file=sys.stderr); print('three')"),
                on_line=seen.append, on_tick=lambda: None)
     assert (done.rc, done.error) == (0, None)
@@ -226,14 +226,14 @@ GRANDCHILD_SLEEPER = """
 """
 
 
-def sleeper(resession: bool = False, linger: float = 120) -> List[str]:
+def sleeper(resession: bool = False, linger: float = 120) -> list[str]:
     return py(GRANDCHILD_SLEEPER.format(resession=resession, linger=linger))
 
 
 @posix_only
 def test_timeout_kills_the_whole_process_group() -> None:
     # The grandchild holds none of our pipes, so only a group kill on timeout can reach it.
-    pids: List[int] = []
+    pids: list[int] = []
     started = time.monotonic()
     try:
         done = run(sleeper(), timeout=2.0)
@@ -257,7 +257,7 @@ def test_timeout_kills_a_silent_hang() -> None:
 
 @posix_only
 def test_a_grandchild_holding_our_pipes_dies_with_the_step() -> None:
-    grandchild: Optional[int] = None
+    grandchild: int | None = None
     try:
         done = run(py("""
             import subprocess, sys
@@ -275,7 +275,7 @@ def test_a_grandchild_holding_our_pipes_dies_with_the_step() -> None:
 @linux_only
 def test_a_grandchild_in_a_session_of_its_own_dies_with_the_step() -> None:
     """Out of the step's group, only the supervisor as a child subreaper can still reach it."""
-    pids: List[int] = []
+    pids: list[int] = []
     try:
         done = run(sleeper(resession=True, linger=0), timeout=60)
         pids = [int(pid) for pid in done.out.split()]
@@ -287,7 +287,7 @@ def test_a_grandchild_in_a_session_of_its_own_dies_with_the_step() -> None:
 
 @posix_only
 def test_interrupt_kills_the_step_and_its_group() -> None:
-    pids: List[int] = []
+    pids: list[int] = []
 
     def on_line(line: bytes) -> None:
         pids.extend(int(pid) for pid in line.split())
@@ -307,7 +307,7 @@ def test_interrupt_kills_the_step_and_its_group() -> None:
 
 @posix_only
 def test_a_supervisor_told_to_stop_kills_its_step_and_dies_as_it_did() -> None:
-    pids: List[int] = []
+    pids: list[int] = []
 
     def on_line(line: bytes) -> None:
         pids.extend(int(pid) for pid in line.split())
@@ -338,12 +338,12 @@ runner.run({argv!r}, timeout=120, on_line=lambda line: print(line.decode().strip
 
 
 @contextlib.contextmanager
-def driver(argv: List[str], new_group: bool) -> Iterator[Tuple["subprocess.Popen[str]", List[int]]]:
+def driver(argv: list[str], new_group: bool) -> Iterator[tuple[subprocess.Popen[str], list[int]]]:
     """A separate sdkboot process running ``argv``; yields it with the PIDs the step printed."""
     code = DRIVER.format(repo=str(REPO), argv=argv)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                             start_new_session=new_group)
-    pids: List[int] = []
+    pids: list[int] = []
     try:
         assert proc.stdout is not None
         pids = [int(pid) for pid in proc.stdout.readline().split()]
@@ -404,7 +404,7 @@ def test_any_spawn_error_from_popen_is_returned(monkeypatch: pytest.MonkeyPatch,
 @posix_only
 def test_a_read_error_is_returned_and_the_step_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
     real_read = runner._Capture._read
-    pids: List[int] = []
+    pids: list[int] = []
 
     def starved(self: runner._Capture, fd: int, name: str, stream: object) -> None:
         real_read(self, fd, name, stream)

@@ -19,8 +19,8 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -62,7 +62,7 @@ def package_of(path: Path) -> str:
     return name if path.name == "__init__.py" else name.rpartition(".")[0]
 
 
-def imports(path: Path) -> Iterator[Tuple[int, str]]:
+def imports(path: Path) -> Iterator[tuple[int, str]]:
     """(line, absolute module name) of every import statement, relative ones resolved."""
     for node in ast.walk(tree_of(path)):
         if isinstance(node, ast.Import):
@@ -80,7 +80,7 @@ def imports(path: Path) -> Iterator[Tuple[int, str]]:
             yield node.lineno, ".".join(anchor + ([node.module] if node.module else []))
 
 
-def dynamic_imports(path: Path) -> Iterator[Tuple[int, Optional[str]]]:
+def dynamic_imports(path: Path) -> Iterator[tuple[int, str | None]]:
     """Literal prefixes of importlib.import_module(...) / __import__(...) calls."""
     for node in ast.walk(tree_of(path)):
         if not isinstance(node, ast.Call) or not node.args:
@@ -121,7 +121,7 @@ def test_dynamic_imports_stay_inside_sdkboot() -> None:
     assert bad == [], "a module imported by a name the rules cannot vouch for"
 
 
-def _import_everything() -> List[str]:
+def _import_everything() -> list[str]:
     """In a fresh interpreter: what importing every sdkboot module adds to sys.modules. On the
     py39 tox run this is also what proves that every module imports on 3.9."""
     code = textwrap.dedent(f"""
@@ -136,7 +136,7 @@ def _import_everything() -> List[str]:
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
-    loaded: List[str] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    loaded: list[str] = json.loads(done.stdout.decode().strip().splitlines()[-1])
     assert "sdkboot.ensure" in loaded and "sdkboot.commands.run" in loaded  # the walk did import the package
     return loaded
 
@@ -181,7 +181,7 @@ def _typelike(node: ast.expr) -> bool:
     return False
 
 
-def _runtime_unions(tree: ast.Module) -> List[int]:
+def _runtime_unions(tree: ast.Module) -> list[int]:
     in_annotations = {id(sub) for node in _annotations(tree) for sub in ast.walk(node)}
     return [node.lineno for node in ast.walk(tree)
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr)
@@ -195,8 +195,8 @@ def test_no_runtime_union_types() -> None:
     assert found == [], "a runtime X | Y type union: a TypeError on 3.9"
 
 
-def _newer_keywords(tree: ast.Module) -> List[Tuple[int, str]]:
-    found: List[Tuple[int, str]] = []
+def _newer_keywords(tree: ast.Module) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue

@@ -4,14 +4,14 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 import pytest
 
 from sdkboot import seal
 
 
-def install(site: Path, dist: str, files: Dict[str, str], version: str = "1.0") -> None:
+def install(site: Path, dist: str, files: dict[str, str], version: str = "1.0") -> None:
     """What pip leaves: the files, a .dist-info dir and a RECORD listing them."""
     info = site / f"{dist}-{version}.dist-info"
     info.mkdir(parents=True)
@@ -53,7 +53,7 @@ def test_entries_are_the_dist_info_dirs_and_top_levels_of_each_record(site: Path
 
 def test_an_untouched_build_is_healthy_in_one_stat(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     stamp = sealed(site)
-    calls: List[Tuple[Any, ...]] = []
+    calls: list[tuple[Any, ...]] = []
     real = os.stat
 
     def counted(*a: Any, **k: Any) -> os.stat_result:

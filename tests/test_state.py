@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sdkboot import state
 from sdkboot.layout import Layout
 from sdkboot.spec import Spec
-from sdkboot.state import InstallState, Installs, check, fingerprint, load, new_state, publish
+from sdkboot.state import Installs, InstallState, check, fingerprint, load, new_state, publish
 from tests.fake_envs import publish_built
 
 
@@ -50,11 +50,11 @@ def published(layout: Layout, spec: Spec, name: str = "venv-1") -> InstallState:
                          fingerprint(spec))
 
 
-def write_state(layout: Layout, builds: List[Dict[str, Any]], **extra: Any) -> None:
+def write_state(layout: Layout, builds: list[dict[str, Any]], **extra: Any) -> None:
     Path(layout.state_file).write_text(json.dumps({"layout": state.LAYOUT_VERSION, "builds": builds, **extra}))
 
 
-def temp_leftovers(layout: Layout) -> List[str]:
+def temp_leftovers(layout: Layout) -> list[str]:
     return [name for name in os.listdir(layout.root) if name.startswith(".tmp-")]
 
 
@@ -91,7 +91,7 @@ def test_a_state_of_another_layout_holds_no_build(python: Path, layout: Layout, 
     assert installs.reason is not None and installs.reason.startswith("install-state is from another sdkboot layout")
 
 
-def _valid_json(spec: Spec, path: str) -> Dict[str, Any]:
+def _valid_json(spec: Spec, path: str) -> dict[str, Any]:
     return new_state("venv", path, path, "3.11.7", [path], fingerprint(spec)).to_json()
 
 
@@ -305,8 +305,8 @@ fp_st = st.dictionaries(st.text(max_size=10), st.one_of(st.integers(), st.text(m
        version=st.text(max_size=10), paths=paths_st, fp=fp_st,
        built_at=st.floats(min_value=0, max_value=4e9),
        stamp=st.lists(st.integers(min_value=0, max_value=2**63), max_size=3))
-def test_json_round_trip(strategy: str, env: str, version: str, paths: List[str],
-                         fp: Dict[str, Any], built_at: float, stamp: List[int]) -> None:
+def test_json_round_trip(strategy: str, env: str, version: str, paths: list[str],
+                         fp: dict[str, Any], built_at: float, stamp: list[int]) -> None:
     original = InstallState(strategy, env, env, version, tuple(paths), fp, built_at, tuple(stamp))
     again = InstallState.from_json(json.loads(json.dumps(original.to_json())))
     assert again == original

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Set, Tuple
 
 import pytest
 
@@ -41,7 +40,7 @@ BETA = {
 }
 
 
-def wheelset(directory: Path) -> List[Path]:
+def wheelset(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     return [make_wheel(directory, "lean-alpha", ALPHA),
             make_wheel(directory, "lean-beta", BETA, version="2.0", requires=["lean-alpha"])]
@@ -64,13 +63,13 @@ def test_a_member_that_would_escape_its_dir_is_refused(tmp_path: Path, member: s
 
 def test_an_unknown_data_dir_key_is_refused(tmp_path: Path) -> None:
     wheel = make_wheel(tmp_path, "odd-dist", {"odd_dist-1.0.data/elsewhere/x": "x"})
-    with pytest.raises(WheelError, match="unknown .data"):
+    with pytest.raises(WheelError, match=r"unknown \.data"):
         install_wheel(str(wheel), scheme(tmp_path / "env"), compile_py=False)
 
 
 def test_two_dist_info_dirs_are_refused(tmp_path: Path) -> None:
     wheel = make_wheel(tmp_path, "two-dist", {"other-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\n"})
-    with pytest.raises(WheelError, match="one .dist-info"):
+    with pytest.raises(WheelError, match=r"one \.dist-info"):
         install_wheel(str(wheel), scheme(tmp_path / "env"), compile_py=False)
 
 
@@ -81,7 +80,7 @@ def test_a_long_or_spaced_interpreter_path_gets_the_sh_trampoline() -> None:
         assert text.startswith("#!/bin/sh\n") and f'"{python}"' in text
 
 
-def _many(directory: Path, count: int) -> List[Path]:
+def _many(directory: Path, count: int) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     return [make_wheel(directory, f"many-{i}", {f"many_{i}/__init__.py": f"N = {i}\n" * (i + 1)}) for i in range(count)]
 
@@ -169,7 +168,7 @@ def test_a_member_whose_bytes_break_the_zip_crc_fails(tmp_path: Path) -> None:
 
 # -- e2e: against pip --------------------------------------------------------------------------------
 
-def run(argv: List[str], **kw: object) -> "subprocess.CompletedProcess[str]":
+def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, **kw)  # type: ignore[call-overload]
     assert done.returncode == 0, (argv, done.stdout, done.stderr)
     return done  # type: ignore[no-any-return]
@@ -187,7 +186,7 @@ def pip_env(root: Path, wheels: Path) -> Path:
     return python
 
 
-def lean_env(root: Path, wheels: List[Path]) -> Path:
+def lean_env(root: Path, wheels: list[Path]) -> Path:
     python = fresh_venv(root / "lean-env")
     code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from sdkboot.wheelinstall import main;"
             " sys.exit(main(sys.argv[1:]))")
@@ -197,11 +196,11 @@ def lean_env(root: Path, wheels: List[Path]) -> Path:
     return python
 
 
-def tree(env: Path) -> Set[str]:
+def tree(env: Path) -> set[str]:
     return {str(p.relative_to(env)) for p in env.rglob("*") if p.is_file() or p.is_symlink()}
 
 
-def records(env: Path) -> Dict[str, Dict[str, Tuple[str, str]]]:
+def records(env: Path) -> dict[str, dict[str, tuple[str, str]]]:
     found = {}
     for record in env.glob("lib/python*/site-packages/*.dist-info/RECORD"):
         rows = csv.reader(record.read_text().splitlines())

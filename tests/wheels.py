@@ -4,8 +4,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, Sequence
 
 
 def _record_line(name: str, data: bytes) -> str:
@@ -24,7 +24,7 @@ def _metadata(dist: str, version: str, requires: Sequence[str], requires_python:
 def make_wheel(
     directory: Path,
     dist: str,
-    files: Dict[str, str],
+    files: dict[str, str],
     version: str = "1.0",
     requires: Sequence[str] = (),
     requires_python: str = "",
@@ -39,7 +39,7 @@ def make_wheel(
         "Wheel-Version: 1.0\nGenerator: sdkboot-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
     record = [_record_line(name, text.encode()) for name, text in members.items()]
-    members[f"{info}/RECORD"] = "\n".join(record + [f"{info}/RECORD,,"]) + "\n"
+    members[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
     path = directory / f"{stem}-py3-none-any.whl"
     with zipfile.ZipFile(path, "w", compression) as archive:
         for name, text in members.items():

@@ -13,7 +13,7 @@ import contextlib
 import os
 import sys
 import time
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 from .. import inuse, ownership, safefs
 from ..layout import Layout
@@ -51,7 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_json(parser)
 
 
-def targets(layout: Layout) -> List[str]:
+def targets(layout: Layout) -> list[str]:
     """What clean removes, install-state first so no consumer picks up a half-removed env."""
     builds = [os.path.join(layout.builds, n) for n in sorted(_listdir(layout.builds))]
     candidates = [layout.state_file, layout.cooldown_file, *builds, layout.builds,
@@ -59,14 +59,14 @@ def targets(layout: Layout) -> List[str]:
     return [path for path in candidates if os.path.lexists(path)]
 
 
-def _listdir(path: str) -> List[str]:
+def _listdir(path: str) -> list[str]:
     try:
         return [] if os.path.islink(path) else os.listdir(path)
     except OSError:
         return []
 
 
-def escaping(paths: List[str], root: str) -> Optional[str]:
+def escaping(paths: list[str], root: str) -> str | None:
     """The first path that is a symlink resolving outside ``root``."""
     real_root = os.path.realpath(root)
     for path in paths:
@@ -75,7 +75,7 @@ def escaping(paths: List[str], root: str) -> Optional[str]:
     return None
 
 
-def _confirmed(args: argparse.Namespace, paths: List[str]) -> bool:
+def _confirmed(args: argparse.Namespace, paths: list[str]) -> bool:
     if args.yes or args.dry_run:
         return True
     if not stdin_usable() or not sys.stdin.isatty():
@@ -89,7 +89,7 @@ def _confirmed(args: argparse.Namespace, paths: List[str]) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _report(args: argparse.Namespace, paths: List[str], removed: bool, in_use: Sequence[str] = ()) -> None:
+def _report(args: argparse.Namespace, paths: list[str], removed: bool, in_use: Sequence[str] = ()) -> None:
     if args.json:
         emit_json({"paths": paths, "removed": removed, "dry_run": args.dry_run, "in_use": list(in_use)})
         return
@@ -99,12 +99,12 @@ def _report(args: argparse.Namespace, paths: List[str], removed: bool, in_use: S
     print("\n".join(lines) or "nothing to clean")
 
 
-def _remove_locked(layout: Layout, paths: List[str]) -> Optional[List[str]]:
+def _remove_locked(layout: Layout, paths: list[str]) -> list[str] | None:
     """Remove under the build lock; the builds kept because they are in use, None when a build runs."""
     lock = BuildLock(layout.lock_file)
     if not lock.acquire():
         return None
-    in_use: List[str] = []
+    in_use: list[str] = []
     with lock, contextlib.ExitStack() as claims:
         safefs.claim(layout.root)  # a state dir from before the marker: ours, as refusal() found
         for path in paths:
@@ -149,7 +149,7 @@ def _unused(args: argparse.Namespace, layout: Layout) -> int:
     return 0
 
 
-def refusal(root: str) -> Optional[str]:
+def refusal(root: str) -> str | None:
     """Why clean must not touch ``root``: the ownership rule, or a dir that is not sdkboot's."""
     return ownership.dir_problem(root) or safefs.foreign(root)
 
@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     if outside:
         raise UsageError(f"sdkboot clean: refusing: {outside} is a symlink pointing outside the state dir")
     removed = bool(paths) and _confirmed(args, paths) and not args.dry_run
-    in_use: Optional[List[str]] = []
+    in_use: list[str] | None = []
     if removed:
         in_use = _remove_locked(layout, paths)
         if in_use is None:

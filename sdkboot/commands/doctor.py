@@ -8,7 +8,8 @@ import re
 import shutil
 import sys
 import tempfile
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from collections.abc import Iterator
+from typing import Any
 
 from .. import consumer, floors, memlimit
 from ..codes import Outcome
@@ -37,7 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_json(parser)
 
 
-def expected(spec: Spec, session: Session, cache: str) -> Tuple[Optional[Result], Optional[str]]:
+def expected(spec: Spec, session: Session, cache: str) -> tuple[Result | None, str | None]:
     """What ``ensure`` would do, decided the way it decides: ``(result, None)`` when it would stop
     (a no-op, or HOOK_PY_INCOMPATIBLE) or ``(None, python)`` with the interpreter it would build with."""
     if not spec.for_run and sys.version_info[:2] < tuple(spec.min_python):
@@ -49,7 +50,7 @@ def expected(spec: Spec, session: Session, cache: str) -> Tuple[Optional[Result]
     return (plan, None) if isinstance(plan, Result) else (None, plan[0].python)
 
 
-def interpreter(python: str, cache: str) -> Dict[str, Any]:
+def interpreter(python: str, cache: str) -> dict[str, Any]:
     """Facts from the build interpreter itself (it may not be this one), by discovery's probe."""
     from ..discovery import probe
 
@@ -76,13 +77,13 @@ def _existing(path: str) -> str:
     return path
 
 
-def disk(spec: Spec) -> Dict[str, Any]:
+def disk(spec: Spec) -> dict[str, Any]:
     where = _existing(spec.root)
     return {"state_dir": spec.root, "checked": where, "free_bytes": shutil.disk_usage(where).free,
             "writable": can_write(where)}
 
 
-def proxies() -> Dict[str, str]:
+def proxies() -> dict[str, str]:
     found = {}
     for name in PROXY_VARS:
         value = os.environ.get(name) or os.environ.get(name.lower())
@@ -91,7 +92,7 @@ def proxies() -> Dict[str, str]:
     return found
 
 
-def _limit_problems(floor: Optional[floors.Floor], limits: List[memlimit.Limit]) -> List[str]:
+def _limit_problems(floor: floors.Floor | None, limits: list[memlimit.Limit]) -> list[str]:
     if floor is None:
         return []  # never measured for this requirement set: no evidence either way
     problems = []
@@ -102,8 +103,8 @@ def _limit_problems(floor: Optional[floors.Floor], limits: List[memlimit.Limit])
     return problems
 
 
-def verdict(strategy: str, interp: Dict[str, Any], limits: List[memlimit.Limit], space: Dict[str, Any],
-            floor: Optional[floors.Floor] = None) -> List[str]:
+def verdict(strategy: str, interp: dict[str, Any], limits: list[memlimit.Limit], space: dict[str, Any],
+            floor: floors.Floor | None = None) -> list[str]:
     """Why ``strategy`` is likely to fail here; empty when it is likely to work."""
     from ..strategies.all_strategies import STRATEGIES
 
@@ -117,13 +118,13 @@ def verdict(strategy: str, interp: Dict[str, Any], limits: List[memlimit.Limit],
     return problems
 
 
-def _ensure_would(settled: Optional[Result], python: Optional[str]) -> Dict[str, Any]:
+def _ensure_would(settled: Result | None, python: str | None) -> dict[str, Any]:
     if settled is None:
         return {"outcome": None, "build_with": python, "message": f"build with {python}"}
     return {"outcome": settled.outcome.name, "build_with": None, "message": settled.message}
 
 
-def collect(spec: Spec) -> Dict[str, Any]:
+def collect(spec: Spec) -> dict[str, Any]:
     from ..discovery import discover
 
     with _probe_cache(spec) as cache:
@@ -143,17 +144,17 @@ def collect(spec: Spec) -> Dict[str, Any]:
     }
 
 
-def _labels() -> List[str]:
+def _labels() -> list[str]:
     from ..strategies.all_strategies import STRATEGIES
 
     return list(STRATEGIES)
 
 
-def _verdict_line(problems: List[str]) -> str:
+def _verdict_line(problems: list[str]) -> str:
     return "likely to work" if not problems else "unlikely: " + "; ".join(problems)
 
 
-def _lines(info: Dict[str, Any]) -> str:
+def _lines(info: dict[str, Any]) -> str:
     interp, space = info["interpreter"], info["disk"]
     limits = ", ".join(f"{x['source']} = {human_bytes(x['bytes'])}" for x in info["memory_limits"]) or "none"
     name = f"{interp.get('implementation', '?')} {interp.get('version', '?')}"

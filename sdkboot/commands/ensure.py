@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Optional
 
 from .. import interrupts, streams
 from ..ensure import ensure
@@ -29,7 +28,7 @@ def describe(result: Result) -> str:
     return f"sdkboot: {name} in phase {result.phase.label} ({result.err_kind}): {result.message}"
 
 
-def _progress(args: argparse.Namespace) -> Optional[TerminalProgress]:
+def _progress(args: argparse.Namespace) -> TerminalProgress | None:
     return None if args.json or not sys.stderr.isatty() else TerminalProgress(sys.stderr)
 
 

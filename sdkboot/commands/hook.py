@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Dict
+from typing import Any
 
 from .. import interrupts
 from ..ensure import ensure
@@ -69,7 +69,7 @@ def _ensure(spec: Spec, budget: float) -> Result:
 def reply(layout: Layout, result: Result) -> None:
     """The second and last stdout line: the metrics, plus a one-time notice."""
     _debug(describe(result))
-    line: Dict[str, Any] = {"metrics": result.metrics()}
+    line: dict[str, Any] = {"metrics": result.metrics()}
     notice = take(layout, result)
     if notice:
         line["systemMessage"] = notice

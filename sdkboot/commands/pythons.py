@@ -6,7 +6,7 @@ sdkboot's ``py -0p`` or ``uv python list``: the same discovery and choice that `
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any
 
 from ..consumer import cache_file
 from ..options import add_json, add_location, location_spec, min_python_option
@@ -25,7 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_json(parser)
 
 
-def _row(verdict: Verdict) -> Dict[str, Any]:
+def _row(verdict: Verdict) -> dict[str, Any]:
     found = verdict.interpreter
     info = found.info
     return {
@@ -37,7 +37,7 @@ def _row(verdict: Verdict) -> Dict[str, Any]:
     }
 
 
-def summary(found: Discovery, min_python: Any) -> Dict[str, Any]:
+def summary(found: Discovery, min_python: Any) -> dict[str, Any]:
     """The JSON shape, shared with ``doctor``."""
     from ..discovery import verdicts
 
@@ -48,11 +48,11 @@ def summary(found: Discovery, min_python: Any) -> Dict[str, Any]:
             "spawned": found.spawned, "seconds": round(found.seconds, 3), "candidates": rows}
 
 
-def _problem(rows: List[Dict[str, Any]], min_python: Any) -> str:
+def _problem(rows: list[dict[str, Any]], min_python: Any) -> str:
     from ..messages import nothing_can_build
 
     recent = [r for r in rows if r["version"] and tuple(map(int, r["version"].split(".")[:2])) >= tuple(min_python)]
-    best: Optional[Dict[str, Any]] = recent[0] if recent else None
+    best: dict[str, Any] | None = recent[0] if recent else None
     need = "%d.%d" % tuple(min_python)
     if best is None:
         return nothing_can_build(need, None, None)
@@ -60,7 +60,7 @@ def _problem(rows: List[Dict[str, Any]], min_python: Any) -> str:
     return nothing_can_build(need, f"Python {best['version']} at {best['path']}", xy)
 
 
-def render(data: Dict[str, Any]) -> str:
+def render(data: dict[str, Any]) -> str:
     rows = [("*" if r["chosen"] else "", r["path"], r["version"] or "-", r["can_build"] or "-", r["found_by"],
              r["reason"]) for r in data["candidates"]]
     cached = sum(1 for r in data["candidates"] if r["cached"])

@@ -5,8 +5,9 @@ import argparse
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List
+from typing import Any
 
 from .. import events
 from ..layout import Layout
@@ -26,12 +27,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 class Summary:
     events: int = 0
     corrupt: int = 0
-    outcomes: "Counter[str]" = field(default_factory=Counter)
-    err_kinds: "Counter[str]" = field(default_factory=Counter)
-    signal_rcs: "Counter[str]" = field(default_factory=Counter)
-    durations: Dict[str, List[int]] = field(default_factory=lambda: defaultdict(list))
+    outcomes: Counter[str] = field(default_factory=Counter)
+    err_kinds: Counter[str] = field(default_factory=Counter)
+    signal_rcs: Counter[str] = field(default_factory=Counter)
+    durations: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
-    def add(self, record: Dict[str, Any]) -> None:
+    def add(self, record: dict[str, Any]) -> None:
         self.events += 1
         outcome = str(record.get("outcome"))
         self.outcomes[outcome] += 1
@@ -62,7 +63,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"not JSON: {name}")
 
 
-def percentile(values: List[int], q: float) -> int:
+def percentile(values: list[int], q: float) -> int:
     """Nearest-rank percentile (no interpolation: every value reported was really seen)."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
@@ -84,7 +85,7 @@ def summarize(lines: Iterable[str]) -> Summary:
     return summary
 
 
-def to_json(summary: Summary) -> Dict[str, Any]:
+def to_json(summary: Summary) -> dict[str, Any]:
     timing = {o: {"count": len(v), "p50_ms": percentile(v, 50), "p95_ms": percentile(v, 95)}
               for o, v in sorted(summary.durations.items())}
     return {"events": summary.events, "corrupt_lines": summary.corrupt, "outcomes": dict(summary.outcomes),
@@ -92,7 +93,7 @@ def to_json(summary: Summary) -> Dict[str, Any]:
             "durations": timing}
 
 
-def render(data: Dict[str, Any]) -> str:
+def render(data: dict[str, Any]) -> str:
     rows = [(o, n, data["durations"].get(o, {}).get("p50_ms", "-"), data["durations"].get(o, {}).get("p95_ms", "-"))
             for o, n in sorted(data["outcomes"].items(), key=lambda kv: -kv[1])]
     parts = [f"{data['events']} events, {data['corrupt_lines']} corrupt lines skipped",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, Optional
 
 from ..ensure import ensure
 from ..launch import Consumer, argv_for, execute
@@ -37,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def consumer(tail: Optional[List[str]]) -> Consumer:
+def consumer(tail: list[str] | None) -> Consumer:
     """What to run, from everything after ``--`` (or from ``-m`` on); UsageError when it is missing."""
     if not tail:
         raise UsageError(f"sdkboot run: missing what to run: -- SCRIPT or -m MODULE (usage: {USAGE})")

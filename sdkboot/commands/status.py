@@ -6,7 +6,7 @@ import dataclasses
 import math
 import os
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from .. import consumer, cooldown, inuse, lock, ownership, state
 from ..layout import Layout
@@ -40,7 +40,7 @@ def _inside(path: str, directory: str) -> bool:
     return os.path.realpath(path).startswith(os.path.realpath(directory) + os.sep)
 
 
-def _age(built_at: float, now: float) -> Optional[float]:
+def _age(built_at: float, now: float) -> float | None:
     try:
         age = round(now - built_at, 1)
     except (OverflowError, TypeError, ValueError):
@@ -48,7 +48,7 @@ def _age(built_at: float, now: float) -> Optional[float]:
     return age if math.isfinite(age) else None
 
 
-def _built(record: Optional[state.InstallState], layout: Layout, now: float) -> Dict[str, Any]:
+def _built(record: state.InstallState | None, layout: Layout, now: float) -> dict[str, Any]:
     if record is None:
         return {"built": False}
     # Only sdkboot's own build dirs are measured: a state naming /usr must not walk the disk.
@@ -61,13 +61,13 @@ def _built(record: Optional[state.InstallState], layout: Layout, now: float) -> 
 
 
 def _cooldown(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float,
-              boot: Optional[cooldown.BootTime]) -> Dict[str, Any]:
+              boot: cooldown.BootTime | None) -> dict[str, Any]:
     record = cooldown.read(layout) or {}
     left = cooldown.remaining(layout, now, spec.cooldown_seconds, fp, boot)
     return {"active": left > 0, "remaining_seconds": round(left), "rc": record.get("rc"), "phase": record.get("phase")}
 
 
-def _summary(record: state.InstallState, mine: bool) -> Dict[str, Any]:
+def _summary(record: state.InstallState, mine: bool) -> dict[str, Any]:
     host = record.fingerprint.get("host")
     return {"env": record.env, "strategy": record.strategy, "python": record.python_version,
             "host": host.get("path") if isinstance(host, dict) else None,
@@ -75,7 +75,7 @@ def _summary(record: state.InstallState, mine: bool) -> Dict[str, Any]:
             "last_used": inuse.last_used(record.env), "this": mine}
 
 
-def probe_argv(record: state.InstallState, spec: Spec) -> List[str]:
+def probe_argv(record: state.InstallState, spec: Spec) -> list[str]:
     """The sealed verification import, the way the build ran it (``-I``; ``-S`` for a flat dir)."""
     from ..strategies.all_strategies import STRATEGIES
     from ..strategies.base import REPORT, venv_python
@@ -88,7 +88,7 @@ def probe_argv(record: state.InstallState, spec: Spec) -> List[str]:
     return [builder, "-I", "-S", "-c", PRELUDE.format(stage=record.site) + code]
 
 
-def deep_probe(record: Optional[state.InstallState], spec: Spec) -> Dict[str, Any]:
+def deep_probe(record: state.InstallState | None, spec: Spec) -> dict[str, Any]:
     """Import the package in a child, sealed from the host's paths: what the no-op check cannot see."""
     if record is None:
         return {"ok": False, "detail": "nothing built to probe"}
@@ -102,7 +102,7 @@ def deep_probe(record: Optional[state.InstallState], spec: Spec) -> Dict[str, An
     return {"ok": False, "detail": (lines[-1] if lines else f"exit {done.rc}")[-300:]}
 
 
-def collect(spec: Spec, now: float, boot: Optional[cooldown.BootTime] = None, deep: bool = False) -> Dict[str, Any]:
+def collect(spec: Spec, now: float, boot: cooldown.BootTime | None = None, deep: bool = False) -> dict[str, Any]:
     """What status shows at wall time ``now`` (and boot time ``boot``, which measures a cooldown)."""
     layout = Layout(spec.root)
     installs = state.load(layout)
@@ -124,7 +124,7 @@ def collect(spec: Spec, now: float, boot: Optional[cooldown.BootTime] = None, de
     return info
 
 
-def _lines(info: Dict[str, Any]) -> str:
+def _lines(info: dict[str, Any]) -> str:
     items = [("state dir", info["state_dir"])]
     if info["built"]:
         size, age = info["size_bytes"], info["age_seconds"]

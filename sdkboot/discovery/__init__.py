@@ -10,7 +10,6 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, replace
-from typing import Optional, Tuple
 
 from ._cache import ProbeCache
 from ._choice import MinPython, Verdict, alt_py, best_other, ranked, unusable, verdicts
@@ -29,11 +28,11 @@ LAUNCHER_TIMEOUT = 10.0
 class Discovery:
     """Every candidate found, in discovery order, and what finding them cost."""
 
-    interpreters: Tuple[Interpreter, ...]
+    interpreters: tuple[Interpreter, ...]
     spawned: int
     seconds: float
 
-    def choice(self, min_python: MinPython) -> Optional[Interpreter]:
+    def choice(self, min_python: MinPython) -> Interpreter | None:
         order = ranked(self.interpreters, min_python)
         return order[0] if order else None
 
@@ -55,13 +54,13 @@ def _with_launcher(places: Places, ask: Interrogator) -> Places:
     return replace(places, launcher=parse_launcher(done.out.decode("utf-8", errors="replace")))
 
 
-def _interrogator(cache_file: Optional[str], spawn: Optional[Spawn], places: Places) -> Interrogator:
+def _interrogator(cache_file: str | None, spawn: Spawn | None, places: Places) -> Interrogator:
     source = probe_source()
     return Interrogator(places, ProbeCache(cache_file, probe_hash(source)), spawn or _default_spawn(), source)
 
 
-def discover(places: Optional[Places] = None, cache_file: Optional[str] = None,
-             spawn: Optional[Spawn] = None) -> Discovery:
+def discover(places: Places | None = None, cache_file: str | None = None,
+             spawn: Spawn | None = None) -> Discovery:
     """Find and probe every candidate. ``cache_file`` is written back only if its dir exists."""
     started = time.monotonic()
     places = places or Places.from_env()
@@ -72,8 +71,8 @@ def discover(places: Optional[Places] = None, cache_file: Optional[str] = None,
     return Discovery(found, ask.spawned, time.monotonic() - started)
 
 
-def probe(path: str, cache_file: Optional[str] = None, spawn: Optional[Spawn] = None,
-          places: Optional[Places] = None) -> Tuple[Interpreter, int]:
+def probe(path: str, cache_file: str | None = None, spawn: Spawn | None = None,
+          places: Places | None = None) -> tuple[Interpreter, int]:
     """One given interpreter (``--python``), through the same probe and cache; and the spawn count."""
     places = places or Places.from_env()
     ask = _interrogator(cache_file, spawn, places)

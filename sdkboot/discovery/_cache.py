@@ -6,13 +6,13 @@ source hash is unchanged: editing the probe invalidates every answer by itself.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional
+from typing import Any
 
 from ..safefs import read_json, write_json_atomic
 from ._locate import Candidate
 
 
-def file_id(path: str) -> Optional[str]:
+def file_id(path: str) -> str | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -23,16 +23,16 @@ def file_id(path: str) -> Optional[str]:
 class ProbeCache:
     """Answers by resolved path; written back (atomically) only when something changed."""
 
-    def __init__(self, path: Optional[str], probe_hash: str) -> None:
+    def __init__(self, path: str | None, probe_hash: str) -> None:
         self.path = path
         self.probe_hash = probe_hash
-        self.entries: Dict[str, Dict[str, Any]] = {}
+        self.entries: dict[str, dict[str, Any]] = {}
         self.changed = False
         data = read_json(path)[0] if path else None
         if data is not None and data.get("probe") == probe_hash and isinstance(data.get("interpreters"), dict):
             self.entries = {k: v for k, v in data["interpreters"].items() if isinstance(v, dict)}
 
-    def get(self, candidate: Candidate) -> Optional[Dict[str, Any]]:
+    def get(self, candidate: Candidate) -> dict[str, Any] | None:
         """The cached entry for ``candidate``, or None when absent or stale."""
         entry = self.entries.get(candidate.real)
         if entry is None or entry.get("path") != candidate.path:
@@ -41,7 +41,7 @@ class ProbeCache:
             return None
         return entry
 
-    def put(self, candidate: Candidate, answer: Dict[str, Any], **extra: Any) -> None:
+    def put(self, candidate: Candidate, answer: dict[str, Any], **extra: Any) -> None:
         ident = file_id(candidate.real)
         if ident is None:
             return

@@ -7,13 +7,13 @@ one before a pip-only one of the same version, then discovery order.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
 
 from ..codes import Strategy
 from ._interrogate import Info, Interpreter
 
-MinPython = Tuple[int, int]
+MinPython = tuple[int, int]
 
 
 def dotted(version: Sequence[int]) -> str:
@@ -25,7 +25,7 @@ def cannot_build(info: Info) -> str:
     return f"cannot build: {venv} for a venv and no pip for the --target fallback"
 
 
-def unusable(interpreter: Interpreter, min_python: MinPython) -> Optional[str]:
+def unusable(interpreter: Interpreter, min_python: MinPython) -> str | None:
     """Why ``interpreter`` cannot build the env, or None when it qualifies."""
     info = interpreter.info
     if info is None:
@@ -37,20 +37,20 @@ def unusable(interpreter: Interpreter, min_python: MinPython) -> Optional[str]:
     return None
 
 
-def _newest_first(interpreter: Interpreter) -> Tuple[int, ...]:
+def _newest_first(interpreter: Interpreter) -> tuple[int, ...]:
     info = interpreter.info
     assert info is not None
     return (-info.version[0], -info.version[1], -info.version[2], 0 if info.strategy is Strategy.VENV else 1)
 
 
-def ranked(interpreters: Sequence[Interpreter], min_python: MinPython) -> List[Interpreter]:
+def ranked(interpreters: Sequence[Interpreter], min_python: MinPython) -> list[Interpreter]:
     """Every qualifying interpreter in the order a build tries them (the choice first)."""
     usable = [i for i in interpreters if unusable(i, min_python) is None]
     hosts = [i for i in usable if i.is_host]
     return hosts + sorted((i for i in usable if not i.is_host), key=_newest_first)
 
 
-def best_other(interpreters: Sequence[Interpreter], min_python: MinPython) -> Optional[Interpreter]:
+def best_other(interpreters: Sequence[Interpreter], min_python: MinPython) -> Interpreter | None:
     """The best interpreter >= ``min_python`` other than the host, even one that cannot build."""
     order = [i for i in ranked(interpreters, min_python) if not i.is_host]
     if order:
@@ -92,7 +92,7 @@ def _why_chosen(interpreter: Interpreter, min_python: MinPython) -> str:
     return f"chosen: the newest Python >= {dotted(min_python)} that can build (with {info.strategy.label})"
 
 
-def verdicts(interpreters: Sequence[Interpreter], min_python: MinPython) -> List[Verdict]:
+def verdicts(interpreters: Sequence[Interpreter], min_python: MinPython) -> list[Verdict]:
     order = ranked(interpreters, min_python)
     chosen = order[0] if order else None
     found = []

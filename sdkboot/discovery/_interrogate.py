@@ -9,8 +9,9 @@ import hashlib
 import json
 import os
 import pkgutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable
 
 from ..codes import Strategy
 from ..runner import Completed
@@ -37,7 +38,7 @@ def probe_hash(source: bytes) -> str:
     return hashlib.sha256(source).hexdigest()[:16]
 
 
-def probe_argv(python: str, source: bytes) -> List[str]:
+def probe_argv(python: str, source: bytes) -> list[str]:
     if os.path.isfile(_PROBE_FILE):
         return [python, "-I", _PROBE_FILE]
     return [python, "-I", "-c", source.decode("utf-8")]
@@ -47,16 +48,16 @@ def probe_argv(python: str, source: bytes) -> List[str]:
 class Info:
     """What the probe reported."""
 
-    version: Tuple[int, int, int]
+    version: tuple[int, int, int]
     implementation: str
     executable: str
     venv: bool
     ensurepip: bool
     pip: bool
-    tags: Tuple[Tuple[str, str], ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def parse(cls, data: Mapping[str, Any]) -> "Info":
+    def parse(cls, data: Mapping[str, Any]) -> Info:
         """Raise ValueError unless ``data`` is a probe answer of this shape."""
         version = data.get("version")
         flags = [data.get(name) for name in ("venv", "ensurepip", "pip")]
@@ -84,7 +85,7 @@ class Info:
             return Strategy.VENV
         return Strategy.TARGET if self.pip else Strategy.NONE
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"version": self.label, "implementation": self.implementation, "executable": self.executable,
                 "venv": self.venv, "ensurepip": self.ensurepip, "pip": self.pip, "tags": dict(self.tags)}
 
@@ -94,8 +95,8 @@ class Interpreter:
     """A candidate and what we know of it: ``info``, or ``error`` saying why not."""
 
     candidate: Candidate
-    info: Optional[Info] = None
-    error: Optional[str] = None
+    info: Info | None = None
+    error: str | None = None
     cached: bool = False
 
     @property
@@ -124,7 +125,7 @@ def _failure_text(done: Completed) -> str:
     return f"the probe failed (exit {done.rc}): {last[:120]}{hint}"
 
 
-def _from_entry(candidate: Candidate, entry: Dict[str, Any]) -> Optional[Interpreter]:
+def _from_entry(candidate: Candidate, entry: dict[str, Any]) -> Interpreter | None:
     if isinstance(entry.get("error"), str):
         return Interpreter(candidate, error=entry["error"], cached=True)
     try:
@@ -139,7 +140,7 @@ class Interrogator:
     def __init__(self, places: Places, cache: ProbeCache, spawn: Spawn, source: bytes) -> None:
         self.places, self.cache, self.spawn, self.source = places, cache, spawn, source
         self.spawned = 0
-        self._developer_dir: Optional[Tuple[Optional[str], str]] = None
+        self._developer_dir: tuple[str | None, str] | None = None
 
     def run(self, argv: Sequence[str], timeout: float) -> Completed:
         self.spawned += 1
@@ -149,7 +150,7 @@ class Interrogator:
         shim = os.path.join(self.places.system_bin, "python3")
         return self.places.platform == "darwin" and shim in (candidate.path, candidate.real)
 
-    def _developer(self) -> Tuple[Optional[str], str]:
+    def _developer(self) -> tuple[str | None, str]:
         """``xcode-select -p``: (developer dir, "") when the Command Line Tools are there, else (None, why)."""
         if self._developer_dir is None:
             done = self.run(["xcode-select", "-p"], GUARD_TIMEOUT)
@@ -160,7 +161,7 @@ class Interrogator:
                 " is a shim that opens an install dialog"))
         return self._developer_dir
 
-    def _cached(self, candidate: Candidate) -> Optional[Interpreter]:
+    def _cached(self, candidate: Candidate) -> Interpreter | None:
         entry = self.cache.get(candidate)
         if entry is None:
             return None
@@ -175,7 +176,7 @@ class Interrogator:
         hit = self._cached(candidate)
         if hit is not None:
             return hit
-        extra: Dict[str, Any] = {}
+        extra: dict[str, Any] = {}
         if self._is_apple_shim(candidate):
             developer, why = self._developer()
             if developer is None:
@@ -183,7 +184,7 @@ class Interrogator:
             extra["developer_dir"] = developer
         return self._probe(candidate, extra)
 
-    def _probe(self, candidate: Candidate, extra: Dict[str, Any]) -> Interpreter:
+    def _probe(self, candidate: Candidate, extra: dict[str, Any]) -> Interpreter:
         done = self.run(probe_argv(candidate.path, self.source), PROBE_TIMEOUT)
         if done.rc == 0 and not done.timed_out and done.error is None:
             try:

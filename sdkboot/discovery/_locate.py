@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 # A python3.N name (POSIX; on Windows the launcher and fixed dirs are used instead).
 _VERSIONED = re.compile(r"^python3\.(\d+)$")
@@ -30,8 +30,8 @@ class Candidate:
     path: str
     real: str
     source: str
-    skip: Optional[str] = None
-    aliases: Tuple[str, ...] = ()
+    skip: str | None = None
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Places:
     """Where to look. ``from_env`` reads the real machine; tests point it at fake trees."""
 
     host: str
-    path: Tuple[str, ...]
+    path: tuple[str, ...]
     platform: str
     pyenv_root: str
     uv_dir: str
@@ -47,12 +47,12 @@ class Places:
     mise_dir: str
     local_programs: str = ""
     system_bin: str = "/usr/bin"
-    homebrew: Tuple[str, ...] = ("/opt/homebrew/bin", "/usr/local/bin")
+    homebrew: tuple[str, ...] = ("/opt/homebrew/bin", "/usr/local/bin")
     frameworks: str = "/Library/Frameworks/Python.framework/Versions"
-    launcher: Tuple[Tuple[str, str], ...] = field(default=())
+    launcher: tuple[tuple[str, str], ...] = field(default=())
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ, host: str = sys.executable) -> "Places":
+    def from_env(cls, environ: Mapping[str, str] = os.environ, host: str = sys.executable) -> Places:
         home = os.path.expanduser("~")
         data = environ.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
         if sys.platform == "win32":
@@ -72,13 +72,13 @@ class Places:
         return self.platform == "win32"
 
 
-def version_key(name: str) -> Tuple[int, ...]:
+def version_key(name: str) -> tuple[int, ...]:
     """(3, 12, 1) from names like ``3.12.1``, ``cpython-3.12.1-linux``; () when none."""
     match = _VERSION_IN_NAME.search(name)
     return tuple(int(part) for part in match.groups() if part is not None) if match else ()
 
 
-def _listdir(directory: str) -> List[str]:
+def _listdir(directory: str) -> list[str]:
     try:
         return os.listdir(directory)
     except OSError:
@@ -95,7 +95,7 @@ def _on_path(places: Places) -> Iterator[str]:
         for name in ("python.exe", "python3.exe"):
             yield from (os.path.join(d, name) for d in places.path)
         return
-    versioned: List[Tuple[int, int, str]] = []
+    versioned: list[tuple[int, int, str]] = []
     for index, directory in enumerate(places.path):
         for name in _listdir(directory):
             match = _VERSIONED.match(name)
@@ -106,19 +106,19 @@ def _on_path(places: Places) -> Iterator[str]:
         yield from (os.path.join(d, name) for d in places.path)
 
 
-def _versioned_in(directory: str) -> List[str]:
+def _versioned_in(directory: str) -> list[str]:
     """python3.N in one directory, newest first, then python3."""
     names = [(int(m.group(1)), n) for n in _listdir(directory) for m in [_VERSIONED.match(n)] if m]
     return [os.path.join(directory, n) for _, n in sorted(names, reverse=True)] + [os.path.join(directory, "python3")]
 
 
-def _under(root: str, *tail: str) -> List[str]:
+def _under(root: str, *tail: str) -> list[str]:
     """``root/<version>/<tail>`` for each version dir, newest first."""
     names = sorted(_listdir(root), key=version_key, reverse=True)
     return [os.path.join(root, name, *tail) for name in names]
 
 
-def _well_known(places: Places) -> Iterator[Tuple[str, str]]:
+def _well_known(places: Places) -> Iterator[tuple[str, str]]:
     if places.windows:
         yield from ((p, "py launcher") for _, p in places.launcher)
         yield from ((p, "python.org") for p in _under(places.local_programs, "python.exe"))
@@ -134,7 +134,7 @@ def _well_known(places: Places) -> Iterator[Tuple[str, str]]:
     yield from ((p, "mise") for p in _under(os.path.join(places.mise_dir, "installs", "python"), "bin", "python3"))
 
 
-def shim_reason(path: str) -> Optional[str]:
+def shim_reason(path: str) -> str | None:
     """Why ``path`` is a stand-in we must not run, or None for a real interpreter."""
     parts = [part.lower() for part in os.path.normpath(path).split(os.sep)]
     parent = parts[-2] if len(parts) > 1 else ""
@@ -146,16 +146,16 @@ def shim_reason(path: str) -> Optional[str]:
     return None
 
 
-def _found(places: Places) -> Iterator[Tuple[str, str]]:
+def _found(places: Places) -> Iterator[tuple[str, str]]:
     if places.host and _PYTHON_NAME.match(os.path.basename(places.host)):
         yield places.host, "host"
     yield from ((path, "PATH") for path in _on_path(places))
     yield from _well_known(places)
 
 
-def dedup(found: Iterable[Tuple[str, str]]) -> List[Candidate]:
+def dedup(found: Iterable[tuple[str, str]]) -> list[Candidate]:
     """Keep the first path to each resolved file; later paths to it become its aliases."""
-    seen: Dict[str, Candidate] = {}
+    seen: dict[str, Candidate] = {}
     for path, source in found:
         if not _runnable(path):
             continue
@@ -165,15 +165,15 @@ def dedup(found: Iterable[Tuple[str, str]]) -> List[Candidate]:
         if first is None:
             seen[key] = Candidate(path, real, source, skip)
         elif path != first.path and path not in first.aliases:
-            seen[key] = replace(first, aliases=first.aliases + (path,))
+            seen[key] = replace(first, aliases=(*first.aliases, path))
     return list(seen.values())
 
 
-def candidates(places: Places) -> List[Candidate]:
+def candidates(places: Places) -> list[Candidate]:
     return dedup(_found(places))
 
 
-def parse_launcher(text: str) -> Tuple[Tuple[str, str], ...]:
+def parse_launcher(text: str) -> tuple[tuple[str, str], ...]:
     """``py -0p`` lines (``-V:3.12 *  C:\\...\\python.exe`` or ``-3.12-64  C:\\...``) as (tag, path)."""
     found = []
     for line in text.splitlines():

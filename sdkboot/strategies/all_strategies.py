@@ -5,14 +5,12 @@ with one of the failures it ``passes_on``. ``Spec.strategies`` picks a sub-order
 """
 from __future__ import annotations
 
-from typing import Dict
-
 from .base import BuildStrategy
 from .lean import LeanStrategy
 from .target import TargetStrategy
 from .venv import VenvStrategy
 
-STRATEGIES: Dict[str, BuildStrategy] = {
+STRATEGIES: dict[str, BuildStrategy] = {
     s.label: s
     for s in (
         LeanStrategy(),

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, FrozenSet, List, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Protocol
 
 from ..codes import ErrKind, Outcome, Phase, Strategy
 from ..session import Session, StepFailed
@@ -59,12 +60,12 @@ class BuildStrategy(Protocol):
     built: Outcome  # the outcome of a build by this strategy...
     noop: Outcome  # ...and of a later session that finds it healthy
     needs: str  # what it needs, in words (doctor, --help)
-    modules: Tuple[str, ...]  # what it needs of the build interpreter, by module (doctor's verdict)
+    modules: tuple[str, ...]  # what it needs of the build interpreter, by module (doctor's verdict)
     where: str  # how the message names what it built ("the new venv /path")
     # True: a flat dir put on sys.path, run by the build interpreter (-S, PRELUDE); False: a venv
     # with its own interpreter (`sdkboot run` and `status --deep` use that).
     flat: bool
-    passes_on: FrozenSet[ErrKind]  # failures after which the next strategy may still succeed
+    passes_on: frozenset[ErrKind]  # failures after which the next strategy may still succeed
 
     def build(self, session: Session, stage: str) -> Built: ...
 
@@ -75,7 +76,7 @@ def venv_python(env: str) -> str:
     return os.path.join(env, "bin", "python")
 
 
-def pip_install(spec: Spec) -> List[str]:
+def pip_install(spec: Spec) -> list[str]:
     return ["-m", "pip", "install", *PIP_FLAGS, *spec.index_options(), *spec.pip_args]
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ..codes import ErrKind, Outcome, Phase, Strategy
@@ -63,13 +64,13 @@ class Planned:
         return url2pathname(unquote(parts.path)) if parts.scheme == "file" else ""
 
 
-def _planned(item: Dict[str, Any]) -> Planned:
+def _planned(item: dict[str, Any]) -> Planned:
     info = item["download_info"]
     hashes = info.get("archive_info", {}).get("hashes", {})
     return Planned(item["metadata"]["name"], info["url"], hashes.get("sha256", ""), bool(item.get("requested")))
 
 
-def parse_plan(out: bytes) -> List[Planned]:
+def parse_plan(out: bytes) -> list[Planned]:
     """pip's installation report (``--report -``); ValueError if it is not one."""
     report = json.loads(out.decode("utf-8"))
     try:
@@ -84,7 +85,7 @@ def _wheels_only(plan: Sequence[Planned]) -> None:
         raise Unavailable(f"{', '.join(built)} has no wheel here (an sdist needs pip to build it)")
 
 
-def local_dirs(spec: Spec) -> List[str]:
+def local_dirs(spec: Spec) -> list[str]:
     """The find-links dirs when they are the only source (offline, local), else []."""
     index = spec.index
     links = list(index.find_links)
@@ -93,7 +94,7 @@ def local_dirs(spec: Spec) -> List[str]:
     return [os.path.abspath(os.path.expanduser(link)) for link in links]
 
 
-def _resolve_locally(session: Session) -> Optional[Completed]:
+def _resolve_locally(session: Session) -> Completed | None:
     """sdkboot.localresolve in the build interpreter: offline wheels only, a fraction of pip's memory.
 
     None when it does not apply or cannot be sure; pip then resolves. A kill is a kill.
@@ -153,7 +154,7 @@ class LeanStrategy:
     built = Outcome.BUILT
     noop = Outcome.NOOP_VENV
     needs = "pip (to resolve) and venv (without ensurepip) in the build interpreter; wheels for the whole closure"
-    modules: Tuple[str, ...] = ("venv", "pip")
+    modules: tuple[str, ...] = ("venv", "pip")
     where = "lean env"
     flat = False
     # An installer refusal or an unknown error: pip may still manage. Memory kills, timeouts
@@ -175,7 +176,7 @@ class LeanStrategy:
             raise HandOff([python], code, stage, [python, stage])
         return verify(session, Phase.VERIFY, [python, "-I", "-c", code], [python, stage])
 
-    def _resolve(self, session: Session) -> List[Planned]:
+    def _resolve(self, session: Session) -> list[Planned]:
         from ..classify import from_exception
 
         done = _resolve_locally(session) or _resolve_with_pip(session)
@@ -186,7 +187,7 @@ class LeanStrategy:
         _wheels_only(plan)
         return plan
 
-    def _fetch(self, session: Session, stage: str, plan: Sequence[Planned]) -> List[str]:
+    def _fetch(self, session: Session, stage: str, plan: Sequence[Planned]) -> list[str]:
         """Local wheels are used where they are; remote ones are fetched, hash-checked, by pip."""
         remote = [p for p in plan if not p.local]
         if remote:
@@ -199,7 +200,7 @@ class LeanStrategy:
         return [p.local or os.path.join(stage, DOWNLOADS, os.path.basename(urlsplit(p.url).path)) for p in plan]
 
     def _install(self, session: Session, python: str, plan: Sequence[Planned], wheels: Sequence[str]) -> None:
-        requested: Tuple[str, ...] = ()
+        requested: tuple[str, ...] = ()
         for p in plan:
             requested += ("--requested", p.name) if p.requested else ()
         argv = [python, "-I", "-c", _INSTALL, _sdkboot_root(), "--jobs", str(jobs()), *requested, "--", *wheels]

@@ -6,8 +6,6 @@ PYTHONPATH nor the host's site-packages can make a broken install look healthy.
 """
 from __future__ import annotations
 
-from typing import FrozenSet, Tuple
-
 from ..codes import ErrKind, Outcome, Phase, Strategy
 from ..session import Session, StepFailed, succeeded
 from .base import REPORT, Built, Unavailable, pip_install, pip_probe, verify
@@ -42,15 +40,15 @@ class TargetStrategy:
     built = Outcome.BUILT_TARGET
     noop = Outcome.NOOP_TARGET
     needs = "pip in the build interpreter"
-    modules: Tuple[str, ...] = ("pip",)
+    modules: tuple[str, ...] = ("pip",)
     where = "--target dir"
     flat = True
-    passes_on: FrozenSet[ErrKind] = frozenset()
+    passes_on: frozenset[ErrKind] = frozenset()
 
     def build(self, session: Session, stage: str) -> Built:
         _require_pip(session)
         spec = session.spec
-        install = pip_install(spec) + ["--target", stage, "--upgrade"]
+        install = [*pip_install(spec), "--target", stage, "--upgrade"]
         session.step(Phase.PIP_TARGET, [spec.python, *install, "--", *spec.requirements], "starting pip")
         code = PRELUDE.format(stage=stage) + REPORT.format(name=spec.import_name)
         built = verify(session, Phase.PIP_TARGET, [spec.python, "-I", "-S", "-c", code], [stage])

@@ -1,8 +1,6 @@
 """``venv``: ``python -m venv STAGE`` (with ensurepip), then the env's own pip installs into it."""
 from __future__ import annotations
 
-from typing import Tuple
-
 from ..codes import ErrKind, Outcome, Phase, Strategy
 from ..session import Session
 from .base import REPORT, Built, pip_install, venv_python, verify
@@ -14,7 +12,7 @@ class VenvStrategy:
     built = Outcome.BUILT
     noop = Outcome.NOOP_VENV
     needs = "the venv module with ensurepip in the build interpreter"
-    modules: Tuple[str, ...] = ("venv", "ensurepip")
+    modules: tuple[str, ...] = ("venv", "ensurepip")
     where = "venv"
     flat = False
     # No ensurepip (Debian without python3-venv): a pip-free strategy may still work.

@@ -9,8 +9,9 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import Any
 
 from sdkboot.runner import Completed
 from sdkboot.spec import Spec
@@ -28,11 +29,11 @@ class FakeBuilds:
     """Plays venv, pip and the verification import; records every argv."""
 
     def __init__(self) -> None:
-        self.calls: List[List[str]] = []
+        self.calls: list[list[str]] = []
         self.stage = ""
-        self.venv_result: Optional[Completed] = None  # set it to make the venv step fail so
+        self.venv_result: Completed | None = None  # set it to make the venv step fail so
 
-    def __call__(self, argv: Sequence[str], timeout: Optional[float] = None, env: Any = None,
+    def __call__(self, argv: Sequence[str], timeout: float | None = None, env: Any = None,
                  on_line: Any = None, **more: Any) -> Completed:
         argv = list(argv)
         self.calls.append(argv)
@@ -63,7 +64,7 @@ def fault_spec(root: Path, *requirements: str, **extra: Any) -> Spec:
                 min_python=sys.version_info[:2], step_timeout=30.0, **extra)
 
 
-def tree(path: Path) -> List[str]:
+def tree(path: Path) -> list[str]:
     """Every entry under ``path`` (links not followed), with file contents: a before/after snapshot."""
     found = []
     for directory, dirs, files in os.walk(path):

@@ -8,8 +8,9 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 from sdkboot import safefs, state
 from sdkboot.layout import Layout
@@ -25,23 +26,23 @@ def rng(salt: str) -> random.Random:
     return random.Random(f"{SEED}:{salt}")
 
 
-def child_env() -> Dict[str, str]:
+def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
 
 def ensure_argv(root: Path, wheels: Path, requirement: str = PROBE_DIST, *extra: str,
-                command: str = "ensure") -> List[str]:
+                command: str = "ensure") -> list[str]:
     json_flag = ["--json"] if command == "ensure" else []
     return [sys.executable, "-m", "sdkboot", command, *json_flag, "--state-dir", str(root), "--import-name",
             PROBE_MODULE, "--no-index", "--find-links", str(wheels), "--min-python", MIN_PYTHON, *extra, requirement]
 
 
-def start(argv: Sequence[str]) -> "subprocess.Popen[str]":
+def start(argv: Sequence[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
                             stdin=subprocess.DEVNULL)
 
 
-def ensure(root: Path, wheels: Path, requirement: str = PROBE_DIST, *extra: str) -> Dict[str, Any]:
+def ensure(root: Path, wheels: Path, requirement: str = PROBE_DIST, *extra: str) -> dict[str, Any]:
     done = subprocess.run(ensure_argv(root, wheels, requirement, *extra), capture_output=True, text=True,
                           env=child_env(), timeout=240)
     try:
@@ -52,14 +53,14 @@ def ensure(root: Path, wheels: Path, requirement: str = PROBE_DIST, *extra: str)
 
 _ACTIVATES = (
     "import sys, sdkboot\n"
-    "act = sdkboot.activate(sdkboot.Spec(state_dir=sys.argv[1], import_name={module!r}))\n"
+    f"act = sdkboot.activate(sdkboot.Spec(state_dir=sys.argv[1], import_name={PROBE_MODULE!r}))\n"
     "assert act.ok, act.reason\n"
-    "import {module} as m\n"
+    f"import {PROBE_MODULE} as m\n"
     "assert m.VALUE == 42 and m.__file__.startswith(sys.argv[1])\n"
-).format(module=PROBE_MODULE)
+)
 
 
-def activates(root: Path) -> Optional[str]:
+def activates(root: Path) -> str | None:
     """None when a fresh interpreter activates the published env and imports the package from it."""
     done = subprocess.run([sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[2]);" + _ACTIVATES,
                            str(root), str(REPO)], capture_output=True, text=True, timeout=60)
@@ -74,27 +75,27 @@ def lock_free(root: Path) -> bool:
     return True
 
 
-def strays(root: Path) -> List[str]:
+def strays(root: Path) -> list[str]:
     """Dirs under builds/ that the install-state does not name: what a dead build left."""
     named = {os.path.basename(build.env) for build in state.load(Layout(str(root))).builds}
     return [name for name in builds(root) if name not in named]
 
 
-def builds(root: Path) -> List[str]:
+def builds(root: Path) -> list[str]:
     try:
         return sorted(os.listdir(Layout(str(root)).builds))
     except OSError:
         return []
 
 
-def temp_files(root: Path, orphans_too: bool = True) -> List[str]:
+def temp_files(root: Path, orphans_too: bool = True) -> list[str]:
     """The state writes' temp files; ``orphans_too=False`` leaves out those a sweep removes."""
     orphans = {os.path.basename(path) for path in safefs.stale_temps(str(root), time.time())}
     return sorted(name for name in os.listdir(root)
                   if name.startswith(".tmp-") and (orphans_too or name not in orphans))
 
 
-def processes_naming(text: str) -> List[int]:
+def processes_naming(text: str) -> list[int]:
     """Live processes whose command line mentions ``text`` (a stage dir, say): orphans of a kill."""
     found = []
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
@@ -109,11 +110,11 @@ def processes_naming(text: str) -> List[int]:
     return found
 
 
-def settle(pids_of: Any, seconds: float = 5.0) -> List[int]:
+def settle(pids_of: Any, seconds: float = 5.0) -> list[int]:
     """Wait (up to ``seconds``) for ``pids_of()`` to come back empty; what is still there."""
     deadline = time.monotonic() + seconds
     while True:
-        left: List[int] = pids_of()
+        left: list[int] = pids_of()
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)

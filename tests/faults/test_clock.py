@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Callable
 
 import pytest
 
@@ -55,7 +55,7 @@ def test_d16_a_clock_jump_never_stretches_the_cooldown(tmp_path: Path, fake_buil
     fake_builds.venv_result = None
 
     machine.jump(jump_hours * HOUR)
-    outcomes: Dict[float, str] = {}
+    outcomes: dict[float, str] = {}
     for hours in (1.0, 22.9, 23.5, 24.1, 30.0, 47.5):  # real hours since the kill
         machine.real = 1000.0 + hours * HOUR
         if hours == 23.5:

@@ -66,7 +66,7 @@ def test_d24_clean_deletes_nothing_in_a_dir_that_is_not_sdkboots(tmp_path: Path,
 
     rc = main(["clean", "--yes", "--state-dir", str(project)])
 
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     log.trial([] if tree(project) == before else ["clean deleted the project's builds"])
     assert tree(project) == before
     assert rc == 2 and "not an sdkboot state dir" in err and err.count("\n") == 1

@@ -5,7 +5,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable
 
 import pytest
 
@@ -29,7 +29,7 @@ def healthy(root: Path) -> sdkboot.Spec:
     return spec
 
 
-def refused_everywhere(spec: sdkboot.Spec, at_fault: Path, capsys: pytest.CaptureFixture[str]) -> List[str]:
+def refused_everywhere(spec: sdkboot.Spec, at_fault: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
     """What each entry point did wrong, if anything: each must refuse, naming ``at_fault``."""
     wrong = []
     result = sdkboot.ensure(spec)
@@ -65,7 +65,7 @@ def test_d8_a_writable_state_dir_is_refused_by_ensure_activate_and_clean(
     log.check()
 
 
-def _same_env(before: List[str], root: Path) -> bool:
+def _same_env(before: list[str], root: Path) -> bool:
     return [entry for entry in tree(root) if entry.startswith("builds")] == \
         [entry for entry in before if entry.startswith("builds")]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,7 +37,7 @@ json_values = st.recursive(
     max_leaves=20)
 
 
-def _metrics_are_small(result: Result) -> List[str]:
+def _metrics_are_small(result: Result) -> list[str]:
     metrics = result.metrics()
     wrong = [] if len(metrics) <= MAX_METRIC_KEYS else [f"{len(metrics)} keys"]
     for key, value in metrics.items():
@@ -55,7 +55,7 @@ def test_the_classifier_on_anything(fault_log: Any) -> None:
     def check(phase: Phase, rc: int, out: bytes, err: bytes, timed_out: bool) -> None:
         try:
             failure = classify(phase, Completed(rc, out, err, 0.1, timed_out=timed_out))
-        except Exception as exc:  # noqa: BLE001 - the fault being counted
+        except Exception as exc:  # the fault being counted
             log.trial([f"rc {rc}: raised {type(exc).__name__}: {exc}"[:200]])
             return
         wrong = [] if isinstance(failure.kind, ErrKind) and len(failure.text) <= 200 else [f"text {failure.text!r}"]
@@ -76,7 +76,7 @@ def test_the_json_parser_on_anything(fault_log: Any) -> None:
     def check(raw: bytes) -> None:
         try:
             data, reason = safefs.parse_json(raw)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             log.trial([f"raised {type(exc).__name__}"])
             return
         log.trial([] if (data is None) != (reason is None) else ["both or neither"])
@@ -86,10 +86,10 @@ def test_the_json_parser_on_anything(fault_log: Any) -> None:
 
 
 def _fields() -> Any:
-    good: Dict[str, Any] = {"strategy": "venv", "env": "/s/builds/e", "site": "/s/builds/e/lib",
+    good: dict[str, Any] = {"strategy": "venv", "env": "/s/builds/e", "site": "/s/builds/e/lib",
                             "python_version": "3.11.7", "paths": ["/s/builds/e"], "fingerprint": {"layout": 1},
                             "built_at": 1.0}
-    return st.dictionaries(st.sampled_from(sorted(good) + ["extra"]), json_values, max_size=9).map(
+    return st.dictionaries(st.sampled_from([*sorted(good), "extra"]), json_values, max_size=9).map(
         lambda changes: {**good, **changes})
 
 
@@ -98,13 +98,13 @@ def test_install_state_records_on_anything(fault_log: Any) -> None:
 
     @FUZZ
     @given(data=_fields())
-    def check(data: Dict[str, Any]) -> None:
+    def check(data: dict[str, Any]) -> None:
         try:
             record = state.InstallState.from_json(data)
         except ValueError:
             log.trial()
             return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.trial([f"raised {type(exc).__name__}: {exc}"[:200]])
             return
         typed = all(isinstance(p, str) and "\0" not in p for p in (record.env, record.site, *record.paths))
@@ -125,12 +125,12 @@ def test_cooldown_records_on_anything(tmp_path: Path, fault_log: Any) -> None:
                                   json_values, max_size=6),
            now=st.floats(-1e12, 1e12), window=st.floats(0, 1e7),
            boot=st.none() | st.tuples(st.sampled_from(["a", "b"]), st.floats(0, 1e9)))
-    def check(record: Dict[str, Any], now: float, window: float, boot: Any) -> None:
+    def check(record: dict[str, Any], now: float, window: float, boot: Any) -> None:
         record = {**record, "fingerprint": fp} if record.get("fingerprint") == "same" else record
         Path(layout.cooldown_file).write_text(json.dumps(record))
         try:
             left = cooldown.remaining(layout, now, window, fp, boot)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.trial([f"raised {type(exc).__name__}: {exc}"[:200]])
             return
         log.trial([] if 0.0 <= left <= window else [f"remaining {left} outside [0, {window}]"])
@@ -148,7 +148,7 @@ def test_the_boot_clock_bounds_every_sequence_of_jumps(tmp_path: Path, fault_log
 
     @FUZZ
     @given(steps=st.lists(st.tuples(st.floats(0, 2000), st.floats(-1e6, 1e6)), min_size=1, max_size=12))
-    def check(steps: List[Any]) -> None:
+    def check(steps: list[Any]) -> None:
         real, wall = 100.0, 1.7e9
         cooldown.arm(layout, wall, -9, "pip", fp, ("boot", real))
         killed_at = real
@@ -172,7 +172,7 @@ def test_requirements_on_anything(fault_log: Any) -> None:
     def check(text: str) -> None:
         try:
             reason = requirements.problem(text)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.trial([f"{text!r}: raised {type(exc).__name__}"])
             return
         if reason is None:
@@ -195,7 +195,7 @@ def test_the_event_log_reader_on_anything(tmp_path: Path, fault_log: Any) -> Non
         path.write_bytes(raw)
         try:
             lines = events.read_lines(str(path))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.trial([f"raised {type(exc).__name__}"])
             return
         log.trial([] if all(isinstance(line, str) for line in lines) else ["not text"])

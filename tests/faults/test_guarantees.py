@@ -4,21 +4,20 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import List, Set
 
 from tests.conftest import REPO
 
 FAULTS = REPO / "tests" / "faults"
 
 
-def _guarantee_rows() -> List[str]:
+def _guarantee_rows() -> list[str]:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text.split("## Guarantees", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ")]
     return rows[1:]  # after the header row (the |---| row does not start with "| ")
 
 
-def _functions(path: Path) -> Set[str]:
+def _functions(path: Path) -> set[str]:
     return {node.name for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
             if isinstance(node, ast.FunctionDef)}
 

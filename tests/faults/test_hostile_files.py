@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable
 
 import pytest
 
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.usefixtures("restored_sys_path"),
               pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, symlinks, hard links")]
 FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 VICTIM_TEXT = "the user's own file\n"
-CONTENTS: Dict[str, bytes] = {
+CONTENTS: dict[str, bytes] = {
     "empty": b"",
     "truncated": b'{"strategy": "venv", "env": "/x", "si',
     "binary": b"\x00\xff\xfe\x80garbage\xc3\n",
@@ -70,7 +70,7 @@ def plant(root: Path, name: str, what: str, victim: Path) -> None:
 ENTRY_POINTS = ("ensure (no-op)", "ensure (rebuild)", "activate", "status", "clean --dry-run")
 
 
-def run(entry: str, root: Path, capsys: pytest.CaptureFixture[str]) -> List[str]:
+def run(entry: str, root: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
     """Run one entry point; what it did wrong (raised, crashed, a traceback on stderr)."""
     spec = fault_spec(root)
     if entry == "ensure (no-op)":
@@ -108,7 +108,7 @@ def test_hostile_files_in_the_state_dir(tmp_path: Path, what: str, capsys: pytes
                     wrong = run(entry, root, capsys)
             except Hung:
                 wrong = ["hung"]
-            except Exception as exc:  # noqa: BLE001 - raising into the host is what is being counted
+            except Exception as exc:  # raising into the host is what is being counted
                 wrong = [f"raised {type(exc).__name__}: {str(exc)[:120]}"]
             if victim.read_text() != VICTIM_TEXT:
                 wrong.append("the user's file changed")

@@ -7,7 +7,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable
 
 import pytest
 
@@ -39,7 +39,7 @@ def _site_link(root: Path, victim: Path) -> None:
 
 
 # name -> (how to spoil a healthy state dir, what ensure must do: "refuse" or "rebuild")
-SCENARIOS: Dict[str, Tuple[Any, ...]] = {
+SCENARIOS: dict[str, tuple[Any, ...]] = {
     "state dir 0777": (lambda root, victim: root.chmod(0o777), "refuse"),
     "state dir 0775": (lambda root, victim: root.chmod(0o775), "refuse"),
     "state dir 1777": (lambda root, victim: root.chmod(0o1777), "refuse"),
@@ -53,7 +53,7 @@ SCENARIOS: Dict[str, Tuple[Any, ...]] = {
 }
 
 
-def _agree(root: Path, expect: str) -> List[str]:
+def _agree(root: Path, expect: str) -> list[str]:
     spec = fault_spec(root)
     before = sdkboot.activate(spec)
     result = sdkboot.ensure(spec)

@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable
 
 import pytest
 
@@ -27,7 +27,7 @@ KILLS = 10
 SIGNALS = 3
 
 
-def _after_a_kill(root: Path, wheels: Path, requirement: str) -> List[str]:
+def _after_a_kill(root: Path, wheels: Path, requirement: str) -> list[str]:
     """What a SIGKILLed rebuild destroyed or left behind, checked the way the next session sees it."""
     lost = []
     lost += [] if real.activates(root) is None else [f"the published env broke: {real.activates(root)}"]
@@ -65,7 +65,7 @@ def test_sigkill_at_random_moments_mid_rebuild(tmp_path: Path, probe_wheelhouse:
     log.check()
 
 
-def _interrupted_cleanly(root: Path, exit_code: int, expected: int, name: str) -> List[str]:
+def _interrupted_cleanly(root: Path, exit_code: int, expected: int, name: str) -> list[str]:
     lost = [] if exit_code == expected else [f"exit {exit_code}, not {expected}"]
     lost += [] if real.lock_free(root) else ["the lock stayed held"]
     left = real.settle(lambda: real.processes_naming(str(root / "builds")))

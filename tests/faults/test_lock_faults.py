@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable
 
 import pytest
 
@@ -28,7 +28,7 @@ def test_d11_a_failed_pid_write_does_not_leak_the_lock(tmp_path: Path, fake_buil
     root = tmp_path / "state"
     spec = fault_spec(root)
     real_write = os.write
-    failures: List[int] = []
+    failures: list[int] = []
 
     def full_once(fd: int, data: bytes) -> int:
         if not failures and bytes(data).isdigit():

@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable
 
 import pytest
 
@@ -32,7 +32,7 @@ _RACER = textwrap.dedent("""
 """)
 
 
-def _race(root: Path, wheels: Path, go: Path, requirement: str) -> List[Dict[str, object]]:
+def _race(root: Path, wheels: Path, go: Path, requirement: str) -> list[dict[str, object]]:
     argv = real.ensure_argv(root, wheels, requirement)[3:]  # after "python -m sdkboot"
     racers = [subprocess.Popen([sys.executable, "-c", _RACER, "racer", str(go), *argv], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=real.child_env()) for _ in range(PROCESSES)]
