@@ -7,6 +7,7 @@ Each name loads on first use. ``import sdkboot`` itself costs almost nothing: a 
 on every session, and ``sdkboot hook`` must answer its host even under a memory limit that the
 build machinery would not fit in. (No ``typing`` import here either, for the same reason.)
 """
+
 import sys
 import types
 
@@ -25,8 +26,14 @@ if TYPE_CHECKING:
 
 # Each public name and the module that defines it.
 _HOMES = {
-    "Activation": "activate", "activate": "activate", "ErrKind": "codes", "Outcome": "codes",
-    "Phase": "codes", "ensure": "ensure", "Result": "result", "Spec": "spec",
+    "Activation": "activate",
+    "activate": "activate",
+    "ErrKind": "codes",
+    "Outcome": "codes",
+    "Phase": "codes",
+    "ensure": "ensure",
+    "Result": "result",
+    "Spec": "spec",
 }
 __all__ = ["Activation", "ErrKind", "Outcome", "Phase", "Result", "Spec", "__version__", "activate", "ensure"]
 

@@ -4,8 +4,10 @@ import os
 import sys
 
 if sys.version_info < (3, 9):
-    sys.stderr.write("sdkboot: needs Python 3.9 or newer; %s is Python %s\n"
-                     % (sys.executable or "this interpreter", sys.version.split()[0]))
+    sys.stderr.write(
+        "sdkboot: needs Python 3.9 or newer; %s is Python %s\n"
+        % (sys.executable or "this interpreter", sys.version.split()[0])
+    )
     sys.exit(2)
 
 if not __package__:
@@ -13,10 +15,11 @@ if not __package__:
     # `python3 -m zipapp sdkboot`. A real package dir can still be imported from its parent.
     _here = os.path.dirname(os.path.abspath(__file__))
     if os.path.basename(_here) != "sdkboot" or not os.path.isfile(os.path.join(_here, "entry.py")):
-        sys.stderr.write("sdkboot: %s has sdkboot's files at its top, not in a sdkboot package (as"
-                         " `python3 -m zipapp sdkboot` makes it); build the file to ship with"
-                         " `python3 -m sdkboot bundle -o sdkboot.pyz`, then run `python3 sdkboot.pyz COMMAND`\n"
-                         % _here)
+        sys.stderr.write(
+            "sdkboot: %s has sdkboot's files at its top, not in a sdkboot package (as"
+            " `python3 -m zipapp sdkboot` makes it); build the file to ship with"
+            " `python3 -m sdkboot bundle -o sdkboot.pyz`, then run `python3 sdkboot.pyz COMMAND`\n" % _here
+        )
         sys.exit(2)
     sys.path[0] = os.path.dirname(_here)
 

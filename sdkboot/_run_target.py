@@ -5,6 +5,7 @@
 runs the consumer as ``python SCRIPT`` / ``python -m MODULE`` would. Nothing goes into
 the environment, so the consumer's own child processes never inherit the target dir.
 """
+
 import os
 import runpy
 import site

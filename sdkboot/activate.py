@@ -3,6 +3,7 @@
 It never imports the package and never spawns anything. It refuses any dir that
 another user could write: a dir on ``sys.path`` is code that the host executes.
 """
+
 from __future__ import annotations
 
 import site
@@ -30,8 +31,9 @@ class Activation:
 def unsafe_reason(site_dir: str, root: str) -> str | None:
     """The ownership rule (the state dir and its parents; the site dir and each dir up to
     the state dir), then the ``.pth`` files ``site.addsitedir`` will run."""
-    return (ownership.site_problem(site_dir, root)
-            or next(filter(None, map(ownership.path_problem, ownership.startup_files(site_dir))), None))
+    return ownership.site_problem(site_dir, root) or next(
+        filter(None, map(ownership.path_problem, ownership.startup_files(site_dir))), None
+    )
 
 
 def _usable(record: state.InstallState, root: str) -> str | None:
@@ -59,8 +61,11 @@ def choose(installs: state.Installs, fp: state.Fingerprint, root: str) -> tuple[
     exact = installs.find(fp)
     if exact is not None:
         return exact, ""
-    ours = sorted((b for b in installs.builds if b.fingerprint.get("import_name") == fp["import_name"]),
-                  key=lambda b: b.built_at, reverse=True)
+    ours = sorted(
+        (b for b in installs.builds if b.fingerprint.get("import_name") == fp["import_name"]),
+        key=lambda b: b.built_at,
+        reverse=True,
+    )
     for build in ours:
         if _same_abi(build, fp) and _usable(build, root) is None:
             return build, " (built for " + " ".join(build.fingerprint.get("requirements") or []) + ")"

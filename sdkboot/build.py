@@ -3,6 +3,7 @@
 Nothing here touches the published env until a new build has passed its
 verification import, so a failed, timed-out or killed build loses nothing.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,8 +63,13 @@ def failed(error: StepFailed, strategy: Strategy, **extra: object) -> Result:
     """The failed result; its message is written by ``messages.explain`` from the whole result."""
     done, failure = error.done, error.failure
     return Result(
-        Outcome.BUILD_FAILED, phase=error.phase, failure=failure, rc=done.rc, strategy=strategy,
-        stderr_tail=tail(done.err) or tail(done.out), **extra,  # type: ignore[arg-type]
+        Outcome.BUILD_FAILED,
+        phase=error.phase,
+        failure=failure,
+        rc=done.rc,
+        strategy=strategy,
+        stderr_tail=tail(done.err) or tail(done.out),
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -85,8 +91,12 @@ def _end(session: Session, chain: _Chain) -> Result:
     """Every strategy failed or was unavailable: report the last real failure."""
     if chain.last is None:
         reasons = "; ".join(chain.skipped) or "no strategy selected"
-        return Result(Outcome.BUILD_FAILED, phase=Phase.PRE, message=f"no build strategy can run here: {reasons}",
-                      skipped=tuple(chain.skipped))
+        return Result(
+            Outcome.BUILD_FAILED,
+            phase=Phase.PRE,
+            message=f"no build strategy can run here: {reasons}",
+            skipped=tuple(chain.skipped),
+        )
     error, code = chain.last
     extra = chain.extra(session)
     if chain.passed_on is error:
@@ -106,8 +116,15 @@ def _run_chain(session: Session, layout: Layout, fp: state.Fingerprint) -> Resul
             result = attempt(session, layout, fp, strategy)
             return dataclasses.replace(result, **chain.extra(session))  # type: ignore[arg-type]
         except HandOff as handoff:
-            handoff.context = context_of(layout.root, strategy.label, fp, session.started, session.spawned,
-                                         dict(session.durations), chain.skipped)
+            handoff.context = context_of(
+                layout.root,
+                strategy.label,
+                fp,
+                session.started,
+                session.spawned,
+                dict(session.durations),
+                chain.skipped,
+            )
             raise
         except Unavailable as skip:
             chain.skipped.append(f"{strategy.label}: {skip.reason}")
@@ -119,8 +136,9 @@ def _run_chain(session: Session, layout: Layout, fp: state.Fingerprint) -> Resul
     return _end(session, chain)
 
 
-def _cool_down(layout: Layout, result: Result, now: float, fp: state.Fingerprint,
-               boot: cooldown.BootTime | None) -> Result:
+def _cool_down(
+    layout: Layout, result: Result, now: float, fp: state.Fingerprint, boot: cooldown.BootTime | None
+) -> Result:
     """Arm the cooldown for a memory or signal death. A write that fails (a full disk) must not
     turn that failure into ``exc:OSError:28``: the result stays what it was, and says so."""
     failure = result.failure
@@ -134,8 +152,9 @@ def _cool_down(layout: Layout, result: Result, now: float, fp: state.Fingerprint
     return result
 
 
-def build(session: Session, layout: Layout, fp: state.Fingerprint, now: float,
-          boot: cooldown.BootTime | None = None) -> Result:
+def build(
+    session: Session, layout: Layout, fp: state.Fingerprint, now: float, boot: cooldown.BootTime | None = None
+) -> Result:
     """Try each strategy in order; a memory or signal death arms the cooldown."""
     cooldown.reserve(layout)
     try:

@@ -10,6 +10,7 @@
 - Built from a bundle, it reproduces that bundle's bytes: the source is read from wherever
   the running package lives, a directory or an archive.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,7 +28,7 @@ PACKAGE = "sdkboot"
 # The runtime's sources and its data files (the measured floors the preflight reads).
 SUFFIXES = (".py", ".json")
 # Kept to the oldest syntax: `python2 sdkboot.pyz` must read this far to say what is wrong.
-MAIN = b'''\
+MAIN = b"""\
 # The entry point of a sdkboot bundle. Every Python parses this file, so an interpreter
 # too old for sdkboot says so in one line (exit 2) instead of failing on newer syntax.
 import sys
@@ -40,7 +41,7 @@ if sys.version_info < (3, 9):
 from sdkboot.entry import main  # noqa: E402
 
 sys.exit(main())
-'''
+"""
 Files = list[tuple[str, bytes]]
 
 
@@ -69,8 +70,11 @@ def _from_dir(directory: str) -> Files:
 
 def _from_archive(archive: str) -> Files:
     with zipfile.ZipFile(archive) as source:
-        return [(name, source.read(name)) for name in source.namelist()
-                if name.startswith(PACKAGE + "/") and name.endswith(SUFFIXES)]
+        return [
+            (name, source.read(name))
+            for name in source.namelist()
+            if name.startswith(PACKAGE + "/") and name.endswith(SUFFIXES)
+        ]
 
 
 def sources() -> Files:

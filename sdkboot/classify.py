@@ -7,6 +7,7 @@ A signal always wins over memory text (the text stays in the event log's stderr 
 Matching runs on the lower-cased, whitespace-collapsed text of stdout AND stderr,
 because Debian prints its ensurepip message to stdout, line-wrapped.
 """
+
 from __future__ import annotations
 
 import errno
@@ -62,9 +63,16 @@ RULES: tuple[Rule, ...] = (
     # Memory evidence without a signal (a signal rc is handled before the table): the child
     # ran under the same limit as the user's whole tree and failed to allocate. rc 127 with
     # "failed to map segment" is the dynamic loader failing before the interpreter even ran.
-    Rule(ErrKind.OUT_OF_MEMORY, any_of=(
-        "memoryerror", "cannot allocate memory", "errno 12]", "failed to map segment", "can't start new thread",
-    )),
+    Rule(
+        ErrKind.OUT_OF_MEMORY,
+        any_of=(
+            "memoryerror",
+            "cannot allocate memory",
+            "errno 12]",
+            "failed to map segment",
+            "can't start new thread",
+        ),
+    ),
     Rule(ErrKind.OUT_OF_MEMORY, all_of=("fatal python error",), any_of=("memory",)),
     # A Rust extension's allocation error handler (it then aborts: that rc is a signal and wins).
     Rule(ErrKind.OUT_OF_MEMORY, all_of=("memory allocation of", "bytes failed")),
@@ -80,9 +88,14 @@ RULES: tuple[Rule, ...] = (
     # pip patterns: the cause before its consequence. An unreachable index makes pip
     # retry (printing the cause), then end with "could not find a version", so
     # pip_no_match comes last; proxy_auth precedes conn_refused, which it often contains.
-    Rule(ErrKind.DNS_FAIL, any_of=(
-        "name or service not known", "temporary failure in name resolution", "nodename nor servname",
-    )),
+    Rule(
+        ErrKind.DNS_FAIL,
+        any_of=(
+            "name or service not known",
+            "temporary failure in name resolution",
+            "nodename nor servname",
+        ),
+    ),
     Rule(ErrKind.PROXY_AUTH, all_of=("proxy",), any_of=("authent", "tunnel", "407")),
     Rule(ErrKind.CONN_REFUSED, any_of=("connection refused", "connection reset")),
     Rule(ErrKind.SSL_VERIFY, all_of=("ssl",), any_of=("verify", "certificate")),
@@ -172,8 +185,7 @@ def from_exception(exc: BaseException) -> Failure:
     name = type(exc).__name__
     code = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
     text = f"exc:{name}:{code}" if code is not None else f"exc:{name}"
-    return Failure(ErrKind.UNCATEGORIZED, text, exc_type=ExcType.of(name), errno=code, tail=str(exc),
-                   trace=_trace(exc))
+    return Failure(ErrKind.UNCATEGORIZED, text, exc_type=ExcType.of(name), errno=code, tail=str(exc), trace=_trace(exc))
 
 
 def _trace(exc: BaseException) -> str:

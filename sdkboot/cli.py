@@ -1,4 +1,5 @@
 """The ``sdkboot`` command line (argparse, standard library only)."""
+
 from __future__ import annotations
 
 import argparse
@@ -127,7 +128,10 @@ class Root(Parser):
 def _add_command(sub: argparse._SubParsersAction[Parser], name: str) -> Parser:
     module = COMMANDS[name].load()
     parser = sub.add_parser(
-        name, help=module.HELP, description=module.HELP, epilog=f"example:\n  {module.EXAMPLE}",
+        name,
+        help=module.HELP,
+        description=module.HELP,
+        epilog=f"example:\n  {module.EXAMPLE}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     module.configure(parser)
@@ -141,8 +145,13 @@ class _Version(argparse.Action):
     def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=str(kwargs.get("help")))
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
-                 option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
         from .bundle import version_text
 
         print(version_text())
@@ -152,8 +161,12 @@ class _Version(argparse.Action):
 def build_parser(only: str | None = None) -> Root:
     """The whole command line, or (``only``) the one subcommand about to run: loading every
     command's module costs memory a hook under the user's limit may not have."""
-    parser = Root(prog="sdkboot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
-                  epilog="example:\n  sdkboot ensure && sdkboot status")
+    parser = Root(
+        prog="sdkboot",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  sdkboot ensure && sdkboot status",
+    )
     parser.add_argument("--version", action=_Version, help="print the version (and, from a bundle, its sha256)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     parser.commands = {name: _add_command(sub, name) for name in COMMANDS if only in (None, name)}
@@ -197,8 +210,10 @@ def _rerun(argv: list[str]) -> str:
 
 def _run(argv: list[str], closed_fds: frozenset[int]) -> int:
     if streams.stdout_closed(closed_fds):
-        raise UsageError(f"{_prog(argv)}: stdout is closed, so the result has nowhere to go:"
-                         f" run `{_rerun(argv)}` with stdout open (e.g. `> FILE`)")
+        raise UsageError(
+            f"{_prog(argv)}: stdout is closed, so the result has nowhere to go:"
+            f" run `{_rerun(argv)}` with stdout open (e.g. `> FILE`)"
+        )
     own, tail = split_tail(argv)
     try:
         args = parse(build_parser(only=own[0] if own and own[0] in COMMANDS else None), own)
@@ -223,15 +238,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:
         streams.discard_stdout()
-        streams.say(f"{_prog(argv)}: output cut short: the reader closed stdout (e.g. `| head`);"
-                    f" `{_rerun(argv)} > FILE` keeps all of it")
+        streams.say(
+            f"{_prog(argv)}: output cut short: the reader closed stdout (e.g. `| head`);"
+            f" `{_rerun(argv)} > FILE` keeps all of it"
+        )
         return streams.EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         streams.say("sdkboot: interrupted")
         return 130
     except MemoryError:  # the user's memory limit covers sdkboot too (ulimit -v, a cgroup)
-        streams.say(f"{_prog(argv)}: out of memory: the memory limit in force (ulimit -v or a cgroup) leaves"
-                    " too little to run it; raise the limit")
+        streams.say(
+            f"{_prog(argv)}: out of memory: the memory limit in force (ulimit -v or a cgroup) leaves"
+            " too little to run it; raise the limit"
+        )
         return EXIT_FAILED
     except Exception as exc:  # the last line of defence: one line, never a traceback
         return _internal_error(exc)

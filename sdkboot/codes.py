@@ -3,6 +3,7 @@
 Every table is APPEND-ONLY: dashboards read these numbers, so a value is never
 renumbered or reused. New meanings take new numbers.
 """
+
 from __future__ import annotations
 
 import enum

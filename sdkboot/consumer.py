@@ -7,6 +7,7 @@
   then the next one if pip rejects it for Requires-Python.
 The health check reads one file and spawns nothing; only a build plan discovers.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -136,8 +137,11 @@ def too_old(spec: Spec, found: Discovery) -> Result:
     best = best_other(found.interpreters, spec.min_python)
     where = f"{best.info.label} at {best.path}" if best is not None and best.info is not None else None
     need = ".".join(map(str, spec.min_python))
-    return Result(Outcome.HOOK_PY_INCOMPATIBLE, alt_py=alt_py(found.interpreters, spec.min_python),
-                  message=message(sys.version.split()[0], need, spec.import_name, where, run_line(spec)))
+    return Result(
+        Outcome.HOOK_PY_INCOMPATIBLE,
+        alt_py=alt_py(found.interpreters, spec.min_python),
+        message=message(sys.version.split()[0], need, spec.import_name, where, run_line(spec)),
+    )
 
 
 def _given(spec: Spec, session: Session, cache: str | None) -> list[Builder] | Result:
@@ -147,8 +151,11 @@ def _given(spec: Spec, session: Session, cache: str | None) -> list[Builder] | R
     found = _probe_given(spec, session, cache)
     info = found.info
     if info is not None and not spec.for_run and info.version[:2] != sys.version_info[:2]:
-        return Result(Outcome.HOOK_PY_INCOMPATIBLE, python=spec.python,
-                      message=foreign_python(spec.python, info.label, HOST_VERSION))
+        return Result(
+            Outcome.HOOK_PY_INCOMPATIBLE,
+            python=spec.python,
+            message=foreign_python(spec.python, info.label, HOST_VERSION),
+        )
     return [Builder(spec.python, info.label if info else None, other=True)]
 
 
@@ -169,8 +176,14 @@ def _last_resort(found: Discovery, spec: Spec) -> list[Interpreter]:
     (and its advice, e.g. what to apt install, reaches the user)."""
     from .discovery import best_other
 
-    host = next((i for i in found.interpreters if i.is_host and i.info is not None
-                 and i.info.version[:2] >= tuple(spec.min_python)), None)
+    host = next(
+        (
+            i
+            for i in found.interpreters
+            if i.is_host and i.info is not None and i.info.version[:2] >= tuple(spec.min_python)
+        ),
+        None,
+    )
     other = best_other(found.interpreters, spec.min_python)
     return [host] if host is not None else ([other] if other is not None else [])
 

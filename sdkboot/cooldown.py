@@ -9,6 +9,7 @@ it. A record from an earlier boot is at least the current uptime old. Where ther
 clock (not Linux, or a caller's own wall clock), the wall clock decides and a stamp in the
 future restarts once at ``now``.
 """
+
 from __future__ import annotations
 
 import errno
@@ -81,8 +82,7 @@ def _overwrite(path: str, record: dict[str, Any]) -> bool:
         os.close(fd)
 
 
-def arm(layout: Layout, now: float, rc: int | None, phase: str, fp: Fingerprint,
-        boot: BootTime | None = None) -> None:
+def arm(layout: Layout, now: float, rc: int | None, phase: str, fp: Fingerprint, boot: BootTime | None = None) -> None:
     """Start the window. On a full disk the record goes into the reserved file in place."""
     record: dict[str, Any] = {"time": now, "rc": rc, "phase": phase, "fingerprint": fp}
     if boot is not None:
@@ -98,7 +98,7 @@ def _number(value: object) -> float | None:
     """A finite number, or None for anything else (NaN, Infinity, a string, a 400-digit int)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if isinstance(value, int) and abs(value) >= 10 ** 15:
+    if isinstance(value, int) and abs(value) >= 10**15:
         return None  # math.isfinite() and float() would overflow on it
     return float(value) if math.isfinite(value) else None
 
@@ -134,8 +134,7 @@ def _rebase(layout: Layout, record: dict[str, Any], now: float) -> None:
         pass
 
 
-def remaining(layout: Layout, now: float, window: float, fp: Fingerprint,
-              boot: BootTime | None = None) -> float:
+def remaining(layout: Layout, now: float, window: float, fp: Fingerprint, boot: BootTime | None = None) -> float:
     """Seconds left in an active cooldown for this fingerprint; 0.0 when none applies."""
     record, _ = read_json(layout.cooldown_file)
     if record is None or record.get("fingerprint") != fp:

@@ -10,6 +10,7 @@ Interpreter discovery (``consumer.builders``) runs only after them: to name the 
 a too-old host should use (1), and to pick the one that builds (for ``sdkboot run``). Its
 probes are cached in the state dir, so 1 and 6 spawn nothing once the cache is warm.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -84,8 +85,7 @@ def _healthy(spec: Spec, layout: Layout) -> Result | None:
     builder = consumer.builder_of(current) or None
     other = builder is not None and not consumer.is_host(builder)
     alt = consumer.Builder(builder, current.python_version, other).number if builder and other else None
-    return Result(strategy.noop, strategy=strategy.code, env=current.env, message=message, python=builder,
-                  alt_py=alt)
+    return Result(strategy.noop, strategy=strategy.code, env=current.env, message=message, python=builder, alt_py=alt)
 
 
 def _collect(layout: Layout) -> None:
@@ -175,8 +175,7 @@ def _explained(spec: Spec, result: Result) -> Result:
     return messages.filled(result, spec, Layout(spec.root).events_file)
 
 
-def _locked_build(spec: Spec, session: Session, layout: Layout, plan: list[consumer.Builder],
-                  clock: Clocks) -> Result:
+def _locked_build(spec: Spec, session: Session, layout: Layout, plan: list[consumer.Builder], clock: Clocks) -> Result:
     from .retention import sweep
 
     foreign = safefs.foreign(layout.root)
@@ -223,8 +222,12 @@ def credited(result: Result, given: dict[str, Any]) -> Result:
     """``result`` with ``credit()``'s facts: the interpreter always, ``sdk_alt_py`` and the note on success."""
     if not result.ok:
         return dataclasses.replace(result, python=given.get("python"))
-    return dataclasses.replace(result, python=given.get("python"), alt_py=given.get("alt_py"),
-                               message=result.message + str(given.get("note", "")))
+    return dataclasses.replace(
+        result,
+        python=given.get("python"),
+        alt_py=given.get("alt_py"),
+        message=result.message + str(given.get("note", "")),
+    )
 
 
 def _credited(spec: Spec, result: Result, builder: consumer.Builder, rejected: list[str]) -> Result:
@@ -235,8 +238,7 @@ def _credited(spec: Spec, result: Result, builder: consumer.Builder, rejected: l
     return credited(result, credit(builder, rejected))
 
 
-def _build_each(spec: Spec, session: Session, layout: Layout, plan: list[consumer.Builder],
-                clock: Clocks) -> Result:
+def _build_each(spec: Spec, session: Session, layout: Layout, plan: list[consumer.Builder], clock: Clocks) -> Result:
     """Build with each interpreter in turn while pip rejects them for Requires-Python."""
     from .build import build
 
@@ -312,8 +314,12 @@ def _low_memory(spec: Spec, layout: Layout, clock: Clocks, seen: Seen, short: Mi
     """SKIP_LOW_MEMORY, nothing spawned; the cooldown is armed (never renewed: the window runs from
     the first such session). A build that another process finished meanwhile wins."""
     limit = seen.limit_mib or 0
-    skipped = Result(Outcome.SKIP_LOW_MEMORY, message=messages.low_memory(spec, limit, short),
-                     mem_limit_mib=seen.limit_mib, mem_limits=seen.describe())
+    skipped = Result(
+        Outcome.SKIP_LOW_MEMORY,
+        message=messages.low_memory(spec, limit, short),
+        mem_limit_mib=seen.limit_mib,
+        mem_limits=seen.describe(),
+    )
     if safefs.foreign(layout.root):
         return skipped
     fp = state.fingerprint(spec)
@@ -336,18 +342,29 @@ def event(result: Result, now: float) -> dict[str, Any]:
     """The event-log record: the strings that metrics cannot carry."""
     failure = result.failure
     return {
-        "time": now, "outcome": result.outcome.name, "outcome_code": int(result.outcome),
+        "time": now,
+        "outcome": result.outcome.name,
+        "outcome_code": int(result.outcome),
         "phase": result.phase.label if result.phase else None,
-        "err": failure.kind.label if failure else None, "err_kind": result.err_kind,
-        "rc": result.rc, "strategy": result.strategy.label if result.strategy else None,
-        "env": result.env, "build_python": result.python, "duration_ms": round(result.duration * 1000),
+        "err": failure.kind.label if failure else None,
+        "err_kind": result.err_kind,
+        "rc": result.rc,
+        "strategy": result.strategy.label if result.strategy else None,
+        "env": result.env,
+        "build_python": result.python,
+        "duration_ms": round(result.duration * 1000),
         "durations": {k: round(v, 3) for k, v in result.durations.items()},
-        "subprocesses": result.subprocesses, "has_pip": result.has_pip,
-        "fallback_reason": result.fallback_reason, "skipped": list(result.skipped),
+        "subprocesses": result.subprocesses,
+        "has_pip": result.has_pip,
+        "fallback_reason": result.fallback_reason,
+        "skipped": list(result.skipped),
         "stderr_tail": result.stderr_tail,
-        "mem_limit_mib": result.mem_limit_mib, "mem_limits": list(result.mem_limits),
-        "message": result.message, "traceback": (failure.trace or None) if failure else None,
-        "pid": os.getpid(), "sdkboot": VERSION,
+        "mem_limit_mib": result.mem_limit_mib,
+        "mem_limits": list(result.mem_limits),
+        "message": result.message,
+        "traceback": (failure.trace or None) if failure else None,
+        "pid": os.getpid(),
+        "sdkboot": VERSION,
         "python": "%d.%d.%d" % sys.version_info[:3],
     }
 
@@ -374,8 +391,12 @@ def log_event(root: str, result: Result, now: float) -> None:
 
 
 def ensure(
-    spec: Spec, *, clock: Clock | None = None, progress: ProgressSink | None = None,
-    budget: float | None = None, handoff: bool = False,
+    spec: Spec,
+    *,
+    clock: Clock | None = None,
+    progress: ProgressSink | None = None,
+    budget: float | None = None,
+    handoff: bool = False,
 ) -> Result:
     """Make ``spec.import_name`` importable. Never raises (Ctrl-C aside), except as below.
 
@@ -418,8 +439,9 @@ def _cool_main(spec: Spec, result: Result, clock: Clocks) -> None:
 
 
 def _finished(result: Result, session: Session, started: float) -> Result:
-    return dataclasses.replace(result, duration=time.monotonic() - started, subprocesses=session.spawned,
-                               durations=dict(session.durations))
+    return dataclasses.replace(
+        result, duration=time.monotonic() - started, subprocesses=session.spawned, durations=dict(session.durations)
+    )
 
 
 def _interrupted(spec: Spec, session: Session, exc: BaseException) -> Result:
@@ -431,8 +453,9 @@ def _interrupted(spec: Spec, session: Session, exc: BaseException) -> Result:
 
     number = signum_of(exc)
     rc = -number if number else None
-    failure = Failure(ErrKind.INTERRUPTED, f"interrupted:{signal_name(number) if number else type(exc).__name__}",
-                      kill_rc=rc)
+    failure = Failure(
+        ErrKind.INTERRUPTED, f"interrupted:{signal_name(number) if number else type(exc).__name__}", kill_rc=rc
+    )
     result = Result(Outcome.BUILD_FAILED, phase=session.current or Phase.PRE, failure=failure, rc=rc)
     result = messages.filled(result, spec, Layout(spec.root).events_file)
     if isinstance(exc, Interrupted):

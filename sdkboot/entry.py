@@ -14,6 +14,7 @@ CLI (argparse, the build machinery) may not fit, so the hook answers before load
 A usage error found by the full CLI (after the async line) is one stderr line and exit 2.
 This module imports nothing beyond what the interpreter has loaded at start-up, plus signal.
 """
+
 import sys
 
 USAGE_RC = 2
@@ -105,9 +106,10 @@ def low_memory_line() -> str:
 
 def interrupted_line(signum: int) -> str:
     """The metrics line for a hook stopped by a signal before ensure() ran: phase pre, err 19."""
-    return ('{"metrics": {"sdk_bootstrap": %d, "sdk_bootstrap_phase": %d, "sdk_bootstrap_err": %d,'
-            ' "sdk_bootstrap_rc": %d, "sdk_hook_py": %d}}' % (_BUILD_FAILED, _PHASE_PRE, _INTERRUPTED, -signum,
-                                                              _hook_py()))
+    return (
+        '{"metrics": {"sdk_bootstrap": %d, "sdk_bootstrap_phase": %d, "sdk_bootstrap_err": %d,'
+        ' "sdk_bootstrap_rc": %d, "sdk_hook_py": %d}}' % (_BUILD_FAILED, _PHASE_PRE, _INTERRUPTED, -signum, _hook_py())
+    )
 
 
 def _hook_py() -> int:

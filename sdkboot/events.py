@@ -1,5 +1,6 @@
 """The local event log: one JSON line per ``ensure()``, holding the strings that
 metrics cannot carry. Writing it must never change an outcome."""
+
 from __future__ import annotations
 
 import json

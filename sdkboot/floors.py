@@ -5,6 +5,7 @@ They come from one data file, ``floors.json`` beside this module, which the benc
 preflight and ``doctor`` both read it. Keyed by workload (the requirement measured), then by
 strategy label; a value the benchmark did not measure is null.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,7 +64,7 @@ def _mib(value: Any) -> float | None:
 def _workload(doc: dict[str, Any], requirements: Iterable[str]) -> dict[str, Any]:
     wanted = _names(requirements)
     workloads = doc.get("workloads")
-    for key, workload in (workloads.items() if isinstance(workloads, dict) else ()):
+    for key, workload in workloads.items() if isinstance(workloads, dict) else ():
         if _names([key]) == wanted and isinstance(workload, dict):
             return workload
     return {}

@@ -9,6 +9,7 @@ build meanwhile. The hook contract holds in every case: a verifier killed by the
 or by its own alarm (the time budget) is classified by the finisher like any step, and if
 even the finisher fails, the shell prints a fixed failure line. The shell always exits 0.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,8 +37,13 @@ SCRIPT = (
 )
 # Set before the import starts: SIGALRM's default action ends even a process stuck in reclaim.
 ALARM = "import signal, sys; signal.alarm(int(sys.argv[1]))\n"
-FALLBACK = {"metrics": {"sdk_bootstrap": int(Outcome.BUILD_FAILED), "sdk_bootstrap_phase": int(Phase.MAIN),
-                        "sdk_bootstrap_err": int(ErrKind.UNCATEGORIZED)}}
+FALLBACK = {
+    "metrics": {
+        "sdk_bootstrap": int(Outcome.BUILD_FAILED),
+        "sdk_bootstrap_phase": int(Phase.MAIN),
+        "sdk_bootstrap_err": int(ErrKind.UNCATEGORIZED),
+    }
+}
 
 
 class HandOff(Exception):
@@ -72,8 +78,21 @@ def exec_verifier(handoff: HandOff, seconds: float) -> NoReturn:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = ["sh", "-c", SCRIPT, "sdkboot-verify", handoff.python, ALARM + handoff.code, str(max(1, int(seconds))),
-            files["out"], files["err"], sys.executable, root, files["json"], json.dumps(FALLBACK, sort_keys=True)]
+    argv = [
+        "sh",
+        "-c",
+        SCRIPT,
+        "sdkboot-verify",
+        handoff.python,
+        ALARM + handoff.code,
+        str(max(1, int(seconds))),
+        files["out"],
+        files["err"],
+        sys.executable,
+        root,
+        files["json"],
+        json.dumps(FALLBACK, sort_keys=True),
+    ]
     os.execv("/bin/sh", argv)
 
 
@@ -111,8 +130,9 @@ def _outcome(context: dict[str, Any], done: Any) -> Any:
         built = parse_report(Phase.VERIFY, done, context["extra"])
     except StepFailed as error:
         shutil.rmtree(stage, ignore_errors=True)
-        return _cool_down(layout, failed(error, strategy.code), time.time(), context["fingerprint"],
-                          cooldown.boot_time())
+        return _cool_down(
+            layout, failed(error, strategy.code), time.time(), context["fingerprint"], cooldown.boot_time()
+        )
     _publish(layout, context["fingerprint"], strategy.code, stage, built)
     return Result(strategy.built, strategy=strategy.code, env=stage, message=f"built {stage} (verified after hand-off)")
 
@@ -131,8 +151,12 @@ def finish(path: str, rc: int) -> int:
         _unlink(name)
     durations: dict[str, float] = {**context["durations"], Phase.VERIFY.label: round(verify_seconds, 3)}
     result = dataclasses.replace(
-        _outcome(context, done), duration=time.time() - context["started"], subprocesses=context["spawned"] + 1,
-        durations=durations, skipped=tuple(context["skipped"]))
+        _outcome(context, done),
+        duration=time.time() - context["started"],
+        subprocesses=context["spawned"] + 1,
+        durations=durations,
+        skipped=tuple(context["skipped"]),
+    )
     if isinstance(context.get("credit"), dict):  # which interpreter built (sdk_alt_py when not the host)
         from .ensure import credited
 
@@ -149,7 +173,21 @@ def _unlink(path: str) -> None:
         pass
 
 
-def context_of(root: str, strategy: str, fingerprint: dict[str, Any], started: float, spawned: int,
-               durations: dict[str, float], skipped: list[str]) -> dict[str, Any]:
-    return {"root": root, "strategy": strategy, "fingerprint": fingerprint, "started": started,
-            "spawned": spawned, "durations": durations, "skipped": skipped}
+def context_of(
+    root: str,
+    strategy: str,
+    fingerprint: dict[str, Any],
+    started: float,
+    spawned: int,
+    durations: dict[str, float],
+    skipped: list[str],
+) -> dict[str, Any]:
+    return {
+        "root": root,
+        "strategy": strategy,
+        "fingerprint": fingerprint,
+        "started": started,
+        "spawned": spawned,
+        "durations": durations,
+        "skipped": skipped,
+    }

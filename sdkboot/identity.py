@@ -9,6 +9,7 @@ Python finds its stdlib from its real path.
 
 The no-op path computes this on every call, so it costs two stats, not a realpath walk.
 """
+
 from __future__ import annotations
 
 import os

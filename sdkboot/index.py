@@ -7,6 +7,7 @@ environment variables, merged the way pip merges them: a flag replaces
 ``PIP_NO_INDEX`` turns the index off. pip's config files are pip's own business:
 only strategies that run pip see them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

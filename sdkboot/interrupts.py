@@ -6,6 +6,7 @@ the step), the build (which removes its stage) and the lock (which is released),
 logs an "interrupted" event on its way out. A library host keeps its own signal handling;
 ``ensure()`` then sees KeyboardInterrupt and logs it the same way.
 """
+
 import signal
 import sys
 

@@ -11,6 +11,7 @@ and pruning by age reads it.
 
 Windows has no shared ``flock``: there, nothing is held and nothing counts as in use.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -3,6 +3,7 @@
 A host too old for the package cannot import it, but it can still start the consumer
 through ``sdkboot run``; the message that says so must give a line that works as pasted.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,7 @@ def launcher() -> list[str]:
     container = os.path.dirname(_PACKAGE_DIR)
     if os.path.isfile(container):
         return [sys.executable, container]
-    prefix = [] if os.path.realpath(container) in _importable_dirs() or os.name == "nt" else [
-        f"PYTHONPATH={container}"]
+    prefix = [] if os.path.realpath(container) in _importable_dirs() or os.name == "nt" else [f"PYTHONPATH={container}"]
     return [*prefix, sys.executable, "-m", "sdkboot"]
 
 
@@ -116,7 +116,7 @@ def quote(argv: list[str]) -> str:
         return subprocess.list2cmdline(argv)
     words = [shlex.quote(a) for a in argv]
     if argv and argv[0].startswith("PYTHONPATH="):  # an assignment: only its value is quoted
-        words[0] = "PYTHONPATH=" + shlex.quote(argv[0][len("PYTHONPATH="):])
+        words[0] = "PYTHONPATH=" + shlex.quote(argv[0][len("PYTHONPATH=") :])
     return " ".join(words)
 
 

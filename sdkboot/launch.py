@@ -5,6 +5,7 @@ env runs its own ``bin/python``; a ``--target`` env runs the interpreter that bu
 the target dir put first on ``sys.path`` the way activate() does. On Windows, where exec
 is only an imitation, a child process runs and its exit code is returned.
 """
+
 from __future__ import annotations
 
 import os

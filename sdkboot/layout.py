@@ -4,6 +4,7 @@ Builds are never renamed: a venv hard-codes its own path (script shebangs,
 activate scripts), so each build gets a fresh dir under ``builds/`` and is
 published by atomically replacing ``install-state.json``, which points at it.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,19 @@ PYTHONS_FILE = "interpreters.json"
 MARKER_FILE = ".sdkboot-state"
 # Every name sdkboot creates at the top of a state dir: a dir holding anything else (and no
 # marker) is not sdkboot's. A new file in the layout must be added here.
-OWN_NAMES = frozenset({STATE_FILE, COOLDOWN_FILE, LOCK_FILE, EVENTS_FILE, EVENTS_FILE + ".1", BUILDS_DIR,
-                       NOTICE_FILE, PYTHONS_FILE, MARKER_FILE})
+OWN_NAMES = frozenset(
+    {
+        STATE_FILE,
+        COOLDOWN_FILE,
+        LOCK_FILE,
+        EVENTS_FILE,
+        EVENTS_FILE + ".1",
+        BUILDS_DIR,
+        NOTICE_FILE,
+        PYTHONS_FILE,
+        MARKER_FILE,
+    }
+)
 
 
 @dataclass(frozen=True)

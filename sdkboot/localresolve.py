@@ -9,6 +9,7 @@ Whatever the walk cannot decide for sure (a conflict, an sdist, a URL requiremen
 packaging) exits ``UNDECIDED`` and the caller asks pip instead. The answer has the shape of
 pip's installation report, so one parser reads both.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,8 +78,9 @@ class Walk:
         found = self.candidates.get(name, [])
         allowed = set(specifier.filter([version for version, _, _ in found]))
         # Highest version first, then the most specific tag, as pip prefers.
-        for version, _, path in sorted((c for c in found if c[0] in allowed), key=lambda c: (c[0], -c[1]),
-                                       reverse=True):
+        for version, _, path in sorted(
+            (c for c in found if c[0] in allowed), key=lambda c: (c[0], -c[1]), reverse=True
+        ):
             metadata = self._metadata(path)
             if self._fits_python(metadata):
                 return version, path, metadata
@@ -115,16 +117,25 @@ class Walk:
         for line in self.chosen[name][2].get_all("Requires-Dist") or []:
             dependency = self._requirement(line)
             marker = dependency.marker
-            if (marker is None and "" in extras) or (marker is not None and any(
-                    marker.evaluate({"extra": extra}) for extra in extras)):
+            if (marker is None and "" in extras) or (
+                marker is not None and any(marker.evaluate({"extra": extra}) for extra in extras)
+            ):
                 self.add(line)
 
     def report(self) -> dict[str, Any]:
         """pip's installation report, the fields sdkboot reads."""
-        return {"version": "1", "resolver": "sdkboot-local", "install": [
-            {"metadata": {"name": metadata["Name"], "version": str(version)}, "requested": name in self.requested,
-             "download_info": {"url": Path(path).resolve().as_uri(), "archive_info": {}}}
-            for name, (version, path, metadata) in self.chosen.items()]}
+        return {
+            "version": "1",
+            "resolver": "sdkboot-local",
+            "install": [
+                {
+                    "metadata": {"name": metadata["Name"], "version": str(version)},
+                    "requested": name in self.requested,
+                    "download_info": {"url": Path(path).resolve().as_uri(), "archive_info": {}},
+                }
+                for name, (version, path, metadata) in self.chosen.items()
+            ],
+        }
 
 
 def resolve(dirs: Sequence[str], requirements: Sequence[str], packaging: Sequence[Any]) -> dict[str, Any]:
@@ -146,7 +157,7 @@ def main(argv: Sequence[str], packaging: Sequence[Any] | None) -> int:
     split = args.index("--") if "--" in args else len(args)
     dirs = [args[i + 1] for i, a in enumerate(args[:split]) if a == "--find-links"]
     try:
-        found: dict[str, Any] | None = resolve(dirs, args[split + 1:], packaging)
+        found: dict[str, Any] | None = resolve(dirs, args[split + 1 :], packaging)
     except (Undecided, ValueError, OSError, zipfile.BadZipFile) as exc:
         print(f"sdkboot-resolve: undecided: {type(exc).__name__}: {exc}", file=sys.stderr)
         return UNDECIDED

@@ -3,6 +3,7 @@
 An O_EXCL sentinel file outlives a SIGKILLed builder and blocks every later session;
 an advisory OS lock (flock / msvcrt.locking) cannot: it goes with the process.
 """
+
 from __future__ import annotations
 
 import os

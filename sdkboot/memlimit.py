@@ -2,6 +2,7 @@
 
 Every reader takes a filesystem ``root`` so tests can point it at a fixture tree.
 """
+
 from __future__ import annotations
 
 import os
@@ -82,7 +83,7 @@ def _ancestors(path: str, mount_root: str) -> list[str]:
     base = mount_root.rstrip("/")
     if path != base and not path.startswith(base + "/"):
         return []
-    parts = [part for part in path[len(base):].split("/") if part]
+    parts = [part for part in path[len(base) :].split("/") if part]
     return ["/".join(parts[:n]) for n in range(len(parts), -1, -1)]
 
 

@@ -1,4 +1,5 @@
 """One-time user notices: each persistent, user-fixable problem is shown once per sdkboot version."""
+
 from __future__ import annotations
 
 from .codes import ErrKind, Outcome

@@ -3,6 +3,7 @@
 Validation happens here, before anything runs, so bad input gets one clear line
 and exit 2 instead of a half-done build or a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,47 +72,97 @@ def add_json(parser: argparse.ArgumentParser, what: str = "one JSON object") -> 
 
 def add_location(parser: argparse.ArgumentParser) -> None:
     """Options that say which environment: used by every subcommand."""
-    parser.add_argument("--state-dir", metavar="DIR",
-                        help="where envs and state live (default: $SDKBOOT_STATE_DIR, else"
-                             " $CLAUDE_PLUGIN_DATA/sdkboot/NAME, else the per-user state dir)")
-    parser.add_argument("--import-name", type=_import_name, default=DEFAULT_IMPORT_NAME, metavar="NAME",
-                        help=f"module whose importability is the goal (default: {DEFAULT_IMPORT_NAME})")
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="where envs and state live (default: $SDKBOOT_STATE_DIR, else"
+        " $CLAUDE_PLUGIN_DATA/sdkboot/NAME, else the per-user state dir)",
+    )
+    parser.add_argument(
+        "--import-name",
+        type=_import_name,
+        default=DEFAULT_IMPORT_NAME,
+        metavar="NAME",
+        help=f"module whose importability is the goal (default: {DEFAULT_IMPORT_NAME})",
+    )
 
 
 def min_python_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--min-python", type=_version, default=DEFAULT_MIN_PYTHON, metavar="X.Y",
-                        help="oldest Python the package supports (default: %d.%d)" % DEFAULT_MIN_PYTHON)
+    parser.add_argument(
+        "--min-python",
+        type=_version,
+        default=DEFAULT_MIN_PYTHON,
+        metavar="X.Y",
+        help="oldest Python the package supports (default: %d.%d)" % DEFAULT_MIN_PYTHON,
+    )
 
 
 def add_build(parser: argparse.ArgumentParser, for_run_flag: bool = True) -> None:
     """Options that say how to build: ensure and hook (``run`` implies --for-run)."""
     add_location(parser)
     if for_run_flag:
-        parser.add_argument("--for-run", action="store_true",
-                            help="build for `sdkboot run`: any Python >= --min-python found here may build"
-                                 " (the host first), even when this one is too old or cannot build")
-    parser.add_argument("requirements", nargs="*", metavar="REQUIREMENT",
-                        help=f"what to install (default: {' '.join(DEFAULT_REQUIREMENTS)})")
+        parser.add_argument(
+            "--for-run",
+            action="store_true",
+            help="build for `sdkboot run`: any Python >= --min-python found here may build"
+            " (the host first), even when this one is too old or cannot build",
+        )
+    parser.add_argument(
+        "requirements",
+        nargs="*",
+        metavar="REQUIREMENT",
+        help=f"what to install (default: {' '.join(DEFAULT_REQUIREMENTS)})",
+    )
     parser.add_argument("--python", metavar="INTERP", help="interpreter that builds the env (default: this one)")
-    parser.add_argument("--find-links", action="append", default=[], metavar="DIR_OR_URL",
-                        help="extra place to look for wheels (repeatable; adds to $PIP_FIND_LINKS)")
-    parser.add_argument("--no-index", action="store_true",
-                        help="do not use a package index (also: PIP_NO_INDEX=1)")
-    parser.add_argument("--index-url", metavar="URL",
-                        help="package index to use instead of the default (overrides $PIP_INDEX_URL)")
-    parser.add_argument("--extra-index-url", action="append", default=[], metavar="URL",
-                        help="another index to look in (repeatable; adds to $PIP_EXTRA_INDEX_URL)")
-    parser.add_argument("--cooldown", type=_seconds, default=DEFAULT_COOLDOWN, metavar="SECONDS",
-                        help="after a signal-killed build, do not retry for this long (default: 86400)")
-    parser.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_STEP_TIMEOUT, metavar="SECONDS",
-                        help="time limit per build step; the step's whole process group is killed past it")
-    parser.add_argument("--no-preflight", action="store_false", dest="preflight",
-                        help="build even when the memory limit in force is below every strategy's measured"
-                             " floor (the preflight would skip with SKIP_LOW_MEMORY, spawning nothing)")
+    parser.add_argument(
+        "--find-links",
+        action="append",
+        default=[],
+        metavar="DIR_OR_URL",
+        help="extra place to look for wheels (repeatable; adds to $PIP_FIND_LINKS)",
+    )
+    parser.add_argument("--no-index", action="store_true", help="do not use a package index (also: PIP_NO_INDEX=1)")
+    parser.add_argument(
+        "--index-url", metavar="URL", help="package index to use instead of the default (overrides $PIP_INDEX_URL)"
+    )
+    parser.add_argument(
+        "--extra-index-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another index to look in (repeatable; adds to $PIP_EXTRA_INDEX_URL)",
+    )
+    parser.add_argument(
+        "--cooldown",
+        type=_seconds,
+        default=DEFAULT_COOLDOWN,
+        metavar="SECONDS",
+        help="after a signal-killed build, do not retry for this long (default: 86400)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=DEFAULT_STEP_TIMEOUT,
+        metavar="SECONDS",
+        help="time limit per build step; the step's whole process group is killed past it",
+    )
+    parser.add_argument(
+        "--no-preflight",
+        action="store_false",
+        dest="preflight",
+        help="build even when the memory limit in force is below every strategy's measured"
+        " floor (the preflight would skip with SKIP_LOW_MEMORY, spawning nothing)",
+    )
     min_python_option(parser)
-    parser.add_argument("--strategy", action="append", default=[], metavar="NAME", dest="strategies",
-                        help="build strategy to try, in order (repeatable; default: every one, in order:"
-                             f" {', '.join(_strategy_names())})")
+    parser.add_argument(
+        "--strategy",
+        action="append",
+        default=[],
+        metavar="NAME",
+        dest="strategies",
+        help="build strategy to try, in order (repeatable; default: every one, in order:"
+        f" {', '.join(_strategy_names())})",
+    )
 
 
 def _strategy_names() -> tuple[str, ...]:
@@ -154,8 +205,10 @@ def _not_a_python(name: str, path: str) -> str | None:
     error = found.error or "no answer"
     if "in time" in error or "memory" in error.lower() or "can't start new thread" in error:
         return None
-    return (f"--python {name}: {path} is not a Python interpreter sdkboot can use ({error}):"
-            " pass a python3 executable, e.g. `--python /usr/bin/python3`")
+    return (
+        f"--python {name}: {path} is not a Python interpreter sdkboot can use ({error}):"
+        " pass a python3 executable, e.g. `--python /usr/bin/python3`"
+    )
 
 
 def _interpreter(name: str | None, probe: bool) -> str | None:
@@ -205,10 +258,18 @@ def build_spec(args: argparse.Namespace, must_write: bool = False, probe: bool =
     python = _interpreter(args.python, probe)
     extra: dict[str, Any] = {"python": python} if python else {}
     return Spec(
-        requirements=_requirements(args.requirements), import_name=args.import_name,
-        min_python=args.min_python, state_dir=args.state_dir, index_url=args.index_url,
-        find_links=tuple(args.find_links), no_index=args.no_index, step_timeout=args.timeout,
-        cooldown_seconds=args.cooldown, strategies=_strategies(getattr(args, "strategies", [])),
+        requirements=_requirements(args.requirements),
+        import_name=args.import_name,
+        min_python=args.min_python,
+        state_dir=args.state_dir,
+        index_url=args.index_url,
+        find_links=tuple(args.find_links),
+        no_index=args.no_index,
+        step_timeout=args.timeout,
+        cooldown_seconds=args.cooldown,
+        strategies=_strategies(getattr(args, "strategies", [])),
         extra_index_urls=tuple(args.extra_index_url),
-        for_run=bool(getattr(args, "for_run", False)), preflight=getattr(args, "preflight", True), **extra,
+        for_run=bool(getattr(args, "for_run", False)),
+        preflight=getattr(args, "preflight", True),
+        **extra,
     )

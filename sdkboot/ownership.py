@@ -6,6 +6,7 @@ world-writable, or another user could swap an entry under us. The walk up stops 
 user's home, or at a root-owned sticky dir such as ``/tmp`` (there nobody else can rename or
 delete our entries). Below the state dir, up to the site dir, no entry may be a symlink.
 """
+
 from __future__ import annotations
 
 import os

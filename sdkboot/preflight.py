@@ -7,6 +7,7 @@ floors the benchmark measured (``sdkboot.floors``). It runs only when a build is
 no-op path never gets here. Off with ``Spec(preflight=False)`` / ``--no-preflight``, which
 benchmarks and the repro harness use to measure the real floors.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,9 @@ class Seen:
     def describe(self) -> tuple[str, ...]:
         """Each limit in words, for the event log."""
         found = [f"RLIMIT_AS {self.address_space // MIB} MiB"] if self.address_space is not None else []
-        found += [f"{room.source} {room.limit // MIB} MiB, {room.held // MIB} MiB held by others"
-                  for room in self.rooms]
+        found += [
+            f"{room.source} {room.limit // MIB} MiB, {room.held // MIB} MiB held by others" for room in self.rooms
+        ]
         return tuple(found)
 
 

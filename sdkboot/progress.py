@@ -1,4 +1,5 @@
 """Progress: what a long step is doing, shown as one updating line on a terminal."""
+
 from __future__ import annotations
 
 import os
@@ -110,4 +111,4 @@ def fit(text: str, limit: int) -> str:
             break
         kept.append(char)
         used += _cell(char)
-    return ("".join(kept) + "...")[:max(0, limit)]
+    return ("".join(kept) + "...")[: max(0, limit)]

@@ -5,6 +5,7 @@ Only PEP 508 passes: a name with extras and versions, or ``name @ URL``, and a m
 URL or path, or anything with a leading ``-``, is refused: pip would read an option there
 (``--log=/tmp/x://y`` made pip write a file). Requirements also reach pip after ``--``.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,7 +68,7 @@ def _expression(tokens: list[str], at: int) -> int:
             if at < 0 or at >= len(tokens) or tokens[at] != ")":
                 return -1
             at += 1
-        elif tokens[at:at + 3] == ["v", "o", "v"]:
+        elif tokens[at : at + 3] == ["v", "o", "v"]:
             at += 3
         else:
             return -1
@@ -92,8 +93,10 @@ def problem(requirement: str) -> str | None:
     match = _PEP508.match(requirement)
     if not match or "\n" in requirement:
         if _LOCATION.match(requirement) or os.path.exists(requirement):
-            return (f"not a valid requirement: {requirement!r}: a URL or a path needs a name,"
-                    " as in 'name @ https://...' or 'name @ file:///abs/path.whl'")
+            return (
+                f"not a valid requirement: {requirement!r}: a URL or a path needs a name,"
+                " as in 'name @ https://...' or 'name @ file:///abs/path.whl'"
+            )
         return f"not a valid requirement: {requirement!r} (expected e.g. 'claude-agent-sdk>=0.1')"
     marker = match.group("marker")
     reason = marker_problem(marker) if marker else None

@@ -3,6 +3,7 @@
 Host pipelines keep only bools and finite numbers, and at most 10 keys, so the
 metrics hold numbers only; the strings go to the event log.
 """
+
 from __future__ import annotations
 
 import sys
@@ -68,8 +69,13 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in (Outcome.NOOP_SYSTEM, Outcome.NOOP_VENV, Outcome.NOOP_TARGET,
-                                Outcome.BUILT, Outcome.BUILT_TARGET)
+        return self.outcome in (
+            Outcome.NOOP_SYSTEM,
+            Outcome.NOOP_VENV,
+            Outcome.NOOP_TARGET,
+            Outcome.BUILT,
+            Outcome.BUILT_TARGET,
+        )
 
     @property
     def exit_code(self) -> int:

@@ -12,6 +12,7 @@ again at the next sweep. Records leave the install-state before their dirs are d
 each dir is deleted while its use-lock is held exclusively, so nobody starts using it meanwhile.
 Deletes are confined to direct children of ``builds/`` that are real dirs, never links.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -55,8 +56,13 @@ def _listed(layout: Layout) -> list[str]:
         return []
 
 
-def dropped(builds: Sequence[state.InstallState], now: float, keep: str | None,
-            keep_count: int = KEEP_BUILDS, max_age: float = MAX_UNUSED_SECONDS) -> list[state.InstallState]:
+def dropped(
+    builds: Sequence[state.InstallState],
+    now: float,
+    keep: str | None,
+    keep_count: int = KEEP_BUILDS,
+    max_age: float = MAX_UNUSED_SECONDS,
+) -> list[state.InstallState]:
     """The records past the bound (least recently used first to go) or unused for too long."""
     ranked = sorted(builds, key=lambda b: (b.env == keep, inuse.last_used(b.env)), reverse=True)
     kept = 0
@@ -69,9 +75,15 @@ def dropped(builds: Sequence[state.InstallState], now: float, keep: str | None,
     return out
 
 
-def sweep(layout: Layout, keep: str | None = None, now: float | None = None,
-          max_age: float = MAX_UNUSED_SECONDS, keep_count: int = KEEP_BUILDS, listing: bool = True,
-          dry_run: bool = False) -> Sweep:
+def sweep(
+    layout: Layout,
+    keep: str | None = None,
+    now: float | None = None,
+    max_age: float = MAX_UNUSED_SECONDS,
+    keep_count: int = KEEP_BUILDS,
+    listing: bool = True,
+    dry_run: bool = False,
+) -> Sweep:
     """Remove what is no longer kept (see the module doc). ``keep`` is never removed.
 
     ``listing=False`` skips the scan of ``builds/`` for unnamed dirs (the no-op path's cheap

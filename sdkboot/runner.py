@@ -13,6 +13,7 @@ It never raises OSError or MemoryError: a child that cannot be started or read c
 ``Completed`` with ``error`` set, which the classifier turns into ``out_of_memory`` when that is
 what it was.
 """
+
 from __future__ import annotations
 
 import functools
@@ -68,8 +69,7 @@ def supervisor_source() -> str:
 def supervised(argv: Sequence[str], lifeline: int, report: int, own_group: bool) -> list[str]:
     """The supervisor's own command line, wrapped around ``argv``."""
     mode = "own" if own_group else "shared"
-    return [sys.executable, "-I", "-S", "-c", supervisor_source(), str(lifeline), str(report), mode,
-            "--", *argv]
+    return [sys.executable, "-I", "-S", "-c", supervisor_source(), str(lifeline), str(report), mode, "--", *argv]
 
 
 class _Child:
@@ -134,11 +134,16 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str] | None, own_group: bool) 
     report_r, report_w = os.pipe()
     try:
         proc = subprocess.Popen(
-            supervised(argv, life_r, report_w, own_group), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, pass_fds=(life_r, report_w),
+            supervised(argv, life_r, report_w, own_group),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            pass_fds=(life_r, report_w),
             # umask 022: what a child builds must not be group/world-writable, or activate()
             # refuses it (users with a 002 umask are common).
-            start_new_session=own_group, umask=0o022,
+            start_new_session=own_group,
+            umask=0o022,
         )
     except BaseException:
         _close(life_w)
@@ -230,8 +235,9 @@ def _block_interrupts() -> Callable[[], None]:
     return lambda: mask(signal.SIG_SETMASK, previous)
 
 
-def _finish(child: _Child, capture: _Capture | None, started: float, timed_out: bool,
-            error: Exception | None) -> Completed:
+def _finish(
+    child: _Child, capture: _Capture | None, started: float, timed_out: bool, error: Exception | None
+) -> Completed:
     rc = child.reap()
     child.close()
     out, err = (bytes(capture.out), bytes(capture.err)) if capture else (b"", b"")
@@ -240,8 +246,14 @@ def _finish(child: _Child, capture: _Capture | None, started: float, timed_out: 
     return Completed(rc, out, err, time.monotonic() - started, timed_out, error)
 
 
-def _supervise(argv: Sequence[str], timeout: float | None, env: Mapping[str, str] | None,
-               on_line: LineSink | None, on_tick: Tick | None, own_group: bool) -> Completed:
+def _supervise(
+    argv: Sequence[str],
+    timeout: float | None,
+    env: Mapping[str, str] | None,
+    on_line: LineSink | None,
+    on_tick: Tick | None,
+    own_group: bool,
+) -> Completed:
     started = time.monotonic()
     try:
         child = _spawn(argv, env, own_group)
@@ -266,16 +278,22 @@ def _supervise(argv: Sequence[str], timeout: float | None, env: Mapping[str, str
     return _finish(child, capture, started, timed_out, None)
 
 
-def _run_with_files(argv: Sequence[str], timeout: float | None, env: Mapping[str, str] | None,
-                    on_line: LineSink | None, on_tick: Tick | None) -> Completed:
+def _run_with_files(
+    argv: Sequence[str],
+    timeout: float | None,
+    env: Mapping[str, str] | None,
+    on_line: LineSink | None,
+    on_tick: Tick | None,
+) -> Completed:
     """Windows: no fork, no select on pipes. Capture to files, poll the child, kill its group."""
     import tempfile
 
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
-            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
-                                    **_windows_group())  # type: ignore[call-overload]
+            proc = subprocess.Popen(
+                list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, **_windows_group()
+            )  # type: ignore[call-overload]
         except CHILD_ERRORS as exc:
             return Completed(SPAWN_FAILED_RC, b"", b"", time.monotonic() - started, error=exc)
         timed_out = _poll(proc, None if timeout is None else started + timeout, on_tick)

@@ -11,6 +11,7 @@ replaced by a symlink, a FIFO, a device, a directory, a hard link or a huge file
 - deletes check with ``lstat`` first, never follow a link, and stay inside a state dir that
   carries sdkboot's marker.
 """
+
 from __future__ import annotations
 
 import errno
@@ -50,8 +51,14 @@ TEMP_MAX_AGE = 600.0
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
-                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symlink")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISLNK, "a symlink"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -154,8 +161,7 @@ def parse_json(raw: bytes, strict_numbers: bool = True) -> tuple[dict[str, Any] 
     return data, None
 
 
-def read_json(path: str, cap: int = SMALL_CAP,
-              strict_numbers: bool = True) -> tuple[dict[str, Any] | None, str | None]:
+def read_json(path: str, cap: int = SMALL_CAP, strict_numbers: bool = True) -> tuple[dict[str, Any] | None, str | None]:
     """Return ``(data, None)``, or ``(None, reason)`` when absent, refused, too large or corrupt."""
     raw, reason = read_bytes(path, cap)
     if raw is None:
@@ -166,7 +172,7 @@ def read_json(path: str, cap: int = SMALL_CAP,
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def set_aside(path: str) -> str:

@@ -11,6 +11,7 @@ the env, or deleted ``pydantic/``) makes the check stat each recorded entry and 
 first distribution that is gone or replaced. Damage inside a package dir (a deleted
 submodule) is left to ``sdkboot status --deep``, which runs the sealed import probe.
 """
+
 from __future__ import annotations
 
 import os

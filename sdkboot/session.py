@@ -1,4 +1,5 @@
 """One ``ensure()`` call's bookkeeping: every child it spawns goes through here."""
+
 from __future__ import annotations
 
 import os
@@ -80,8 +81,14 @@ class Session:
             self.progress(phase.label, what)
         # The index settings reach the child as options (spec.index): not a second time as variables.
         limit = self.timeout() if timeout is None else min(timeout, self.timeout())
-        done = runner.run(argv, limit, env=child_environ(os.environ), on_line=self._on_line(phase),
-                          on_tick=self._on_tick(), own_group=not self.spec.share_process_group)
+        done = runner.run(
+            argv,
+            limit,
+            env=child_environ(os.environ),
+            on_line=self._on_line(phase),
+            on_tick=self._on_tick(),
+            own_group=not self.spec.share_process_group,
+        )
         self.durations[phase.label] = self.durations.get(phase.label, 0.0) + done.seconds
         return done
 

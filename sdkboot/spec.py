@@ -1,4 +1,5 @@
 """What to bootstrap and where: the frozen ``Spec``."""
+
 from __future__ import annotations
 
 import os
@@ -94,8 +95,12 @@ class Spec:
         object.__setattr__(self, "pip_args", _strings(self.pip_args))
         object.__setattr__(self, "strategies", _strings(self.strategies))
         object.__setattr__(self, "min_python", tuple(self.min_python))
-        explicit = IndexSettings(self.index_url, tuple(map(str, self.extra_index_urls)),
-                                 tuple(map(str, self.find_links)), bool(self.no_index))
+        explicit = IndexSettings(
+            self.index_url,
+            tuple(map(str, self.extra_index_urls)),
+            tuple(map(str, self.find_links)),
+            bool(self.no_index),
+        )
         object.__setattr__(self, "index", explicit.over(IndexSettings.from_environ(os.environ)))
 
     @property

@@ -10,6 +10,7 @@ of the build under way (so a build killed mid-way leaves garbage that the next r
 The health check reads this one small file and stats a few paths. It spawns no subprocess and
 imports nothing, which is what makes the no-op path cheap. Only the build-lock holder writes.
 """
+
 from __future__ import annotations
 
 import math
@@ -95,20 +96,29 @@ def _is_time(value: object) -> bool:
     """Seconds since the epoch: finite, and not a 400-digit int (float() of one overflows)."""
     if isinstance(value, float):
         return math.isfinite(value) and value >= 0
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10 ** 12
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12
 
 
 def _well_formed(state: InstallState) -> bool:
     return (
-        state.strategy in STRATEGIES and all(_is_path(p) for p in (state.env, state.site, *state.paths))
-        and isinstance(state.python_version, str) and isinstance(state.fingerprint, dict)
+        state.strategy in STRATEGIES
+        and all(_is_path(p) for p in (state.env, state.site, *state.paths))
+        and isinstance(state.python_version, str)
+        and isinstance(state.fingerprint, dict)
         and _is_time(state.built_at)
         and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**64 for n in state.site_stamp)
     )
 
 
-def new_state(strategy: str, env: str, site: str, version: str, paths: Sequence[str], fp: Fingerprint,
-              site_stamp: Sequence[int] = ()) -> InstallState:
+def new_state(
+    strategy: str,
+    env: str,
+    site: str,
+    version: str,
+    paths: Sequence[str],
+    fp: Fingerprint,
+    site_stamp: Sequence[int] = (),
+) -> InstallState:
     return InstallState(strategy, env, site, version, tuple(paths), fp, time.time(), tuple(site_stamp))
 
 
@@ -125,8 +135,7 @@ class Installs:
         return next((build for build in self.builds if build.fingerprint == fp), None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"layout": LAYOUT_VERSION, "builds": [b.to_json() for b in self.builds],
-                "retired": list(self.retired)}
+        return {"layout": LAYOUT_VERSION, "builds": [b.to_json() for b in self.builds], "retired": list(self.retired)}
 
 
 def _parse(data: dict[str, Any]) -> Installs:
@@ -175,8 +184,11 @@ def foreign(state: InstallState) -> str | None:
 def problem(record: InstallState, root: str) -> str | None:
     """Why ``record`` is not usable now (a listed path or a distribution gone), or None. The same
     rule as ``activate()``: a site dir it would refuse is never healthy here."""
-    return (missing(record.paths) or seal.check(record.env, record.site, record.site_stamp)
-            or ownership.site_problem(record.site, root))
+    return (
+        missing(record.paths)
+        or seal.check(record.env, record.site, record.site_stamp)
+        or ownership.site_problem(record.site, root)
+    )
 
 
 def check(layout: Layout, current: Fingerprint) -> tuple[InstallState | None, str | None]:
@@ -193,17 +205,25 @@ def check_in(installs: Installs, current: Fingerprint, root: str) -> tuple[Insta
 
 def _no_build(installs: Installs, current: Fingerprint) -> str:
     """Say what the builds that are here were made for instead."""
-    differ = sorted({key for b in installs.builds for key in set(b.fingerprint) | set(current)
-                     if b.fingerprint.get(key) != current.get(key)})
+    differ = sorted(
+        {
+            key
+            for b in installs.builds
+            for key in set(b.fingerprint) | set(current)
+            if b.fingerprint.get(key) != current.get(key)
+        }
+    )
     elsewhere = f" (the {len(installs.builds)} here differ in: {', '.join(differ)})" if differ else ""
     return f"no build yet for this interpreter and requirement set{elsewhere}"
 
 
 def _same_place(old: Fingerprint, new: Fingerprint) -> bool:
     """The same interpreters (by path), requirements and import name: only the binaries changed."""
+
     def paths(fp: Fingerprint) -> tuple[Any, ...]:
         host, python = fp.get("host") or {}, fp.get("python") or {}
         return (fp.get("layout"), host.get("path"), python.get("path"), fp.get("requirements"), fp.get("import_name"))
+
     return isinstance(old.get("host"), dict) and paths(old) == paths(new)
 
 

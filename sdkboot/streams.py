@@ -2,6 +2,7 @@
 
 Nothing here raises: a message about a broken stream must not itself become a traceback.
 """
+
 from __future__ import annotations
 
 import os

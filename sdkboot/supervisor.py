@@ -23,14 +23,25 @@ SIGTERM, SIGINT and SIGHUP sent to the supervisor kill the step rather than orph
 It imports only os, select, signal and sys (ctypes and resource lazily, where they help): under
 RLIMIT_AS every loaded extension module costs address space. No typing import, for the same reason.
 """
+
 import os
 import select
 import signal
 import sys
 
 # Default action writes a core file: turned off before the supervisor re-raises one of these.
-CORE_SIGNALS = ("SIGABRT", "SIGBUS", "SIGFPE", "SIGILL", "SIGQUIT", "SIGSEGV", "SIGSYS", "SIGTRAP",
-                "SIGXCPU", "SIGXFSZ")
+CORE_SIGNALS = (
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGILL",
+    "SIGQUIT",
+    "SIGSEGV",
+    "SIGSYS",
+    "SIGTRAP",
+    "SIGXCPU",
+    "SIGXFSZ",
+)
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
 # Python ignores these; an ignored signal stays ignored across exec, so the step gets them back.
 RESTORED_SIGNALS = ("SIGPIPE", "SIGXFSZ")

@@ -1,4 +1,5 @@
 """Plain-text output shared by the subcommands: aligned tables and key/value blocks."""
+
 from __future__ import annotations
 
 import json

@@ -9,6 +9,7 @@ wrapper scripts, every ``.py`` is byte-compiled (as pip does), and each dist-inf
 INSTALLER, REQUESTED and a RECORD of what was really written. Nothing is atomic here: it
 installs into a staging dir only.
 """
+
 from __future__ import annotations
 
 import base64
@@ -66,8 +67,13 @@ class Scheme:
         found = sysconfig.get_paths()
         xy = "%d.%d" % sys.version_info[:2]
         headers = os.path.join(sys.prefix, "include", "site", f"python{xy}", dist)
-        paths = {"purelib": found["purelib"], "platlib": found["platlib"], "scripts": found["scripts"],
-                 "data": found["data"], "headers": headers}
+        paths = {
+            "purelib": found["purelib"],
+            "platlib": found["platlib"],
+            "scripts": found["scripts"],
+            "data": found["data"],
+            "headers": headers,
+        }
         return cls(paths, sys.executable)
 
 
@@ -263,8 +269,14 @@ def _target(scheme: Scheme, root_key: str, member: str, data_dir: str) -> tuple[
     return os.path.join(scheme.paths[key], *inner.split("/")), key == "scripts"
 
 
-def _install_member(zf: zipfile.ZipFile, archive: BinaryIO, info: zipfile.ZipInfo, target: tuple[str, bool],
-                    writer: _Writer, expected: str | None) -> None:
+def _install_member(
+    zf: zipfile.ZipFile,
+    archive: BinaryIO,
+    info: zipfile.ZipInfo,
+    target: tuple[str, bool],
+    writer: _Writer,
+    expected: str | None,
+) -> None:
     path, is_script = target
     executable = bool((info.external_attr >> 16) & 0o111) or is_script
     if is_script:  # a rewritten shebang changes the bytes, and so the hash, on purpose
@@ -284,9 +296,9 @@ def _sha256_only(recorded: str | None) -> str | None:
 def _wrapper(python: str, target: str) -> bytes:
     module, _, attr = target.partition(":")
     head = attr.split(".", 1)[0] if attr else ""
-    call = f"_entry{attr[len(head):]}()" if attr else "_entry.main()"
+    call = f"_entry{attr[len(head) :]}()" if attr else "_entry.main()"
     imported = f"from {module} import {head} as _entry" if attr else f"import {module} as _entry"
-    body = f"import sys\n{imported}\n\nif __name__ == \"__main__\":\n    sys.exit({call})\n"
+    body = f'import sys\n{imported}\n\nif __name__ == "__main__":\n    sys.exit({call})\n'
     return shebang(python) + f"# an entry point, written by {INSTALLER_NAME}\n".encode() + body.encode()
 
 
@@ -377,8 +389,13 @@ def _install_one(wheel: str, requested: Sequence[str], scheme: Scheme) -> Instal
 
 
 def _summary(wheel: str, done: Installed) -> dict[str, object]:
-    return {"name": done.name, "version": done.version, "dist_info": done.dist_info, "files": len(done.rows) + 1,
-            "wheel": wheel}
+    return {
+        "name": done.name,
+        "version": done.version,
+        "dist_info": done.dist_info,
+        "files": len(done.rows) + 1,
+        "wheel": wheel,
+    }
 
 
 # A claim is one wheel's index, in records small enough that every POSIX pipe holds them all.
@@ -418,7 +435,7 @@ def _fork_worker(claims: int, wheels: Sequence[str], requested: Sequence[str]) -
             os.close(read)
             data = json.dumps(_drain(claims, wheels, requested)).encode()
             while data:
-                data = data[os.write(write, data):]
+                data = data[os.write(write, data) :]
             code = 0
         except BaseException as exc:  # a worker reports everything and exits
             print(f"sdkboot-install: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -483,7 +500,7 @@ def main(argv: Sequence[str]) -> int:
     """``[--jobs N] [--requested NAME]... -- WHEEL...``: install, then print one JSON line of what was installed."""
     args = list(argv)
     split_at = args.index("--") if "--" in args else len(args)
-    options, wheels = args[:split_at], args[split_at + 1:]
+    options, wheels = args[:split_at], args[split_at + 1 :]
     jobs = int(options[options.index("--jobs") + 1]) if "--jobs" in options else 1
     requested = [options[i + 1] for i, a in enumerate(options) if a == "--requested"]
     try:

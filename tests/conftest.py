@@ -1,4 +1,5 @@
 """Shared fixtures: an isolated HOME for every test and a tiny offline wheelhouse."""
+
 from __future__ import annotations
 
 import contextlib
@@ -24,9 +25,7 @@ PROBE_DIST = "sdkboot-probe"
 PROBE_MODULE = "sdkboot_probe"
 
 # The real claude-agent-sdk closure is large; keep one copy outside $HOME, shared by runs.
-os.environ.setdefault(
-    "SDKBOOT_WHEELHOUSE", os.path.join(tempfile.gettempdir(), "sdkboot-wheelhouse")
-)
+os.environ.setdefault("SDKBOOT_WHEELHOUSE", os.path.join(tempfile.gettempdir(), "sdkboot-wheelhouse"))
 
 
 @pytest.fixture(autouse=True)
@@ -95,8 +94,9 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
         yield path
         path.chmod(0o755)
         return
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(path)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(path)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         require_capability(f"running as root and cannot mount a read-only tmpfs: {mounted.stderr.strip()}")
     try:
@@ -143,8 +143,13 @@ class FaultLog:
         assert not self.lost, f"{self.fault}: {len(self.lost)} loss(es): {self.lost[:5]}"
 
     def as_json(self) -> dict[str, object]:
-        return {"fault": self.fault, "test": self.test, "trials": self.trials, "passed": self.passed,
-                "lost": self.lost[:20]}
+        return {
+            "fault": self.fault,
+            "test": self.test,
+            "trials": self.trials,
+            "passed": self.passed,
+            "lost": self.lost[:20],
+        }
 
 
 _FAULT_LOGS: list[FaultLog] = []
@@ -154,6 +159,7 @@ _FAILED_TESTS: set[str] = set()
 @pytest.fixture
 def fault_log(request: pytest.FixtureRequest) -> Callable[[str], FaultLog]:
     """``log = fault_log("name")``; then ``log.trial(lost)`` per trial and ``log.check()`` at the end."""
+
     def start(fault: str) -> FaultLog:
         log = FaultLog(fault, request.node.nodeid)
         _FAULT_LOGS.append(log)
@@ -178,7 +184,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _FAILED_TESTS.add(report.nodeid)
 
 
-
 @contextlib.contextmanager
 def made_read_only(path: Path) -> Iterator[None]:
     """``path`` and everything under it become unwritable, for root too: a read-only bind mount
@@ -187,8 +192,11 @@ def made_read_only(path: Path) -> Iterator[None]:
         pytest.skip("POSIX permissions")
     if os.geteuid() == 0:
         bind = subprocess.run(["mount", "--bind", str(path), str(path)], capture_output=True, text=True)
-        ro = bind.returncode == 0 and subprocess.run(
-            ["mount", "-o", "remount,bind,ro", str(path)], capture_output=True, text=True).returncode == 0
+        ro = (
+            bind.returncode == 0
+            and subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], capture_output=True, text=True).returncode
+            == 0
+        )
         if not ro:
             subprocess.run(["umount", str(path)], check=False, capture_output=True)
             require_capability(f"running as root and cannot bind-mount {path} read-only: {bind.stderr.strip()}")

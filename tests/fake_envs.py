@@ -3,6 +3,7 @@
 A "built" env here is a few files plus an install-state published with the real
 ``sdkboot.state`` API: no venv, no pip, so the tests stay fast and run anywhere.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -46,11 +47,11 @@ def write_file(path: Path, text: str, top: Path, mode: int = 0o644) -> Path:
     return path
 
 
-def spec_for(root: Path, import_name: str = "fake_mod", requirements: Sequence[str] = ("fake-dist",),
-             **extra: object) -> Spec:
+def spec_for(
+    root: Path, import_name: str = "fake_mod", requirements: Sequence[str] = ("fake-dist",), **extra: object
+) -> Spec:
     """The Spec the CLI builds for ``--state-dir root --import-name NAME REQ...``."""
-    return Spec(requirements=tuple(requirements), import_name=import_name, state_dir=str(root),
-                **extra)  # type: ignore[arg-type]
+    return Spec(requirements=tuple(requirements), import_name=import_name, state_dir=str(root), **extra)  # type: ignore[arg-type]
 
 
 def fake_env(
@@ -84,8 +85,9 @@ def fake_env(
     return publish_built(root, strategy, env, site, python_version, paths, fp)
 
 
-def publish_built(root: Path, strategy: str, env: Path, site: Path, python_version: str, paths: Sequence[str],
-                  fp: state.Fingerprint) -> state.InstallState:
+def publish_built(
+    root: Path, strategy: str, env: Path, site: Path, python_version: str, paths: Sequence[str], fp: state.Fingerprint
+) -> state.InstallState:
     """Publish a build the way ``sdkboot.build`` does: use-lock, seal, then the record."""
     safefs.claim(str(root))  # as ensure() does before it builds
     inuse.create(str(env))
@@ -103,11 +105,18 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def sdkboot(*args: str, env: Mapping[str, str] | None = None, timeout: float = 120,
-            stdin: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
+def sdkboot(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 120, stdin: int | None = subprocess.DEVNULL
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m sdkboot ARGS`` as a user would, text mode, both streams captured."""
-    return subprocess.run([sys.executable, "-m", "sdkboot", *args], capture_output=True, text=True,
-                          env=dict(env) if env is not None else child_env(), timeout=timeout, stdin=stdin)
+    return subprocess.run(
+        [sys.executable, "-m", "sdkboot", *args],
+        capture_output=True,
+        text=True,
+        env=dict(env) if env is not None else child_env(),
+        timeout=timeout,
+        stdin=stdin,
+    )
 
 
 _HOLD = (
@@ -123,8 +132,13 @@ _HOLD = (
 @contextlib.contextmanager
 def lock_held(lock_file: Path) -> Iterator[int]:
     """Another process holds the build lock for the duration; yields its pid."""
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(lock_file)], env=child_env(),
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(lock_file)],
+        env=child_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         yield holder.pid

@@ -4,6 +4,7 @@ Each fake is a POSIX sh script. It refuses to run unless started in isolated mod
 (``-I`` and a probe script), appends its own path to a log (so a test can count real
 spawns), then prints the JSON answer sdkboot's probe would print.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,13 +29,24 @@ ANSWER
 """
 
 
-def answer(path: Path, version: Sequence[int], venv: bool = True, ensurepip: bool = True,
-           pip: bool = True) -> dict[str, Any]:
-    return {"executable": str(path), "version": list(version), "implementation": "CPython",
-            "prefix": str(path.parent.parent), "base_prefix": str(path.parent.parent),
-            "venv": venv, "ensurepip": ensurepip, "pip": pip,
-            "tags": {"interpreter": "cp%d%d" % tuple(version[:2]), "abi": "cp%d%d" % tuple(version[:2]),
-                     "platform": "linux_x86_64"}}
+def answer(
+    path: Path, version: Sequence[int], venv: bool = True, ensurepip: bool = True, pip: bool = True
+) -> dict[str, Any]:
+    return {
+        "executable": str(path),
+        "version": list(version),
+        "implementation": "CPython",
+        "prefix": str(path.parent.parent),
+        "base_prefix": str(path.parent.parent),
+        "venv": venv,
+        "ensurepip": ensurepip,
+        "pip": pip,
+        "tags": {
+            "interpreter": "cp%d%d" % tuple(version[:2]),
+            "abi": "cp%d%d" % tuple(version[:2]),
+            "platform": "linux_x86_64",
+        },
+    }
 
 
 def fake_python(path: Path, version: Sequence[int], log: Path, **flags: bool) -> Path:
@@ -77,11 +89,18 @@ class Tree:
 
     def places(self, **changes: object) -> Places:
         r = self.root
-        base = Places(host=self.host, path=(str(self.bin1), str(self.bin2)), platform="linux",
-                      pyenv_root=str(r / "pyenv"), uv_dir=str(r / "uv"), asdf_dir=str(r / "asdf"),
-                      mise_dir=str(r / "mise"), system_bin=str(r / "usr" / "bin"),
-                      homebrew=(str(r / "opt" / "homebrew" / "bin"), str(r / "usr" / "local" / "bin")),
-                      frameworks=str(r / "Frameworks" / "Versions"))
+        base = Places(
+            host=self.host,
+            path=(str(self.bin1), str(self.bin2)),
+            platform="linux",
+            pyenv_root=str(r / "pyenv"),
+            uv_dir=str(r / "uv"),
+            asdf_dir=str(r / "asdf"),
+            mise_dir=str(r / "mise"),
+            system_bin=str(r / "usr" / "bin"),
+            homebrew=(str(r / "opt" / "homebrew" / "bin"), str(r / "usr" / "local" / "bin")),
+            frameworks=str(r / "Frameworks" / "Versions"),
+        )
         return Places(**{**base.__dict__, **changes})
 
     def python(self, rel: str, version: Sequence[int], **flags: bool) -> Path:

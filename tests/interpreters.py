@@ -1,4 +1,5 @@
 """Wrapper interpreters for e2e tests: real processes that fail the way real machines do."""
+
 from __future__ import annotations
 
 import os
@@ -45,11 +46,7 @@ def debian_venv() -> str:
 
 def sigkill_once(marker: Path) -> str:
     """Case: the first ``pip install`` is killed by a real SIGKILL; later ones run."""
-    return (
-        'case "$*" in *"-m pip install"*)\n'
-        f'  if [ ! -e "{marker}" ]; then : > "{marker}"; kill -9 $$; fi ;;\n'
-        "esac\n"
-    )
+    return f'case "$*" in *"-m pip install"*)\n  if [ ! -e "{marker}" ]; then : > "{marker}"; kill -9 $$; fi ;;\nesac\n'
 
 
 def hang_in_venv(pidfile: Path) -> str:

@@ -155,7 +155,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "sdkboot/strategies/target.py",
-        "    \"sys.path[:] = sys.path[n:] + sys.path[:n]\\n\"\n",
+        '    "sys.path[:] = sys.path[n:] + sys.path[:n]\\n"\n',
         "",
         "the --target dir is checked behind the stdlib, not first as activate() puts it",
         ("tests/test_target.py", "tests/test_all_strategies.py", "tests/test_ensure.py"),
@@ -234,8 +234,9 @@ def run_one(tree: Path, mutation: Mutation, full: bool) -> tuple[bool, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m tests.mutation_run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python3 -m tests.mutation_run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--full", action="store_true", help="run the whole tier, not the targeted files")
     parser.add_argument("--only", default="", help="comma-separated mutation numbers (1-based)")
     args = parser.parse_args(argv)
@@ -250,8 +251,11 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.monotonic()
             hit, by = run_one(tree, mutation, args.full)
             caught += hit
-            print(f"{number:2d} {'caught ' if hit else 'SLIPPED'} {time.monotonic() - t0:6.1f}s"
-                  f"  {mutation.path}: {mutation.breaks}\n   by: {by}", flush=True)
+            print(
+                f"{number:2d} {'caught ' if hit else 'SLIPPED'} {time.monotonic() - t0:6.1f}s"
+                f"  {mutation.path}: {mutation.breaks}\n   by: {by}",
+                flush=True,
+            )
     print(f"caught {caught} of {len(chosen)} in {time.monotonic() - started:.0f}s")
     return 0
 

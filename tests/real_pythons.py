@@ -3,6 +3,7 @@
 Read at import, before the autouse fixture hides the real $HOME and $PYENV_ROOT from the
 tests; the Linux tests hand the root back to the child they start, explicitly.
 """
+
 from __future__ import annotations
 
 import os

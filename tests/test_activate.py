@@ -3,6 +3,7 @@
 Fast tests publish install-states by hand (no pip); the e2e test activates a real
 venv and a real ``pip install --target`` dir built by ``ensure()``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -61,10 +62,14 @@ def importable(name: str) -> bool:
 def pth_wheel(directory: Path, entry: str) -> Path:
     """A wheel whose root holds ``pth_dist.pth`` (one line: ``entry``) and ``pth_dist_lib/only_via_pth.py``."""
     directory.mkdir(parents=True, exist_ok=True)
-    return make_wheel(directory, PTH_DIST, {
-        "pth_dist.pth": entry + "\n",
-        f"{PTH_LIB}/{PTH_MODULE}.py": "WHERE = 'reached through the .pth'\n",
-    })
+    return make_wheel(
+        directory,
+        PTH_DIST,
+        {
+            "pth_dist.pth": entry + "\n",
+            f"{PTH_LIB}/{PTH_MODULE}.py": "WHERE = 'reached through the .pth'\n",
+        },
+    )
 
 
 def unpack(wheel: Path, site: Path, top: Path) -> None:
@@ -108,13 +113,15 @@ def test_activation_never_runs_the_package(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("strategy, outcome", [("venv", Outcome.NOOP_VENV), ("target", Outcome.NOOP_TARGET)])
-def test_after_activation_ensure_still_names_the_env_not_the_system(tmp_path: Path, strategy: str,
-                                                                   outcome: Outcome) -> None:
+def test_after_activation_ensure_still_names_the_env_not_the_system(
+    tmp_path: Path, strategy: str, outcome: Outcome
+) -> None:
     """A host calls ensure() again in the same process: the module is importable now, but from the
     env, so it is NOOP_VENV (or NOOP_TARGET), not NOOP_SYSTEM."""
     root = root_of(tmp_path)
-    built_for = Spec(requirements=("fake-dist",), import_name="fake_mod", state_dir=str(root),
-                     min_python=sys.version_info[:2])
+    built_for = Spec(
+        requirements=("fake-dist",), import_name="fake_mod", state_dir=str(root), min_python=sys.version_info[:2]
+    )
     record = fake_env(root, strategy, spec=built_for)
     assert activate(built_for).ok and importable("fake_mod")
     result = ensure(built_for)
@@ -195,8 +202,7 @@ def refused(root: Path, import_name: str = "fake_mod") -> str:
 def test_group_or_world_writable_dirs_are_refused(tmp_path: Path, which: str, mode: int) -> None:
     root = root_of(tmp_path)
     record = fake_env(root)
-    target = {"site": Path(record.site), "env": Path(record.env), "builds": root / "builds",
-              "state root": root}[which]
+    target = {"site": Path(record.site), "env": Path(record.env), "builds": root / "builds", "state root": root}[which]
     target.chmod(mode)
 
     reason = refused(root)
@@ -237,8 +243,11 @@ def test_a_world_writable_dir_named_in_a_pth_file_never_reaches_sys_path(tmp_pat
 def test_an_env_built_for_another_python_is_refused(tmp_path: Path, built: str) -> None:
     major, minor = sys.version_info[:2]
     # "prefix of mine": 3.110 is not 3.11, even though the string starts the same.
-    version = {"other minor": f"{major}.{minor + 1}.0", "other major": "2.7.18",
-               "prefix of mine": f"{major}.{minor}0.0"}[built]
+    version = {
+        "other minor": f"{major}.{minor + 1}.0",
+        "other major": "2.7.18",
+        "prefix of mine": f"{major}.{minor}0.0",
+    }[built]
     root = root_of(tmp_path)
     fake_env(root, python_version=version)
 
@@ -348,8 +357,14 @@ def test_activate_a_real_venv_and_a_real_target_dir(tmp_path: Path, probe_wheelh
         (wheels / wheel.name).write_bytes(wheel.read_bytes())
     pth_wheel(wheels, PTH_LIB)
     debian = write_wrapper(tmp_path / "py-debian", debian_venv())
-    common = dict(requirements=(PROBE_DIST, PTH_DIST), import_name=PROBE_MODULE, no_index=True,
-                  find_links=(str(wheels),), min_python=sys.version_info[:2], strategies=("venv", "target"))
+    common = dict(
+        requirements=(PROBE_DIST, PTH_DIST),
+        import_name=PROBE_MODULE,
+        no_index=True,
+        find_links=(str(wheels),),
+        min_python=sys.version_info[:2],
+        strategies=("venv", "target"),
+    )
     builds = {
         "venv": Spec(state_dir=str(tmp_path / "venv-state"), **common),  # type: ignore[arg-type]
         "target": Spec(state_dir=str(tmp_path / "target-state"), python=str(debian), **common),  # type: ignore[arg-type]
@@ -364,7 +379,7 @@ def test_activate_a_real_venv_and_a_real_target_dir(tmp_path: Path, probe_wheelh
 
         assert act.ok, act.reason
         assert act.path is not None and sys.path[0] == act.path
-        assert sys.path[len(act.added):] == before
+        assert sys.path[len(act.added) :] == before
         assert PROBE_MODULE not in sys.modules and PTH_MODULE not in sys.modules
         assert importlib.import_module(PROBE_MODULE).VALUE == 42
         assert Path(str(importlib.import_module(PTH_MODULE).__file__)).parent == Path(act.path) / PTH_LIB

@@ -1,4 +1,5 @@
 """The strategy registry: facts in one place, order as data, skips logged and passed on."""
+
 from __future__ import annotations
 
 import json
@@ -49,7 +50,10 @@ class _Missing:
 
 
 def test_an_unavailable_strategy_is_skipped_with_its_reason_and_the_next_one_runs(
-        tmp_path: Path, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    tmp_path: Path,
+    fake: FakeRunner,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(STRATEGIES, "missing", _Missing())
     spec = make_spec(tmp_path, strategies=("missing", "target"))
     result = sdkboot.ensure(spec, clock=Clock())
@@ -60,7 +64,10 @@ def test_an_unavailable_strategy_is_skipped_with_its_reason_and_the_next_one_run
 
 
 def test_when_every_strategy_is_unavailable_the_build_fails_saying_why(
-        tmp_path: Path, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    tmp_path: Path,
+    fake: FakeRunner,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(STRATEGIES, "missing", _Missing())
     result = sdkboot.ensure(make_spec(tmp_path, strategies=("missing",)), clock=Clock())
     assert result.outcome is Outcome.BUILD_FAILED
@@ -77,8 +84,7 @@ def test_a_failure_that_is_not_passed_on_stops_the_order(tmp_path: Path, fake: F
     assert "target" not in fake.kinds  # the same index would fail the same way
 
 
-def test_an_unknown_strategy_name_is_a_one_line_usage_error(tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unknown_strategy_name_is_a_one_line_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from sdkboot.cli import main
 
     assert main(["ensure", "--state-dir", str(tmp_path / "s"), "--strategy", "nope"]) == 2

@@ -1,4 +1,5 @@
 """``sdkboot bundle``: one deterministic file that runs every subcommand, imports, and refuses old Pythons."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,13 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths in 
 
 def make(path: Path, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
     """``python -m sdkboot bundle -o PATH`` in a fresh process, from this checkout."""
-    return subprocess.run([python, "-m", "sdkboot", "bundle", "-o", str(path)], capture_output=True, text=True,
-                          env=child_env(), timeout=120)
+    return subprocess.run(
+        [python, "-m", "sdkboot", "bundle", "-o", str(path)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +47,20 @@ def bare_env(**extra: str) -> dict[str, str]:
 
 
 def run_pyz(pyz: Path, *args: str, python: str = sys.executable, **kw: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([python, str(pyz), *args], capture_output=True, text=True, env=bare_env(**kw),
-                          timeout=120, cwd=str(pyz.parent))
+    return subprocess.run(
+        [python, str(pyz), *args], capture_output=True, text=True, env=bare_env(**kw), timeout=120, cwd=str(pyz.parent)
+    )
 
 
 def run_module(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sdkboot", *args], capture_output=True, text=True,
-                          env=child_env(), timeout=120, cwd=str(cwd))
+    return subprocess.run(
+        [sys.executable, "-m", "sdkboot", *args],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=120,
+        cwd=str(cwd),
+    )
 
 
 # -- what it holds, and that it is the same every time -------------------------------------------------
@@ -83,12 +96,15 @@ def test_it_holds_the_runtime_only_in_a_fixed_order(pyz: Path) -> None:
     names = [info.filename for info in infos]
     assert names[0] == "__main__.py" and names[1:] == sorted(names[1:])
     assert all(name.startswith("sdkboot/") and name.endswith((".py", ".json")) for name in names[1:])
-    expected = sorted(str(p.relative_to(REPO)) for p in (REPO / "sdkboot").rglob("*.py")
-                      if "__pycache__" not in p.parts)
-    assert names[1:] == sorted([*expected, "sdkboot/floors.json"]), \
+    expected = sorted(
+        str(p.relative_to(REPO)) for p in (REPO / "sdkboot").rglob("*.py") if "__pycache__" not in p.parts
+    )
+    assert names[1:] == sorted([*expected, "sdkboot/floors.json"]), (
         "every runtime source and the floors data, nothing else (no repro, no bytecode)"
+    )
     assert {(i.date_time, i.compress_type, i.external_attr >> 16) for i in infos} == {
-        ((1980, 1, 1, 0, 0, 0), zipfile.ZIP_STORED, 0o100644)}
+        ((1980, 1, 1, 0, 0, 0), zipfile.ZIP_STORED, 0o100644)
+    }
     assert pyz.read_bytes().startswith(b"#!/usr/bin/env python3\n")
 
 
@@ -114,14 +130,20 @@ def test_every_subcommand_help_is_the_same(pyz: Path, name: str) -> None:
     from_bundle = run_pyz(pyz, name, "--help")
     from_module = run_module(name, "--help", cwd=pyz.parent)
     assert (from_bundle.returncode, from_bundle.stdout, from_bundle.stderr) == (
-        from_module.returncode, from_module.stdout, from_module.stderr)
+        from_module.returncode,
+        from_module.stdout,
+        from_module.stderr,
+    )
 
 
 def _same(pyz: Path, tmp_path: Path, args: list[str]) -> tuple[int, str, str]:
     from_bundle = run_pyz(pyz, *args)
     from_module = run_module(*args, cwd=pyz.parent)
     assert (from_bundle.returncode, from_bundle.stdout, from_bundle.stderr) == (
-        from_module.returncode, from_module.stdout, from_module.stderr), args
+        from_module.returncode,
+        from_module.stdout,
+        from_module.stderr,
+    ), args
     return from_bundle.returncode, from_bundle.stdout, from_bundle.stderr
 
 
@@ -187,8 +209,9 @@ def test_consumers_import_sdkboot_from_the_bundle(pyz: Path, tmp_path: Path) -> 
         "import fake_mod\n"
         "print(json.dumps([sdkboot.__file__, act.ok, fake_mod.VALUE]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=bare_env(),
-                          cwd=str(tmp_path), timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=bare_env(), cwd=str(tmp_path), timeout=60
+    )
     assert done.returncode == 0, done.stderr
     where, ok, value = json.loads(done.stdout)
     assert where == str(pyz / "sdkboot" / "__init__.py") and ok and value == 1
@@ -205,16 +228,23 @@ def test_an_old_python_gets_one_line_and_exit_2(pyz: Path, xy: str) -> None:
         done = run_pyz(pyz, *args, python=str(old))
         assert (done.returncode, done.stdout) == (2, ""), done.stderr
         assert done.stderr == f"sdkboot: needs Python 3.9 or newer; {old} is Python {_version_of(old)}\n"
-    imported = subprocess.run([str(old), "-c", f"import sys; sys.path.insert(0, {str(pyz)!r}); import sdkboot"],
-                              capture_output=True, text=True, env=bare_env(), timeout=60)
+    imported = subprocess.run(
+        [str(old), "-c", f"import sys; sys.path.insert(0, {str(pyz)!r}); import sdkboot"],
+        capture_output=True,
+        text=True,
+        env=bare_env(),
+        timeout=60,
+    )
     assert imported.returncode == 1 and "SyntaxError" not in imported.stderr
     assert imported.stderr.splitlines()[-1] == (
-        f"ImportError: sdkboot needs Python 3.9 or newer; this is Python {_version_of(old)}")
+        f"ImportError: sdkboot needs Python 3.9 or newer; this is Python {_version_of(old)}"
+    )
 
 
 def _version_of(python: Path) -> str:
-    return subprocess.run([str(python), "-c", "import sys; print(sys.version.split()[0])"], capture_output=True,
-                          text=True, timeout=60).stdout.strip()
+    return subprocess.run(
+        [str(python), "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True, timeout=60
+    ).stdout.strip()
 
 
 def test_python_2_gets_the_same_line(pyz: Path) -> None:
@@ -227,8 +257,14 @@ def test_python_2_gets_the_same_line(pyz: Path) -> None:
 
 
 def test_running_the_package_dir_by_its_path_works(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, str(REPO / "sdkboot"), "--version"], capture_output=True, text=True,
-                          env=bare_env(), cwd=str(tmp_path), timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "sdkboot"), "--version"],
+        capture_output=True,
+        text=True,
+        env=bare_env(),
+        cwd=str(tmp_path),
+        timeout=60,
+    )
     assert (done.returncode, done.stdout, done.stderr) == (0, f"sdkboot {cli_version()}\n", "")
 
 
@@ -244,8 +280,9 @@ def test_a_plain_zipapp_of_the_package_says_what_to_do(tmp_path: Path) -> None:
 def test_a_directory_as_output_is_a_usage_error(tmp_path: Path) -> None:
     done = make(tmp_path)
     assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr == (f"sdkboot bundle: -o {tmp_path} is a directory; name the file, e.g."
-                           f" {tmp_path / 'sdkboot.pyz'}\n")
+    assert done.stderr == (
+        f"sdkboot bundle: -o {tmp_path} is a directory; name the file, e.g. {tmp_path / 'sdkboot.pyz'}\n"
+    )
 
 
 def test_an_unwritable_output_is_one_line(read_only_dir: Path) -> None:
@@ -260,9 +297,11 @@ def test_the_running_archive_is_none_from_a_checkout() -> None:
 
 
 def test_the_bundle_carries_the_floors_the_preflight_reads(pyz: Path) -> None:
-    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); from sdkboot import floors;"
-            " assert floors.__file__.startswith(sys.argv[1]), floors.__file__;"
-            " print(json.dumps(floors.load(), sort_keys=True))")
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); from sdkboot import floors;"
+        " assert floors.__file__.startswith(sys.argv[1]), floors.__file__;"
+        " print(json.dumps(floors.load(), sort_keys=True))"
+    )
     done = subprocess.run([sys.executable, "-I", "-c", code, str(pyz)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     shipped = json.loads((REPO / "sdkboot" / "floors.json").read_text())

@@ -1,4 +1,5 @@
 """The test suite's own rule: a missing capability skips on a laptop and fails in CI."""
+
 from __future__ import annotations
 
 import pytest

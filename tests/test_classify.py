@@ -1,4 +1,5 @@
 """The failure classifier: one real-looking sample per err kind, and its precedence rules."""
+
 from __future__ import annotations
 
 import errno
@@ -49,32 +50,41 @@ NO_MATCH = (
     "ERROR: No matching distribution found for claude-agent-sdk\n"
 )
 _OSERROR = "ERROR: Could not install packages due to an OSError: "
-_POOL = ("HTTPSConnectionPool(host='files.example.org', port=443): Max retries exceeded with url:"
-         " /packages/claude_agent_sdk-0.1.0-py3-none-any.whl ")
-DNS = (_OSERROR + _POOL + "(Caused by NewConnectionError('<pip._vendor.urllib3.connection."
-       "HTTPSConnection object at 0x7f3a2c1d0>: Failed to establish a new connection:"
-       " [Errno -2] Name or service not known'))\n")
-DNS_TEMPORARY = DNS.replace("[Errno -2] Name or service not known",
-                            "[Errno -3] Temporary failure in name resolution")
-DNS_MACOS = DNS.replace("[Errno -2] Name or service not known",
-                        "[Errno 8] nodename nor servname provided, or not known")
+_POOL = (
+    "HTTPSConnectionPool(host='files.example.org', port=443): Max retries exceeded with url:"
+    " /packages/claude_agent_sdk-0.1.0-py3-none-any.whl "
+)
+DNS = (
+    _OSERROR + _POOL + "(Caused by NewConnectionError('<pip._vendor.urllib3.connection."
+    "HTTPSConnection object at 0x7f3a2c1d0>: Failed to establish a new connection:"
+    " [Errno -2] Name or service not known'))\n"
+)
+DNS_TEMPORARY = DNS.replace("[Errno -2] Name or service not known", "[Errno -3] Temporary failure in name resolution")
+DNS_MACOS = DNS.replace(
+    "[Errno -2] Name or service not known", "[Errno 8] nodename nor servname provided, or not known"
+)
 CONN_REFUSED = DNS.replace("[Errno -2] Name or service not known", "[Errno 111] Connection refused")
-CONN_RESET = (_OSERROR + "('Connection aborted.', ConnectionResetError(104,"
-              " 'Connection reset by peer'))\n")
-SSL = (_OSERROR + _POOL + "(Caused by SSLError(SSLCertVerificationError(1, '[SSL:"
-       " CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer"
-       " certificate (_ssl.c:1006)')))\n")
-PERM = (_OSERROR + "[Errno 13] Permission denied: '/usr/lib/python3/dist-packages/anyio'\n"
-        "Consider using the `--user` option or check the permissions.\n")
+CONN_RESET = _OSERROR + "('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))\n"
+SSL = (
+    _OSERROR + _POOL + "(Caused by SSLError(SSLCertVerificationError(1, '[SSL:"
+    " CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer"
+    " certificate (_ssl.c:1006)')))\n"
+)
+PERM = (
+    _OSERROR + "[Errno 13] Permission denied: '/usr/lib/python3/dist-packages/anyio'\n"
+    "Consider using the `--user` option or check the permissions.\n"
+)
 READ_ONLY = _OSERROR + "[Errno 30] Read-only file system: '/opt/env/lib/python3.11'\n"
 NO_PIP = "/tmp/env/bin/python3: No module named pip\n"
 DISK_FULL = _OSERROR + "[Errno 28] No space left on device\n"
 DISK_QUOTA = _OSERROR + "[Errno 122] Disk quota exceeded\n"
-PROXY = (_OSERROR + _POOL + "(Caused by ProxyError('Unable to connect to proxy',"
-         " OSError('Tunnel connection failed: 407 Proxy Authentication Required')))\n")
+PROXY = (
+    _OSERROR + _POOL + "(Caused by ProxyError('Unable to connect to proxy',"
+    " OSError('Tunnel connection failed: 407 Proxy Authentication Required')))\n"
+)
 READ_TIMEOUT = (
     "ERROR: Exception:\nTraceback (most recent call last):\n"
-    "  File \"/tmp/env/lib/python3.11/site-packages/pip/_vendor/urllib3/response.py\", line 438,"
+    '  File "/tmp/env/lib/python3.11/site-packages/pip/_vendor/urllib3/response.py", line 438,'
     " in _error_catcher\n    yield\n"
     "pip._vendor.urllib3.exceptions.ReadTimeoutError: HTTPSConnectionPool("
     "host='files.pythonhosted.org', port=443): Read timed out.\n"
@@ -84,13 +94,13 @@ NO_VENV = "/usr/bin/python3: No module named venv\n"
 ALREADY_EXISTS = "Error: [Errno 17] File exists: '/tmp/env/lib64'\n"
 VENV_GENERIC = "Error: [Errno 5] Input/output error: '/tmp/env/bin/python3'\n"
 OOM_MEMORY = (
-    "Traceback (most recent call last):\n  File \"<frozen runpy>\", line 198, in"
-    " _run_module_as_main\nMemoryError\n"
+    'Traceback (most recent call last):\n  File "<frozen runpy>", line 198, in _run_module_as_main\nMemoryError\n'
 )
 
 
-def done(rc: int = 1, out: str = "", err: str = "", timed_out: bool = False,
-         error: Exception | None = None) -> Completed:
+def done(
+    rc: int = 1, out: str = "", err: str = "", timed_out: bool = False, error: Exception | None = None
+) -> Completed:
     return Completed(rc, out.encode(), err.encode(), 0.5, timed_out=timed_out, error=error)
 
 
@@ -116,27 +126,26 @@ KIND_SAMPLES = [
     pytest.param(Phase.PIP, done(err=DISK_FULL), ErrKind.DISK_FULL, id="disk_full"),
     pytest.param(Phase.PIP, done(err=DISK_QUOTA), ErrKind.DISK_FULL, id="disk_full-quota"),
     pytest.param(Phase.PIP, done(err=PROXY), ErrKind.PROXY_AUTH, id="proxy_auth"),
-    pytest.param(Phase.PIP, done(rc=2, err=READ_TIMEOUT), ErrKind.STDERR_TIMEOUT,
-                 id="stderr_timeout"),
-    pytest.param(Phase.PIP, done(rc=-9, timed_out=True), ErrKind.SUBPROCESS_TIMEOUT,
-                 id="subprocess_timeout"),
-    pytest.param(Phase.VENV, done(out=DEBIAN_ENSUREPIP), ErrKind.VENV_ENSUREPIP_FAIL,
-                 id="venv_ensurepip_fail-debian"),
-    pytest.param(Phase.VENV, done(err=ENSUREPIP_NONZERO), ErrKind.VENV_ENSUREPIP_FAIL,
-                 id="venv_ensurepip_fail-nonzero"),
-    pytest.param(Phase.VENV, done(err=PATH_TOO_LONG), ErrKind.VENV_PATH_TOO_LONG,
-                 id="venv_path_too_long"),
+    pytest.param(Phase.PIP, done(rc=2, err=READ_TIMEOUT), ErrKind.STDERR_TIMEOUT, id="stderr_timeout"),
+    pytest.param(Phase.PIP, done(rc=-9, timed_out=True), ErrKind.SUBPROCESS_TIMEOUT, id="subprocess_timeout"),
+    pytest.param(Phase.VENV, done(out=DEBIAN_ENSUREPIP), ErrKind.VENV_ENSUREPIP_FAIL, id="venv_ensurepip_fail-debian"),
+    pytest.param(
+        Phase.VENV, done(err=ENSUREPIP_NONZERO), ErrKind.VENV_ENSUREPIP_FAIL, id="venv_ensurepip_fail-nonzero"
+    ),
+    pytest.param(Phase.VENV, done(err=PATH_TOO_LONG), ErrKind.VENV_PATH_TOO_LONG, id="venv_path_too_long"),
     pytest.param(Phase.VENV, done(err=NO_VENV), ErrKind.VENV_NO_MODULE, id="venv_no_module"),
-    pytest.param(Phase.VENV, done(err=ALREADY_EXISTS), ErrKind.VENV_ALREADY_EXISTS,
-                 id="venv_already_exists"),
-    pytest.param(Phase.VENV, done(err=VENV_GENERIC), ErrKind.VENV_SETUP_FAILED,
-                 id="venv_setup_failed"),
+    pytest.param(Phase.VENV, done(err=ALREADY_EXISTS), ErrKind.VENV_ALREADY_EXISTS, id="venv_already_exists"),
+    pytest.param(Phase.VENV, done(err=VENV_GENERIC), ErrKind.VENV_SETUP_FAILED, id="venv_setup_failed"),
     pytest.param(Phase.PIP, done(rc=-9), ErrKind.SIGNAL_KILLED, id="signal_killed"),
     pytest.param(Phase.PIP, done(rc=2, err=OOM_MEMORY), ErrKind.OUT_OF_MEMORY, id="out_of_memory"),
     pytest.param(Phase.PIP, done(rc=1, err=REQUIRES_PY), ErrKind.REQUIRES_PYTHON, id="requires_python"),
     pytest.param(Phase.PIP, done(rc=1, err="error: something else broke\n"), ErrKind.UNCATEGORIZED, id="other"),
-    pytest.param(Phase.VENV, done(rc=SPAWN_FAILED_RC, error=FileNotFoundError(
-        errno.ENOENT, "No such file or directory")), ErrKind.UNCATEGORIZED, id="exc"),
+    pytest.param(
+        Phase.VENV,
+        done(rc=SPAWN_FAILED_RC, error=FileNotFoundError(errno.ENOENT, "No such file or directory")),
+        ErrKind.UNCATEGORIZED,
+        id="exc",
+    ),
 ]
 
 
@@ -189,8 +198,7 @@ def test_ensurepip_segfault_names_the_signal() -> None:
 
 def test_shell_wrapper_137_with_killed_on_stderr() -> None:
     failure = classify(Phase.PIP, done(rc=137, err="Killed\n"))
-    assert (failure.kind, failure.text, failure.kill_rc) == (ErrKind.SIGNAL_KILLED,
-                                                             "signal_killed:137", 137)
+    assert (failure.kind, failure.text, failure.kill_rc) == (ErrKind.SIGNAL_KILLED, "signal_killed:137", 137)
 
 
 @pytest.mark.parametrize("rc", [-9, -11, -6])
@@ -204,8 +212,7 @@ def test_negative_rc_is_signal_kill_even_with_output(rc: int) -> None:
 @pytest.mark.parametrize("rc", [247, 245])
 def test_pip_relaunch_rc_is_a_signal_only_when_relaunched(rc: int) -> None:
     relaunched = classify(Phase.PIP, done(rc=rc), relaunched=True)
-    assert (relaunched.kind, relaunched.text, relaunched.kill_rc) == (
-        ErrKind.SIGNAL_KILLED, f"signal_killed:{rc}", rc)
+    assert (relaunched.kind, relaunched.text, relaunched.kill_rc) == (ErrKind.SIGNAL_KILLED, f"signal_killed:{rc}", rc)
     direct = classify(Phase.PIP, done(rc=rc, err="ERROR: something else\n"), relaunched=False)
     assert direct.kind is not ErrKind.SIGNAL_KILLED
     assert direct.kill_rc is None
@@ -228,13 +235,16 @@ def test_spawn_error_is_exc_with_errno() -> None:
     assert failure.errno == 2
 
 
-@pytest.mark.parametrize("exc, text, code, err_no", [
-    (PermissionError(errno.EACCES, "Permission denied"), "exc:PermissionError:13", 2, 13),
-    (OSError("no errno"), "exc:OSError", 6, None),
-    (ValueError("bad json"), "exc:ValueError", 14, None),
-    (RuntimeError("boom"), "exc:RuntimeError", 15, None),
-    (KeyError("purelib"), "exc:KeyError", 99, None),
-])
+@pytest.mark.parametrize(
+    "exc, text, code, err_no",
+    [
+        (PermissionError(errno.EACCES, "Permission denied"), "exc:PermissionError:13", 2, 13),
+        (OSError("no errno"), "exc:OSError", 6, None),
+        (ValueError("bad json"), "exc:ValueError", 14, None),
+        (RuntimeError("boom"), "exc:RuntimeError", 15, None),
+        (KeyError("purelib"), "exc:KeyError", 99, None),
+    ],
+)
 def test_from_exception(exc: BaseException, text: str, code: int, err_no: int | None) -> None:
     failure = from_exception(exc)
     assert (failure.text, int(failure.exc_type or 0), failure.errno) == (text, code, err_no)
@@ -249,22 +259,46 @@ MEMORY_TEXTS = [
     pytest.param(1, "", OOM_MEMORY, id="MemoryError-traceback"),
     pytest.param(2, "", "ERROR: Exception:\nTraceback (most recent call last):\n  ...\nMemoryError\n", id="pip-rc2"),
     pytest.param(120, "", "Exception ignored in: <_io.TextIOWrapper>\nMemoryError\n", id="rc120"),
-    pytest.param(1, "", "ERROR: Could not install packages due to an OSError: [Errno 12] Cannot allocate memory\n",
-                 id="errno12"),
+    pytest.param(
+        1, "", "ERROR: Could not install packages due to an OSError: [Errno 12] Cannot allocate memory\n", id="errno12"
+    ),
     pytest.param(1, "", "OSError: [Errno 12] Out of memory\n", id="errno12-other-wording"),
-    pytest.param(127, "", "python3: error while loading shared libraries: libm.so.6: failed to map segment from"
-                          " shared object\n", id="loader-127"),
-    pytest.param(1, "", "ImportError: /env/lib/python3.11/site-packages/pydantic_core/_pydantic_core.so:"
-                        " failed to map segment from shared object\n", id="import-map-segment"),
+    pytest.param(
+        127,
+        "",
+        "python3: error while loading shared libraries: libm.so.6: failed to map segment from shared object\n",
+        id="loader-127",
+    ),
+    pytest.param(
+        1,
+        "",
+        "ImportError: /env/lib/python3.11/site-packages/pydantic_core/_pydantic_core.so:"
+        " failed to map segment from shared object\n",
+        id="import-map-segment",
+    ),
     pytest.param(1, "", "RuntimeError: can't start new thread\n", id="no-thread"),
-    pytest.param(1, "", "Fatal Python error: _PyMem_DebugMalloc: Python memory allocator called without"
-                        " holding the GIL\n", id="fatal-memory"),
-    pytest.param(1, "", "Fatal Python error: init_import_site: Failed to import the site module\n"
-                        "Traceback (most recent call last):\nMemoryError\n", id="fatal-site-MemoryError"),
+    pytest.param(
+        1,
+        "",
+        "Fatal Python error: _PyMem_DebugMalloc: Python memory allocator called without holding the GIL\n",
+        id="fatal-memory",
+    ),
+    pytest.param(
+        1,
+        "",
+        "Fatal Python error: init_import_site: Failed to import the site module\n"
+        "Traceback (most recent call last):\nMemoryError\n",
+        id="fatal-site-MemoryError",
+    ),
     pytest.param(1, "Looking in links: /wheels\nMemoryError\n", "", id="on-stdout"),
     # Both seen from the verification import of the real closure under RLIMIT_AS 40 MiB.
-    pytest.param(1, "", "  File \"/usr/lib/python3.11/typing.py\", line 830, in __init__\n"
-                        "SystemError: error return without exception set\n", id="null-without-exception"),
+    pytest.param(
+        1,
+        "",
+        '  File "/usr/lib/python3.11/typing.py", line 830, in __init__\n'
+        "SystemError: error return without exception set\n",
+        id="null-without-exception",
+    ),
     pytest.param(1, "", "memory allocation of 8720 bytes failed\n", id="rust-alloc-error"),
 ]
 
@@ -280,9 +314,15 @@ def test_memory_text_without_a_signal_is_out_of_memory(phase: Phase, rc: int, ou
 
 
 @pytest.mark.parametrize("rc", [-6, 134, -9, 137, -11, 139])
-@pytest.mark.parametrize("err", [OOM_MEMORY, "Fatal Python error: Aborted\nMemoryError\n",
-                                 "[Errno 12] Cannot allocate memory\n",
-                                 "memory allocation of 8720 bytes failed\nstack backtrace:\nAborted\n"])
+@pytest.mark.parametrize(
+    "err",
+    [
+        OOM_MEMORY,
+        "Fatal Python error: Aborted\nMemoryError\n",
+        "[Errno 12] Cannot allocate memory\n",
+        "memory allocation of 8720 bytes failed\nstack backtrace:\nAborted\n",
+    ],
+)
 def test_a_signal_rc_beats_the_memory_text(rc: int, err: str) -> None:
     failure = classify(Phase.PIP, done(rc=rc, err=err))
     assert failure.kind is ErrKind.SIGNAL_KILLED
@@ -300,12 +340,16 @@ def test_a_signal_named_in_the_text_beats_memory_text() -> None:
     assert failure.text == "signal_killed:-9"
 
 
-@pytest.mark.parametrize("exc, code", [
-    (OSError(errno.ENOMEM, "Cannot allocate memory"), errno.ENOMEM),
-    (OSError(errno.EAGAIN, "Resource temporarily unavailable"), errno.EAGAIN),
-    (MemoryError(), None),
-    (RuntimeError("can't start new thread"), None),
-], ids=["ENOMEM", "EAGAIN", "MemoryError", "no-thread"])
+@pytest.mark.parametrize(
+    "exc, code",
+    [
+        (OSError(errno.ENOMEM, "Cannot allocate memory"), errno.ENOMEM),
+        (OSError(errno.EAGAIN, "Resource temporarily unavailable"), errno.EAGAIN),
+        (MemoryError(), None),
+        (RuntimeError("can't start new thread"), None),
+    ],
+    ids=["ENOMEM", "EAGAIN", "MemoryError", "no-thread"],
+)
 def test_a_child_that_could_not_start_for_memory_is_out_of_memory(exc: Exception, code: int | None) -> None:
     failure = classify(Phase.VENV, done(rc=SPAWN_FAILED_RC, error=exc))
     assert (failure.kind, failure.text, failure.errno) == (ErrKind.OUT_OF_MEMORY, "out_of_memory", code)
@@ -313,8 +357,9 @@ def test_a_child_that_could_not_start_for_memory_is_out_of_memory(exc: Exception
     assert failure.tail.startswith(type(exc).__name__)
 
 
-@pytest.mark.parametrize("exc", [MemoryError(), OSError(errno.ENOMEM, "Cannot allocate memory"),
-                                 RuntimeError("can't start new thread")])
+@pytest.mark.parametrize(
+    "exc", [MemoryError(), OSError(errno.ENOMEM, "Cannot allocate memory"), RuntimeError("can't start new thread")]
+)
 def test_a_memory_exception_in_our_own_process_is_out_of_memory(exc: BaseException) -> None:
     assert from_exception(exc).kind is ErrKind.OUT_OF_MEMORY
 
@@ -341,12 +386,17 @@ def test_other_tail_is_first_60_chars_of_last_non_empty_stderr_line() -> None:
     assert failure.stderr_sig == 485
 
 
-@pytest.mark.parametrize("err, tail", [
-    ("python3: error while loading shared libraries: libz.so.1: cannot open shared object file\n",
-     "python3: error while loading shared libraries: libz.so.1: ca"),
-    ("Could not import runpy module\n", "Could not import runpy module"),
-    ("Segmentation fault in module init", "Segmentation fault in module init"),
-])
+@pytest.mark.parametrize(
+    "err, tail",
+    [
+        (
+            "python3: error while loading shared libraries: libz.so.1: cannot open shared object file\n",
+            "python3: error while loading shared libraries: libz.so.1: ca",
+        ),
+        ("Could not import runpy module\n", "Could not import runpy module"),
+        ("Segmentation fault in module init", "Segmentation fault in module init"),
+    ],
+)
 def test_other_signature_matches_an_independent_computation(err: str, tail: str) -> None:
     failure = classify(Phase.PIP, done(rc=127, err=err))
     assert failure.text == "other:" + tail
@@ -370,8 +420,10 @@ def _failure_for_user(monkeypatch: pytest.MonkeyPatch, home: str, tmp: str) -> F
     monkeypatch.setenv("HOME", home)
     monkeypatch.setenv("TMPDIR", tmp)
     state, python = f"{home}/.local/state/sdkboot/claude_agent_sdk", f"{home}/.pyenv/versions/3.11.7/bin/python3"
-    err = (f"{python}: can't open file '{state}/builds/lean-18c3f2a-{len(home)}/run.py': [Errno 2] No such file"
-           f" or directory; see {tmp}/pip-unpack-{len(tmp)}x/log")
+    err = (
+        f"{python}: can't open file '{state}/builds/lean-18c3f2a-{len(home)}/run.py': [Errno 2] No such file"
+        f" or directory; see {tmp}/pip-unpack-{len(tmp)}x/log"
+    )
     return classify(Phase.PIP, done(err=err), places=user_places(state, python))
 
 
@@ -433,8 +485,7 @@ def test_failure_properties() -> None:
 text_lines = st.lists(st.text(max_size=120), max_size=6).map("\n".join)
 
 
-@given(phase=st.sampled_from(list(Phase)), rc=st.integers(-64, 255), out=text_lines,
-       err=text_lines)
+@given(phase=st.sampled_from(list(Phase)), rc=st.integers(-64, 255), out=text_lines, err=text_lines)
 def test_classify_is_total_and_well_formed(phase: Phase, rc: int, out: str, err: str) -> None:
     failure = classify(phase, Completed(rc, out.encode(), err.encode(), 0.0))
     assert failure.kind is not ErrKind.NONE
@@ -444,27 +495,29 @@ def test_classify_is_total_and_well_formed(phase: Phase, rc: int, out: str, err:
         assert failure.text == f"signal_killed:{failure.kill_rc}" and (failure.kill_rc or 0) < 0
     elif failure.kind is ErrKind.UNCATEGORIZED:
         assert failure.text.startswith("other:")
-        tail = failure.text[len("other:"):]
+        tail = failure.text[len("other:") :]
         assert len(tail) <= 60 and "\n" not in tail
         assert failure.stderr_sig == expected_sig(tail)
     else:
         assert failure.text == failure.kind.label
         assert failure.stderr_sig is None
     if phase is not Phase.VENV:
-        assert failure.kind not in (ErrKind.VENV_ENSUREPIP_FAIL, ErrKind.VENV_PATH_TOO_LONG,
-                                    ErrKind.VENV_NO_MODULE, ErrKind.VENV_ALREADY_EXISTS,
-                                    ErrKind.VENV_SETUP_FAILED)
+        assert failure.kind not in (
+            ErrKind.VENV_ENSUREPIP_FAIL,
+            ErrKind.VENV_PATH_TOO_LONG,
+            ErrKind.VENV_NO_MODULE,
+            ErrKind.VENV_ALREADY_EXISTS,
+            ErrKind.VENV_SETUP_FAILED,
+        )
 
 
 @given(rc=st.integers(-64, -1), out=st.binary(max_size=200), err=st.binary(max_size=200))
-def test_any_negative_rc_is_a_signal_kill_whatever_the_streams(rc: int, out: bytes,
-                                                             err: bytes) -> None:
+def test_any_negative_rc_is_a_signal_kill_whatever_the_streams(rc: int, out: bytes, err: bytes) -> None:
     failure = classify(Phase.VENV, Completed(rc, out, err, 0.0))
     assert failure.text == f"signal_killed:{rc}"
 
 
-@given(gaps=st.lists(st.sampled_from([" ", "\n", "  ", "\r\n", "\t", " \n  "]), min_size=3,
-                    max_size=3))
+@given(gaps=st.lists(st.sampled_from([" ", "\n", "  ", "\r\n", "\t", " \n  "]), min_size=3, max_size=3))
 def test_ensurepip_message_matches_across_any_line_wrapping(gaps: list[str]) -> None:
     text = "because ensurepip" + gaps[0] + "is" + gaps[1] + "not" + gaps[2] + "available."
     failure = classify(Phase.VENV, done(out=text))

@@ -4,6 +4,7 @@ Golden ``--json`` shapes (exact key sets and value types) for every subcommand, 
 documented exit codes (0 ok/no-op, 1 build failed, 2 usage, 3 skipped), and every kind
 of bad input: exactly one line on stderr, never a traceback.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,27 +31,65 @@ NoneType = type(None)
 Types = dict[str, tuple[type, ...]]
 
 ENSURE_TYPES: Types = {
-    "outcome": (str,), "outcome_code": (int,), "phase": (str, NoneType), "err_kind": (str, NoneType),
-    "rc": (int, NoneType), "strategy": (str, NoneType), "env": (str, NoneType), "python": (str, NoneType),
+    "outcome": (str,),
+    "outcome_code": (int,),
+    "phase": (str, NoneType),
+    "err_kind": (str, NoneType),
+    "rc": (int, NoneType),
+    "strategy": (str, NoneType),
+    "env": (str, NoneType),
+    "python": (str, NoneType),
     "duration_ms": (int,),
-    "subprocesses": (int,), "message": (str,), "metrics": (dict,),
+    "subprocesses": (int,),
+    "message": (str,),
+    "metrics": (dict,),
 }
 STATUS_TYPES: Types = {
-    "state_dir": (str,), "built": (bool,), "healthy": (bool,), "reason": (str, NoneType), "cooldown": (dict,),
-    "building": (dict,), "builds": (list,), "retired": (list,),
+    "state_dir": (str,),
+    "built": (bool,),
+    "healthy": (bool,),
+    "reason": (str, NoneType),
+    "cooldown": (dict,),
+    "building": (dict,),
+    "builds": (list,),
+    "retired": (list,),
 }
 STATUS_BUILT_TYPES: Types = {
-    **STATUS_TYPES, "strategy": (str,), "env": (str,), "site": (str,), "python": (str,), "requirements": (list,),
-    "built_at": (float,), "age_seconds": (float, int, NoneType), "size_bytes": (int, NoneType),
+    **STATUS_TYPES,
+    "strategy": (str,),
+    "env": (str,),
+    "site": (str,),
+    "python": (str,),
+    "requirements": (list,),
+    "built_at": (float,),
+    "age_seconds": (float, int, NoneType),
+    "size_bytes": (int, NoneType),
 }
-COOLDOWN_TYPES: Types = {"active": (bool,), "remaining_seconds": (int,), "rc": (int, NoneType),
-                         "phase": (str, NoneType)}
+COOLDOWN_TYPES: Types = {
+    "active": (bool,),
+    "remaining_seconds": (int,),
+    "rc": (int, NoneType),
+    "phase": (str, NoneType),
+}
 BUILDING_TYPES: Types = {"running": (bool,), "pid": (int, NoneType)}
-DOCTOR_TYPES: Types = {"interpreter": (dict,), "ensure_would": (dict,), "memory_limits": (list,), "disk": (dict,),
-                "proxies": (dict,), "verdicts": (dict,), "pythons": (dict,)}
+DOCTOR_TYPES: Types = {
+    "interpreter": (dict,),
+    "ensure_would": (dict,),
+    "memory_limits": (list,),
+    "disk": (dict,),
+    "proxies": (dict,),
+    "verdicts": (dict,),
+    "pythons": (dict,),
+}
 CLEAN_TYPES: Types = {"paths": (list,), "removed": (bool,), "dry_run": (bool,), "in_use": (list,)}
-REPORT_TYPES: Types = {"events": (int,), "corrupt_lines": (int,), "outcomes": (dict,), "err_kinds": (dict,),
-                "signal_kill_rcs": (dict,), "durations": (dict,)}
+REPORT_TYPES: Types = {
+    "events": (int,),
+    "corrupt_lines": (int,),
+    "outcomes": (dict,),
+    "err_kinds": (dict,),
+    "signal_kill_rcs": (dict,),
+    "durations": (dict,),
+}
 
 
 def shaped(data: dict[str, Any], types: Types) -> dict[str, Any]:
@@ -94,11 +133,14 @@ def test_version_and_every_help_exit_0_and_each_command_help_has_an_example() ->
         assert done.returncode == 0 and "example:" in done.stdout and done.stderr == ""
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "sdkboot: missing COMMAND (see 'sdkboot --help')"),
-    (["build"], "sdkboot: argument COMMAND: invalid choice: 'build'"),
-    (["--no-such-flag"], "sdkboot: unrecognized arguments: --no-such-flag (see 'sdkboot --help')"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "sdkboot: missing COMMAND (see 'sdkboot --help')"),
+        (["build"], "sdkboot: argument COMMAND: invalid choice: 'build'"),
+        (["--no-such-flag"], "sdkboot: unrecognized arguments: --no-such-flag (see 'sdkboot --help')"),
+    ],
+)
 def test_a_top_level_usage_error_is_one_line_and_exit_2(args: list[str], message: str) -> None:
     done = sdkboot(*args)
     assert done.returncode == 2 and done.stdout == ""
@@ -119,15 +161,20 @@ def test_ensure_json_for_a_module_the_host_imports_is_noop_system_with_no_spawn(
 
 
 @pytest.mark.parametrize("strategy, outcome, code", [("venv", "NOOP_VENV", 1), ("target", "NOOP_TARGET", 8)])
-def test_ensure_json_for_a_healthy_build_is_its_noop_with_its_strategy_code(tmp_path: Path, strategy: str, outcome: str,
-                                                                           code: int) -> None:
+def test_ensure_json_for_a_healthy_build_is_its_noop_with_its_strategy_code(
+    tmp_path: Path, strategy: str, outcome: str, code: int
+) -> None:
     root = tmp_path / "state"
     record = fake_env(root, strategy, spec=spec_for(root))
     done = sdkboot(*ensure_args(root, "--import-name", "fake_mod", "fake-dist"))
     data = shaped(one_line_json(done), ENSURE_TYPES)
     assert done.returncode == 0
-    assert (data["outcome"], data["outcome_code"], data["strategy"], data["env"]) == (outcome, code, strategy,
-                                                                                       record.env)
+    assert (data["outcome"], data["outcome_code"], data["strategy"], data["env"]) == (
+        outcome,
+        code,
+        strategy,
+        record.env,
+    )
     assert data["subprocesses"] == 0 and data["phase"] is None
     metrics_ok(data["metrics"])
     assert data["metrics"]["sdk_bootstrap"] == code
@@ -135,23 +182,43 @@ def test_ensure_json_for_a_healthy_build_is_its_noop_with_its_strategy_code(tmp_
 
 @posix_only
 def test_a_failed_build_is_exit_1_with_phase_kind_and_rc_in_json_and_one_human_line(tmp_path: Path) -> None:
-    python = write_wrapper(tmp_path / "py-denied", 'if [ "$2" = "venv" ]; then\n'
-                           '  echo "Error: [Errno 13] Permission denied: \'$3\'" >&2; exit 1\nfi\n')
-    done = sdkboot(*ensure_args(tmp_path / "state", "--python", str(python), "--import-name", "cli_absent_mod",
-                                "cli-absent-dist"))
+    python = write_wrapper(
+        tmp_path / "py-denied",
+        'if [ "$2" = "venv" ]; then\n  echo "Error: [Errno 13] Permission denied: \'$3\'" >&2; exit 1\nfi\n',
+    )
+    done = sdkboot(
+        *ensure_args(tmp_path / "state", "--python", str(python), "--import-name", "cli_absent_mod", "cli-absent-dist")
+    )
     data = shaped(one_line_json(done), ENSURE_TYPES)
     assert done.returncode == 1
     assert (data["outcome"], data["outcome_code"], data["phase"], data["err_kind"], data["rc"]) == (
-        "BUILD_FAILED", 3, "venv", "perm_denied", 1)
+        "BUILD_FAILED",
+        3,
+        "venv",
+        "perm_denied",
+        1,
+    )
     # An explicit --python is probed first (is it this Python's X.Y?), then venv fails.
     assert data["strategy"] == "venv" and data["subprocesses"] == 2
     metrics_ok(data["metrics"])
     assert {k: data["metrics"][k] for k in ("sdk_bootstrap", "sdk_bootstrap_phase", "sdk_bootstrap_err")} == {
-        "sdk_bootstrap": 3, "sdk_bootstrap_phase": 2, "sdk_bootstrap_err": 5}
+        "sdk_bootstrap": 3,
+        "sdk_bootstrap_phase": 2,
+        "sdk_bootstrap_err": 5,
+    }
 
-    human = sdkboot("ensure", *MIN_PYTHON, *VENV_ORDER, "--state-dir", str(tmp_path / "state"),
-                    "--python", str(python),
-                    "--import-name", "cli_absent_mod", "cli-absent-dist")
+    human = sdkboot(
+        "ensure",
+        *MIN_PYTHON,
+        *VENV_ORDER,
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--python",
+        str(python),
+        "--import-name",
+        "cli_absent_mod",
+        "cli-absent-dist",
+    )
     assert (human.returncode, human.stdout) == (1, "")
     assert human.stderr.count("\n") == 1
     assert human.stderr.startswith("sdkboot: build_failed in phase venv (perm_denied): permission denied")
@@ -163,8 +230,9 @@ def test_an_old_host_python_is_exit_3_and_its_probes_are_cached(tmp_path: Path) 
     assert done.returncode == 3
     assert (data["outcome"], data["outcome_code"]) == ("HOOK_PY_INCOMPATIBLE", 6)
     assert data["metrics"]["sdk_alt_py"] == 0, "0 is kept here: no Python 99.0+ was found"
-    again = one_line_json(sdkboot(*ensure_args(tmp_path / "state", "--min-python", "99.0",
-                                                "--import-name", "cli_absent_mod")))
+    again = one_line_json(
+        sdkboot(*ensure_args(tmp_path / "state", "--min-python", "99.0", "--import-name", "cli_absent_mod"))
+    )
     assert again["subprocesses"] == 0, "the interpreter probes are cached in the state dir"
 
 
@@ -279,19 +347,27 @@ def usage_error(done: subprocess.CompletedProcess[str], *needles: str) -> None:
 
 
 def test_an_unknown_flag_after_the_lean_hook_start_points_at_the_hook_help() -> None:
-    usage_error(sdkboot("hook", "--no-such-flag"),
-                "sdkboot hook: unrecognized arguments: --no-such-flag (see 'sdkboot hook --help')")
+    usage_error(
+        sdkboot("hook", "--no-such-flag"),
+        "sdkboot hook: unrecognized arguments: --no-such-flag (see 'sdkboot hook --help')",
+    )
 
 
-@pytest.mark.parametrize("layout, needle", [
-    ("missing-parent", "does not exist"),
-    ("parent-is-a-file", "is not a directory"),
-    ("is-a-file", "exists and is not a directory"),
-])
+@pytest.mark.parametrize(
+    "layout, needle",
+    [
+        ("missing-parent", "does not exist"),
+        ("parent-is-a-file", "is not a directory"),
+        ("is-a-file", "exists and is not a directory"),
+    ],
+)
 def test_a_state_dir_that_cannot_be_one_is_a_usage_error(tmp_path: Path, layout: str, needle: str) -> None:
     (tmp_path / "a-file").write_text("")
-    state_dir = {"missing-parent": tmp_path / "missing" / "state", "parent-is-a-file": tmp_path / "a-file" / "state",
-                 "is-a-file": tmp_path / "a-file"}[layout]
+    state_dir = {
+        "missing-parent": tmp_path / "missing" / "state",
+        "parent-is-a-file": tmp_path / "a-file" / "state",
+        "is-a-file": tmp_path / "a-file",
+    }[layout]
     usage_error(sdkboot("status", "--state-dir", str(state_dir)), needle)
     assert not (tmp_path / "missing").exists()
 
@@ -303,29 +379,42 @@ def test_an_invalid_requirement_is_a_usage_error_before_anything_runs(tmp_path: 
 
 
 def test_a_requirement_given_to_a_command_that_takes_none_is_a_usage_error(tmp_path: Path) -> None:
-    usage_error(sdkboot("clean", "--state-dir", str(tmp_path / "state"), "claude-agent-sdk"),
-                "unrecognized arguments: claude-agent-sdk")
+    usage_error(
+        sdkboot("clean", "--state-dir", str(tmp_path / "state"), "claude-agent-sdk"),
+        "unrecognized arguments: claude-agent-sdk",
+    )
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--cooldown", "soon"], "--cooldown: not a number of seconds"),
-    (["--timeout", "0"], "--timeout: must be more than zero seconds"),
-    (["--min-python", "3.x"], "--min-python: expected MAJOR.MINOR"),
-    (["--python", "/nonexistent/python3"], "--python /nonexistent/python3: no such executable interpreter"),
-    (["--state-dir"], "--state-dir: expected one argument"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--cooldown", "soon"], "--cooldown: not a number of seconds"),
+        (["--timeout", "0"], "--timeout: must be more than zero seconds"),
+        (["--min-python", "3.x"], "--min-python: expected MAJOR.MINOR"),
+        (["--python", "/nonexistent/python3"], "--python /nonexistent/python3: no such executable interpreter"),
+        (["--state-dir"], "--state-dir: expected one argument"),
+    ],
+)
 def test_a_bad_option_value_is_one_line_and_exit_2(args: list[str], needle: str) -> None:
     usage_error(sdkboot("ensure", *args), needle)
 
 
 @posix_only
-@pytest.mark.parametrize("program, needle", [
-    ("#!/bin/sh\nexit 0\n", "is not a Python interpreter sdkboot can use (the probe's answer was not understood):"
-                             " pass a python3 executable, e.g. `--python /usr/bin/python3`"),
-    ("#!/bin/sh\necho 'bash: oops' >&2; exit 1\n", "is not a Python interpreter sdkboot can use (the probe failed"
-                                                    " (exit 1): bash: oops)"),
-    ("#!/bin/sh\necho 'Unknown option: -I' >&2; exit 2\n", "(too old for isolated mode: Python 2?)"),
-])
+@pytest.mark.parametrize(
+    "program, needle",
+    [
+        (
+            "#!/bin/sh\nexit 0\n",
+            "is not a Python interpreter sdkboot can use (the probe's answer was not understood):"
+            " pass a python3 executable, e.g. `--python /usr/bin/python3`",
+        ),
+        (
+            "#!/bin/sh\necho 'bash: oops' >&2; exit 1\n",
+            "is not a Python interpreter sdkboot can use (the probe failed (exit 1): bash: oops)",
+        ),
+        ("#!/bin/sh\necho 'Unknown option: -I' >&2; exit 2\n", "(too old for isolated mode: Python 2?)"),
+    ],
+)
 def test_a_python_that_is_not_a_python3_is_a_usage_error_naming_why(tmp_path: Path, program: str, needle: str) -> None:
     fake = tmp_path / "not-python"
     fake.write_text(program)
@@ -338,15 +427,19 @@ def test_a_python_that_is_not_a_python3_is_a_usage_error_naming_why(tmp_path: Pa
 def test_bin_true_as_python_is_a_usage_error(tmp_path: Path) -> None:
     if not Path("/bin/true").exists():
         pytest.skip("no /bin/true")
-    usage_error(sdkboot("ensure", "--state-dir", str(tmp_path / "state"), "--python", "/bin/true"),
-                "--python /bin/true: /bin/true is not a Python interpreter sdkboot can use")
+    usage_error(
+        sdkboot("ensure", "--state-dir", str(tmp_path / "state"), "--python", "/bin/true"),
+        "--python /bin/true: /bin/true is not a Python interpreter sdkboot can use",
+    )
 
 
 @posix_only
 @pytest.mark.parametrize("command", ["ensure", "hook"])
 def test_a_bad_marker_costs_no_build(tmp_path: Path, command: str) -> None:
-    usage_error(sdkboot(command, "--state-dir", str(tmp_path / "state"), "--", "foo; python_version >= 3.10"),
-                "its environment marker 'python_version >= 3.10' is not PEP 508")
+    usage_error(
+        sdkboot(command, "--state-dir", str(tmp_path / "state"), "--", "foo; python_version >= 3.10"),
+        "its environment marker 'python_version >= 3.10' is not PEP 508",
+    )
     assert not (tmp_path / "state").exists()
 
 
@@ -366,14 +459,16 @@ def test_read_only_state_dir_cannot_build(read_only_dir: Path) -> None:
     assert (metrics["sdk_bootstrap"], metrics["sdk_bootstrap_phase"]) == (3, 1)
 
 
-@pytest.mark.parametrize("command, rc, needle", [
-    ("status", 1, '"healthy": false'),  # nothing built there
-    ("doctor", 1, "is not writable"),  # no strategy can work in a read-only dir
-    ("report", 0, '"events": 0'),
-    ("clean", 0, '"paths": []'),
-])
-def test_read_only_state_dir_can_still_be_inspected(read_only_dir: Path, command: str, rc: int,
-                                                    needle: str) -> None:
+@pytest.mark.parametrize(
+    "command, rc, needle",
+    [
+        ("status", 1, '"healthy": false'),  # nothing built there
+        ("doctor", 1, "is not writable"),  # no strategy can work in a read-only dir
+        ("report", 0, '"events": 0'),
+        ("clean", 0, '"paths": []'),
+    ],
+)
+def test_read_only_state_dir_can_still_be_inspected(read_only_dir: Path, command: str, rc: int, needle: str) -> None:
     done = sdkboot(command, "--json", "--state-dir", str(read_only_dir))
     assert (done.returncode, done.stderr) == (rc, "")
     assert needle in done.stdout
@@ -412,16 +507,25 @@ def test_corrupt_install_state_ensure_rebuilds_and_says_why(tmp_path: Path, kind
     root = tmp_path / "state"
     corrupt_state(root, CORRUPT_STATES[kind])
     failing = write_wrapper(tmp_path / "py-fail", 'if [ "$2" = "venv" ]; then echo "Error: nope" >&2; exit 1; fi\n')
-    done = sdkboot(*ensure_args(root, "--python", str(failing), "--import-name", "cli_absent_mod",
-                                "cli-absent-dist"))
+    done = sdkboot(*ensure_args(root, "--python", str(failing), "--import-name", "cli_absent_mod", "cli-absent-dist"))
     data = one_line_json(done)
     assert done.returncode == 1
     assert data["phase"] == "venv", "it tried to rebuild"
     assert "(rebuilt: install-state corrupt" in data["message"]
 
     corrupt_state(root, CORRUPT_STATES[kind])  # the failed rebuild left a valid, empty state
-    human = sdkboot("ensure", *MIN_PYTHON, *VENV_ORDER, "--state-dir", str(root), "--python", str(failing),
-                    "--import-name", "cli_absent_mod", "cli-absent-dist")
+    human = sdkboot(
+        "ensure",
+        *MIN_PYTHON,
+        *VENV_ORDER,
+        "--state-dir",
+        str(root),
+        "--python",
+        str(failing),
+        "--import-name",
+        "cli_absent_mod",
+        "cli-absent-dist",
+    )
     assert human.returncode == 1 and human.stdout == "" and human.stderr.count("\n") == 1
     assert "rebuilt: install-state corrupt" in human.stderr and "Traceback" not in human.stderr
 
@@ -487,12 +591,12 @@ def test_report_skips_and_counts_corrupt_event_lines(tmp_path: Path) -> None:
 @pytest.mark.e2e
 def test_a_torn_install_state_is_rebuilt_for_real_then_noops(tmp_path: Path, probe_wheelhouse: Path) -> None:
     root = tmp_path / "state"
-    args = ensure_args(root, "--import-name", PROBE_MODULE, "--no-index", "--find-links", str(probe_wheelhouse),
-                       PROBE_DIST)
+    args = ensure_args(
+        root, "--import-name", PROBE_MODULE, "--no-index", "--find-links", str(probe_wheelhouse), PROBE_DIST
+    )
     first = one_line_json(sdkboot(*args, timeout=240))
     assert first["outcome"] == "BUILT"
-    (root / "install-state.json").write_text(
-        (root / "install-state.json").read_text()[:25])  # a torn write
+    (root / "install-state.json").write_text((root / "install-state.json").read_text()[:25])  # a torn write
 
     done = sdkboot(*args, timeout=240)
 

@@ -7,6 +7,7 @@ names the object and the next step.
 The argv for each command is derived from the options its parser declares, so a command added
 to ``sdkboot.cli.COMMANDS`` is walked without touching this file.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,9 @@ SAFE_VALUES: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
-def walk_argv(name: str, root: Path, import_name: str = "json", asks: bool = False,
-              extra: list[str] | None = None) -> list[str]:
+def walk_argv(
+    name: str, root: Path, import_name: str = "json", asks: bool = False, extra: list[str] | None = None
+) -> list[str]:
     """``name`` with a safe value for each option it declares; ``json`` makes ensure/hook a no-op.
 
     ``asks``: leave out ``--dry-run`` so that a command that asks before acting does ask.
@@ -84,7 +86,8 @@ def built_state(tmp_path: Path) -> Path:
 
 def run(argv: list[str], **streams: object) -> subprocess.CompletedProcess[str]:
     done: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
-        [sys.executable, "-m", "sdkboot", *argv], text=True, env=child_env(), timeout=120, **streams)
+        [sys.executable, "-m", "sdkboot", *argv], text=True, env=child_env(), timeout=120, **streams
+    )
     return done
 
 
@@ -105,8 +108,14 @@ def names_object_and_next_step(stderr: str, obj: str) -> None:
 @pytest.mark.parametrize("name", cli.COMMANDS)
 def test_closed_stdout(tmp_path: Path, name: str) -> None:
     argv = walk_argv(name, built_state(tmp_path))
-    done = run(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=(), close_fds=True,
-               preexec_fn=lambda: os.close(1))
+    done = run(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        pass_fds=(),
+        close_fds=True,
+        preexec_fn=lambda: os.close(1),
+    )
     no_crash(done, done.stderr)
     assert done.returncode == 2
     names_object_and_next_step(done.stderr, "stdout is closed")
@@ -168,8 +177,10 @@ HOSTILE: dict[str, bytes] = {
     "a string": b'"just a string"\n',
     "a number": b"42\n",
     "null": b"null\n",
-    "wrong types": (b'{"strategy": 7, "env": [], "site": {}, "paths": "abc", "fingerprint": [], "built_at": "x",'
-                    b' "python_version": 3, "time": "x", "rc": "x", "phase": [], "0.1.0": "x", "outcome": {}}\n'),
+    "wrong types": (
+        b'{"strategy": 7, "env": [], "site": {}, "paths": "abc", "fingerprint": [], "built_at": "x",'
+        b' "python_version": 3, "time": "x", "rc": "x", "phase": [], "0.1.0": "x", "outcome": {}}\n'
+    ),
     "huge numbers": b'{"time": 1e400, "built_at": 1' + b"0" * 400 + b', "duration_ms": -1e400}\n',
     "deep nesting": b"[" * 100_000 + b"\n",
     "huge": b'{"x": "' + b"a" * 3_000_000 + b'"}\n',
@@ -229,8 +240,14 @@ def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
 @posix_only
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 @pytest.mark.parametrize("name", cli.COMMANDS)
-def test_hostile_state_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str], failing_runner: None,
-                           monkeypatch: pytest.MonkeyPatch, name: str, kind: str) -> None:
+def test_hostile_state_dir(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    failing_runner: None,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    kind: str,
+) -> None:
     broken: list[str] = []
     for target in hostile_names():
         case = tmp_path / target.strip(".")

@@ -1,4 +1,5 @@
 """``sdkboot clean``: asks (or refuses), dry-runs, removes only its own things, never follows links out."""
+
 from __future__ import annotations
 
 import io
@@ -35,9 +36,14 @@ def populated(root: Path) -> dict[str, Path]:
     assert lock.acquire()
     lock.release()
     return {
-        "state": root / "install-state.json", "cooldown": root / "cooldown.json", "stage": stage,
-        "env": root / "builds" / "venv-1", "builds": root / "builds", "events": root / "events.jsonl",
-        "notices": root / "notices.json", "lock": root / "build.lock",
+        "state": root / "install-state.json",
+        "cooldown": root / "cooldown.json",
+        "stage": stage,
+        "env": root / "builds" / "venv-1",
+        "builds": root / "builds",
+        "events": root / "events.jsonl",
+        "notices": root / "notices.json",
+        "lock": root / "build.lock",
     }
 
 
@@ -81,8 +87,9 @@ def test_dry_run_lists_and_removes_nothing(tmp_path: Path, capsys: pytest.Captur
     assert untouched(paths)
 
 
-def test_yes_removes_builds_state_and_cooldown_but_keeps_the_log(tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_yes_removes_builds_state_and_cooldown_but_keeps_the_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     paths = populated(tmp_path / "state")
     rc, out, err = clean(capsys, tmp_path / "state", "--yes", "--json")
     assert (rc, err) == (0, "")
@@ -114,8 +121,9 @@ class Terminal(io.StringIO):
 
 
 @pytest.mark.parametrize("answer, removed", [("y\n", True), ("YES\n", True), ("n\n", False), ("\n", False)])
-def test_asks_on_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-                            answer: str, removed: bool) -> None:
+def test_asks_on_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, answer: str, removed: bool
+) -> None:
     paths = populated(tmp_path / "state")
     monkeypatch.setattr(sys, "stdin", Terminal(answer))
     rc, out, _ = clean(capsys, tmp_path / "state")
@@ -133,20 +141,24 @@ class EndOfInput(Terminal):
         return ""
 
 
-def test_end_of_input_at_the_prompt_removes_nothing_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_end_of_input_at_the_prompt_removes_nothing_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     paths = populated(tmp_path / "state")
     monkeypatch.setattr(sys, "stdin", EndOfInput())
     rc, out, err = clean(capsys, tmp_path / "state")
     assert rc == 2
     assert out.endswith("[y/N] \n"), "the prompt's line is ended before the message"
-    assert err == "sdkboot clean: no answer (end of input), nothing removed; `sdkboot clean --yes` removes" \
-                  " without asking\n"
+    assert (
+        err == "sdkboot clean: no answer (end of input), nothing removed; `sdkboot clean --yes` removes"
+        " without asking\n"
+    )
     assert untouched(paths)
 
 
-def test_a_closed_stdin_is_not_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_closed_stdin_is_not_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     paths = populated(tmp_path / "state")
     monkeypatch.setattr(sys, "stdin", None)  # what Python makes of `sdkboot clean <&-`
     rc, out, err = clean(capsys, tmp_path / "state")
@@ -264,8 +276,9 @@ def release_locks() -> Iterator[None]:
 
 
 @posix_only
-def test_a_build_in_use_is_kept_and_said_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                            release_locks: None) -> None:
+def test_a_build_in_use_is_kept_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], release_locks: None
+) -> None:
     paths = populated(tmp_path / "state")
     assert inuse.hold(str(paths["env"])) is None  # this process has activated it
     rc, out, err = clean(capsys, tmp_path / "state", "--yes", "--json")
@@ -278,8 +291,9 @@ def test_a_build_in_use_is_kept_and_said_so(tmp_path: Path, capsys: pytest.Captu
 
 
 @posix_only
-def test_unused_removes_only_what_nobody_used_lately(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                     release_locks: None) -> None:
+def test_unused_removes_only_what_nobody_used_lately(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], release_locks: None
+) -> None:
     root = tmp_path / "state"
     recent = fake_env(root, spec=spec_for(root, requirements=("a",)), name="venv-recent")
     old = fake_env(root, spec=spec_for(root, requirements=("b",)), name="venv-old")
@@ -291,8 +305,10 @@ def test_unused_removes_only_what_nobody_used_lately(tmp_path: Path, capsys: pyt
     os.utime(inuse.use_file(held.env), (week_ago, week_ago))
 
     rc, out, err = clean(capsys, root, "--unused", "--dry-run")
-    assert (rc, err) == (0, "") and out.splitlines() == [f"would remove {old.env}",
-                                                         f"kept {held.env} (a live process uses it)"]
+    assert (rc, err) == (0, "") and out.splitlines() == [
+        f"would remove {old.env}",
+        f"kept {held.env} (a live process uses it)",
+    ]
     rc, out, err = clean(capsys, root, "--unused", "--yes", "--json")
     assert (rc, err) == (0, "")
     assert json.loads(out) == {"paths": [old.env], "removed": True, "dry_run": False, "in_use": [held.env]}

@@ -1,4 +1,5 @@
 """``sdkboot doctor``: the --json shape, the verdict logic with injected limits, masked proxies."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,15 @@ from tests.fake_envs import MIN_PYTHON, child_env, sdkboot
 from tests.interpreters import write_wrapper
 
 MiB = 1024 * 1024
-GOOD_INTERP = {"executable": "/usr/bin/python3", "version": "3.11.7", "implementation": "CPython",
-               "build": "main Jan 1 2024", "venv": True, "ensurepip": True, "pip": True}
+GOOD_INTERP = {
+    "executable": "/usr/bin/python3",
+    "version": "3.11.7",
+    "implementation": "CPython",
+    "build": "main Jan 1 2024",
+    "venv": True,
+    "ensurepip": True,
+    "pip": True,
+}
 ROOMY = {"state_dir": "/s", "checked": "/s", "free_bytes": 10 * 1024 * MiB, "writable": True}
 TOP_KEYS = {"interpreter", "ensure_would", "memory_limits", "disk", "proxies", "verdicts", "pythons"}
 INTERP_KEYS = {"executable", "version", "implementation", "tags", "venv", "ensurepip", "pip"}
@@ -57,16 +65,19 @@ TARGET_FLOOR = Floor("target", cgroup_mib=57.0, rlimit_as_mib=81.0)
 LEAN_FLOOR = Floor("lean", cgroup_mib=53.0, rlimit_as_mib=82.0)
 
 
-@pytest.mark.parametrize("limits, venv_ok, target_ok", [
-    ([], True, True),
-    ([cgroup(50)], False, False),  # below both cgroup floors (venv 85, target 57)
-    ([cgroup(70)], False, True),  # venv needs 85 MiB under a cgroup; target 57
-    ([cgroup(84)], False, True),
-    ([cgroup(85)], True, True),
-    ([Limit("RLIMIT_AS", 80 * MiB)], False, False),  # both need 81 MiB of address space
-    ([Limit("RLIMIT_AS", 81 * MiB)], True, True),
-    ([Limit("RLIMIT_AS", 4096 * MiB), cgroup(70)], False, True),
-])
+@pytest.mark.parametrize(
+    "limits, venv_ok, target_ok",
+    [
+        ([], True, True),
+        ([cgroup(50)], False, False),  # below both cgroup floors (venv 85, target 57)
+        ([cgroup(70)], False, True),  # venv needs 85 MiB under a cgroup; target 57
+        ([cgroup(84)], False, True),
+        ([cgroup(85)], True, True),
+        ([Limit("RLIMIT_AS", 80 * MiB)], False, False),  # both need 81 MiB of address space
+        ([Limit("RLIMIT_AS", 81 * MiB)], True, True),
+        ([Limit("RLIMIT_AS", 4096 * MiB), cgroup(70)], False, True),
+    ],
+)
 def test_verdicts_from_memory_limits(limits: list[Limit], venv_ok: bool, target_ok: bool) -> None:
     assert (not doctor.verdict("venv", GOOD_INTERP, limits, ROOMY, VENV_FLOOR)) is venv_ok
     assert (not doctor.verdict("target", GOOD_INTERP, limits, ROOMY, TARGET_FLOOR)) is target_ok
@@ -74,9 +85,11 @@ def test_verdicts_from_memory_limits(limits: list[Limit], venv_ok: bool, target_
 
 def test_the_limit_problem_names_the_source_and_the_floor() -> None:
     assert doctor.verdict("venv", GOOD_INTERP, [cgroup(50)], ROOMY, VENV_FLOOR) == [
-        "cgroup v2 /user.slice is 50.0 MiB, below the measured 85 MiB floor"]
+        "cgroup v2 /user.slice is 50.0 MiB, below the measured 85 MiB floor"
+    ]
     assert doctor.verdict("target", GOOD_INTERP, [Limit("RLIMIT_AS", 64 * MiB)], ROOMY, TARGET_FLOOR) == [
-        "RLIMIT_AS is 64.0 MiB, below the measured 81 MiB floor"]
+        "RLIMIT_AS is 64.0 MiB, below the measured 81 MiB floor"
+    ]
 
 
 def test_an_unmeasured_strategy_or_limit_kind_is_no_evidence() -> None:
@@ -85,8 +98,9 @@ def test_an_unmeasured_strategy_or_limit_kind_is_no_evidence() -> None:
     assert doctor.verdict("venv", GOOD_INTERP, [Limit("RLIMIT_AS", 1 * MiB)], ROOMY, half) == []
 
 
-def test_doctor_reads_the_floors_file_the_preflight_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctor_reads_the_floors_file_the_preflight_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     shipped = floors.for_requirements(Spec().requirements)
     assert shipped, "the shipped floors file measures the default requirement"
     assert "FLOORS_MIB" not in vars(doctor), "floors live in the data file only"
@@ -98,9 +112,14 @@ def test_doctor_reads_the_floors_file_the_preflight_reads(tmp_path: Path, capsys
         assert f"below the measured {floor.cgroup_mib:g} MiB floor" in info["verdicts"][label][-1]
 
 
-@pytest.mark.parametrize("missing, venv_ok, target_ok", [
-    ("venv", False, True), ("ensurepip", False, True), ("pip", True, False),
-])
+@pytest.mark.parametrize(
+    "missing, venv_ok, target_ok",
+    [
+        ("venv", False, True),
+        ("ensurepip", False, True),
+        ("pip", True, False),
+    ],
+)
 def test_verdicts_from_missing_modules(missing: str, venv_ok: bool, target_ok: bool) -> None:
     interp = {**GOOD_INTERP, missing: False}
     assert (not doctor.verdict("venv", interp, [], ROOMY)) is venv_ok
@@ -125,11 +144,18 @@ def doctor_json(capsys: pytest.CaptureFixture[str], tmp_path: Path, *extra: str)
     return info
 
 
-@pytest.mark.parametrize("mib, venv_ok, target_ok, rc", [(50, False, False, 1), (70, False, True, 0),
-                                                         (512, True, True, 0)])
-def test_injected_limits_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch, mib: int, venv_ok: bool,
-                                         target_ok: bool, rc: int) -> None:
+@pytest.mark.parametrize(
+    "mib, venv_ok, target_ok, rc", [(50, False, False, 1), (70, False, True, 0), (512, True, True, 0)]
+)
+def test_injected_limits_through_the_cli(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mib: int,
+    venv_ok: bool,
+    target_ok: bool,
+    rc: int,
+) -> None:
     monkeypatch.setattr(memlimit, "all_limits", lambda root="/": [cgroup(mib)])
     monkeypatch.setattr(doctor, "disk", lambda spec: {**ROOMY, "state_dir": spec.root})
     fixture = {floor.strategy: floor for floor in (LEAN_FLOOR, VENV_FLOOR, TARGET_FLOOR)}
@@ -146,8 +172,9 @@ def test_injected_limits_through_the_cli(tmp_path: Path, capsys: pytest.CaptureF
     assert (text["strategy venv"] == "likely to work") is venv_ok
     assert (text["strategy target"] == "likely to work") is target_ok
     if not venv_ok:
-        assert text["strategy venv"] == (f"unlikely: cgroup v2 /user.slice is {mib}.0 MiB,"
-                                         " below the measured 85 MiB floor")
+        assert text["strategy venv"] == (
+            f"unlikely: cgroup v2 /user.slice is {mib}.0 MiB, below the measured 85 MiB floor"
+        )
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="wrapper interpreters are POSIX sh scripts")
@@ -198,21 +225,24 @@ def test_no_proxies(no_proxies: pytest.MonkeyPatch) -> None:
 
 def test_credentials_never_reach_the_output(tmp_path: Path, no_proxies: pytest.MonkeyPatch) -> None:
     env_vars = {"HTTPS_PROXY": "http://alice:s3cret@proxy.corp:3128", "all_proxy": "socks5://bob:hunter2@s:1080"}
-    done = sdkboot("doctor", "--json", "--state-dir", str(tmp_path / "state"),
-                   env=child_env(**env_vars))
+    done = sdkboot("doctor", "--json", "--state-dir", str(tmp_path / "state"), env=child_env(**env_vars))
     assert done.returncode in (0, 1) and done.stderr == ""
     assert "s3cret" not in done.stdout and "hunter2" not in done.stdout
     assert json.loads(done.stdout)["proxies"]["ALL_PROXY"] == "socks5://***@s:1080"
 
 
-@pytest.mark.parametrize("value, password_piece", [
-    # Unencoded "@" in a password: URL parsers split user info at the LAST "@" (password "p@ss").
-    ("http://alice:p@ss@proxy.corp:3128", "@ss@"),
-    # No scheme: curl and pip both accept user:password@host:port for a proxy.
-    ("alice:s3cret@proxy.corp:3128", "s3cret"),
-])
-def test_credentials_are_masked_in_every_form_pip_accepts(no_proxies: pytest.MonkeyPatch, value: str,
-                                                          password_piece: str) -> None:
+@pytest.mark.parametrize(
+    "value, password_piece",
+    [
+        # Unencoded "@" in a password: URL parsers split user info at the LAST "@" (password "p@ss").
+        ("http://alice:p@ss@proxy.corp:3128", "@ss@"),
+        # No scheme: curl and pip both accept user:password@host:port for a proxy.
+        ("alice:s3cret@proxy.corp:3128", "s3cret"),
+    ],
+)
+def test_credentials_are_masked_in_every_form_pip_accepts(
+    no_proxies: pytest.MonkeyPatch, value: str, password_piece: str
+) -> None:
     no_proxies.setenv("HTTPS_PROXY", value)
     shown = doctor.proxies()["HTTPS_PROXY"]
     assert password_piece not in shown and "alice" not in shown, f"credentials leaked: {shown}"

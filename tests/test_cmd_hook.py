@@ -1,4 +1,5 @@
 """``sdkboot hook``: exactly two JSON lines on stdout, a notice once per version, a quiet stderr."""
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,7 @@ from tests.interpreters import debian_venv, write_wrapper
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="wrapper interpreters are POSIX sh scripts")
 
 # Neither ensurepip (Debian-style venv failure) nor pip: the one problem only the user can fix.
-NO_PIP = ('if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then\n'
-          '  echo "$0: No module named pip" >&2\n'
-          "  exit 1\n"
-          "fi\n")
+NO_PIP = 'if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then\n  echo "$0: No module named pip" >&2\n  exit 1\nfi\n'
 FIRST_LINE = {"async": True, "asyncTimeout": 180000}
 
 
@@ -36,8 +34,7 @@ def no_pip_python(tmp_path: Path) -> Path:
 
 
 def failing(state: Path, python: Path, *extra: str, **env: str) -> tuple[int, list[dict[str, Any]], str]:
-    return hook(state, "--python", str(python), "--import-name", "hook_absent_mod", *extra, "hook-absent-dist",
-                **env)
+    return hook(state, "--python", str(python), "--import-name", "hook_absent_mod", *extra, "hook-absent-dist", **env)
 
 
 def test_noop_system(tmp_path: Path) -> None:
@@ -74,9 +71,9 @@ def test_a_failing_run_notifies_once_per_version(tmp_path: Path) -> None:
     assert (rc, err) == (0, ""), "the hook never fails the session and never writes to stderr"
     assert first == FIRST_LINE
     assert set(second) == {"metrics", "systemMessage"}
-    assert {k: second["metrics"][k] for k in ("sdk_bootstrap", "sdk_bootstrap_phase", "sdk_bootstrap_err",
-                                              "sdk_has_pip")} == {"sdk_bootstrap": 3, "sdk_bootstrap_phase": 2,
-                                                                  "sdk_bootstrap_err": 11, "sdk_has_pip": False}
+    assert {
+        k: second["metrics"][k] for k in ("sdk_bootstrap", "sdk_bootstrap_phase", "sdk_bootstrap_err", "sdk_has_pip")
+    } == {"sdk_bootstrap": 3, "sdk_bootstrap_phase": 2, "sdk_bootstrap_err": 11, "sdk_has_pip": False}
     message = second["systemMessage"]
     assert message.startswith("sdkboot: ") and "apt install python3.11-venv python3-pip" in message
     assert json.loads((state / "notices.json").read_text()) == {VERSION: ["venv_ensurepip_fail"]}
@@ -124,7 +121,8 @@ def test_a_non_positive_async_timeout_is_a_usage_error(tmp_path: Path, value: st
 
     ``--async-timeout`` is a bare ``type=int``: no check, unlike every other duration option.
     """
-    done = sdkboot("hook", "--state-dir", str(tmp_path / "state"), *MIN_PYTHON, "--import-name", "json",
-                   "--async-timeout", value)
+    done = sdkboot(
+        "hook", "--state-dir", str(tmp_path / "state"), *MIN_PYTHON, "--import-name", "json", "--async-timeout", value
+    )
     assert (done.returncode, done.stdout) == (2, ""), done.stdout
     assert done.stderr.count("\n") == 1 and "--async-timeout" in done.stderr

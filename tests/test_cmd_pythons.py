@@ -1,4 +1,5 @@
 """``sdkboot pythons``: every candidate with what it can do and why it was or was not chosen."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,24 @@ from tests.fake_pythons import Tree
 from tests.real_pythons import PYENV_ROOT, pyenv_versions, require_debian_python
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the fake interpreters are sh scripts")
-ROW_KEYS = {"path", "real_path", "aliases", "found_by", "cached", "error", "version", "implementation",
-            "executable", "venv", "ensurepip", "pip", "tags", "can_build", "chosen", "reason"}
+ROW_KEYS = {
+    "path",
+    "real_path",
+    "aliases",
+    "found_by",
+    "cached",
+    "error",
+    "version",
+    "implementation",
+    "executable",
+    "venv",
+    "ensurepip",
+    "pip",
+    "tags",
+    "can_build",
+    "chosen",
+    "reason",
+}
 
 
 @pytest.fixture
@@ -43,11 +60,15 @@ def test_json_lists_every_candidate_and_the_choice(tree: Tree, capsys: pytest.Ca
     rows = data["candidates"]
     assert all(set(row) == ROW_KEYS for row in rows)
     assert [(r["version"], r["can_build"], r["chosen"]) for r in rows] == [
-        ("3.9.18", "venv", False), ("3.13.0", "venv", True), ("3.12.1", "target", False)]
+        ("3.9.18", "venv", False),
+        ("3.13.0", "venv", True),
+        ("3.12.1", "target", False),
+    ]
     assert [r["reason"] for r in rows] == [
         "too old: 3.9.18 is older than 3.10 (--min-python)",
         "chosen: the newest Python >= 3.10 that can build (with venv)",
-        "can build (target); not chosen: 3.13.0 is newer"]
+        "can build (target); not chosen: 3.13.0 is newer",
+    ]
     assert rows[0]["found_by"] == "host" and rows[0]["tags"]["interpreter"] == "cp39"
 
 
@@ -70,9 +91,11 @@ def test_nothing_can_build_says_what_to_install(tree: Tree, capsys: pytest.Captu
     assert rc == 1 and data["chosen"] is None
     assert data["problem"] == (
         f"no Python 3.10+ here can build the env: Python 3.11.2 at {bare} has neither ensurepip nor pip;"
-        " install them (Debian/Ubuntu: apt install python3.11-venv python3-pip), or a Python 3.10+ that has them")
+        " install them (Debian/Ubuntu: apt install python3.11-venv python3-pip), or a Python 3.10+ that has them"
+    )
     assert data["candidates"][1]["reason"] == (
-        "cannot build: no ensurepip for a venv and no pip for the --target fallback")
+        "cannot build: no ensurepip for a venv and no pip for the --target fallback"
+    )
 
 
 def test_nothing_recent_enough(tree: Tree, capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,8 +124,9 @@ def test_this_machine(tmp_path: Path) -> None:
     old = [xy for xy in ("3.6", "3.7", "3.8", "3.9") if xy in versions]
     if not old or not any(xy in versions for xy in ("3.12", "3.13")):
         pytest.skip(f"pyenv under {PYENV_ROOT} lacks the versions this machine has (3.6-3.13)")
-    done = sdkboot("pythons", "--json", "--state-dir", str(tmp_path / "state"),
-                   env=child_env(PYENV_ROOT=str(PYENV_ROOT)))
+    done = sdkboot(
+        "pythons", "--json", "--state-dir", str(tmp_path / "state"), env=child_env(PYENV_ROOT=str(PYENV_ROOT))
+    )
     assert done.returncode == 0 and done.stderr == "", done.stderr
     rows = {row["real_path"]: row for row in json.loads(done.stdout)["candidates"]}
     for xy, python in versions.items():

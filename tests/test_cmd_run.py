@@ -1,4 +1,5 @@
 """``sdkboot run``: the command line split, the exec'd command, and real runs (exit codes pass through)."""
+
 from __future__ import annotations
 
 import json
@@ -33,26 +34,40 @@ sys.exit(int(sys.argv[1]))
 # -- the command line -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv, own, tail", [
-    (["run", "--min-python", "3.10", "--", "s.py", "-m", "x"], ["run", "--min-python", "3.10"],
-     ["--", "s.py", "-m", "x"]),
-    (["run", "claude-agent-sdk", "-m", "agent", "--", "a"], ["run", "claude-agent-sdk"], ["-m", "agent", "--", "a"]),
-    (["run", "--help"], ["run", "--help"], None),
-    (["ensure", "--", "x"], ["ensure", "--", "x"], None),  # only a command that takes a tail is split
-    ([], [], None),
-])
+@pytest.mark.parametrize(
+    "argv, own, tail",
+    [
+        (
+            ["run", "--min-python", "3.10", "--", "s.py", "-m", "x"],
+            ["run", "--min-python", "3.10"],
+            ["--", "s.py", "-m", "x"],
+        ),
+        (
+            ["run", "claude-agent-sdk", "-m", "agent", "--", "a"],
+            ["run", "claude-agent-sdk"],
+            ["-m", "agent", "--", "a"],
+        ),
+        (["run", "--help"], ["run", "--help"], None),
+        (["ensure", "--", "x"], ["ensure", "--", "x"], None),  # only a command that takes a tail is split
+        ([], [], None),
+    ],
+)
 def test_split_tail(argv: list[str], own: list[str], tail: list[str] | None) -> None:
     assert split_tail(argv) == (own, tail)
 
 
-@pytest.mark.parametrize("tail, needle", [
-    ([], "missing what to run: -- SCRIPT or -m MODULE"),
-    (["--"], "-- needs a SCRIPT"),
-    (["-m"], "-m needs a MODULE"),
-    (["--", "no-such-script.py"], "no such script: no-such-script.py"),
-])
-def test_bad_consumer_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                             tail: list[str], needle: str) -> None:
+@pytest.mark.parametrize(
+    "tail, needle",
+    [
+        ([], "missing what to run: -- SCRIPT or -m MODULE"),
+        (["--"], "-- needs a SCRIPT"),
+        (["-m"], "-m needs a MODULE"),
+        (["--", "no-such-script.py"], "no such script: no-such-script.py"),
+    ],
+)
+def test_bad_consumer_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tail: list[str], needle: str
+) -> None:
     assert main(["run", "--state-dir", str(tmp_path / "state"), *tail]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err and err.startswith("sdkboot run: ")
@@ -65,8 +80,11 @@ def test_argv_for_each_kind_of_env(tmp_path: Path) -> None:
     system = Result(Outcome.NOOP_SYSTEM, python=sys.executable)
     assert argv_for(system, script) == [sys.executable, "/w/agent.py", "--port", "1"]
     venv = Result(Outcome.NOOP_VENV, strategy=Strategy.VENV, env="/s/builds/venv-1", python="/py312")
-    bin_python = os.path.join("/s/builds/venv-1", "Scripts" if sys.platform == "win32" else "bin",
-                              "python.exe" if sys.platform == "win32" else "python")
+    bin_python = os.path.join(
+        "/s/builds/venv-1",
+        "Scripts" if sys.platform == "win32" else "bin",
+        "python.exe" if sys.platform == "win32" else "python",
+    )
     assert argv_for(venv, module) == [bin_python, "-m", "agent.main", "x"]
     target = Result(Outcome.BUILT_TARGET, strategy=Strategy.TARGET, env="/s/builds/target-1", python="/py312")
     argv = argv_for(target, script)
@@ -78,13 +96,35 @@ def test_argv_for_each_kind_of_env(tmp_path: Path) -> None:
 # -- real runs (this interpreter, the tiny wheel) ---------------------------------------------
 
 
-def run(state: Path, wheels: Path, *tail: str, extra: list[str] | None = None, stdin: str = "",
-        cwd: Path | None = None, env: dict[str, str] | None = None,
-        python: str = sys.executable) -> subprocess.CompletedProcess[str]:
-    argv = [python, "-m", "sdkboot", "run", "--state-dir", str(state), "--import-name", PROBE_MODULE,
-            "--no-index", "--find-links", str(wheels), *(extra or []), PROBE_DIST, *tail]
-    return subprocess.run(argv, capture_output=True, text=True, input=stdin, cwd=cwd, timeout=300,
-                          env=env or child_env())
+def run(
+    state: Path,
+    wheels: Path,
+    *tail: str,
+    extra: list[str] | None = None,
+    stdin: str = "",
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    python: str = sys.executable,
+) -> subprocess.CompletedProcess[str]:
+    argv = [
+        python,
+        "-m",
+        "sdkboot",
+        "run",
+        "--state-dir",
+        str(state),
+        "--import-name",
+        PROBE_MODULE,
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        *(extra or []),
+        PROBE_DIST,
+        *tail,
+    ]
+    return subprocess.run(
+        argv, capture_output=True, text=True, input=stdin, cwd=cwd, timeout=300, env=env or child_env()
+    )
 
 
 def script(tmp_path: Path, module: str = PROBE_MODULE) -> Path:
@@ -133,11 +173,19 @@ def test_run_a_module(tmp_path: Path, probe_wheelhouse: Path) -> None:
 
 @pytest.mark.e2e
 @posix_only
-def test_run_a_target_env_puts_the_dir_first_and_nothing_in_the_environment(tmp_path: Path,
-                                                                           probe_wheelhouse: Path) -> None:
+def test_run_a_target_env_puts_the_dir_first_and_nothing_in_the_environment(
+    tmp_path: Path, probe_wheelhouse: Path
+) -> None:
     state, agent = tmp_path / "state", script(tmp_path)
-    done = run(state, probe_wheelhouse, "--", str(agent), "5", extra=["--strategy", "target"],
-               env=child_env(PYTHONPATH=str(REPO)))
+    done = run(
+        state,
+        probe_wheelhouse,
+        "--",
+        str(agent),
+        "5",
+        extra=["--strategy", "target"],
+        env=child_env(PYTHONPATH=str(REPO)),
+    )
     assert done.returncode == 5, done.stderr
     seen = report(done)
     assert seen["python"] == sys.executable, "a --target env runs on the interpreter that built it"
@@ -161,12 +209,15 @@ def test_run_not_ready_exits_with_ensures_code_and_line(tmp_path: Path) -> None:
     assert done.stderr.startswith("sdkboot: build_failed in phase ") and "(pip_no_match): " in done.stderr
 
 
-@pytest.mark.parametrize("argv, for_run", [
-    (["run", "--", "x.py"], True),  # run always builds for run
-    (["hook", "--for-run"], True),
-    (["ensure", "--for-run"], True),
-    (["ensure"], False),
-])
+@pytest.mark.parametrize(
+    "argv, for_run",
+    [
+        (["run", "--", "x.py"], True),  # run always builds for run
+        (["hook", "--for-run"], True),
+        (["ensure", "--for-run"], True),
+        (["ensure"], False),
+    ],
+)
 def test_for_run_reaches_the_spec(tmp_path: Path, argv: list[str], for_run: bool) -> None:
     from sdkboot import cli
     from sdkboot.options import build_spec

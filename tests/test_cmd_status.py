@@ -1,4 +1,5 @@
 """``sdkboot status``: healthy, unhealthy with a reason, cooldown left, a build running elsewhere."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,24 @@ from sdkboot.commands import status
 from sdkboot.layout import Layout
 from tests.fake_envs import PYTHON_XYZ, fake_env, lock_held, spec_for
 
-BUILT_KEYS = {"state_dir", "built", "strategy", "env", "site", "python", "requirements", "built_at", "age_seconds",
-              "size_bytes", "healthy", "reason", "cooldown", "building", "builds", "retired"}
+BUILT_KEYS = {
+    "state_dir",
+    "built",
+    "strategy",
+    "env",
+    "site",
+    "python",
+    "requirements",
+    "built_at",
+    "age_seconds",
+    "size_bytes",
+    "healthy",
+    "reason",
+    "cooldown",
+    "building",
+    "builds",
+    "retired",
+}
 UNBUILT_KEYS = {"state_dir", "built", "healthy", "reason", "cooldown", "building", "builds", "retired"}
 
 
@@ -43,7 +60,11 @@ def test_healthy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert set(info) == BUILT_KEYS
     assert info["healthy"] is True and info["reason"] is None and info["built"] is True
     assert (info["state_dir"], info["strategy"], info["env"], info["site"]) == (
-        str(root), "venv", record.env, record.site)
+        str(root),
+        "venv",
+        record.env,
+        record.site,
+    )
     assert info["python"] == PYTHON_XYZ and info["requirements"] == ["fake-dist"]
     assert info["built_at"] == record.built_at and 0 <= info["age_seconds"] < 60
     seal_size = (Path(record.env) / seal.SEAL_FILE).stat().st_size  # the use-lock is empty
@@ -59,28 +80,47 @@ def test_healthy_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     rc, lines = run_text(capsys, root)
     assert rc == 0
     assert [line.split(":")[0] for line in lines] == [
-        "state dir", "strategy", "env", "size", "python", "requirements", "age", "healthy", "cooldown",
-        "building now"]
+        "state dir",
+        "strategy",
+        "env",
+        "size",
+        "python",
+        "requirements",
+        "age",
+        "healthy",
+        "cooldown",
+        "building now",
+    ]
     assert "healthy:      yes" in lines and "cooldown:     none" in lines and "building now: no" in lines
 
 
-@pytest.mark.parametrize("damage, reason", [
-    ("nothing built", "install-state absent"),
-    ("other requirements", "no build yet for this interpreter and requirement set (the 1 here differ in:"
-                           " requirements)"),
-    ("other import name", "no build yet for this interpreter and requirement set (the 1 here differ in:"
-                          " import_name)"),
-    ("missing path", "missing {path}"),
-    ("truncated state", "install-state corrupt: "),
-    ("state is a list", "install-state corrupt: not a JSON object"),
-    ("state lacks fields", "install-state corrupt: missing or unknown field"),
-    ("state of an older layout", "install-state is from another sdkboot layout (1)"),
-])
-def test_unhealthy_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str,
-                                   reason: str) -> None:
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        ("nothing built", "install-state absent"),
+        (
+            "other requirements",
+            "no build yet for this interpreter and requirement set (the 1 here differ in: requirements)",
+        ),
+        (
+            "other import name",
+            "no build yet for this interpreter and requirement set (the 1 here differ in: import_name)",
+        ),
+        ("missing path", "missing {path}"),
+        ("truncated state", "install-state corrupt: "),
+        ("state is a list", "install-state corrupt: not a JSON object"),
+        ("state lacks fields", "install-state corrupt: missing or unknown field"),
+        ("state of an older layout", "install-state is from another sdkboot layout (1)"),
+    ],
+)
+def test_unhealthy_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str, reason: str
+) -> None:
     root = tmp_path / "state"
-    built_for = {"other requirements": spec_for(root, requirements=("something-else",)),
-                 "other import name": spec_for(root, import_name="other_mod")}.get(damage, spec_for(root))
+    built_for = {
+        "other requirements": spec_for(root, requirements=("something-else",)),
+        "other import name": spec_for(root, import_name="other_mod"),
+    }.get(damage, spec_for(root))
     record = fake_env(root, spec=built_for) if damage != "nothing built" else None
     state_file = root / "install-state.json"
     if damage == "missing path":
@@ -107,10 +147,20 @@ def test_unhealthy_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture
     assert rc == 1 and any(line.startswith("healthy:") and f"no ({reason}" in line for line in lines)
 
 
-@pytest.mark.parametrize("field, value", [("built_at", "yesterday"), ("built_at", True), ("env", 42),
-                                          ("strategy", 7), ("strategy", "conda"), ("site", None)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("built_at", "yesterday"),
+        ("built_at", True),
+        ("env", 42),
+        ("strategy", 7),
+        ("strategy", "conda"),
+        ("site", None),
+    ],
+)
 def test_a_state_with_wrongly_typed_fields_is_unhealthy_not_a_crash(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object
+) -> None:
     """Valid JSON with a wrong type in a field is a corrupt install-state, like a truncated one,
     not arithmetic or a tree walk on the bad value ending in "internal error"."""
     root = tmp_path / "state"
@@ -161,8 +211,7 @@ def test_an_expired_or_foreign_cooldown_is_inactive(tmp_path: Path) -> None:
     root.mkdir()
     now = 1_700_000_000.0
     cooldown.arm(Layout(str(root)), now - 90_000, -9, "pip", state.fingerprint(spec))
-    assert status.collect(spec, now)["cooldown"] == {"active": False, "remaining_seconds": 0, "rc": -9,
-                                                     "phase": "pip"}
+    assert status.collect(spec, now)["cooldown"] == {"active": False, "remaining_seconds": 0, "rc": -9, "phase": "pip"}
     cooldown.arm(Layout(str(root)), now, -9, "pip", state.fingerprint(spec_for(root, requirements=("x",))))
     assert status.collect(spec, now)["cooldown"]["active"] is False
 
@@ -187,8 +236,9 @@ def test_status_never_writes_into_a_missing_state_dir(tmp_path: Path, capsys: py
     assert not root.exists()
 
 
-def test_an_env_for_another_python_is_not_healthy_for_this_one(tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_env_for_another_python_is_not_healthy_for_this_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # What `ensure --for-run` leaves when another X.Y built it: activate() here would refuse it.
     root = tmp_path / "state"
     fake_env(root, spec=spec_for(root), python_version="3.99.0")
@@ -215,8 +265,9 @@ def rewrite_state(root: Path, **fields: object) -> None:
     (root / "install-state.json").write_text(json.dumps(data))
 
 
-def test_an_env_outside_the_state_dir_is_not_measured(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_env_outside_the_state_dir_is_not_measured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A state naming ``env: /usr`` made status walk 5.5 GiB."""
     root = tmp_path / "state"
     fake_env(root, spec=spec_for(root))
@@ -235,10 +286,12 @@ def test_an_env_outside_the_state_dir_is_not_measured(tmp_path: Path, capsys: py
     assert info["built"] and "size:         not measured (outside the state dir)" in lines
 
 
-@pytest.mark.parametrize("built_at", ["NaN", "Infinity", "1e400", str(10**400)],
-                         ids=["NaN", "Infinity", "1e400", "10**400"])
-def test_a_build_time_that_is_not_a_number_never_shows_as_nan(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                              built_at: str) -> None:
+@pytest.mark.parametrize(
+    "built_at", ["NaN", "Infinity", "1e400", str(10**400)], ids=["NaN", "Infinity", "1e400", "10**400"]
+)
+def test_a_build_time_that_is_not_a_number_never_shows_as_nan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], built_at: str
+) -> None:
     root = tmp_path / "state"
     fake_env(root, spec=spec_for(root))
     path = root / "install-state.json"

@@ -4,6 +4,7 @@ Dashboards read these integers. Every table is append-only: a pinned name must k
 its value forever, no value may be reused, and retired values stay unused. New
 members may be appended (they pass here as long as they take fresh numbers).
 """
+
 from __future__ import annotations
 
 import builtins
@@ -42,12 +43,15 @@ PHASE_LABELS = {label.upper(): label for label in _rows("Phase")}
 PINNED_PHASE = {"UNSET": 0, **{label.upper(): code for label, code in _rows("Phase").items()}}
 ERR_LABELS = {("UNCATEGORIZED" if label == "_uncategorized" else label.upper()): label for label in _rows("Error kind")}
 PINNED_ERR = {"NONE": 0, **{name: _rows("Error kind")[label] for name, label in ERR_LABELS.items()}}
-PINNED_EXC = {("OTHER" if name == "any" else name): int(code)
-              for code, name in re.findall(r"(\d+) ([A-Za-z]+)", _section("Exception type"))}
+PINNED_EXC = {
+    ("OTHER" if name == "any" else name): int(code)
+    for code, name in re.findall(r"(\d+) ([A-Za-z]+)", _section("Exception type"))
+}
 STRATEGY_LABELS = {label.upper(): label for label in _rows("Strategy")}
 PINNED_STRATEGY = {"NONE": 0, **{label.upper(): code for label, code in _rows("Strategy").items()}}
-KEY_PRIORITY = re.findall(r"`(sdk_[a-z_]+)`", _section("Other metric keys").split("### Key priority", 1)[1]
-                          .split("###", 1)[0])
+KEY_PRIORITY = re.findall(
+    r"`(sdk_[a-z_]+)`", _section("Other metric keys").split("### Key priority", 1)[1].split("###", 1)[0]
+)
 
 
 def test_the_contract_holds_the_original_codes() -> None:
@@ -58,11 +62,16 @@ def test_the_contract_holds_the_original_codes() -> None:
     assert KEY_PRIORITY[0] == "sdk_bootstrap" and len(KEY_PRIORITY) == len(set(KEY_PRIORITY)) >= 14
 
 
-@pytest.mark.parametrize("table, pinned", [
-    pytest.param(Outcome, PINNED_OUTCOME, id="Outcome"), pytest.param(ErrKind, PINNED_ERR, id="ErrKind"),
-    pytest.param(Phase, PINNED_PHASE, id="Phase"), pytest.param(ExcType, PINNED_EXC, id="ExcType"),
-    pytest.param(Strategy, PINNED_STRATEGY, id="Strategy"),
-])
+@pytest.mark.parametrize(
+    "table, pinned",
+    [
+        pytest.param(Outcome, PINNED_OUTCOME, id="Outcome"),
+        pytest.param(ErrKind, PINNED_ERR, id="ErrKind"),
+        pytest.param(Phase, PINNED_PHASE, id="Phase"),
+        pytest.param(ExcType, PINNED_EXC, id="ExcType"),
+        pytest.param(Strategy, PINNED_STRATEGY, id="Strategy"),
+    ],
+)
 def test_every_code_in_the_code_is_in_the_contract(table: type[enum.IntEnum], pinned: dict[str, int]) -> None:
     # The contract is the one source: a member added to the code alone has no meaning for dashboards.
     assert {m.name: int(m) for m in table} == pinned
@@ -90,17 +99,14 @@ def _values_by_name(table: type[enum.IntEnum]) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("table, pinned, retired", TABLES)
-def test_every_pinned_pair_holds(table: type[enum.IntEnum], pinned: dict[str, int],
-                                 retired: set[int]) -> None:
+def test_every_pinned_pair_holds(table: type[enum.IntEnum], pinned: dict[str, int], retired: set[int]) -> None:
     actual = _values_by_name(table)
-    changed = {name: (value, actual.get(name)) for name, value in pinned.items()
-               if actual.get(name) != value}
+    changed = {name: (value, actual.get(name)) for name, value in pinned.items() if actual.get(name) != value}
     assert changed == {}, f"{table.__name__}: renamed, removed or renumbered (pinned, now)"
 
 
 @pytest.mark.parametrize("table, pinned, retired", TABLES)
-def test_no_value_is_reused(table: type[enum.IntEnum], pinned: dict[str, int],
-                            retired: set[int]) -> None:
+def test_no_value_is_reused(table: type[enum.IntEnum], pinned: dict[str, int], retired: set[int]) -> None:
     actual = _values_by_name(table)
     assert len(set(actual.values())) == len(actual), f"{table.__name__} has an alias"
     for member in table:
@@ -108,8 +114,9 @@ def test_no_value_is_reused(table: type[enum.IntEnum], pinned: dict[str, int],
 
 
 @pytest.mark.parametrize("table, pinned, retired", TABLES)
-def test_appended_members_take_fresh_numbers(table: type[enum.IntEnum], pinned: dict[str, int],
-                                             retired: set[int]) -> None:
+def test_appended_members_take_fresh_numbers(
+    table: type[enum.IntEnum], pinned: dict[str, int], retired: set[int]
+) -> None:
     appended = {name: value for name, value in _values_by_name(table).items() if name not in pinned}
     taken = set(pinned.values()) | retired
     assert not {name for name, value in appended.items() if value in taken}

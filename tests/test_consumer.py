@@ -1,4 +1,5 @@
 """Which build a consumer may use: the discovered-build checks of ``sdkboot.consumer``."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The cooldown record on its own (the lifecycle through ensure() is in test_ensure.py)."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,7 @@ from sdkboot.layout import Layout
 
 WINDOW = 3600.0
 T0 = 1_700_000_000.0
-FP = {"layout": 1, "python": "/usr/bin/python3", "python_id": "123:456",
-      "requirements": ["claude-agent-sdk"]}
+FP = {"layout": 1, "python": "/usr/bin/python3", "python_id": "123:456", "requirements": ["claude-agent-sdk"]}
 
 
 @pytest.fixture
@@ -58,14 +58,21 @@ def test_record_for_another_fingerprint_does_not_block(layout: Layout) -> None:
     assert cooldown.remaining(layout, T0 + 1, WINDOW, FP) == 0.0
 
 
-@pytest.mark.parametrize("text", [
-    "", "{", "[]", "null", "\x00\x01",
-    json.dumps({"time": "yesterday", "fingerprint": FP}),
-    json.dumps({"time": True, "fingerprint": FP}),
-    json.dumps({"time": None, "fingerprint": FP}),
-    json.dumps({"fingerprint": FP}),
-    json.dumps({"time": T0}),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "{",
+        "[]",
+        "null",
+        "\x00\x01",
+        json.dumps({"time": "yesterday", "fingerprint": FP}),
+        json.dumps({"time": True, "fingerprint": FP}),
+        json.dumps({"time": None, "fingerprint": FP}),
+        json.dumps({"fingerprint": FP}),
+        json.dumps({"time": T0}),
+    ],
+)
 def test_corrupt_record_is_ignored(layout: Layout, text: str) -> None:
     write_record(layout, text)
     assert cooldown.remaining(layout, T0 + 1, WINDOW, FP) == 0.0
@@ -111,8 +118,9 @@ finite = st.floats(min_value=0, max_value=4e9, allow_nan=False, allow_infinity=F
 
 @settings(deadline=None)  # one temp dir and file write per example
 @given(stamp=finite, age=st.floats(min_value=0, max_value=1e7), window=st.floats(0, 1e6))
-def test_past_stamp_remaining_is_the_rest_of_the_window(tmp_path_factory: Any, stamp: float,
-                                                        age: float, window: float) -> None:
+def test_past_stamp_remaining_is_the_rest_of_the_window(
+    tmp_path_factory: Any, stamp: float, age: float, window: float
+) -> None:
     layout = Layout(str(tmp_path_factory.mktemp("cd")))
     cooldown.arm(layout, stamp, -9, "pip", FP)
     left = cooldown.remaining(layout, stamp + age, window, FP)
@@ -132,8 +140,13 @@ def test_the_boot_clock_measures_the_window_whatever_the_wall_clock_does(layout:
     assert cooldown.remaining(layout, T0 - 86400, WINDOW, FP, (BOOT, 1100.0)) == WINDOW - 600
     assert cooldown.remaining(layout, T0 + 10 * 86400, WINDOW, FP, (BOOT, 1100.0)) == WINDOW - 600
     assert cooldown.remaining(layout, T0 - 86400, WINDOW, FP, (BOOT, 500.0 + WINDOW)) == 0.0
-    assert cooldown.read(layout) == {"time": T0, "rc": -9, "phase": "pip", "fingerprint": FP,
-                                     "boot": {"id": BOOT, "seconds": 500.0}}, "reading never rewrites"
+    assert cooldown.read(layout) == {
+        "time": T0,
+        "rc": -9,
+        "phase": "pip",
+        "fingerprint": FP,
+        "boot": {"id": BOOT, "seconds": 500.0},
+    }, "reading never rewrites"
 
 
 def test_a_record_from_an_earlier_boot_is_at_least_the_uptime_old(layout: Layout) -> None:

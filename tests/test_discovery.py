@@ -3,6 +3,7 @@
 Every interpreter here is a small sh script that prints a probe answer (tests/fake_pythons.py)
 and logs that it ran, so the spawn counts are those of real processes.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -54,16 +55,34 @@ def test_discovery_order(tree: Tree) -> None:
     found = tree.discover()
     assert paths(found, tree.root) == [
         "host/bin/python3.9",
-        "bin2/python3.12", "bin1/python3.10",  # python3.N on PATH, newest first
-        "bin1/python3", "bin2/python",  # then python3, then python
-        "opt/homebrew/bin/python3.13", "Frameworks/Versions/3.11/bin/python3", "usr/bin/python3.8",
-        "pyenv/versions/3.14.0/bin/python3", "pyenv/versions/3.7.1/bin/python3",
-        "uv/cpython-3.12.4-linux-x86_64-gnu/bin/python3", "asdf/installs/python/3.10.2/bin/python3",
+        "bin2/python3.12",
+        "bin1/python3.10",  # python3.N on PATH, newest first
+        "bin1/python3",
+        "bin2/python",  # then python3, then python
+        "opt/homebrew/bin/python3.13",
+        "Frameworks/Versions/3.11/bin/python3",
+        "usr/bin/python3.8",
+        "pyenv/versions/3.14.0/bin/python3",
+        "pyenv/versions/3.7.1/bin/python3",
+        "uv/cpython-3.12.4-linux-x86_64-gnu/bin/python3",
+        "asdf/installs/python/3.10.2/bin/python3",
         "mise/installs/python/3.13.1/bin/python3",
     ]
     assert [i.candidate.source for i in found.interpreters] == [
-        "host", "PATH", "PATH", "PATH", "PATH", "homebrew", "python.org", "distro", "pyenv", "pyenv",
-        "uv", "asdf", "mise"]
+        "host",
+        "PATH",
+        "PATH",
+        "PATH",
+        "PATH",
+        "homebrew",
+        "python.org",
+        "distro",
+        "pyenv",
+        "pyenv",
+        "uv",
+        "asdf",
+        "mise",
+    ]
     assert all(i.info is not None for i in found.interpreters)
     assert found.spawned == 13 and len(spawned(tree.log)) == 13, "each candidate probed once"
 
@@ -76,7 +95,10 @@ def test_dedup_by_resolved_path(tree: Tree) -> None:
     found = tree.discover()
     assert paths(found, tree.root) == ["bin1/python3.12"]
     assert sorted(os.path.relpath(a, tree.root) for a in found.interpreters[0].candidate.aliases) == [
-        "bin1/python3", "bin2/python3.12", "pyenv/versions/3.12.0/bin/python3"]
+        "bin1/python3",
+        "bin2/python3.12",
+        "pyenv/versions/3.12.0/bin/python3",
+    ]
     assert spawned(tree.log) == [str(real)], "one real file is probed once"
 
 
@@ -107,10 +129,15 @@ def test_shims_are_listed_but_never_run(tree: Tree) -> None:
     assert spawned(tree.log) == [str(tree.root / "pyenv/versions/3.12.1/bin/python3")]
 
 
-@pytest.mark.parametrize("path, manager", [
-    ("/home/u/.pyenv/shims/python3", "pyenv"), ("/home/u/.asdf/shims/python3", "asdf"),
-    ("/home/u/.local/share/mise/shims/python", "mise"), ("/opt/tools/shims/python3", "version-manager"),
-])
+@pytest.mark.parametrize(
+    "path, manager",
+    [
+        ("/home/u/.pyenv/shims/python3", "pyenv"),
+        ("/home/u/.asdf/shims/python3", "asdf"),
+        ("/home/u/.local/share/mise/shims/python", "mise"),
+        ("/opt/tools/shims/python3", "version-manager"),
+    ],
+)
 def test_shim_reason_names_the_manager(path: str, manager: str) -> None:
     reason = shim_reason(path)
     assert reason is not None and f"a {manager} shim" in reason
@@ -127,10 +154,12 @@ def test_version_key_sorts_version_dirs() -> None:
 
 
 def test_windows_launcher_list_is_parsed() -> None:
-    text = (" -V:3.12 *        C:\\Users\\u\\AppData\\Local\\Programs\\Python\\Python312\\python.exe\n"
-            " -V:3.11          C:\\Program Files\\Python311\\python.exe\n"
-            " -3.9-64          C:\\Python39\\python.exe *\n"
-            "Installed Pythons found by py Launcher for Windows\n")
+    text = (
+        " -V:3.12 *        C:\\Users\\u\\AppData\\Local\\Programs\\Python\\Python312\\python.exe\n"
+        " -V:3.11          C:\\Program Files\\Python311\\python.exe\n"
+        " -3.9-64          C:\\Python39\\python.exe *\n"
+        "Installed Pythons found by py Launcher for Windows\n"
+    )
     assert parse_launcher(text) == (
         ("3.12", "C:\\Users\\u\\AppData\\Local\\Programs\\Python\\Python312\\python.exe"),
         ("3.11", "C:\\Program Files\\Python311\\python.exe"),
@@ -146,7 +175,12 @@ def test_the_probe_answer_is_understood(tree: Tree) -> None:
     info = tree.discover().interpreters[0].info
     assert info is not None
     assert (info.version, info.implementation, info.venv, info.ensurepip, info.pip) == (
-        (3, 12, 1), "CPython", True, False, True)
+        (3, 12, 1),
+        "CPython",
+        True,
+        False,
+        True,
+    )
     assert dict(info.tags)["interpreter"] == "cp312" and info.strategy is Strategy.TARGET
 
 
@@ -280,8 +314,14 @@ def test_the_guard_is_for_macos_only(tree: Tree) -> None:
 # -- the choice ---------------------------------------------------------------------------------
 
 
-def interp(name: str, version: tuple[int, int, int], source: str = "PATH", venv: bool = True,
-           ensurepip: bool = True, pip: bool = True) -> Interpreter:
+def interp(
+    name: str,
+    version: tuple[int, int, int],
+    source: str = "PATH",
+    venv: bool = True,
+    ensurepip: bool = True,
+    pip: bool = True,
+) -> Interpreter:
     info = Info(version, "CPython", f"/x/{name}", venv, ensurepip, pip)
     return Interpreter(Candidate(f"/x/{name}", f"/x/{name}", source), info)
 
@@ -296,8 +336,13 @@ def test_the_host_wins_when_it_qualifies() -> None:
 
 
 def test_otherwise_the_newest_that_can_build_wins() -> None:
-    pool = [interp("host", (3, 9, 18), "host"), interp("py310", (3, 10, 13)), interp("py313", (3, 13, 0)),
-            interp("py312", (3, 12, 1)), interp("bare314", (3, 14, 0), venv=False, pip=False)]
+    pool = [
+        interp("host", (3, 9, 18), "host"),
+        interp("py310", (3, 10, 13)),
+        interp("py313", (3, 13, 0)),
+        interp("py312", (3, 12, 1)),
+        interp("bare314", (3, 14, 0), venv=False, pip=False),
+    ]
     assert [i.path for i in ranked(pool, (3, 10))] == ["/x/py313", "/x/py312", "/x/py310"]
 
 
@@ -312,9 +357,14 @@ def test_a_pip_only_interpreter_still_qualifies() -> None:
 
 
 def test_every_candidate_gets_a_reason() -> None:
-    pool = [interp("host", (3, 9, 18), "host"), interp("py312", (3, 12, 1)), interp("py311", (3, 11, 2)),
-            interp("bare", (3, 11, 2), venv=True, ensurepip=False, pip=False),
-            interp("novenv", (3, 12, 0), venv=False, ensurepip=False, pip=False), failed("broken", "the probe failed")]
+    pool = [
+        interp("host", (3, 9, 18), "host"),
+        interp("py312", (3, 12, 1)),
+        interp("py311", (3, 11, 2)),
+        interp("bare", (3, 11, 2), venv=True, ensurepip=False, pip=False),
+        interp("novenv", (3, 12, 0), venv=False, ensurepip=False, pip=False),
+        failed("broken", "the probe failed"),
+    ]
     reasons = {v.interpreter.path: (v.chosen, v.reason) for v in verdicts(pool, (3, 10))}
     assert reasons == {
         "/x/host": (False, "too old: 3.9.18 is older than 3.10 (--min-python)"),
@@ -330,7 +380,8 @@ def test_the_host_verdict_says_why_others_lose() -> None:
     pool = [interp("host", (3, 11, 7), "host"), interp("py313", (3, 13, 0))]
     assert [v.reason for v in verdicts(pool, (3, 10))] == [
         "chosen: the host Python qualifies (builds with venv)",
-        "can build (venv); not chosen: the host Python qualifies and is preferred"]
+        "can build (venv); not chosen: the host Python qualifies and is preferred",
+    ]
 
 
 def test_nothing_qualifies_nothing_is_chosen() -> None:
@@ -339,15 +390,18 @@ def test_nothing_qualifies_nothing_is_chosen() -> None:
     assert discovery.Discovery(tuple(pool), 0, 0.0).choice((3, 10)) is None
 
 
-@pytest.mark.parametrize("pool, expected", [
-    ([interp("host", (3, 9, 18), "host")], 0),  # none: 0, which the contract keeps on HOOK_PY_INCOMPATIBLE
-    ([interp("host", (3, 9, 18), "host"), interp("py38", (3, 8, 0))], 0),
-    ([interp("host", (3, 9, 18), "host"), interp("py312", (3, 12, 1)), interp("py313", (3, 13, 0))], 313),
-    ([interp("host", (3, 12, 1), "host"), interp("py311", (3, 11, 0))], 311),  # other than the host
-    # None can build: the best recent enough one still counts as found.
-    ([interp("host", (3, 9, 18), "host"), interp("bare", (3, 12, 0), ensurepip=False, pip=False)], 312),
-    # One that can build beats a newer one that cannot.
-    ([interp("bare", (3, 13, 0), ensurepip=False, pip=False), interp("py311", (3, 11, 0))], 311),
-])
+@pytest.mark.parametrize(
+    "pool, expected",
+    [
+        ([interp("host", (3, 9, 18), "host")], 0),  # none: 0, which the contract keeps on HOOK_PY_INCOMPATIBLE
+        ([interp("host", (3, 9, 18), "host"), interp("py38", (3, 8, 0))], 0),
+        ([interp("host", (3, 9, 18), "host"), interp("py312", (3, 12, 1)), interp("py313", (3, 13, 0))], 313),
+        ([interp("host", (3, 12, 1), "host"), interp("py311", (3, 11, 0))], 311),  # other than the host
+        # None can build: the best recent enough one still counts as found.
+        ([interp("host", (3, 9, 18), "host"), interp("bare", (3, 12, 0), ensurepip=False, pip=False)], 312),
+        # One that can build beats a newer one that cannot.
+        ([interp("bare", (3, 13, 0), ensurepip=False, pip=False), interp("py311", (3, 11, 0))], 311),
+    ],
+)
 def test_alt_py(pool: list[Interpreter], expected: int) -> None:
     assert alt_py(pool, (3, 10)) == expected

@@ -6,6 +6,7 @@ dir is ``CLAUDE_PLUGIN_DATA`` (so one session's build is there for the next), an
 tiny stand-in ``claude-agent-sdk`` only through ``PIP_NO_INDEX``/``PIP_FIND_LINKS``. The hook
 runs exactly as hooks.json writes it, with ``sh -c``.
 """
+
 from __future__ import annotations
 
 import json
@@ -72,16 +73,25 @@ class Machine:
         from repro import dockerutil
 
         container = self.client.containers.create(
-            self.ref, command=["/bin/sh", "-c", command], network_mode="none", labels=dockerutil.labels(),
-            working_dir="/root", environment={
-                "PATH": "/usr/bin:/bin", "HOME": "/root",
-                "CLAUDE_PLUGIN_ROOT": "/plugin", "CLAUDE_PLUGIN_DATA": "/data",
-                "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/wheels",
-            }, volumes={
+            self.ref,
+            command=["/bin/sh", "-c", command],
+            network_mode="none",
+            labels=dockerutil.labels(),
+            working_dir="/root",
+            environment={
+                "PATH": "/usr/bin:/bin",
+                "HOME": "/root",
+                "CLAUDE_PLUGIN_ROOT": "/plugin",
+                "CLAUDE_PLUGIN_DATA": "/data",
+                "PIP_NO_INDEX": "1",
+                "PIP_FIND_LINKS": "/wheels",
+            },
+            volumes={
                 str(self.plugin): {"bind": "/plugin", "mode": "ro"},
                 str(self.wheels): {"bind": "/wheels", "mode": "ro"},
                 str(self.data): {"bind": "/data", "mode": "rw"},
-            })
+            },
+        )
         try:
             container.start()
             code = container.wait(timeout=300)["StatusCode"]
@@ -109,8 +119,9 @@ class Machine:
         """
         from repro import dockerutil
 
-        holder = self.client.containers.run(self.ref, command=["sleep", "600"], network_mode="none",
-                                            labels=dockerutil.labels(), detach=True)
+        holder = self.client.containers.run(
+            self.ref, command=["sleep", "600"], network_mode="none", labels=dockerutil.labels(), detach=True
+        )
         try:
             yield
         finally:
@@ -141,8 +152,9 @@ def test_nothing_in_the_image_provides_sdkboot(client: Any, plugin: Path, wheels
     assert "ModuleNotFoundError: No module named 'sdkboot'" in done["err"]
 
 
-def test_with_venv_the_hook_builds_then_noops_with_no_spawn(client: Any, plugin: Path, wheels: Path,
-                                                            tmp_path: Path) -> None:
+def test_with_venv_the_hook_builds_then_noops_with_no_spawn(
+    client: Any, plugin: Path, wheels: Path, tmp_path: Path
+) -> None:
     box = machine(client, "debian12-venv", plugin, wheels, tmp_path)
     first = box.hook()
     assert first["sdk_bootstrap"] == 2, first  # BUILT
@@ -166,8 +178,9 @@ def test_without_ensurepip_the_default_chain_builds(client: Any, plugin: Path, w
     assert box.events()[-1]["subprocesses"] == 0
 
 
-def test_without_ensurepip_the_venv_chain_falls_back_to_target(client: Any, plugin: Path, wheels: Path,
-                                                               tmp_path: Path) -> None:
+def test_without_ensurepip_the_venv_chain_falls_back_to_target(
+    client: Any, plugin: Path, wheels: Path, tmp_path: Path
+) -> None:
     box = machine(client, "debian12-pip", plugin, wheels, tmp_path)
     first = box.hook(VENV_CHAIN)
     built = box.events()[-1]

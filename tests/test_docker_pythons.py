@@ -2,6 +2,7 @@
 
 A fresh ``debian12-python`` container, networking off, sdkboot's source mounted read-only.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,13 @@ def in_container(client: Any, argv: list[str]) -> dict[str, Any]:
     from repro import dockerutil, images
 
     container = client.containers.create(
-        images.load_recipes()[IMAGE].ref, command=["python3", "-m", "sdkboot", *argv], network_mode="none",
-        environment={"PYTHONPATH": "/src", "HOME": "/root"}, labels=dockerutil.labels(),
-        volumes={str(REPO / "sdkboot"): {"bind": "/src/sdkboot", "mode": "ro"}})
+        images.load_recipes()[IMAGE].ref,
+        command=["python3", "-m", "sdkboot", *argv],
+        network_mode="none",
+        environment={"PYTHONPATH": "/src", "HOME": "/root"},
+        labels=dockerutil.labels(),
+        volumes={str(REPO / "sdkboot"): {"bind": "/src/sdkboot", "mode": "ro"}},
+    )
     try:
         container.start()
         code = container.wait(timeout=300)["StatusCode"]
@@ -58,7 +63,8 @@ def test_pythons_explains_why_nothing_can_build(client: Any) -> None:
     assert data["chosen"] is None
     debian = [row for row in data["candidates"] if row["real_path"] == "/usr/bin/python3.11"]
     assert len(debian) == 1 and debian[0]["reason"] == (
-        "cannot build: no ensurepip for a venv and no pip for the --target fallback")
+        "cannot build: no ensurepip for a venv and no pip for the --target fallback"
+    )
     assert "apt install python3.11-venv python3-pip" in data["problem"]
 
     text = in_container(client, ["pythons"])

@@ -3,6 +3,7 @@
 Tiny wheels built by the tests, no network. ``pkg`` (module ``e2epkg``) comes in 1.0 and 2.0
 and imports its dependency ``e2edep`` at import time, as the SDK imports pydantic.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,10 +44,16 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = tmp_path_factory.mktemp("wheels")
     make_wheel(where, DEP, {f"{DEP}/__init__.py": "", f"{DEP}/core.py": "READY = True\n"})
     for version in ("1.0", "2.0"):
-        make_wheel(where, DIST, {
-            f"{MODULE}/__init__.py": f"from {DEP}.core import READY\nVERSION = {version!r}\n",
-            f"{MODULE}/late.py": "import os\nWHERE = os.path.dirname(__file__)\n",
-        }, version=version, requires=[DEP])
+        make_wheel(
+            where,
+            DIST,
+            {
+                f"{MODULE}/__init__.py": f"from {DEP}.core import READY\nVERSION = {version!r}\n",
+                f"{MODULE}/late.py": "import os\nWHERE = os.path.dirname(__file__)\n",
+            },
+            version=version,
+            requires=[DEP],
+        )
     return where
 
 
@@ -55,8 +62,20 @@ def env() -> dict[str, str]:
 
 
 def cli(python: str, command: str, state: Path, wheels: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    argv = [python, "-m", "sdkboot", command, "--state-dir", str(state), "--import-name", MODULE,
-            "--no-index", "--find-links", str(wheels), *args]
+    argv = [
+        python,
+        "-m",
+        "sdkboot",
+        command,
+        "--state-dir",
+        str(state),
+        "--import-name",
+        MODULE,
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        *args,
+    ]
     return subprocess.run(argv, capture_output=True, text=True, env=env(), timeout=300, stdin=subprocess.DEVNULL)
 
 
@@ -75,17 +94,25 @@ def status(state: Path, wheels: Path, *args: str, requirement: str = DIST) -> di
 
 
 def clean(state: Path, *args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "sdkboot", "clean", "--state-dir", str(state), "--json", "--yes",
-                           *args], capture_output=True, text=True, env=env(), timeout=120, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-m", "sdkboot", "clean", "--state-dir", str(state), "--json", "--yes", *args],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
     return dict(json.loads(done.stdout))
 
 
 def imports(state: Path, requirement: str = DIST) -> str:
     """A fresh consumer: activate(), import the package; the version it got."""
-    code = (f"import sys, sdkboot; a = sdkboot.activate(sdkboot.Spec(requirements=[{requirement!r}],"
-            f" import_name={MODULE!r}, state_dir={str(state)!r})); assert a.ok, a.reason\n"
-            f"import {MODULE}; print({MODULE}.VERSION)")
+    code = (
+        f"import sys, sdkboot; a = sdkboot.activate(sdkboot.Spec(requirements=[{requirement!r}],"
+        f" import_name={MODULE!r}, state_dir={str(state)!r})); assert a.ok, a.reason\n"
+        f"import {MODULE}; print({MODULE}.VERSION)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -109,13 +136,15 @@ def test_python_and_python3_are_one_interpreter(tmp_path: Path, wheels: Path) ->
     built = ensure(state, wheels, python=str(links / "python3"))
     assert built["outcome"] == "BUILT", built
 
-    code = ("import json, sdkboot\n"
-            f"spec = sdkboot.Spec(requirements=[{DIST!r}], import_name={MODULE!r}, state_dir={str(state)!r},"
-            f" no_index=True, find_links=[{str(wheels)!r}])\n"
-            "r = sdkboot.ensure(spec)\n"
-            "a = sdkboot.activate(spec)\n"
-            f"import {MODULE}\n"
-            "print(json.dumps([r.outcome.name, r.subprocesses, r.message, a.ok]))\n")
+    code = (
+        "import json, sdkboot\n"
+        f"spec = sdkboot.Spec(requirements=[{DIST!r}], import_name={MODULE!r}, state_dir={str(state)!r},"
+        f" no_index=True, find_links=[{str(wheels)!r}])\n"
+        "r = sdkboot.ensure(spec)\n"
+        "a = sdkboot.activate(spec)\n"
+        f"import {MODULE}\n"
+        "print(json.dumps([r.outcome.name, r.subprocesses, r.message, a.ok]))\n"
+    )
     done = subprocess.run([str(links / "python"), "-c", code], capture_output=True, text=True, env=env(), timeout=60)
     assert done.returncode == 0, done.stderr
     outcome, spawned, message, activated = json.loads(done.stdout)
@@ -149,8 +178,14 @@ def test_a_live_activated_env_survives_clean_and_is_removed_once_it_exits(tmp_pa
     (env_name,) = builds(state)
     live = tmp_path / "live.py"
     live.write_text(LIVE.format(module=MODULE))
-    host = subprocess.Popen([sys.executable, str(live), pin, str(state)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+    host = subprocess.Popen(
+        [sys.executable, str(live), pin, str(state)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
     try:
         assert host.stdout is not None and host.stdin is not None
         assert json.loads(host.stdout.readline()) == [True, "1.0"]

@@ -1,4 +1,5 @@
 """The e2e chain: real interpreters, real pip, a tiny wheel built by the tests, no network."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,21 @@ pytestmark = [
 
 def sdkboot_argv(state: Path, wheels: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "sdkboot", "ensure", "--json", "--state-dir", str(state),
-        "--import-name", PROBE_MODULE, "--no-index", "--find-links", str(wheels), *VENV_ORDER, *extra, PROBE_DIST,
+        sys.executable,
+        "-m",
+        "sdkboot",
+        "ensure",
+        "--json",
+        "--state-dir",
+        str(state),
+        "--import-name",
+        PROBE_MODULE,
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        *VENV_ORDER,
+        *extra,
+        PROBE_DIST,
     ]
 
 
@@ -98,8 +112,12 @@ def _wait_for(path: Path, seconds: float) -> None:
 def test_sigkilled_builder_leaves_no_stale_lock(tmp_path: Path, probe_wheelhouse: Path) -> None:
     state, pidfile = tmp_path / "state", tmp_path / "venv.pid"
     hanging = write_wrapper(tmp_path / "py-hang", hang_in_venv(pidfile))
-    builder = subprocess.Popen(sdkboot_argv(state, probe_wheelhouse, "--python", str(hanging)),
-                               env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    builder = subprocess.Popen(
+        sdkboot_argv(state, probe_wheelhouse, "--python", str(hanging)),
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_for(pidfile, 60)
         builder.send_signal(signal.SIGKILL)

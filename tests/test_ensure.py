@@ -5,6 +5,7 @@ The real decision code, build steps, classifier, state, cooldown and lock all ru
 creates the files a real step would and returns scripted ``Completed`` values. No pip
 or venv process is ever started here.
 """
+
 from __future__ import annotations
 
 import errno
@@ -84,9 +85,17 @@ def step_kind(argv: Sequence[str]) -> str:
 
 def probe_answer(executable: str, version: Sequence[int] = sys.version_info[:3], **flags: bool) -> dict[str, Any]:
     """What sdkboot's interpreter probe prints for an interpreter like this one."""
-    return {"executable": executable, "version": list(version), "implementation": "CPython",
-            "venv": flags.get("venv", True), "ensurepip": flags.get("ensurepip", True), "pip": flags.get("pip", True),
-            "prefix": "/p", "base_prefix": "/p", "tags": {}}
+    return {
+        "executable": executable,
+        "version": list(version),
+        "implementation": "CPython",
+        "venv": flags.get("venv", True),
+        "ensurepip": flags.get("ensurepip", True),
+        "pip": flags.get("pip", True),
+        "prefix": "/p",
+        "base_prefix": "/p",
+        "tags": {},
+    }
 
 
 class FakeRunner:
@@ -110,8 +119,9 @@ class FakeRunner:
     def kinds(self) -> list[str]:
         return [step_kind(argv) for argv in self.calls]
 
-    def __call__(self, argv: Sequence[str], timeout: float | None = None,
-                 env: Any = None, on_line: Any = None, **options: Any) -> Completed:
+    def __call__(
+        self, argv: Sequence[str], timeout: float | None = None, env: Any = None, on_line: Any = None, **options: Any
+    ) -> Completed:
         argv = list(argv)
         self.calls.append(argv)
         self.timeouts.append(timeout)
@@ -134,8 +144,10 @@ class FakeRunner:
         return completed()
 
     def pip(self, argv: list[str]) -> Completed:
-        return completed(out=b"Collecting sdkboot-probe\nInstalling collected packages: "
-                             b"sdkboot-probe\nSuccessfully installed sdkboot-probe-1.0\n")
+        return completed(
+            out=b"Collecting sdkboot-probe\nInstalling collected packages: "
+            b"sdkboot-probe\nSuccessfully installed sdkboot-probe-1.0\n"
+        )
 
     def target(self, argv: list[str]) -> Completed:
         self.stage = argv[argv.index("--target") + 1]
@@ -191,8 +203,12 @@ def clock() -> Clock:
 
 def make_spec(tmp_path: Path, **changes: Any) -> Spec:
     options: dict[str, Any] = dict(
-        requirements=["sdkboot-probe"], import_name=IMPORT_NAME, min_python=(3, 0),
-        state_dir=str(tmp_path / "state"), step_timeout=5.0, cooldown_seconds=WINDOW,
+        requirements=["sdkboot-probe"],
+        import_name=IMPORT_NAME,
+        min_python=(3, 0),
+        state_dir=str(tmp_path / "state"),
+        step_timeout=5.0,
+        cooldown_seconds=WINDOW,
         strategies=("venv", "target"),  # FakeRunner plays venv and pip; the lean order has its own tests
     )
     options.update(changes)
@@ -201,6 +217,7 @@ def make_spec(tmp_path: Path, **changes: Any) -> Spec:
 
 def forbid_spawning(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any attempt to start a process fails the call (the no-op paths must not spawn)."""
+
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("spawned a process on a path that must not")
 
@@ -259,8 +276,10 @@ def ensure_while_locked_elsewhere(spec: Spec, layout: Layout, clock: Clock) -> R
     finally:
         held.release()
 
-def test_too_old_host_comes_before_everything(tmp_path: Path, fake: FakeRunner,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_too_old_host_comes_before_everything(
+    tmp_path: Path, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_importable(monkeypatch, HOST_SPEC)
     result = sdkboot.ensure(make_spec(tmp_path, min_python=(99, 0)))
     assert result.outcome is Outcome.HOOK_PY_INCOMPATIBLE
@@ -273,8 +292,9 @@ def test_too_old_host_comes_before_everything(tmp_path: Path, fake: FakeRunner,
     assert (again.outcome, again.subprocesses) == (Outcome.HOOK_PY_INCOMPATIBLE, 0), "answers come from the cache"
 
 
-def test_importable_in_host_is_noop_system(spec: Spec, layout: Layout, fake: FakeRunner,
-                                           clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_importable_in_host_is_noop_system(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Even with a cooldown armed and the lock held: being importable settles it first.
     os.makedirs(layout.root)
     cooldown.arm(layout, T0, -9, "pip", state.fingerprint(spec))
@@ -290,18 +310,16 @@ def test_a_really_importable_module_is_noop_system(tmp_path: Path, fake: FakeRun
     assert result.outcome is Outcome.NOOP_SYSTEM and fake.calls == []
 
 
-@pytest.mark.parametrize("answer", [None, ValueError("__spec__ is None"),
-                                    ModuleNotFoundError("no parent")])
-def test_find_spec_none_or_error_means_not_importable(spec: Spec, fake: FakeRunner,
-                                                      clock: Clock, answer: Any,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("answer", [None, ValueError("__spec__ is None"), ModuleNotFoundError("no parent")])
+def test_find_spec_none_or_error_means_not_importable(
+    spec: Spec, fake: FakeRunner, clock: Clock, answer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_importable(monkeypatch, answer)
     result = sdkboot.ensure(spec, clock=clock)
     assert result.outcome is Outcome.BUILT
 
 
-def test_dotted_name_with_missing_parent_is_not_importable(tmp_path: Path, fake: FakeRunner,
-                                                           clock: Clock) -> None:
+def test_dotted_name_with_missing_parent_is_not_importable(tmp_path: Path, fake: FakeRunner, clock: Clock) -> None:
     spec = make_spec(tmp_path, import_name="sdkboot_no_such_parent.child")
     result = sdkboot.ensure(spec, clock=clock)
     assert result.outcome is not Outcome.NOOP_SYSTEM
@@ -310,8 +328,10 @@ def test_dotted_name_with_missing_parent_is_not_importable(tmp_path: Path, fake:
 
 # -- 3./4. healthy install-state ------------------------------------------------------------------
 
-def test_build_then_noop_venv(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock,
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_build_then_noop_venv(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = sdkboot.ensure(spec, clock=clock)
     assert first.outcome is Outcome.BUILT, first.message
     assert first.strategy is Strategy.VENV
@@ -356,9 +376,9 @@ def test_a_noop_ensure_loads_neither_subprocess_nor_threading_nor_the_classifier
     assert [name for name in BUILD_MACHINERY if name in loaded] == []
 
 
-def test_noop_path_never_spawns_even_with_the_real_runner(spec: Spec, layout: Layout,
-                                                          clock: Clock,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_noop_path_never_spawns_even_with_the_real_runner(
+    spec: Spec, layout: Layout, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     os.makedirs(layout.root)
     publish_healthy(spec, layout)
 
@@ -372,10 +392,9 @@ def test_noop_path_never_spawns_even_with_the_real_runner(spec: Spec, layout: La
     assert result.failure is None
 
 
-def test_healthy_state_beats_an_active_cooldown_and_a_held_lock(spec: Spec, layout: Layout,
-                                                                clock: Clock,
-                                                                monkeypatch: pytest.MonkeyPatch
-                                                                ) -> None:
+def test_healthy_state_beats_an_active_cooldown_and_a_held_lock(
+    spec: Spec, layout: Layout, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     os.makedirs(layout.root)
     publish_healthy(spec, layout, "target")
     cooldown.arm(layout, T0, -9, "pip", state.fingerprint(spec))
@@ -385,8 +404,7 @@ def test_healthy_state_beats_an_active_cooldown_and_a_held_lock(spec: Spec, layo
     assert result.strategy is Strategy.TARGET
 
 
-def test_deleted_path_rebuilds_and_says_why(spec: Spec, layout: Layout, fake: FakeRunner,
-                                            clock: Clock) -> None:
+def test_deleted_path_rebuilds_and_says_why(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
     first = sdkboot.ensure(spec, clock=clock)
     assert first.env is not None
     os.unlink(os.path.join(first.env, "bin", "python"))
@@ -417,8 +435,7 @@ def test_changed_requirements_rebuild(tmp_path: Path, fake: FakeRunner, clock: C
     assert fake.calls[-2][-1] == "sdkboot-probe>=2"  # the pip step installs the new set
 
 
-def test_corrupt_state_file_rebuilds(spec: Spec, layout: Layout, fake: FakeRunner,
-                                     clock: Clock) -> None:
+def test_corrupt_state_file_rebuilds(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
     os.makedirs(layout.root)
     Path(layout.state_file).write_text("{ half a json")
     result = sdkboot.ensure(spec, clock=clock)
@@ -426,8 +443,7 @@ def test_corrupt_state_file_rebuilds(spec: Spec, layout: Layout, fake: FakeRunne
     assert "corrupt" in result.message
 
 
-def test_state_with_an_unknown_strategy_rebuilds(spec: Spec, layout: Layout, fake: FakeRunner,
-                                                 clock: Clock) -> None:
+def test_state_with_an_unknown_strategy_rebuilds(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
     # Well-formed JSON, matching fingerprint, existing paths, but a strategy this version never
     # writes: it is a corrupt state, so the answer is a rebuild, not a crash in every session.
     os.makedirs(layout.root)
@@ -437,6 +453,7 @@ def test_state_with_an_unknown_strategy_rebuilds(spec: Spec, layout: Layout, fak
 
 
 # -- 5. cooldown ---------------------------------------------------------------------------------
+
 
 def test_cooldown_lifecycle(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
     fp = state.fingerprint(spec)
@@ -472,12 +489,10 @@ def test_cooldown_lifecycle(spec: Spec, layout: Layout, fake: FakeRunner, clock:
     assert cooldown.read(layout) is None  # a good build ends the cooldown
 
     assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.NOOP_VENV
-    assert logged(layout) == ["BUILD_FAILED", "SKIP_COOLDOWN", "SKIP_COOLDOWN", "BUILT",
-                              "NOOP_VENV"]
+    assert logged(layout) == ["BUILD_FAILED", "SKIP_COOLDOWN", "SKIP_COOLDOWN", "BUILT", "NOOP_VENV"]
 
 
-def test_cooldown_for_another_fingerprint_does_not_block(tmp_path: Path, fake: FakeRunner,
-                                                         clock: Clock) -> None:
+def test_cooldown_for_another_fingerprint_does_not_block(tmp_path: Path, fake: FakeRunner, clock: Clock) -> None:
     fake.script["venv"] = completed(rc=137, err=b"Killed\n")
     first = sdkboot.ensure(make_spec(tmp_path), clock=clock)
     assert first.err_kind == "signal_killed:137"
@@ -488,23 +503,22 @@ def test_cooldown_for_another_fingerprint_does_not_block(tmp_path: Path, fake: F
     assert len(fake.calls) == 2
 
 
-def test_corrupt_cooldown_record_is_ignored(spec: Spec, layout: Layout, fake: FakeRunner,
-                                            clock: Clock) -> None:
+def test_corrupt_cooldown_record_is_ignored(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
     os.makedirs(layout.root)
     Path(layout.cooldown_file).write_text('{"time": "soon", "fingerprint": 3')
     assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT
 
 
-def test_future_cooldown_stamp_blocks_at_most_one_window(spec: Spec, layout: Layout,
-                                                         fake: FakeRunner, clock: Clock) -> None:
+def test_future_cooldown_stamp_blocks_at_most_one_window(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock
+) -> None:
     os.makedirs(layout.root)
     cooldown.arm(layout, T0 + 10 * WINDOW, -9, "pip", state.fingerprint(spec))
     first = sdkboot.ensure(spec, clock=clock)
     assert first.outcome in (Outcome.SKIP_COOLDOWN, Outcome.BUILT)
     clock.now = T0 + WINDOW + 1
     later = sdkboot.ensure(spec, clock=clock)
-    assert later.outcome in (Outcome.BUILT, Outcome.NOOP_VENV), \
-        "a stamp in the future kept blocking past one window"
+    assert later.outcome in (Outcome.BUILT, Outcome.NOOP_VENV), "a stamp in the future kept blocking past one window"
 
 
 def test_zero_cooldown_retries_at_once(tmp_path: Path, fake: FakeRunner, clock: Clock) -> None:
@@ -515,8 +529,7 @@ def test_zero_cooldown_retries_at_once(tmp_path: Path, fake: FakeRunner, clock: 
     assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT
 
 
-def test_timeout_does_not_arm_the_cooldown(spec: Spec, layout: Layout, fake: FakeRunner,
-                                           clock: Clock) -> None:
+def test_timeout_does_not_arm_the_cooldown(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
     fake.script["pip"] = completed(rc=-9, timed_out=True)
     result = sdkboot.ensure(spec, clock=clock)
     assert (result.phase, result.err_kind) == (Phase.PIP, "subprocess_timeout")
@@ -527,9 +540,9 @@ def test_timeout_does_not_arm_the_cooldown(spec: Spec, layout: Layout, fake: Fak
     assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT
 
 
-def test_ensurepip_killed_arms_the_cooldown_and_skips_the_fallback(spec: Spec, layout: Layout,
-                                                                   fake: FakeRunner,
-                                                                   clock: Clock) -> None:
+def test_ensurepip_killed_arms_the_cooldown_and_skips_the_fallback(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock
+) -> None:
     fake.script["venv"] = completed(rc=1, err=ENSUREPIP_KILLED)
     result = sdkboot.ensure(spec, clock=clock)
     assert result.outcome is Outcome.BUILD_FAILED
@@ -542,8 +555,8 @@ def test_ensurepip_killed_arms_the_cooldown_and_skips_the_fallback(spec: Spec, l
 
 # -- 6. the lock ---------------------------------------------------------------------------------
 
-def test_lock_held_in_process_gives_skip_sentinel(spec: Spec, layout: Layout, fake: FakeRunner,
-                                                  clock: Clock) -> None:
+
+def test_lock_held_in_process_gives_skip_sentinel(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
     os.makedirs(layout.root)
     result = ensure_while_locked_elsewhere(spec, layout, clock)
     assert result.outcome is Outcome.SKIP_SENTINEL
@@ -554,9 +567,9 @@ def test_lock_held_in_process_gives_skip_sentinel(spec: Spec, layout: Layout, fa
 
 
 @posix_only
-def test_lock_held_by_another_process_gives_skip_sentinel(spec: Spec, layout: Layout,
-                                                          fake: FakeRunner,
-                                                          clock: Clock) -> None:
+def test_lock_held_by_another_process_gives_skip_sentinel(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock
+) -> None:
     os.makedirs(layout.root)
     code = textwrap.dedent(f"""
         import sys
@@ -566,8 +579,7 @@ def test_lock_held_by_another_process_gives_skip_sentinel(spec: Spec, layout: La
         print("locked" if lock.acquire() else "busy", flush=True)
         sys.stdin.read()
     """)
-    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         result = sdkboot.ensure(spec, clock=clock)
@@ -580,7 +592,8 @@ def test_lock_held_by_another_process_gives_skip_sentinel(spec: Spec, layout: La
 
 
 def test_recheck_under_the_lock_sees_a_build_published_meanwhile(
-        spec: Spec, layout: Layout, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec: Spec, layout: Layout, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class LateLock(BuildLock):
         def acquire(self) -> bool:
             publish_healthy(spec, layout)  # another process finished while we got here
@@ -598,7 +611,8 @@ def test_recheck_under_the_lock_sees_a_build_published_meanwhile(
 
 
 def test_recheck_under_the_lock_sees_a_cooldown_armed_meanwhile(
-        spec: Spec, layout: Layout, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec: Spec, layout: Layout, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class LateLock(BuildLock):
         def acquire(self) -> bool:
             cooldown.arm(layout, clock(), -9, "pip", state.fingerprint(spec))
@@ -623,21 +637,22 @@ def test_lock_error_is_phase_pre(tmp_path: Path, fake: FakeRunner, clock: Clock)
     assert fake.calls == []
 
 
-def test_unexpected_error_is_phase_main_never_a_raise(spec: Spec, fake: FakeRunner, clock: Clock,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_error_is_phase_main_never_a_raise(
+    spec: Spec, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(spec: Spec) -> None:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(state, "fingerprint", broken)
     result = sdkboot.ensure(spec, clock=clock)
-    assert (result.outcome, result.phase, result.err_kind) == (
-        Outcome.BUILD_FAILED, Phase.MAIN, "exc:RuntimeError")
+    assert (result.outcome, result.phase, result.err_kind) == (Outcome.BUILD_FAILED, Phase.MAIN, "exc:RuntimeError")
     assert "disk on fire" in result.message
     assert result.metrics()["sdk_bootstrap_exc"] == 15
 
 
-def test_our_own_memory_failure_is_phase_main_and_cools_down(spec: Spec, layout: Layout, fake: FakeRunner,
-                                                              clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_our_own_memory_failure_is_phase_main_and_cools_down(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def starved(*args: object) -> None:
         raise MemoryError()
 
@@ -648,8 +663,9 @@ def test_our_own_memory_failure_is_phase_main_and_cools_down(spec: Spec, layout:
     assert_cools_down(spec, layout, clock, monkeypatch)
 
 
-def test_an_unexpected_error_does_not_cool_down(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unexpected_error_does_not_cool_down(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*args: object) -> None:
         raise RuntimeError("disk on fire")
 
@@ -660,13 +676,13 @@ def test_an_unexpected_error_does_not_cool_down(spec: Spec, layout: Layout, fake
 
 # -- 7. building: failures and the --target fallback ---------------------------------------------
 
-def test_pip_failure_removes_the_stage_and_does_not_cool_down(spec: Spec, layout: Layout,
-                                                              fake: FakeRunner,
-                                                              clock: Clock) -> None:
+
+def test_pip_failure_removes_the_stage_and_does_not_cool_down(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock
+) -> None:
     fake.script["pip"] = completed(rc=1, err=b"ERROR: No matching distribution found for x\n")
     result = sdkboot.ensure(spec, clock=clock)
-    assert (result.outcome, result.phase, result.err_kind) == (
-        Outcome.BUILD_FAILED, Phase.PIP, "pip_no_match")
+    assert (result.outcome, result.phase, result.err_kind) == (Outcome.BUILD_FAILED, Phase.PIP, "pip_no_match")
     assert "No matching distribution" in result.stderr_tail
     assert builds(layout) == []
     assert cooldown.read(layout) is None
@@ -679,8 +695,9 @@ def test_verify_output_garbage_is_a_failure(spec: Spec, fake: FakeRunner, clock:
     assert (result.err_kind or "").startswith("exc:")
 
 
-def test_an_unexpected_error_keeps_its_traceback_in_the_event_log(spec: Spec, layout: Layout, fake: FakeRunner,
-                                                                  clock: Clock) -> None:
+def test_an_unexpected_error_keeps_its_traceback_in_the_event_log(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock
+) -> None:
     """A field report must not read only "unexpected error: 'purelib'": the log has where it came from."""
     fake.script["verify"] = completed(out=b'{"file": "/x", "version": "3.11.7"}\n')  # no purelib
     result = sdkboot.ensure(spec, clock=clock)
@@ -692,9 +709,15 @@ def test_an_unexpected_error_keeps_its_traceback_in_the_event_log(spec: Spec, la
     assert "Traceback" not in result.message and "traceback is in" in result.message
     metrics = result.metrics()
     metrics.pop("sdk_bootstrap_ms", None)
-    assert metrics == {"sdk_bootstrap": 3, "sdk_bootstrap_phase": 3, "sdk_bootstrap_err": 99, "sdk_bootstrap_exc": 99,
-                       "sdk_hook_py": hook_py(), "sdk_bootstrap_strategy": 1, "sdk_bootstrap_spawns": 3}, \
-        "the metrics carry no strings and no new keys"
+    assert metrics == {
+        "sdk_bootstrap": 3,
+        "sdk_bootstrap_phase": 3,
+        "sdk_bootstrap_err": 99,
+        "sdk_bootstrap_exc": 99,
+        "sdk_hook_py": hook_py(),
+        "sdk_bootstrap_strategy": 1,
+        "sdk_bootstrap_spawns": 3,
+    }, "the metrics carry no strings and no new keys"
 
 
 def test_a_classified_failure_logs_no_traceback(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
@@ -704,8 +727,7 @@ def test_a_classified_failure_logs_no_traceback(spec: Spec, layout: Layout, fake
     assert json.loads(line)["traceback"] is None
 
 
-def test_debian_without_ensurepip_or_pip(spec: Spec, layout: Layout, fake: FakeRunner,
-                                         clock: Clock) -> None:
+def test_debian_without_ensurepip_or_pip(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
     fake.script["venv"] = completed(rc=1, out=DEBIAN_ENSUREPIP, err=b"")
     fake.script["probe"] = completed(rc=1, err=b"/usr/bin/python3: No module named pip\n")
     result = sdkboot.ensure(spec, clock=clock)
@@ -720,9 +742,9 @@ def test_debian_without_ensurepip_or_pip(spec: Spec, layout: Layout, fake: FakeR
     assert cooldown.read(layout) is None
 
 
-def test_debian_without_ensurepip_falls_back_to_target(spec: Spec, layout: Layout,
-                                                       fake: FakeRunner, clock: Clock,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_debian_without_ensurepip_falls_back_to_target(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake.script["venv"] = completed(rc=1, out=DEBIAN_ENSUREPIP, err=b"")
     built = sdkboot.ensure(spec, clock=clock)
     assert built.outcome is Outcome.BUILT_TARGET, built.message
@@ -739,25 +761,32 @@ def test_debian_without_ensurepip_falls_back_to_target(spec: Spec, layout: Layou
     assert again.subprocesses == 0
 
 
-def test_target_fallback_killed_cools_down_in_phase_pip_target(spec: Spec, layout: Layout,
-                                                               fake: FakeRunner,
-                                                               clock: Clock) -> None:
+def test_target_fallback_killed_cools_down_in_phase_pip_target(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock
+) -> None:
     fake.script["venv"] = completed(rc=1, out=DEBIAN_ENSUREPIP)
     fake.script["target"] = completed(rc=-9, out=b"Looking in links: /wheels\n")
     result = sdkboot.ensure(spec, clock=clock)
     assert (result.outcome, result.phase, result.err_kind) == (
-        Outcome.BUILD_FAILED, Phase.PIP_TARGET, "signal_killed:-9")
+        Outcome.BUILD_FAILED,
+        Phase.PIP_TARGET,
+        "signal_killed:-9",
+    )
     assert result.strategy is Strategy.TARGET
     assert (cooldown.read(layout) or {}).get("phase") == "pip_target"
 
 
 # -- memory failures (the user's limit is on the whole tree: children fail with MemoryError) --------
 
-MEMORY_TRACEBACK = b"Traceback (most recent call last):\n  File \"<frozen runpy>\", line 198\nMemoryError\n"
-ENSUREPIP_NONZERO = (b"Error: Command '['/s/bin/python', '-m', 'ensurepip', '--upgrade', '--default-pip']'"
-                     b" returned non-zero exit status 1.\n")
-MAP_SEGMENT = (b"ImportError: /s/lib/python3.11/site-packages/pydantic_core/_pydantic_core.so:"
-               b" failed to map segment from shared object\n")
+MEMORY_TRACEBACK = b'Traceback (most recent call last):\n  File "<frozen runpy>", line 198\nMemoryError\n'
+ENSUREPIP_NONZERO = (
+    b"Error: Command '['/s/bin/python', '-m', 'ensurepip', '--upgrade', '--default-pip']'"
+    b" returned non-zero exit status 1.\n"
+)
+MAP_SEGMENT = (
+    b"ImportError: /s/lib/python3.11/site-packages/pydantic_core/_pydantic_core.so:"
+    b" failed to map segment from shared object\n"
+)
 
 
 def assert_cools_down(spec: Spec, layout: Layout, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -767,8 +796,9 @@ def assert_cools_down(spec: Spec, layout: Layout, clock: Clock, monkeypatch: pyt
     assert (again.outcome, again.subprocesses) == (Outcome.SKIP_COOLDOWN, 0), again.message
 
 
-def test_a_memory_starved_pip_is_out_of_memory_and_cools_down(spec: Spec, layout: Layout, fake: FakeRunner,
-                                                              clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_memory_starved_pip_is_out_of_memory_and_cools_down(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake.script["pip"] = completed(rc=2, err=MEMORY_TRACEBACK)
     result = sdkboot.ensure(spec, clock=clock)
     assert (result.outcome, result.phase, result.err_kind) == (Outcome.BUILD_FAILED, Phase.PIP, "out_of_memory")
@@ -780,7 +810,8 @@ def test_a_memory_starved_pip_is_out_of_memory_and_cools_down(spec: Spec, layout
 
 
 def test_a_verification_import_that_cannot_map_its_library_publishes_nothing(
-        spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The 70 MiB storm: pip fits, the import does not; every session rebuilt for 15-27 s."""
     fake.script["verify"] = completed(rc=1, err=MAP_SEGMENT)
     result = sdkboot.ensure(spec, clock=clock)
@@ -792,7 +823,8 @@ def test_a_verification_import_that_cannot_map_its_library_publishes_nothing(
 
 
 def test_a_memory_starved_ensurepip_and_probe_leave_has_pip_unknown(
-        spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """venv hides ensurepip's MemoryError; the pip probe then fails for memory too: it proves nothing."""
     fake.script["venv"] = completed(rc=1, err=ENSUREPIP_NONZERO)
     fake.script["probe"] = completed(rc=1, err=MEMORY_TRACEBACK)
@@ -803,11 +835,13 @@ def test_a_memory_starved_ensurepip_and_probe_leave_has_pip_unknown(
     assert_cools_down(spec, layout, clock, monkeypatch)
 
 
-def test_a_memory_starved_target_fallback_cools_down(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_memory_starved_target_fallback_cools_down(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake.script["venv"] = completed(rc=1, err=ENSUREPIP_NONZERO)
-    fake.script["target"] = completed(rc=1, err=b"ERROR: Could not install packages due to an OSError:"
-                                                b" [Errno 12] Cannot allocate memory\n")
+    fake.script["target"] = completed(
+        rc=1, err=b"ERROR: Could not install packages due to an OSError: [Errno 12] Cannot allocate memory\n"
+    )
     result = sdkboot.ensure(spec, clock=clock)
     assert (result.phase, result.err_kind, result.has_pip) == (Phase.PIP_TARGET, "out_of_memory", True)
     assert_cools_down(spec, layout, clock, monkeypatch)
@@ -820,8 +854,9 @@ def test_a_killed_probe_leaves_has_pip_unknown(spec: Spec, layout: Layout, fake:
     assert (result.err_kind, result.has_pip) == ("signal_killed:-9", None)
 
 
-def test_a_step_that_cannot_start_for_memory_is_out_of_memory(spec: Spec, layout: Layout, fake: FakeRunner,
-                                                             clock: Clock) -> None:
+def test_a_step_that_cannot_start_for_memory_is_out_of_memory(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock
+) -> None:
     fake.script["venv"] = Completed(127, b"", b"", 0.0, error=OSError(errno.EAGAIN, "Resource temporarily unavailable"))
     result = sdkboot.ensure(spec, clock=clock)
     assert (result.phase, result.err_kind) == (Phase.VENV, "out_of_memory")
@@ -830,7 +865,8 @@ def test_a_step_that_cannot_start_for_memory_is_out_of_memory(spec: Spec, layout
 
 
 def test_a_signal_kill_on_a_full_disk_stays_a_signal_kill_and_cools_down(
-        spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """D12: the cooldown record goes into the space reserved before the build, in place."""
     real_write = safefs.write_json_atomic  # the one cooldown imported
 
@@ -848,7 +884,8 @@ def test_a_signal_kill_on_a_full_disk_stays_a_signal_kill_and_cools_down(
 
 
 def test_a_cooldown_that_cannot_be_written_at_all_keeps_the_failure(
-        spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def no_space(path: str, data: dict[str, Any]) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -859,21 +896,26 @@ def test_a_cooldown_that_cannot_be_written_at_all_keeps_the_failure(
     assert "cooldown not recorded" in result.message
 
 
-def test_the_reservation_is_gone_after_a_build_that_arms_nothing(spec: Spec, layout: Layout, fake: FakeRunner,
-                                                                clock: Clock) -> None:
+def test_the_reservation_is_gone_after_a_build_that_arms_nothing(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock
+) -> None:
     fake.script["pip"] = completed(rc=1, err=b"ERROR: No matching distribution found for sdkboot-probe\n")
     sdkboot.ensure(spec, clock=clock)
     assert not os.path.exists(layout.cooldown_file)
 
 
-@pytest.mark.parametrize("exc, text, rc", [
-    (KeyboardInterrupt(), "interrupted:SIGINT", -2),
-    (Interrupted(15), "interrupted:SIGTERM", -15),
-    (SystemExit(1), "interrupted:SystemExit", None),
-], ids=["KeyboardInterrupt", "Interrupted", "SystemExit"])
+@pytest.mark.parametrize(
+    "exc, text, rc",
+    [
+        (KeyboardInterrupt(), "interrupted:SIGINT", -2),
+        (Interrupted(15), "interrupted:SIGTERM", -15),
+        (SystemExit(1), "interrupted:SystemExit", None),
+    ],
+    ids=["KeyboardInterrupt", "Interrupted", "SystemExit"],
+)
 def test_an_interrupted_build_is_logged_cleaned_up_and_re_raised(
-        spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, exc: BaseException, text: str,
-        rc: int | None) -> None:
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock, exc: BaseException, text: str, rc: int | None
+) -> None:
     def interrupted(argv: list[str]) -> Completed:
         raise exc
 
@@ -892,9 +934,9 @@ def test_an_interrupted_build_is_logged_cleaned_up_and_re_raised(
         assert isinstance(carried, Result) and carried.metrics()["sdk_bootstrap_err"] == 19
 
 
-def test_step_timeout_and_budget_reach_the_runner(tmp_path: Path, fake: FakeRunner,
-                                                  clock: Clock,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_step_timeout_and_budget_reach_the_runner(
+    tmp_path: Path, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sdkboot.ensure(make_spec(tmp_path, step_timeout=7.5), clock=clock)
     assert fake.timeouts == [7.5, 7.5, 7.5]
     fresh = FakeRunner()
@@ -911,8 +953,7 @@ def test_progress_sees_each_phase(spec: Spec, fake: FakeRunner, clock: Clock) ->
     assert ("pip", "collecting sdkboot-probe") in seen
 
 
-def test_every_call_is_logged_with_its_strings(spec: Spec, layout: Layout, fake: FakeRunner,
-                                               clock: Clock) -> None:
+def test_every_call_is_logged_with_its_strings(spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock) -> None:
     fake.script["pip"] = completed(rc=1, err=b"Traceback ...\nOSError: bad interpreter\n")
     result = sdkboot.ensure(spec, clock=clock)
     [line] = events.read_lines(layout.events_file)
@@ -924,15 +965,15 @@ def test_every_call_is_logged_with_its_strings(spec: Spec, layout: Layout, fake:
     assert record["subprocesses"] == 2
 
 
-def test_event_log_failure_never_changes_the_outcome(spec: Spec, fake: FakeRunner, clock: Clock,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_event_log_failure_never_changes_the_outcome(
+    spec: Spec, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(events, "append", lambda path, record: False)
     assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT
 
 
 @posix_only
-def test_state_dir_created_on_a_no_build_path_is_private(tmp_path: Path, fake: FakeRunner,
-                                                         clock: Clock) -> None:
+def test_state_dir_created_on_a_no_build_path_is_private(tmp_path: Path, fake: FakeRunner, clock: Clock) -> None:
     # The state dir goes on sys.path, and activate() refuses a group/world-writable one. The
     # lock path creates it 0700; the event log must not create it first with the umask's mode
     # (002 is a common umask), or every later build becomes unusable.
@@ -974,9 +1015,18 @@ def machine(tmp_path: Path, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch) -
     from sdkboot.discovery import Places
 
     found = Machine(tmp_path, fake)
-    places = Places(host=sys.executable, path=(str(found.bin),), platform="linux", pyenv_root=str(tmp_path / "n"),
-                    uv_dir=str(tmp_path / "n"), asdf_dir=str(tmp_path / "n"), mise_dir=str(tmp_path / "n"),
-                    system_bin=str(tmp_path / "n"), homebrew=(), frameworks=str(tmp_path / "n"))
+    places = Places(
+        host=sys.executable,
+        path=(str(found.bin),),
+        platform="linux",
+        pyenv_root=str(tmp_path / "n"),
+        uv_dir=str(tmp_path / "n"),
+        asdf_dir=str(tmp_path / "n"),
+        mise_dir=str(tmp_path / "n"),
+        system_bin=str(tmp_path / "n"),
+        homebrew=(),
+        frameworks=str(tmp_path / "n"),
+    )
     monkeypatch.setattr(Places, "from_env", classmethod(lambda cls, *a, **k: places))
     return found
 
@@ -985,8 +1035,9 @@ def builders_used(fake: FakeRunner) -> list[str]:
     return [argv[0] for argv in fake.calls if step_kind(argv) in ("venv", "target")]
 
 
-def test_for_run_a_too_old_host_builds_with_the_newest_found(tmp_path: Path, machine: Machine, fake: FakeRunner,
-                                                             clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_for_run_a_too_old_host_builds_with_the_newest_found(
+    tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     newer = machine.add("python3.%d" % (NEXT[1] + 1), (NEXT[0], NEXT[1] + 1, 0))
     machine.add("python3.%d" % NEXT[1], (*NEXT, 4))
     spec = make_spec(tmp_path, min_python=NEXT, for_run=True)
@@ -1002,16 +1053,18 @@ def test_for_run_a_too_old_host_builds_with_the_newest_found(tmp_path: Path, mac
     assert again.metrics()["sdk_alt_py"] == built.metrics()["sdk_alt_py"]
 
 
-def test_for_run_the_host_builds_when_it_qualifies(tmp_path: Path, machine: Machine, fake: FakeRunner,
-                                                   clock: Clock) -> None:
+def test_for_run_the_host_builds_when_it_qualifies(
+    tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock
+) -> None:
     machine.add("python3.99", (3, 99, 0))
     built = sdkboot.ensure(make_spec(tmp_path, for_run=True), clock=clock)
     assert built.outcome is Outcome.BUILT and builders_used(fake) == [sys.executable]
     assert "sdk_alt_py" not in built.metrics()
 
 
-def test_for_run_requires_python_rejection_tries_the_next(tmp_path: Path, machine: Machine, fake: FakeRunner,
-                                                          clock: Clock) -> None:
+def test_for_run_requires_python_rejection_tries_the_next(
+    tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock
+) -> None:
     newest = machine.add("python3.99", (3, 99, 0))
     older = machine.add("python3.98", (3, 98, 1))
 
@@ -1028,8 +1081,7 @@ def test_for_run_requires_python_rejection_tries_the_next(tmp_path: Path, machin
     assert built.metrics()["sdk_alt_py"] == 398
 
 
-def test_requires_python_rejection_in_process_names_both_versions(spec: Spec, fake: FakeRunner,
-                                                                  clock: Clock) -> None:
+def test_requires_python_rejection_in_process_names_both_versions(spec: Spec, fake: FakeRunner, clock: Clock) -> None:
     fake.script["pip"] = completed(rc=1, err=REQUIRES_PYTHON_REJECTION % (HOST_VERSION.encode(), b">=3.99"))
     result = sdkboot.ensure(spec, clock=clock)
     assert (result.outcome, result.err_kind) == (Outcome.BUILD_FAILED, "requires_python")
@@ -1039,17 +1091,22 @@ def test_requires_python_rejection_in_process_names_both_versions(spec: Spec, fa
 
 
 def test_for_run_when_every_candidate_is_rejected_the_last_failure_is_reported(
-        tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock) -> None:
+    tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock
+) -> None:
     machine.add("python3.99", (3, 99, 0))
-    fake.script["pip"] = completed(rc=1, err=b"ERROR: Ignored the following versions that require a different"
-                                             b" python version: 1.0 Requires-Python >=4.0\n")
+    fake.script["pip"] = completed(
+        rc=1,
+        err=b"ERROR: Ignored the following versions that require a different"
+        b" python version: 1.0 Requires-Python >=4.0\n",
+    )
     result = sdkboot.ensure(make_spec(tmp_path, for_run=True), clock=clock)
     assert result.err_kind == "requires_python" and len(builders_used(fake)) == 2
     assert ">=4.0" in result.message and HOST_VERSION in result.message
 
 
-def test_for_run_a_too_old_host_with_nothing_found(tmp_path: Path, machine: Machine, fake: FakeRunner,
-                                                   clock: Clock) -> None:
+def test_for_run_a_too_old_host_with_nothing_found(
+    tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock
+) -> None:
     machine.add("python3.8", (3, 8, 0))
     result = sdkboot.ensure(make_spec(tmp_path, min_python=(99, 0), for_run=True), clock=clock)
     assert result.outcome is Outcome.HOOK_PY_INCOMPATIBLE and result.metrics()["sdk_alt_py"] == 0
@@ -1057,7 +1114,8 @@ def test_for_run_a_too_old_host_with_nothing_found(tmp_path: Path, machine: Mach
 
 
 def test_for_run_when_nothing_can_build_the_best_one_is_tried_for_the_real_error(
-        tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock) -> None:
+    tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock
+) -> None:
     bare = machine.add("python3.99", (3, 99, 0), ensurepip=False, pip=False)
     fake.script["venv"] = completed(rc=1, out=DEBIAN_ENSUREPIP)
     fake.script["probe"] = completed(rc=1, err=b"No module named pip\n")
@@ -1068,7 +1126,8 @@ def test_for_run_when_nothing_can_build_the_best_one_is_tried_for_the_real_error
 
 
 def test_a_too_old_host_names_the_interpreter_found_and_the_run_line(
-        tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock) -> None:
+    tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock
+) -> None:
     newer = machine.add("python3.%d" % NEXT[1], (*NEXT, 2))
     result = sdkboot.ensure(make_spec(tmp_path, min_python=NEXT), clock=clock)
     assert result.outcome is Outcome.HOOK_PY_INCOMPATIBLE
@@ -1080,7 +1139,8 @@ def test_a_too_old_host_names_the_interpreter_found_and_the_run_line(
 
 
 def test_an_explicit_python_of_another_version_is_refused_in_process(
-        tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock) -> None:
+    tmp_path: Path, machine: Machine, fake: FakeRunner, clock: Clock
+) -> None:
     other = machine.add("python3.99", (3, 99, 0))
     result = sdkboot.ensure(make_spec(tmp_path, python=other), clock=clock)
     assert result.outcome is Outcome.HOOK_PY_INCOMPATIBLE, result.message
@@ -1091,8 +1151,9 @@ def test_an_explicit_python_of_another_version_is_refused_in_process(
     assert built.metrics()["sdk_alt_py"] == 399
 
 
-def test_an_env_for_another_version_is_never_healthy_in_process(spec: Spec, layout: Layout, fake: FakeRunner,
-                                                                clock: Clock) -> None:
+def test_an_env_for_another_version_is_never_healthy_in_process(
+    spec: Spec, layout: Layout, fake: FakeRunner, clock: Clock
+) -> None:
     os.makedirs(layout.root)
     env = os.path.join(layout.builds, "venv-other")
     os.makedirs(env)
@@ -1112,14 +1173,22 @@ def dataclasses_replace(spec: Spec, **changes: Any) -> Spec:
 # -- retired builds: what a kill between publish and sweep, or during a build, leaves -----------------
 
 
-def test_a_noop_removes_what_a_kill_between_publish_and_sweep_left(spec: Spec, layout: Layout, clock: Clock,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_noop_removes_what_a_kill_between_publish_and_sweep_left(
+    spec: Spec, layout: Layout, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     os.makedirs(layout.root)
     old = Path(publish_healthy(spec, layout))
     old.rename(old.with_name("venv-superseded"))
     state.save(layout, state.Installs())
-    superseded = publish_built(Path(layout.root), "venv", old.with_name("venv-superseded"),
-                               old.with_name("venv-superseded"), "3.11.7", [], state.fingerprint(spec))
+    superseded = publish_built(
+        Path(layout.root),
+        "venv",
+        old.with_name("venv-superseded"),
+        old.with_name("venv-superseded"),
+        "3.11.7",
+        [],
+        state.fingerprint(spec),
+    )
     current = publish_healthy(spec, layout)  # published; the sweep after it never ran
     assert state.load(layout).retired == (superseded.env,)
     forbid_spawning(monkeypatch)
@@ -1163,16 +1232,21 @@ def limit_address_space(monkeypatch: pytest.MonkeyPatch, mib: int | None) -> Non
     monkeypatch.setattr(memlimit, "cgroup_rooms", lambda root="/": [])
 
 
-def test_no_floor_fits_skips_low_memory_spawning_nothing(tmp_path: Path, clock: Clock,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_floor_fits_skips_low_memory_spawning_nothing(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = measured_spec(tmp_path)
     layout = Layout(spec.root)
     limit_address_space(monkeypatch, 30)
     forbid_spawning(monkeypatch)
     result = sdkboot.ensure(spec, clock=clock)
     assert (result.outcome, result.subprocesses, result.exit_code) == (Outcome.SKIP_LOW_MEMORY, 0, EXIT_SKIPPED)
-    assert result.metrics() == {"sdk_bootstrap": 10, "sdk_bootstrap_ms": result.metrics()["sdk_bootstrap_ms"],
-                                "sdk_hook_py": hook_py(), "sdk_mem_limit_mib": 30}
+    assert result.metrics() == {
+        "sdk_bootstrap": 10,
+        "sdk_bootstrap_ms": result.metrics()["sdk_bootstrap_ms"],
+        "sdk_hook_py": hook_py(),
+        "sdk_mem_limit_mib": 30,
+    }
     assert "30 MiB memory limit" in result.message and "venv needs" in result.message
     record = cooldown.read(layout)
     assert record == {"time": T0, "rc": None, "phase": "pre", "fingerprint": state.fingerprint(spec)}
@@ -1181,8 +1255,9 @@ def test_no_floor_fits_skips_low_memory_spawning_nothing(tmp_path: Path, clock: 
     assert logged_event["mem_limits"] == ["RLIMIT_AS 30 MiB"] and logged_event["subprocesses"] == 0
 
 
-def test_a_low_memory_skip_never_renews_the_cooldown(tmp_path: Path, clock: Clock, fake: FakeRunner,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_low_memory_skip_never_renews_the_cooldown(
+    tmp_path: Path, clock: Clock, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = measured_spec(tmp_path)
     layout = Layout(spec.root)
     limit_address_space(monkeypatch, 30)
@@ -1197,15 +1272,17 @@ def test_a_low_memory_skip_never_renews_the_cooldown(tmp_path: Path, clock: Cloc
     assert fake.kinds == ["venv", "pip", "verify"]
 
 
-def test_no_preflight_builds_under_any_limit(tmp_path: Path, clock: Clock, fake: FakeRunner,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_preflight_builds_under_any_limit(
+    tmp_path: Path, clock: Clock, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     limit_address_space(monkeypatch, 30)
     result = sdkboot.ensure(measured_spec(tmp_path, preflight=False), clock=clock)
     assert result.outcome is Outcome.BUILT and "sdk_mem_limit_mib" not in result.metrics()
 
 
-def test_a_fitting_limit_builds_and_a_failure_under_it_names_it(tmp_path: Path, clock: Clock, fake: FakeRunner,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fitting_limit_builds_and_a_failure_under_it_names_it(
+    tmp_path: Path, clock: Clock, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     limit_address_space(monkeypatch, 4096)
     fake.script["pip"] = completed(rc=2, err=MEMORY_TRACEBACK)
     result = sdkboot.ensure(measured_spec(tmp_path), clock=clock)
@@ -1213,14 +1290,16 @@ def test_a_fitting_limit_builds_and_a_failure_under_it_names_it(tmp_path: Path, 
     assert result.metrics()["sdk_mem_limit_mib"] == 4096 and result.mem_limits == ("RLIMIT_AS 4096 MiB",)
 
 
-def test_an_unmeasured_requirement_is_never_skipped(spec: Spec, clock: Clock, fake: FakeRunner,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unmeasured_requirement_is_never_skipped(
+    spec: Spec, clock: Clock, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     limit_address_space(monkeypatch, 30)
     assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.BUILT  # sdkboot-probe has no floors
 
 
-def test_the_no_op_path_never_runs_the_preflight(tmp_path: Path, clock: Clock, fake: FakeRunner,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_no_op_path_never_runs_the_preflight(
+    tmp_path: Path, clock: Clock, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sdkboot import preflight
 
     spec = measured_spec(tmp_path)
@@ -1233,8 +1312,9 @@ def test_the_no_op_path_never_runs_the_preflight(tmp_path: Path, clock: Clock, f
     assert sdkboot.ensure(spec, clock=clock).outcome is Outcome.NOOP_VENV
 
 
-def test_a_build_published_meanwhile_beats_a_low_memory_skip(tmp_path: Path, clock: Clock,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_build_published_meanwhile_beats_a_low_memory_skip(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = measured_spec(tmp_path)
     layout = Layout(spec.root)
     limit_address_space(monkeypatch, 30)

@@ -1,5 +1,6 @@
 """The entry point: the hook's lean start answers its host even when the CLI cannot load,
 and ``import sdkboot`` itself loads next to nothing."""
+
 from __future__ import annotations
 
 import json
@@ -26,19 +27,22 @@ def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sdkboot.interrupts.install", lambda: None)  # the test runner keeps its signals
 
 
-@pytest.mark.parametrize("args, expected", [
-    ([], 180000),
-    (["--async-timeout", "60000"], 60000),
-    (["--async-timeout=5"], 5),
-    (["--import-name", "x", "--async-timeout", "7", "req"], 7),
-    (["--", "--async-timeout", "7"], 180000),  # after "--" it is a requirement, not our option
-    (["--async-timeout", "0"], None),
-    (["--async-timeout", "-5"], None),
-    (["--async-timeout", "1e3"], None),
-    (["--async-timeout"], None),
-    (["--help"], None),
-    (["-h", "--async-timeout", "5"], None),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ([], 180000),
+        (["--async-timeout", "60000"], 60000),
+        (["--async-timeout=5"], 5),
+        (["--import-name", "x", "--async-timeout", "7", "req"], 7),
+        (["--", "--async-timeout", "7"], 180000),  # after "--" it is a requirement, not our option
+        (["--async-timeout", "0"], None),
+        (["--async-timeout", "-5"], None),
+        (["--async-timeout", "1e3"], None),
+        (["--async-timeout"], None),
+        (["--help"], None),
+        (["-h", "--async-timeout", "5"], None),
+    ],
+)
 def test_the_announced_timeout_is_read_by_hand(args: list[str], expected: int | None) -> None:
     assert entry.async_ms(args) == expected
 
@@ -58,16 +62,21 @@ def test_the_low_memory_line_speaks_the_contract() -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads RLIMIT_AS from /proc/self/limits")
 def test_the_low_memory_line_carries_the_address_space_limit() -> None:
     code = f"import sys; sys.path.insert(0, {str(REPO)!r}); from sdkboot import entry; print(entry.low_memory_line())"
-    done = subprocess.run(["prlimit", "--as=1073741824", sys.executable, "-c", code], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        ["prlimit", "--as=1073741824", sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert json.loads(done.stdout)["metrics"]["sdk_mem_limit_mib"] == 1024, done.stderr
 
 
 def test_the_interrupted_line_speaks_the_contract() -> None:
     metrics = json.loads(entry.interrupted_line(signal.SIGTERM))["metrics"]
-    assert metrics == {"sdk_bootstrap": int(Outcome.BUILD_FAILED), "sdk_bootstrap_phase": int(Phase.PRE),
-                       "sdk_bootstrap_err": int(ErrKind.INTERRUPTED), "sdk_bootstrap_rc": -signal.SIGTERM,
-                       "sdk_hook_py": hook_py()}
+    assert metrics == {
+        "sdk_bootstrap": int(Outcome.BUILD_FAILED),
+        "sdk_bootstrap_phase": int(Phase.PRE),
+        "sdk_bootstrap_err": int(ErrKind.INTERRUPTED),
+        "sdk_bootstrap_rc": -signal.SIGTERM,
+        "sdk_hook_py": hook_py(),
+    }
 
 
 def _cli_raising(exc: BaseException) -> None:
@@ -76,7 +85,8 @@ def _cli_raising(exc: BaseException) -> None:
 
 @pytest.mark.parametrize("exc", [MemoryError(), MemoryError("Out of memory interning an attribute name")])
 def test_a_cli_that_cannot_load_still_gets_the_host_both_lines(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], exc: BaseException) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], exc: BaseException
+) -> None:
     monkeypatch.setattr(entry, "_cli", lambda args: _cli_raising(exc))
     assert entry.main(["hook", "--state-dir", "/nowhere"]) == 0
     first, second = lines(capsys.readouterr().out)
@@ -85,14 +95,16 @@ def test_a_cli_that_cannot_load_still_gets_the_host_both_lines(
 
 
 def test_a_cli_that_fails_without_answering_gets_the_fallback(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(entry, "_cli", lambda args: 1)  # e.g. the CLI's own MemoryError line, rc 1
     assert entry.main(["hook"]) == 0
     assert [set(line) for line in lines(capsys.readouterr().out)] == [{"async", "asyncTimeout"}, {"metrics"}]
 
 
 def test_a_signal_before_the_hook_took_over_is_answered_as_interrupted(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(entry, "_cli", lambda args: _cli_raising(Interrupted(signal.SIGTERM)))
     assert entry.main(["hook"]) == 0
     _, second = lines(capsys.readouterr().out)
@@ -111,21 +123,24 @@ def test_the_hook_answers_once(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
 
 
 def test_a_usage_error_after_the_async_line_is_exit_2_and_no_metrics(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(entry, "_cli", lambda args: 2)
     assert entry.main(["hook", "--bogus"]) == 2
     assert lines(capsys.readouterr().out) == [ASYNC]
 
 
 def test_a_bad_announced_timeout_goes_to_the_cli_before_any_stdout(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(entry, "_cli", lambda args: 2)
     assert entry.main(["hook", "--async-timeout", "0"]) == 2
     assert capsys.readouterr().out == ""
 
 
-def test_other_commands_go_straight_to_the_cli(monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_other_commands_go_straight_to_the_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     seen: list[list[str]] = []
 
     def cli(args: list[str]) -> int:
@@ -139,9 +154,14 @@ def test_other_commands_go_straight_to_the_cli(monkeypatch: pytest.MonkeyPatch,
 
 # -- ``import sdkboot`` stays light -------------------------------------------------------------------
 
+
 def fresh(code: str) -> str:
-    done = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
-                           + textwrap.dedent(code)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r})\n" + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -156,12 +176,14 @@ def test_import_sdkboot_loads_nothing_else() -> None:
 
 
 def test_the_lean_start_loads_no_build_machinery() -> None:
-    loaded = json.loads(fresh("""
+    loaded = json.loads(
+        fresh("""
         import json
         before = set(sys.modules)
         import sdkboot.entry, sdkboot.interrupts
         print(json.dumps(sorted(set(sys.modules) - before)))
-    """))
+    """)
+    )
     assert set(loaded) <= {"sdkboot", "sdkboot.version", "sdkboot.entry", "sdkboot.interrupts", "signal"}
 
 

@@ -1,4 +1,5 @@
 """The local event log: one JSON line per call, one rotated file, never an exception."""
+
 from __future__ import annotations
 
 import json
@@ -52,11 +53,14 @@ def _circular() -> dict[str, Any]:
     return cycle
 
 
-@pytest.mark.parametrize("record", [
-    pytest.param(_circular(), id="circular"),
-    pytest.param({"durations": {"venv": 1.0, 2: 0.5}}, id="mixed-key-types"),
-    pytest.param({("a", "b"): 1}, id="tuple-key"),
-])
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(_circular(), id="circular"),
+        pytest.param({"durations": {"venv": 1.0, 2: 0.5}}, id="mixed-key-types"),
+        pytest.param({("a", "b"): 1}, id="tuple-key"),
+    ],
+)
 def test_unserializable_record_returns_false(log: Path, record: dict[str, Any]) -> None:
     # "False, never an exception": ensure() logs after deciding, so a raise here would turn
     # a finished outcome into a crash.
@@ -115,9 +119,9 @@ def test_read_lines_oldest_first(log: Path) -> None:
 def test_tail_keeps_the_last_2kb_decoded_leniently() -> None:
     data = b"a" * 5000 + b"\xff" + b"z" * 10
     text = events.tail(data)
-    assert len(data[-events.TAIL_BYTES:]) == events.TAIL_BYTES
+    assert len(data[-events.TAIL_BYTES :]) == events.TAIL_BYTES
     assert text.endswith("\ufffd" + "z" * 10)
-    assert text == data[-events.TAIL_BYTES:].decode("utf-8", errors="replace")
+    assert text == data[-events.TAIL_BYTES :].decode("utf-8", errors="replace")
     assert events.tail(b"") == ""
 
 

@@ -8,6 +8,7 @@ site-packages, no PYTHONPATH, so everything sdkboot comes from the bundle. pip s
 a local wheelhouse (through ``PIP_NO_INDEX``/``PIP_FIND_LINKS``, no flags) holding a tiny
 stand-in ``claude-agent-sdk``.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,13 @@ def hook_command() -> str:
 def build_bundle(plugin: Path) -> subprocess.CompletedProcess[str]:
     """The example's documented build step, writing into ``plugin``, from a bare environment."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    return subprocess.run([sys.executable, str(PLUGIN / "build_bundle.py"), "-o", str(plugin / bundle.NAME)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(PLUGIN / "build_bundle.py"), "-o", str(plugin / bundle.NAME)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def copy_plugin(to: Path) -> Path:
@@ -71,29 +77,38 @@ def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return where / "bin"
 
 
-def host_env(tmp_path: Path, plugin: Path, python_bin: Path, path: str = "/usr/bin:/bin",
-             requires_python: str = "") -> dict[str, str]:
+def host_env(
+    tmp_path: Path, plugin: Path, python_bin: Path, path: str = "/usr/bin:/bin", requires_python: str = ""
+) -> dict[str, str]:
     """What the hook sees: the plugin's root and data dir, an offline pip, and no sdkboot at all."""
     wheels = tmp_path / "wheelhouse"
     wheels.mkdir(exist_ok=True)
-    make_wheel(wheels, "claude-agent-sdk", {"claude_agent_sdk/__init__.py": "__version__ = '0.0.0+stand-in'\n"},
-               requires_python=requires_python)
+    make_wheel(
+        wheels,
+        "claude-agent-sdk",
+        {"claude_agent_sdk/__init__.py": "__version__ = '0.0.0+stand-in'\n"},
+        requires_python=requires_python,
+    )
     drop = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "PYTHONUSERBASE")
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("SDKBOOT_", "PIP_")) and key not in drop}
-    env.update({
-        "PATH": os.pathsep.join(filter(None, [str(python_bin), path])),
-        "CLAUDE_PLUGIN_ROOT": str(plugin),
-        "CLAUDE_PLUGIN_DATA": str(tmp_path / "plugin-data"),
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(wheels),
-    })
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("SDKBOOT_", "PIP_")) and key not in drop
+    }
+    env.update(
+        {
+            "PATH": os.pathsep.join(filter(None, [str(python_bin), path])),
+            "CLAUDE_PLUGIN_ROOT": str(plugin),
+            "CLAUDE_PLUGIN_DATA": str(tmp_path / "plugin-data"),
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(wheels),
+        }
+    )
     return env
 
 
 def sh(command: str, env: dict[str, str], cwd: Path, timeout: float = 200) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["/bin/sh", "-c", command], cwd=str(cwd), env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        ["/bin/sh", "-c", command], cwd=str(cwd), env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def hook_metrics(done: subprocess.CompletedProcess[str]) -> dict[str, object]:
@@ -135,8 +150,7 @@ def test_the_hook_runs_the_plugins_own_bundle() -> None:
 def test_the_bundle_is_built_not_committed() -> None:
     # Here it would be a second copy of sdkboot/ that goes stale; a plugin repository commits it.
     paths = ["examples/claude-plugin/sdkboot.pyz", "examples/claude-plugin/sdkboot.pyz.sha256"]
-    ignored = subprocess.run(["git", "check-ignore", *paths], cwd=str(REPO), capture_output=True, text=True,
-                             timeout=60)
+    ignored = subprocess.run(["git", "check-ignore", *paths], cwd=str(REPO), capture_output=True, text=True, timeout=60)
     if ignored.returncode == 128:
         pytest.skip(f"not a git checkout: {ignored.stderr.strip()}")
     assert ignored.stdout.splitlines() == paths
@@ -146,8 +160,12 @@ def test_the_bundle_is_built_not_committed() -> None:
 
 def test_the_build_script_writes_the_same_bundle_as_sdkboot_bundle(installed: Path, tmp_path: Path) -> None:
     direct = tmp_path / "direct.pyz"
-    made = subprocess.run([sys.executable, "-m", "sdkboot", "bundle", "-o", str(direct)], capture_output=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    made = subprocess.run(
+        [sys.executable, "-m", "sdkboot", "bundle", "-o", str(direct)],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
     assert made.returncode == 0, made.stderr
     assert (installed / bundle.NAME).read_bytes() == direct.read_bytes()
     pinned = (installed / "sdkboot.pyz.sha256").read_text().split()
@@ -155,8 +173,12 @@ def test_the_build_script_writes_the_same_bundle_as_sdkboot_bundle(installed: Pa
 
 
 def test_the_build_script_refuses_a_source_that_is_not_sdkboot(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, str(PLUGIN / "build_bundle.py"), "--source", str(tmp_path),
-                           "-o", str(tmp_path / bundle.NAME)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(PLUGIN / "build_bundle.py"), "--source", str(tmp_path), "-o", str(tmp_path / bundle.NAME)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == f"build_bundle.py: --source {tmp_path} is not a sdkboot checkout (no sdkboot/bundle.py)\n"
     assert not (tmp_path / bundle.NAME).exists()
@@ -185,8 +207,10 @@ def test_session_start_hook_then_the_agent_script(installed: Path, bare_python: 
     first = hook_metrics(sh(hook_command(), env, cwd=project))
     assert first["sdk_bootstrap"] == 2, first  # BUILT
 
-    for launch in ('python3 "${CLAUDE_PLUGIN_ROOT}/scripts/agent.py"',
-                   'python3 "${CLAUDE_PLUGIN_ROOT}/sdkboot.pyz" run -- "${CLAUDE_PLUGIN_ROOT}/scripts/agent.py"'):
+    for launch in (
+        'python3 "${CLAUDE_PLUGIN_ROOT}/scripts/agent.py"',
+        'python3 "${CLAUDE_PLUGIN_ROOT}/sdkboot.pyz" run -- "${CLAUDE_PLUGIN_ROOT}/scripts/agent.py"',
+    ):
         where = agent_paths(sh(launch, env, cwd=project, timeout=60))
         assert where["sdkboot"] == installed / bundle.NAME / "sdkboot" / "__init__.py", launch
         assert builds in where["claude_agent_sdk"].resolve().parents, launch
@@ -235,11 +259,16 @@ def test_an_old_hosts_python3_still_runs_the_agent_on_a_newer_python(installed: 
     in_process = sh('python3 "${CLAUDE_PLUGIN_ROOT}/scripts/agent.py"', env, cwd=project, timeout=60)
     assert (in_process.returncode, in_process.stdout) == (1, ""), in_process.stderr
     # In process, the 3.9 host cannot import an env built for another X.Y, and says so.
-    assert re.fullmatch(r"claude-agent-sdk is not ready yet: env was built for Python 3\.(\d+), this is 3\.9\n",
-                        in_process.stderr), in_process.stderr
+    assert re.fullmatch(
+        r"claude-agent-sdk is not ready yet: env was built for Python 3\.(\d+), this is 3\.9\n", in_process.stderr
+    ), in_process.stderr
 
-    launched = sh('python3 "${CLAUDE_PLUGIN_ROOT}/sdkboot.pyz" run -- "${CLAUDE_PLUGIN_ROOT}/scripts/agent.py"',
-                  env, cwd=project, timeout=60)
+    launched = sh(
+        'python3 "${CLAUDE_PLUGIN_ROOT}/sdkboot.pyz" run -- "${CLAUDE_PLUGIN_ROOT}/scripts/agent.py"',
+        env,
+        cwd=project,
+        timeout=60,
+    )
     where = agent_paths(launched)
     assert where["sdkboot"] == installed / bundle.NAME / "sdkboot" / "__init__.py"
     site = where["claude_agent_sdk"].parent.parent

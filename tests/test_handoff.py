@@ -3,6 +3,7 @@
 Whatever happens to the verifier, the hook prints the async line, then exactly one metrics
 line, and exits 0: these tests kill the verifier, run it out of time, and break the finisher.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,10 @@ from sdkboot.lock import holder
 from tests.fake_envs import MIN_PYTHON, child_env
 from tests.wheels import make_wheel
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not handoff.supported(), reason="the hand-off needs POSIX and /bin/sh")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not handoff.supported(), reason="the hand-off needs POSIX and /bin/sh"),
+]
 
 MODULES = {
     "good_probe": "VALUE = 42\n",
@@ -39,8 +42,24 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def hook(state: Path, wheels: Path, module: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "sdkboot", "hook", *MIN_PYTHON, "--state-dir", str(state), "--import-name", module,
-            "--strategy", "lean", "--no-index", "--find-links", str(wheels), *extra, module.replace("_", "-")]
+    argv = [
+        sys.executable,
+        "-m",
+        "sdkboot",
+        "hook",
+        *MIN_PYTHON,
+        "--state-dir",
+        str(state),
+        "--import-name",
+        module,
+        "--strategy",
+        "lean",
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        *extra,
+        module.replace("_", "-"),
+    ]
     return subprocess.run(argv, capture_output=True, text=True, env=child_env(), timeout=120)
 
 
@@ -88,9 +107,21 @@ def test_a_verifier_past_its_time_is_a_timeout_not_a_kill(tmp_path: Path, wheels
 
 
 def test_when_even_the_finisher_fails_the_shell_prints_the_fallback_line(tmp_path: Path) -> None:
-    argv = ["/bin/sh", "-c", handoff.SCRIPT, "sdkboot-verify", sys.executable, "pass", "5", str(tmp_path / "o"),
-            str(tmp_path / "e"), sys.executable, str(tmp_path / "no-sdkboot-here"), str(tmp_path / "missing.json"),
-            json.dumps(handoff.FALLBACK)]
+    argv = [
+        "/bin/sh",
+        "-c",
+        handoff.SCRIPT,
+        "sdkboot-verify",
+        sys.executable,
+        "pass",
+        "5",
+        str(tmp_path / "o"),
+        str(tmp_path / "e"),
+        sys.executable,
+        str(tmp_path / "no-sdkboot-here"),
+        str(tmp_path / "missing.json"),
+        json.dumps(handoff.FALLBACK),
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert [json.loads(line) for line in done.stdout.splitlines()] == [handoff.FALLBACK]
@@ -98,8 +129,23 @@ def test_when_even_the_finisher_fails_the_shell_prints_the_fallback_line(tmp_pat
 
 def test_without_the_hand_off_the_verification_runs_as_a_child(tmp_path: Path, wheels: Path) -> None:
     env = {**child_env(), "SDKBOOT_NO_HANDOFF": "1"}
-    argv = [sys.executable, "-m", "sdkboot", "hook", *MIN_PYTHON, "--state-dir", str(tmp_path / "s"), "--import-name",
-            "good_probe", "--strategy", "lean", "--no-index", "--find-links", str(wheels), "good-probe"]
+    argv = [
+        sys.executable,
+        "-m",
+        "sdkboot",
+        "hook",
+        *MIN_PYTHON,
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--import-name",
+        "good_probe",
+        "--strategy",
+        "lean",
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        "good-probe",
+    ]
     metrics = contract(subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120))
     assert metrics["sdk_bootstrap"] == 2
     assert "hand-off" not in last_event(tmp_path / "s")["message"]

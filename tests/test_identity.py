@@ -1,4 +1,5 @@
 """Interpreter identity: what the binary is, not what it is called."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """IndexSettings: pip's index variables merged with explicit settings, the way pip merges them."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,21 +20,34 @@ def test_nothing_set_means_pips_defaults() -> None:
 
 
 def test_the_environment_is_read_as_pip_reads_it() -> None:
-    found = IndexSettings.from_environ({
-        "PIP_INDEX_URL": " https://mirror.example/simple ",
-        "PIP_EXTRA_INDEX_URL": "https://a.example/simple  https://b.example/simple",
-        "PIP_FIND_LINKS": "/w1\n/w2 /w1",  # whitespace-separated; a repeat is dropped
-        "PIP_NO_INDEX": "yes",
-    })
-    assert found == IndexSettings("https://mirror.example/simple",
-                                  ("https://a.example/simple", "https://b.example/simple"),
-                                  ("/w1", "/w2"), True)
+    found = IndexSettings.from_environ(
+        {
+            "PIP_INDEX_URL": " https://mirror.example/simple ",
+            "PIP_EXTRA_INDEX_URL": "https://a.example/simple  https://b.example/simple",
+            "PIP_FIND_LINKS": "/w1\n/w2 /w1",  # whitespace-separated; a repeat is dropped
+            "PIP_NO_INDEX": "yes",
+        }
+    )
+    assert found == IndexSettings(
+        "https://mirror.example/simple", ("https://a.example/simple", "https://b.example/simple"), ("/w1", "/w2"), True
+    )
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("1", True), ("true", True), ("On", True), ("y", True), ("0", False), ("", False), ("off", False),
-    ("No", False), ("maybe", None), ("2", None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        ("On", True),
+        ("y", True),
+        ("0", False),
+        ("", False),
+        ("off", False),
+        ("No", False),
+        ("maybe", None),
+        ("2", None),
+    ],
+)
 def test_booleans_as_pip_reads_them(value: str, expected: Any) -> None:
     assert env_bool(value) is expected
 
@@ -56,8 +70,15 @@ def test_explicit_settings_merge_over_the_environment_like_pip() -> None:
 def test_pip_options_in_a_stable_order() -> None:
     settings = IndexSettings("https://i.example", ("https://x.example",), ("/w1", "/w2"), True)
     assert settings.pip_options() == (
-        "--index-url", "https://i.example", "--extra-index-url", "https://x.example",
-        "--find-links", "/w1", "--find-links", "/w2", "--no-index",
+        "--index-url",
+        "https://i.example",
+        "--extra-index-url",
+        "https://x.example",
+        "--find-links",
+        "/w1",
+        "--find-links",
+        "/w2",
+        "--no-index",
     )
 
 
@@ -86,7 +107,8 @@ def test_child_environ_drops_only_the_index_variables() -> None:
 
 
 def test_a_hook_line_with_no_flags_reaches_pip_through_the_environment(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The settings reach every pip child as options, and the variables do not reach it twice."""
     seen: list[Any] = []
     fake = FakeRunner()

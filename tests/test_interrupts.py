@@ -1,5 +1,6 @@
 """SIGINT and SIGTERM: every descendant killed, the stage removed, the lock released, an event logged;
 ``ensure`` exits 130 / 143 and ``hook`` still answers and exits 0."""
+
 from __future__ import annotations
 
 import json
@@ -57,6 +58,7 @@ def test_the_first_signal_raises_and_a_second_cannot_cut_the_cleanup_short() -> 
 
 # -- real processes ---------------------------------------------------------------------------------
 
+
 def _wait_for(path: Path, seconds: float = 60) -> int:
     deadline = time.monotonic() + seconds
     while not path.exists() or not path.read_text().strip():
@@ -69,10 +71,27 @@ def interrupted(tmp_path: Path, command: str, number: int) -> tuple[subprocess.C
     """Run ``command`` with a build that hangs in venv, send ``number`` to sdkboot mid-build."""
     state, pidfile = tmp_path / "state", tmp_path / "venv.pid"
     hanging = write_wrapper(tmp_path / "py-hang", hang_in_venv(pidfile))
-    argv = [sys.executable, "-m", "sdkboot", command, *MIN_PYTHON, "--state-dir", str(state), "--python", str(hanging),
-            "--import-name", PROBE_MODULE, "--no-index", "--find-links", str(tmp_path), *VENV_ORDER, PROBE_DIST]
-    proc = subprocess.Popen(argv, env=child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "sdkboot",
+        command,
+        *MIN_PYTHON,
+        "--state-dir",
+        str(state),
+        "--python",
+        str(hanging),
+        "--import-name",
+        PROBE_MODULE,
+        "--no-index",
+        "--find-links",
+        str(tmp_path),
+        *VENV_ORDER,
+        PROBE_DIST,
+    ]
+    proc = subprocess.Popen(
+        argv, env=child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     venv = 0
     try:
         venv = _wait_for(pidfile)
@@ -99,13 +118,18 @@ def assert_cleaned_up(venv: int, state: Path, number: int) -> None:
     event = last_event(state)
     name = signal.Signals(number).name
     assert (event["err"], event["err_kind"], event["rc"], event["phase"]) == (
-        "interrupted", f"interrupted:{name}", -number, "venv")
+        "interrupted",
+        f"interrupted:{name}",
+        -number,
+        "venv",
+    )
 
 
 @posix_only
 @pytest.mark.parametrize("number, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_an_interrupted_ensure_cleans_up_logs_and_exits_128_plus_the_signal(tmp_path: Path, number: int,
-                                                                            code: int) -> None:
+def test_an_interrupted_ensure_cleans_up_logs_and_exits_128_plus_the_signal(
+    tmp_path: Path, number: int, code: int
+) -> None:
     done, venv, state = interrupted(tmp_path, "ensure", number)
     assert done.returncode == code, done.stderr
     assert done.stdout == ""
@@ -121,6 +145,10 @@ def test_an_interrupted_hook_still_answers_and_exits_0(tmp_path: Path, number: i
     first, second = (json.loads(line) for line in done.stdout.splitlines())
     assert first == {"async": True, "asyncTimeout": 180000}
     metrics = second["metrics"]
-    assert (metrics["sdk_bootstrap"], metrics["sdk_bootstrap_phase"], metrics["sdk_bootstrap_err"],
-            metrics["sdk_bootstrap_rc"]) == (3, 2, 19, -number)
+    assert (
+        metrics["sdk_bootstrap"],
+        metrics["sdk_bootstrap_phase"],
+        metrics["sdk_bootstrap_err"],
+        metrics["sdk_bootstrap_rc"],
+    ) == (3, 2, 19, -number)
     assert_cleaned_up(venv, state, number)

@@ -1,4 +1,5 @@
 """Live-use locks: held by activate() for the life of the process (exec included), never by a dead one."""
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,13 @@ def free(env: str) -> bool:
 
 
 def held_elsewhere(env: str, mode: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, env, mode], env=child_env(), text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, env, mode],
+        env=child_env(),
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
 

@@ -1,4 +1,5 @@
 """The exact `sdkboot run` line, and everything discovery and run need, from inside a zip."""
+
 from __future__ import annotations
 
 import importlib.machinery
@@ -24,20 +25,37 @@ def as_sdkboot_cli(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_run_line_carries_every_non_default_option(tmp_path: Path, as_sdkboot_cli: None) -> None:
-    spec = Spec(requirements=("fakesdk>=1",), import_name="fakesdk", min_python=(3, 11),
-                state_dir=str(tmp_path / "my state"), find_links=(str(tmp_path / "w"),), no_index=True)
+    spec = Spec(
+        requirements=("fakesdk>=1",),
+        import_name="fakesdk",
+        min_python=(3, 11),
+        state_dir=str(tmp_path / "my state"),
+        find_links=(str(tmp_path / "w"),),
+        no_index=True,
+    )
     line = invocation.run_line(spec)
     words = shlex.split(line)
     run = words.index("run")
-    assert words[run - 2:run] == ["-m", "sdkboot"] and words[run - 3] == sys.executable
-    assert words[run + 1:] == ["--min-python", "3.11", "--import-name", "fakesdk", "--state-dir",
-                               str(tmp_path / "my state"), "--find-links", str(tmp_path / "w"), "--no-index",
-                               "fakesdk>=1", "--", "SCRIPT"]
+    assert words[run - 2 : run] == ["-m", "sdkboot"] and words[run - 3] == sys.executable
+    assert words[run + 1 :] == [
+        "--min-python",
+        "3.11",
+        "--import-name",
+        "fakesdk",
+        "--state-dir",
+        str(tmp_path / "my state"),
+        "--find-links",
+        str(tmp_path / "w"),
+        "--no-index",
+        "fakesdk>=1",
+        "--",
+        "SCRIPT",
+    ]
 
 
 def test_defaults_are_left_out(as_sdkboot_cli: None) -> None:
     words = shlex.split(invocation.run_line(Spec()))
-    assert words[words.index("run") + 1:] == ["--", "SCRIPT"]
+    assert words[words.index("run") + 1 :] == ["--", "SCRIPT"]
 
 
 def test_an_in_process_consumer_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,8 +96,16 @@ def test_from_a_zip_the_probe_and_the_target_entry_travel_as_source(tmp_path: Pa
     done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
-    assert seen == {"version": "%d.%d.%d" % sys.version_info[:3], "spawned": 1,
-                    "launcher": [sys.executable, str(bundle)], "entry": True}
-    listing = subprocess.run([sys.executable, str(bundle), "pythons", "--json", "--state-dir", str(tmp_path / "s")],
-                             capture_output=True, text=True, timeout=120)
+    assert seen == {
+        "version": "%d.%d.%d" % sys.version_info[:3],
+        "spawned": 1,
+        "launcher": [sys.executable, str(bundle)],
+        "entry": True,
+    }
+    listing = subprocess.run(
+        [sys.executable, str(bundle), "pythons", "--json", "--state-dir", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listing.returncode in (0, 1) and json.loads(listing.stdout)["candidates"], listing.stderr

@@ -1,4 +1,5 @@
 """The lean strategy: pip resolves, venv --without-pip, sdkboot installs, the import verifies."""
+
 from __future__ import annotations
 
 import importlib
@@ -29,15 +30,24 @@ def report(*items: Any) -> bytes:
 
 
 def item(name: str, url: str, requested: bool = False) -> Any:
-    return {"metadata": {"name": name, "version": "1.0"}, "requested": requested,
-            "download_info": {"url": url, "archive_info": {"hashes": {"sha256": "ab" * 32}}}}
+    return {
+        "metadata": {"name": name, "version": "1.0"},
+        "requested": requested,
+        "download_info": {"url": url, "archive_info": {"hashes": {"sha256": "ab" * 32}}},
+    }
 
 
 def test_the_report_names_each_wheel_and_whether_it_was_asked_for() -> None:
-    plan = parse_plan(report(item("a", "file:///w/a-1.0-py3-none-any.whl", True),
-                             item("b", "https://files.example/b-1.0-py3-none-any.whl")))
-    assert plan == [Planned("a", "file:///w/a-1.0-py3-none-any.whl", "ab" * 32, True),
-                    Planned("b", "https://files.example/b-1.0-py3-none-any.whl", "ab" * 32, False)]
+    plan = parse_plan(
+        report(
+            item("a", "file:///w/a-1.0-py3-none-any.whl", True),
+            item("b", "https://files.example/b-1.0-py3-none-any.whl"),
+        )
+    )
+    assert plan == [
+        Planned("a", "file:///w/a-1.0-py3-none-any.whl", "ab" * 32, True),
+        Planned("b", "https://files.example/b-1.0-py3-none-any.whl", "ab" * 32, False),
+    ]
     assert (plan[0].local, plan[1].local) == ("/w/a-1.0-py3-none-any.whl", "")
 
 
@@ -54,8 +64,9 @@ class LeanFake(FakeRunner):
         super().__init__(**script)
         self.plan = plan
 
-    def __call__(self, argv: Sequence[str], timeout: float | None = None, env: Any = None,
-                 on_line: Any = None, **options: Any) -> Completed:
+    def __call__(
+        self, argv: Sequence[str], timeout: float | None = None, env: Any = None, on_line: Any = None, **options: Any
+    ) -> Completed:
         if "--dry-run" in argv:
             self.calls.append(list(argv))
             return Completed(0, self.plan, b"", 0.01)
@@ -63,7 +74,8 @@ class LeanFake(FakeRunner):
 
 
 def test_a_closure_with_an_sdist_skips_lean_and_the_next_strategy_builds(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = LeanFake(report(item("sdkboot-probe", "file:///w/sdkboot-probe-1.0.tar.gz", True)))
     monkeypatch.setattr(RUNNER, "run", fake)
     result = sdkboot.ensure(make_spec(tmp_path, strategies=("lean", "venv")), clock=Clock())
@@ -75,8 +87,9 @@ def test_a_closure_with_an_sdist_skips_lean_and_the_next_strategy_builds(
 def test_no_pip_to_resolve_with_skips_lean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = LeanFake(b"")
 
-    def no_pip(argv: Sequence[str], timeout: float | None = None, env: Any = None,
-               on_line: Any = None, **options: Any) -> Completed:
+    def no_pip(
+        argv: Sequence[str], timeout: float | None = None, env: Any = None, on_line: Any = None, **options: Any
+    ) -> Completed:
         if "--dry-run" in argv:
             fake.calls.append(list(argv))
             return Completed(1, b"", b"/usr/bin/python3: No module named pip\n", 0.01)
@@ -89,8 +102,9 @@ def test_no_pip_to_resolve_with_skips_lean(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_a_killed_resolve_stops_the_build_and_cools_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def killed(argv: Sequence[str], timeout: float | None = None, env: Any = None,
-               on_line: Any = None, **options: Any) -> Completed:
+    def killed(
+        argv: Sequence[str], timeout: float | None = None, env: Any = None, on_line: Any = None, **options: Any
+    ) -> Completed:
         return Completed(-9, b"", b"", 0.01)
 
     monkeypatch.setattr(RUNNER, "run", killed)
@@ -102,8 +116,21 @@ def test_a_killed_resolve_stops_the_build_and_cools_down(tmp_path: Path, monkeyp
 @pytest.mark.e2e
 def test_lean_builds_a_real_env_from_a_local_wheelhouse(tmp_path: Path, probe_wheelhouse: Path) -> None:
     state = tmp_path / "state"
-    argv = ["ensure", "--json", *MIN_PYTHON, "--strategy", "lean", "--state-dir", str(state), "--import-name",
-            PROBE_MODULE, "--no-index", "--find-links", str(probe_wheelhouse), PROBE_DIST]
+    argv = [
+        "ensure",
+        "--json",
+        *MIN_PYTHON,
+        "--strategy",
+        "lean",
+        "--state-dir",
+        str(state),
+        "--import-name",
+        PROBE_MODULE,
+        "--no-index",
+        "--find-links",
+        str(probe_wheelhouse),
+        PROBE_DIST,
+    ]
     built = json.loads(run_sdkboot(*argv).stdout)
     assert (built["outcome"], built["strategy"], built["metrics"]["sdk_bootstrap_strategy"]) == ("BUILT", "lean", 3)
     again = json.loads(run_sdkboot(*argv).stdout)
@@ -112,19 +139,27 @@ def test_lean_builds_a_real_env_from_a_local_wheelhouse(tmp_path: Path, probe_wh
     installer = list(env.glob("lib/python*/site-packages/sdkboot_probe-1.0.dist-info/INSTALLER"))
     assert [p.read_text() for p in installer] == ["sdkboot\n"]
     assert not (env / ".sdkboot-wheels").exists()
-    code = ("import sdkboot, sys; a = sdkboot.activate(sdkboot.Spec(import_name=sys.argv[1], state_dir=sys.argv[2]));"
-            " import sdkboot_probe; print(a.ok, sdkboot_probe.VALUE)")
-    done = subprocess.run([sys.executable, "-c", code, PROBE_MODULE, str(state)], capture_output=True, text=True,
-                          env=child_env(), timeout=60)
+    code = (
+        "import sdkboot, sys; a = sdkboot.activate(sdkboot.Spec(import_name=sys.argv[1], state_dir=sys.argv[2]));"
+        " import sdkboot_probe; print(a.ok, sdkboot_probe.VALUE)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, PROBE_MODULE, str(state)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+    )
     assert done.stdout == "True 42\n", done.stderr
 
 
-
-
-@pytest.mark.parametrize("limit, expected", [
-    (None, 2), (str(PARALLEL_MIN_BYTES), 2), (str(PARALLEL_MIN_BYTES - 4096), 1), (str(54 << 20), 1)])
-def test_one_installer_process_under_a_tight_cgroup_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          limit: str | None, expected: int) -> None:
+@pytest.mark.parametrize(
+    "limit, expected",
+    [(None, 2), (str(PARALLEL_MIN_BYTES), 2), (str(PARALLEL_MIN_BYTES - 4096), 1), (str(54 << 20), 1)],
+)
+def test_one_installer_process_under_a_tight_cgroup_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str | None, expected: int
+) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: 4)
     files = {f"{V1_DIR}/memory.limit_in_bytes": limit + "\n"} if limit else {}
     assert jobs(tree(tmp_path, V1_MEMORY, "4:memory:/", files)) == expected

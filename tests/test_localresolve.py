@@ -1,4 +1,5 @@
 """The offline resolver: the same closure pip finds, or "undecided" so that pip decides."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -14,8 +15,9 @@ packaging = [pytest.importorskip(f"pip._vendor.packaging.{name}") for name in PA
 
 
 def names(report: Any) -> list[str]:
-    return sorted(f"{i['metadata']['name']}=={i['metadata']['version']}{'*' if i['requested'] else ''}"
-                  for i in report["install"])
+    return sorted(
+        f"{i['metadata']['name']}=={i['metadata']['version']}{'*' if i['requested'] else ''}" for i in report["install"]
+    )
 
 
 def house(tmp_path: Path, *wheels: Sequence[Any]) -> Path:
@@ -25,8 +27,14 @@ def house(tmp_path: Path, *wheels: Sequence[Any]) -> Path:
 
 
 def test_dependencies_extras_and_markers_are_followed(tmp_path: Path) -> None:
-    where = house(tmp_path, ("app", "1.0", ["lib>=1", "extra-only; extra == 'fast'", "never; python_version < '3'"]),
-                  ("lib", "1.0", []), ("lib", "2.0", []), ("extra-only", "1.0", []), ("never", "1.0", []))
+    where = house(
+        tmp_path,
+        ("app", "1.0", ["lib>=1", "extra-only; extra == 'fast'", "never; python_version < '3'"]),
+        ("lib", "1.0", []),
+        ("lib", "2.0", []),
+        ("extra-only", "1.0", []),
+        ("never", "1.0", []),
+    )
     assert names(resolve([str(where)], ["app"], packaging)) == ["app==1.0*", "lib==2.0"]
     assert names(resolve([str(where)], ["app[fast]"], packaging)) == ["app==1.0*", "extra-only==1.0", "lib==2.0"]
     assert names(resolve([str(where)], ["lib<2", "app"], packaging)) == ["app==1.0*", "lib==1.0*"]

@@ -1,4 +1,5 @@
 """The build lock: exclusive, non-blocking, released by the kernel when its holder dies."""
+
 from __future__ import annotations
 
 import errno
@@ -34,8 +35,7 @@ def path(tmp_path: Path) -> str:
 
 def child_holding(path: str, then: str = "sys.stdin.read()") -> subprocess.Popen[str]:
     code = textwrap.dedent(HOLD.format(repo=str(REPO), path=path, then=then))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "locked"
     return proc
@@ -183,8 +183,7 @@ def test_holder_in_a_missing_dir_is_none(tmp_path: Path) -> None:
 
 
 @posix_only
-def test_lock_held_by_another_process(path: str,
-                                      held_by_child: subprocess.Popen[str]) -> None:
+def test_lock_held_by_another_process(path: str, held_by_child: subprocess.Popen[str]) -> None:
     assert not BuildLock(path).acquire()
     assert holder(path) == held_by_child.pid
     assert held_by_child.stdin is not None
@@ -206,8 +205,7 @@ def test_kernel_releases_the_lock_of_a_killed_holder(path: str) -> None:
 
 
 @posix_only
-def test_unexpected_lock_error_propagates_without_leaking_the_fd(
-        path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_lock_error_propagates_without_leaking_the_fd(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # e.g. ENOLCK on a network file system: the error is for ensure() to report (phase pre),
     # but the descriptor opened for it must not stay open in a long-lived host process.
     def no_locks(fd: int, operation: int) -> None:

@@ -1,5 +1,6 @@
 """Messages: every failure names the package, the interpreter and the limit involved, and ends with the
 command that fixes or retries it. One case per err kind, derived from the codes (a new kind needs one)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,29 +29,42 @@ ENDS_WITH_A_COMMAND = re.compile(r": `[^`]+`$")
 
 # Real pip / venv output, one per kind: (phase, the failing step's output tail).
 EVIDENCE: dict[ErrKind, tuple[Phase, str]] = {
-    ErrKind.PIP_NO_MATCH: (Phase.PIP, "ERROR: Could not find a version that satisfies the requirement anyio>=9"
-                           " (from versions: 4.0)\nERROR: No matching distribution found for anyio>=9\n"),
+    ErrKind.PIP_NO_MATCH: (
+        Phase.PIP,
+        "ERROR: Could not find a version that satisfies the requirement anyio>=9"
+        " (from versions: 4.0)\nERROR: No matching distribution found for anyio>=9\n",
+    ),
     ErrKind.DNS_FAIL: (Phase.PIP, "Failed to establish a new connection: [Errno -2] Name or service not known\n"),
     ErrKind.CONN_REFUSED: (Phase.PIP, "[Errno 111] Connection refused\n"),
     ErrKind.SSL_VERIFY: (Phase.PIP, "SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED]'))\n"),
     ErrKind.PERM_DENIED: (Phase.VENV, "Error: [Errno 13] Permission denied: '/s/builds/venv-1'\n"),
     ErrKind.NO_PIP: (Phase.PIP_TARGET, "/opt/py3/bin/python3: No module named pip\n"),
-    ErrKind.DISK_FULL: (Phase.PIP, "ERROR: Could not install packages due to an OSError: [Errno 28] No space left"
-                        " on device\n"),
-    ErrKind.PROXY_AUTH: (Phase.PIP, "ProxyError('Cannot connect to proxy.', OSError('Tunnel connection failed:"
-                         " 407 Proxy Authentication Required'))\n"),
+    ErrKind.DISK_FULL: (
+        Phase.PIP,
+        "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n",
+    ),
+    ErrKind.PROXY_AUTH: (
+        Phase.PIP,
+        "ProxyError('Cannot connect to proxy.', OSError('Tunnel connection failed:"
+        " 407 Proxy Authentication Required'))\n",
+    ),
     ErrKind.STDERR_TIMEOUT: (Phase.PIP, "ReadTimeoutError: Read timed out. (read timeout=15)\n"),
     ErrKind.SUBPROCESS_TIMEOUT: (Phase.PIP, ""),
-    ErrKind.VENV_ENSUREPIP_FAIL: (Phase.VENV, "The virtual environment was not created successfully because"
-                                  " ensurepip is not\navailable.\n\n    apt install python3.11-venv\n"),
+    ErrKind.VENV_ENSUREPIP_FAIL: (
+        Phase.VENV,
+        "The virtual environment was not created successfully because"
+        " ensurepip is not\navailable.\n\n    apt install python3.11-venv\n",
+    ),
     ErrKind.VENV_PATH_TOO_LONG: (Phase.VENV, "Error: [Errno 36] File name too long\n"),
     ErrKind.VENV_NO_MODULE: (Phase.VENV, "/opt/py3/bin/python3: No module named venv\n"),
     ErrKind.VENV_ALREADY_EXISTS: (Phase.VENV, "Error: [Errno 17] File exists: '/s/builds/venv-1'\n"),
     ErrKind.VENV_SETUP_FAILED: (Phase.VENV, "Error: something else went wrong\n"),
     ErrKind.SIGNAL_KILLED: (Phase.PIP, ""),
     ErrKind.OUT_OF_MEMORY: (Phase.PIP, "MemoryError\n"),
-    ErrKind.REQUIRES_PYTHON: (Phase.PIP, "ERROR: Package 'newpy-dist' requires a different Python: 3.9.18 not in"
-                              " '>=3.10'\n"),
+    ErrKind.REQUIRES_PYTHON: (
+        Phase.PIP,
+        "ERROR: Package 'newpy-dist' requires a different Python: 3.9.18 not in '>=3.10'\n",
+    ),
     ErrKind.INTERRUPTED: (Phase.PIP, ""),  # sdkboot itself got SIGTERM: no child's output
 }
 # The package each message must name: pip's own subject where pip names one (often a dependency).
@@ -59,8 +73,7 @@ KILL_RC = -9
 
 
 def spec_at(tmp_path: Path, **changes: object) -> Spec:
-    options: dict[str, object] = dict(requirements=("probe-dist>=1",), python=PYTHON,
-                                      state_dir=str(tmp_path / "state"))
+    options: dict[str, object] = dict(requirements=("probe-dist>=1",), python=PYTHON, state_dir=str(tmp_path / "state"))
     options.update(changes)
     return Spec(**options)  # type: ignore[arg-type]
 
@@ -80,7 +93,8 @@ def test_every_err_kind_has_evidence_here() -> None:
 
 @pytest.mark.parametrize("kind", messages.all_kinds(), ids=lambda kind: kind.label)
 def test_each_err_kind_names_package_interpreter_and_limit_and_ends_with_a_command(
-        tmp_path: Path, kind: ErrKind, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, kind: ErrKind, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(memlimit, "all_limits", lambda: [])
     spec = spec_at(tmp_path)
     text = messages.explain(failed(kind, mem_limit_mib=64), spec, EVENTS)
@@ -105,10 +119,18 @@ def test_the_retry_command_parses_back_to_the_same_spec(tmp_path: Path) -> None:
     other = tmp_path / "other python"
     other.write_text("#!/bin/sh\n")
     other.chmod(0o755)
-    spec = spec_at(tmp_path, python=str(other), import_name="probe_mod",
-                   index_url="https://mirror.example/simple", find_links=("/w 1", "/w2"), no_index=True,
-                   extra_index_urls=("https://extra.example/simple",), strategies=("target", "venv"),
-                   min_python=(3, 9), step_timeout=42.0)
+    spec = spec_at(
+        tmp_path,
+        python=str(other),
+        import_name="probe_mod",
+        index_url="https://mirror.example/simple",
+        find_links=("/w 1", "/w2"),
+        no_index=True,
+        extra_index_urls=("https://extra.example/simple",),
+        strategies=("target", "venv"),
+        min_python=(3, 9),
+        step_timeout=42.0,
+    )
     line = messages.retry(spec)
     argv = after_launcher(line, "ensure")
     again = build_spec(cli.parse(cli.build_parser(), ["ensure", *argv]), must_write=False)
@@ -118,8 +140,8 @@ def test_the_retry_command_parses_back_to_the_same_spec(tmp_path: Path) -> None:
 def after_launcher(line: str, command: str) -> list[str]:
     """The words after how this copy of sdkboot is started (``python -m sdkboot``, a zipapp...)."""
     words = shlex.split(line)
-    assert words[:len(LAUNCHER)] == LAUNCHER and words[len(LAUNCHER)] == command, line
-    return words[len(LAUNCHER) + 1:]
+    assert words[: len(LAUNCHER)] == LAUNCHER and words[len(LAUNCHER)] == command, line
+    return words[len(LAUNCHER) + 1 :]
 
 
 def test_the_retry_command_of_a_default_spec_is_short() -> None:
@@ -128,7 +150,10 @@ def test_the_retry_command_of_a_default_spec_is_short() -> None:
     assert after_launcher(messages.retry(Spec(step_timeout=30), timeout=None), "ensure") == []
     assert after_launcher(messages.retry(Spec(for_run=True)), "ensure") == ["--for-run"]
     assert after_launcher(messages.clean_line(Spec(import_name="x", python="/p")), "clean") == [
-        "--yes", "--import-name", "x"]
+        "--yes",
+        "--import-name",
+        "x",
+    ]
 
 
 def test_without_the_fallback_ensurepip_missing_says_to_let_it_run(tmp_path: Path) -> None:
@@ -148,21 +173,36 @@ def test_a_missing_package_names_it(tmp_path: Path) -> None:
     assert text.startswith("pip found no distribution for nosuch-dist, installing nosuch-dist with")
 
 
-@pytest.mark.parametrize("output, package, version, needed", [
-    ("ERROR: Package 'newpy-dist' requires a different Python: 3.11.7 not in '>=3.99'\n",
-     "newpy-dist", "3.11.7", ">=3.99"),
-    ("ERROR: Ignored the following versions that require a different python version: 1.0 Requires-Python >=3.12\n"
-     "ERROR: Could not find a version that satisfies the requirement newpy-dist (from versions: none)\n"
-     "ERROR: No matching distribution found for newpy-dist\n", "newpy-dist", None, ">=3.12"),
-])
+@pytest.mark.parametrize(
+    "output, package, version, needed",
+    [
+        (
+            "ERROR: Package 'newpy-dist' requires a different Python: 3.11.7 not in '>=3.99'\n",
+            "newpy-dist",
+            "3.11.7",
+            ">=3.99",
+        ),
+        (
+            "ERROR: Ignored the following versions that require a different python version:"
+            " 1.0 Requires-Python >=3.12\n"
+            "ERROR: Could not find a version that satisfies the requirement newpy-dist (from versions: none)\n"
+            "ERROR: No matching distribution found for newpy-dist\n",
+            "newpy-dist",
+            None,
+            ">=3.12",
+        ),
+    ],
+)
 def test_requires_python_is_its_own_kind_and_names_both_versions(
-        tmp_path: Path, output: str, package: str, version: str | None, needed: str) -> None:
+    tmp_path: Path, output: str, package: str, version: str | None, needed: str
+) -> None:
     failure = classify(Phase.PIP, Completed(1, b"", output.encode(), 0.1))
     assert failure.kind is ErrKind.REQUIRES_PYTHON
     assert messages.requires_python(output) == (package, version, needed)
     spec = spec_at(tmp_path, python=sys.executable)  # the host's own: its version is known
-    text = messages.explain(Result(Outcome.BUILD_FAILED, phase=Phase.PIP, failure=failure, stderr_tail=output),
-                            spec, EVENTS)
+    text = messages.explain(
+        Result(Outcome.BUILD_FAILED, phase=Phase.PIP, failure=failure, stderr_tail=output), spec, EVENTS
+    )
     assert f"{package} requires Python {needed}, and pip rejected {sys.executable}" in text
     assert f"({version or '%d.%d.%d' % sys.version_info[:3]})" in text
     assert "no matching distribution" not in text.lower()
@@ -205,12 +245,16 @@ def test_an_uncategorized_failure_names_the_step_and_the_log(tmp_path: Path) -> 
     text = messages.explain(result, spec_at(tmp_path), EVENTS)
     assert text.startswith("the pip step failed (something odd), installing probe-dist>=1 with")
     assert EVENTS in text
-    assert after_launcher(command_in(text), "doctor") == ["--state-dir", str(tmp_path / "state"),
-                                                          "--python", PYTHON, "probe-dist>=1"]
+    assert after_launcher(command_in(text), "doctor") == [
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--python",
+        PYTHON,
+        "probe-dist>=1",
+    ]
 
 
-def test_a_signal_kill_names_the_signal_and_the_limit_in_force(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_signal_kill_names_the_signal_and_the_limit_in_force(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memlimit, "all_limits", lambda: [memlimit.Limit("RLIMIT_AS", 40 * 1024 * 1024)])
     text = messages.explain(failed(ErrKind.SIGNAL_KILLED), spec_at(tmp_path), EVENTS)
     assert "killed by SIGKILL (rc -9)" in text and "under RLIMIT_AS = 40.0 MiB" in text
@@ -218,8 +262,16 @@ def test_a_signal_kill_names_the_signal_and_the_limit_in_force(tmp_path: Path,
     assert "no memory limit seen" in messages.explain(failed(ErrKind.SIGNAL_KILLED), spec_at(tmp_path), EVENTS)
 
 
-@pytest.mark.parametrize("rc, name", [(-9, "SIGKILL (rc -9)"), (-11, "SIGSEGV (rc -11)"), (137, "SIGKILL (rc 137)"),
-                                      (247, "SIGKILL (rc 247)"), (None, "a signal")])
+@pytest.mark.parametrize(
+    "rc, name",
+    [
+        (-9, "SIGKILL (rc -9)"),
+        (-11, "SIGSEGV (rc -11)"),
+        (137, "SIGKILL (rc 137)"),
+        (247, "SIGKILL (rc 247)"),
+        (None, "a signal"),
+    ],
+)
 def test_signal_names(rc: int | None, name: str) -> None:
     assert messages._signal_name(rc) == name
 
@@ -234,18 +286,23 @@ def test_low_memory_names_the_limit_the_floors_and_the_retry(tmp_path: Path) -> 
 def test_outcome_lines(tmp_path: Path) -> None:
     spec = spec_at(tmp_path, import_name="probe_mod")
     where = {label: strategy.where for label, strategy in STRATEGIES.items()}
-    assert messages.built(spec, where["venv"], "/s/builds/venv-1") == "probe_mod is importable from the new venv" \
-                                                                       " /s/builds/venv-1"
+    assert (
+        messages.built(spec, where["venv"], "/s/builds/venv-1") == "probe_mod is importable from the new venv"
+        " /s/builds/venv-1"
+    )
     assert "the new --target dir /s/builds/target-1" in messages.built(spec, where["target"], "/s/builds/target-1")
     assert "the new lean env /s/builds/lean-1" in messages.built(spec, where["lean"], "/s/builds/lean-1")
     assert messages.cooling(spec, 99.4).endswith("--cooldown 0 'probe-dist>=1'`")
 
 
-@pytest.mark.parametrize("output, subject", [
-    ("ERROR: No matching distribution found for nosuch-dist\n", "nosuch-dist"),
-    ("ERROR: Could not find a version that satisfies the requirement a>=2 (from versions: 1.0)\n", "a>=2"),
-    ("nothing useful\n", None),
-])
+@pytest.mark.parametrize(
+    "output, subject",
+    [
+        ("ERROR: No matching distribution found for nosuch-dist\n", "nosuch-dist"),
+        ("ERROR: Could not find a version that satisfies the requirement a>=2 (from versions: 1.0)\n", "a>=2"),
+        ("nothing useful\n", None),
+    ],
+)
 def test_pip_subject(output: str, subject: str | None) -> None:
     assert messages.pip_subject(output) == subject
 
@@ -265,8 +322,6 @@ def test_exc_failures_keep_a_bounded_traceback() -> None:
     assert from_exception(OSError(2, "never raised")).trace == ""
 
 
-
-
 @pytest.mark.e2e
 def test_real_pip_requires_python_and_a_missing_package(tmp_path: Path) -> None:
     """Real pip, offline: a Requires-Python rejection is err kind 18 naming both versions, not "no match";
@@ -274,8 +329,13 @@ def test_real_pip_requires_python_and_a_missing_package(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     make_wheel(wheels, "newpy-dist", {"newpy/__init__.py": ""}, requires_python=">=3.99")
-    base = dict(state_dir=str(tmp_path / "state"), no_index=True, find_links=(str(wheels),),
-                min_python=tuple(sys.version_info[:2]), cooldown_seconds=0.0)
+    base = dict(
+        state_dir=str(tmp_path / "state"),
+        no_index=True,
+        find_links=(str(wheels),),
+        min_python=tuple(sys.version_info[:2]),
+        cooldown_seconds=0.0,
+    )
     host = "%d.%d.%d" % sys.version_info[:3]
 
     rejected = ensure(Spec(requirements=("newpy-dist",), import_name="newpy", **base))  # type: ignore[arg-type]

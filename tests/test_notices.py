@@ -1,4 +1,5 @@
 """One-time notices: which problems deserve one, and "once per sdkboot version"."""
+
 from __future__ import annotations
 
 import json
@@ -34,22 +35,29 @@ def shown(layout: Layout) -> object:
     return json.loads(Path(layout.notice_file).read_text())
 
 
-@pytest.mark.parametrize("result, key", [
-    (no_pip(), "venv_ensurepip_fail"),
-    (too_old(), "HOOK_PY_INCOMPATIBLE"),
-    # ensurepip missing but pip present: the --target fallback handles it, nothing to tell.
-    (Result(Outcome.BUILT_TARGET, has_pip=True), None),
-    (Result(Outcome.BUILD_FAILED, phase=Phase.PIP_TARGET, failure=ENSUREPIP, has_pip=True), None),
-    # has_pip not probed: no evidence that the user must act.
-    (Result(Outcome.BUILD_FAILED, phase=Phase.VENV, failure=ENSUREPIP), None),
-    # Transient or self-healing problems never get a notice.
-    (Result(Outcome.BUILD_FAILED, phase=Phase.PIP, failure=Failure(ErrKind.SIGNAL_KILLED, "signal_killed:-9", -9)),
-     None),
-    (Result(Outcome.BUILD_FAILED, phase=Phase.PIP, failure=Failure(ErrKind.DNS_FAIL, "dns_fail")), None),
-    (Result(Outcome.SKIP_COOLDOWN), None),
-    (Result(Outcome.NOOP_VENV), None),
-    (Result(Outcome.NOOP_SYSTEM), None),
-])
+@pytest.mark.parametrize(
+    "result, key",
+    [
+        (no_pip(), "venv_ensurepip_fail"),
+        (too_old(), "HOOK_PY_INCOMPATIBLE"),
+        # ensurepip missing but pip present: the --target fallback handles it, nothing to tell.
+        (Result(Outcome.BUILT_TARGET, has_pip=True), None),
+        (Result(Outcome.BUILD_FAILED, phase=Phase.PIP_TARGET, failure=ENSUREPIP, has_pip=True), None),
+        # has_pip not probed: no evidence that the user must act.
+        (Result(Outcome.BUILD_FAILED, phase=Phase.VENV, failure=ENSUREPIP), None),
+        # Transient or self-healing problems never get a notice.
+        (
+            Result(
+                Outcome.BUILD_FAILED, phase=Phase.PIP, failure=Failure(ErrKind.SIGNAL_KILLED, "signal_killed:-9", -9)
+            ),
+            None,
+        ),
+        (Result(Outcome.BUILD_FAILED, phase=Phase.PIP, failure=Failure(ErrKind.DNS_FAIL, "dns_fail")), None),
+        (Result(Outcome.SKIP_COOLDOWN), None),
+        (Result(Outcome.NOOP_VENV), None),
+        (Result(Outcome.NOOP_SYSTEM), None),
+    ],
+)
 def test_problem_key(result: Result, key: object) -> None:
     assert notices.problem_key(result) == key
 

@@ -4,6 +4,7 @@ The package (``fakesdk``) declares ``Requires-Python >=3.10``, as claude-agent-s
 host's PATH holds no interpreter >= 3.10: a temp dir with links to ``sh``, ``env`` and the
 3.9 as ``python3``, nothing else (``/bin`` links to ``/usr/bin`` here, so it cannot be on it).
 """
+
 from __future__ import annotations
 
 import json
@@ -56,12 +57,29 @@ class OldHost:
             env["PYENV_ROOT"] = str(PYENV_ROOT)
         return env
 
-    def sdkboot(self, command: str, *args: str, env: dict[str, str] | None = None,
-                min_python: str = "3.10") -> subprocess.CompletedProcess[str]:
-        argv = [str(self.python), "-m", "sdkboot", command, "--state-dir", str(self.state), "--min-python",
-                min_python, "--import-name", PACKAGE, "--no-index", "--find-links", str(self.wheels), PACKAGE, *args]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env or self.environ(),
-                              stdin=subprocess.DEVNULL)
+    def sdkboot(
+        self, command: str, *args: str, env: dict[str, str] | None = None, min_python: str = "3.10"
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [
+            str(self.python),
+            "-m",
+            "sdkboot",
+            command,
+            "--state-dir",
+            str(self.state),
+            "--min-python",
+            min_python,
+            "--import-name",
+            PACKAGE,
+            "--no-index",
+            "--find-links",
+            str(self.wheels),
+            PACKAGE,
+            *args,
+        ]
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=600, env=env or self.environ(), stdin=subprocess.DEVNULL
+        )
 
     def events(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in (self.state / "events.jsonl").read_text().splitlines()]
@@ -146,8 +164,23 @@ def test_ensure_with_another_x_y_is_not_reported_built_in_process(tmp_path: Path
 
     other = pyenv_python("3.12" if sys.version_info[:2] != (3, 12) else "3.13")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    argv = [sys.executable, "-m", "sdkboot", "ensure", "--json", "--state-dir", str(tmp_path / "state"),
-            "--python", str(other), "--import-name", PACKAGE, "--no-index", "--find-links", str(tmp_path), PACKAGE]
+    argv = [
+        sys.executable,
+        "-m",
+        "sdkboot",
+        "ensure",
+        "--json",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--python",
+        str(other),
+        "--import-name",
+        PACKAGE,
+        "--no-index",
+        "--find-links",
+        str(tmp_path),
+        PACKAGE,
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
     data = json.loads(done.stdout)
     assert (done.returncode, data["outcome"]) == (3, "HOOK_PY_INCOMPATIBLE")

@@ -1,4 +1,5 @@
 """Option validation: bad input is exit 2 and one line on stderr, before anything runs."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,6 +22,7 @@ RUNNER = importlib.import_module("sdkboot.runner")
 @pytest.fixture(autouse=True)
 def no_children(monkeypatch: pytest.MonkeyPatch) -> None:
     """Validation happens before any build step: nothing may be spawned here."""
+
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("a child process was started")
 
@@ -55,23 +57,32 @@ def ensure_argv(tmp_path: Path, *extra: str) -> list[str]:
 
 # -- --state-dir -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("layout, needle", [
-    ("missing-parent", "does not exist"),
-    ("parent-is-a-file", "is not a directory"),  # unwritable for every user, root included
-    ("is-a-file", "exists and is not a directory"),
-])
+
+@pytest.mark.parametrize(
+    "layout, needle",
+    [
+        ("missing-parent", "does not exist"),
+        ("parent-is-a-file", "is not a directory"),  # unwritable for every user, root included
+        ("is-a-file", "exists and is not a directory"),
+    ],
+)
 @pytest.mark.parametrize("command", LOCATED)
-def test_a_state_dir_that_cannot_be_one_is_named_by_every_command(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                  command: str, layout: str, needle: str) -> None:
+def test_a_state_dir_that_cannot_be_one_is_named_by_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, layout: str, needle: str
+) -> None:
     (tmp_path / "a-file").write_text("")
-    state_dir = {"missing-parent": tmp_path / "no" / "state", "parent-is-a-file": tmp_path / "a-file" / "state",
-                 "is-a-file": tmp_path / "a-file"}[layout]
+    state_dir = {
+        "missing-parent": tmp_path / "no" / "state",
+        "parent-is-a-file": tmp_path / "a-file" / "state",
+        "is-a-file": tmp_path / "a-file",
+    }[layout]
     line = usage_error(capsys, [command, "--state-dir", str(state_dir)])
     assert f"--state-dir {state_dir}" in line and needle in line
 
 
-def test_state_dir_not_writable_is_the_builds_to_report(read_only_dir: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_state_dir_not_writable_is_the_builds_to_report(
+    read_only_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Not a usage error: a healthy env there would be a no-op. With nothing built, the build
     stops in phase pre, before any child, in one line that says what to do."""
     code = cli.main(["ensure", "--state-dir", str(read_only_dir / "state"), *MIN_PYTHON])  # no discovery on 3.9
@@ -104,9 +115,7 @@ def test_check_state_dir_accepts_a_writable_or_absent_dir(tmp_path: Path) -> Non
     check_state_dir("~/state", must_write=True)  # HOME is the isolated one
 
 
-def test_check_state_dir_read_only_use_skips_the_write_probe(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch
-                                                             ) -> None:
+def test_check_state_dir_read_only_use_skips_the_write_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(options, "can_write", lambda directory: False)
     check_state_dir(str(tmp_path / "state"), must_write=False)
     with pytest.raises(UsageError):
@@ -115,26 +124,33 @@ def test_check_state_dir_read_only_use_skips_the_write_probe(tmp_path: Path,
 
 # -- numbers and versions --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("extra, needle", [
-    (["--timeout", "0"], "--timeout: must be more than zero seconds"),
-    (["--timeout", "-1"], "--timeout: must be more than zero seconds"),
-    (["--timeout", "abc"], "--timeout: not a number of seconds"),
-    (["--timeout", "nan"], "--timeout: must be more than zero seconds"),
-    (["--cooldown", "-5"], "--cooldown: must be zero or more seconds"),
-    (["--cooldown", "nan"], "--cooldown: must be zero or more seconds"),
-    (["--cooldown", "soon"], "--cooldown: not a number of seconds"),
-    (["--min-python", "3"], "--min-python: expected MAJOR.MINOR"),
-    (["--min-python", "3.x"], "--min-python: expected MAJOR.MINOR"),
-    (["--min-python", "3.10.1"], "--min-python"),
-    (["--python", "/nonexistent/python3"], "--python /nonexistent/python3: no such executable interpreter"),
-    (["--python", "no-such-python-anywhere"], "no such executable interpreter"),
-    (["--state-dir"], "--state-dir: expected one argument"),
-])
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--timeout", "0"], "--timeout: must be more than zero seconds"),
+        (["--timeout", "-1"], "--timeout: must be more than zero seconds"),
+        (["--timeout", "abc"], "--timeout: not a number of seconds"),
+        (["--timeout", "nan"], "--timeout: must be more than zero seconds"),
+        (["--cooldown", "-5"], "--cooldown: must be zero or more seconds"),
+        (["--cooldown", "nan"], "--cooldown: must be zero or more seconds"),
+        (["--cooldown", "soon"], "--cooldown: not a number of seconds"),
+        (["--min-python", "3"], "--min-python: expected MAJOR.MINOR"),
+        (["--min-python", "3.x"], "--min-python: expected MAJOR.MINOR"),
+        (["--min-python", "3.10.1"], "--min-python"),
+        (["--python", "/nonexistent/python3"], "--python /nonexistent/python3: no such executable interpreter"),
+        (["--python", "no-such-python-anywhere"], "no such executable interpreter"),
+        (["--state-dir"], "--state-dir: expected one argument"),
+    ],
+)
 @pytest.mark.parametrize("command", BUILDERS)
 def test_a_bad_build_option_is_one_line_for_every_command_that_builds(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, extra: list[str], needle: str) -> None:
-    line = usage_error(capsys, [command, *extra] if extra == ["--state-dir"] else
-                       [command, "--state-dir", str(tmp_path / "state"), *extra])
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, extra: list[str], needle: str
+) -> None:
+    line = usage_error(
+        capsys,
+        [command, *extra] if extra == ["--state-dir"] else [command, "--state-dir", str(tmp_path / "state"), *extra],
+    )
     assert needle in line
 
 
@@ -145,8 +161,9 @@ def test_an_unknown_flag_points_at_the_subcommands_own_help(capsys: pytest.Captu
 
 
 @pytest.mark.parametrize("command", [c for c in LOCATED if c not in BUILDERS])
-def test_a_requirement_given_to_a_command_that_takes_none_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                   command: str) -> None:
+def test_a_requirement_given_to_a_command_that_takes_none_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
     line = usage_error(capsys, [command, "--state-dir", str(tmp_path / "state"), "claude-agent-sdk"])
     assert "unrecognized arguments: claude-agent-sdk" in line
 
@@ -167,6 +184,7 @@ def test_number_parsers() -> None:
 
 
 # -- --python and requirements ---------------------------------------------------------------------
+
 
 def test_python_nonexistent_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line = usage_error(capsys, ensure_argv(tmp_path, "--python", str(tmp_path / "python9.9")))
@@ -191,25 +209,36 @@ def test_python_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     usage_error(capsys, ensure_argv(tmp_path, "--python", str(tmp_path)))
 
 
-@pytest.mark.parametrize("requirement", [">=1.0", "==1.0", "foo bar", "foo==1.0 garbage", "foo[", "foo[bar", "foo>=",
-                                         "foo ; ", "-e ."])
+@pytest.mark.parametrize(
+    "requirement", [">=1.0", "==1.0", "foo bar", "foo==1.0 garbage", "foo[", "foo[bar", "foo>=", "foo ; ", "-e ."]
+)
 @pytest.mark.parametrize("command", REQUIRING)
-def test_an_invalid_requirement_is_refused_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                command: str, requirement: str) -> None:
+def test_an_invalid_requirement_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, requirement: str
+) -> None:
     line = usage_error(capsys, [command, "--state-dir", str(tmp_path / "state"), "--", requirement])
     assert "not a valid requirement" in line
     assert not (tmp_path / "state").exists()
 
 
 @pytest.mark.parametrize("name", ["", "../../escape", "a/b", "a-b", "class", "a..b", ".a", "a.", "1abc", "a b"])
-@pytest.mark.parametrize("command", [c for c in cli.COMMANDS if any(
-    "--import-name" in a.option_strings for a in cli.build_parser().commands[c]._actions)])
-def test_import_name_must_be_a_module_name(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str,
-                                           name: str) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        c
+        for c in cli.COMMANDS
+        if any("--import-name" in a.option_strings for a in cli.build_parser().commands[c]._actions)
+    ],
+)
+def test_import_name_must_be_a_module_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, name: str
+) -> None:
     """It also names the state dir: '' would build a whole env before failing, '../..' escapes sdkboot/."""
     line = usage_error(capsys, [command, "--state-dir", str(tmp_path / "state"), "--import-name", name])
-    assert line == (f"sdkboot {command}: argument --import-name: not a module name: {name!r} (expected e.g."
-                    f" claude_agent_sdk or a.b) (see 'sdkboot {command} --help')")
+    assert line == (
+        f"sdkboot {command}: argument --import-name: not a module name: {name!r} (expected e.g."
+        f" claude_agent_sdk or a.b) (see 'sdkboot {command} --help')"
+    )
     assert not (tmp_path / "state").exists()
 
 
@@ -228,14 +257,36 @@ def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 # -- what valid options become ---------------------------------------------------------------------
 
+
 def test_valid_options_build_the_spec(tmp_path: Path) -> None:
-    args = cli.build_parser().parse_args([
-        "ensure", "--state-dir", str(tmp_path / "state"), "--python", sys.executable,
-        "--find-links", "/w1", "--find-links", "/w2", "--no-index", "--timeout", "30",
-        "--cooldown", "0", "--min-python", "3.9", "--import-name", "probe_mod",
-        "--index-url", "https://mirror.example/simple", "--extra-index-url", "https://x.example/simple",
-        "probe-dist>=1", "other",
-    ])
+    args = cli.build_parser().parse_args(
+        [
+            "ensure",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--python",
+            sys.executable,
+            "--find-links",
+            "/w1",
+            "--find-links",
+            "/w2",
+            "--no-index",
+            "--timeout",
+            "30",
+            "--cooldown",
+            "0",
+            "--min-python",
+            "3.9",
+            "--import-name",
+            "probe_mod",
+            "--index-url",
+            "https://mirror.example/simple",
+            "--extra-index-url",
+            "https://x.example/simple",
+            "probe-dist>=1",
+            "other",
+        ]
+    )
     spec = build_spec(args)
     assert spec.requirements == ("probe-dist>=1", "other")
     assert spec.import_name == "probe_mod"
@@ -247,12 +298,14 @@ def test_valid_options_build_the_spec(tmp_path: Path) -> None:
     assert spec.root == str(tmp_path / "state")
 
 
-def test_an_unreadable_pip_no_index_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreadable_pip_no_index_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PIP_NO_INDEX", "maybe")
     assert cli.main(ensure_argv(tmp_path)) == 2
     assert capsys.readouterr().err == (
-        "sdkboot: PIP_NO_INDEX='maybe': expected 1 or 0 (or true/false, yes/no, on/off)\n")
+        "sdkboot: PIP_NO_INDEX='maybe': expected 1 or 0 (or true/false, yes/no, on/off)\n"
+    )
 
 
 def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
@@ -263,8 +316,7 @@ def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
 
 
 def test_valid_ensure_runs_and_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(ensure_argv(tmp_path, "--json", "--import-name", "json",
-                                "--min-python", "3.0"))
+    code = cli.main(ensure_argv(tmp_path, "--json", "--import-name", "json", "--min-python", "3.0"))
     out, err = capsys.readouterr()
     assert code == 0, err
     payload = json.loads(out)

@@ -1,5 +1,6 @@
 """The ownership rule: the state dir and its parents up to home (or a root-owned sticky dir)
 belong to this user or root and are not writable by others; below it, no links."""
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,8 @@ def test_a_writable_state_dir_is_named(tmp_path: Path, mode: int) -> None:
     root = chain(tmp_path, "state")
     root.chmod(mode)
     assert ownership.dir_problem(str(root)) == (
-        f"{root} is group- or world-writable ({__import__('stat').filemode(root.stat().st_mode)})")
+        f"{root} is group- or world-writable ({__import__('stat').filemode(root.stat().st_mode)})"
+    )
 
 
 def test_a_writable_parent_is_named_even_before_the_state_dir_exists(tmp_path: Path) -> None:
@@ -99,6 +101,7 @@ def test_an_entry_owned_by_another_user_is_named_without_root() -> None:
 def test_a_dir_owned_by_another_user_is_named(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         from tests.conftest import require_capability
+
         require_capability("needs root to chown a dir to another user")
     root = chain(tmp_path, "state")
     os.chown(root, NOBODY, NOBODY)
@@ -113,7 +116,8 @@ def test_tree_inside_the_state_dir(tmp_path: Path) -> None:
     site = chain(root, "builds", "venv-1", "lib")
     assert ownership.tree_problem(str(site), str(root)) is None
     assert ownership.tree_problem(str(tmp_path / "state-evil" / "x"), str(root)) == (
-        f"{tmp_path / 'state-evil' / 'x'} is outside the state dir {root}")
+        f"{tmp_path / 'state-evil' / 'x'} is outside the state dir {root}"
+    )
     assert ownership.tree_problem(str(root), str(root)) is not None  # the root is no site dir
 
 
@@ -123,7 +127,8 @@ def test_tree_refuses_a_link_and_a_writable_dir(tmp_path: Path) -> None:
     (builds / "link").symlink_to(tmp_path, target_is_directory=True)
     assert ownership.tree_problem(str(builds / "link" / "x"), str(root)) is not None
     assert ownership.tree_problem(str(builds / "link"), str(root)) == (
-        f"{builds / 'link'} is a symlink inside the state dir (refused)")
+        f"{builds / 'link'} is a symlink inside the state dir (refused)"
+    )
     env = chain(builds, "venv-1")
     builds.chmod(0o777)
     reason = ownership.tree_problem(str(env), str(root))

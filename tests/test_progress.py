@@ -1,4 +1,5 @@
 """Progress: pip line parsing, the redrawn terminal line, and a real TTY versus a pipe."""
+
 from __future__ import annotations
 
 import io
@@ -18,32 +19,40 @@ from tests.fake_envs import MIN_PYTHON, VENV_ORDER, child_env
 from tests.interpreters import write_wrapper
 
 
-@pytest.mark.parametrize("line, detail", [
-    (b"Collecting foo>=1\n", "collecting foo>=1"),
-    (b"Processing /w/foo-1.0-py3-none-any.whl\n", "processing foo-1.0-py3-none-any.whl"),
-    (b"Installing collected packages: a, b\n", "installing a, b"),
-    (b"Collecting claude-agent-sdk\n", "collecting claude-agent-sdk"),
-    (b"  Downloading https://example.invalid/packages/ab/cd/foo-1.0-py3-none-any.whl (12 kB)\n",
-     "downloading foo-1.0-py3-none-any.whl"),
-    (b"  Using cached foo-1.0-py3-none-any.whl (3.1 kB)\n", "using cached foo-1.0-py3-none-any.whl"),
-    (b"Processing ./wheels/bar-2.0.tar.gz\r\n", "processing bar-2.0.tar.gz"),
-    (b"COLLECTING Foo\n", "collecting Foo"),
-    (b"Installing collected packages: sdkboot-probe\n", "installing sdkboot-probe"),
-])
+@pytest.mark.parametrize(
+    "line, detail",
+    [
+        (b"Collecting foo>=1\n", "collecting foo>=1"),
+        (b"Processing /w/foo-1.0-py3-none-any.whl\n", "processing foo-1.0-py3-none-any.whl"),
+        (b"Installing collected packages: a, b\n", "installing a, b"),
+        (b"Collecting claude-agent-sdk\n", "collecting claude-agent-sdk"),
+        (
+            b"  Downloading https://example.invalid/packages/ab/cd/foo-1.0-py3-none-any.whl (12 kB)\n",
+            "downloading foo-1.0-py3-none-any.whl",
+        ),
+        (b"  Using cached foo-1.0-py3-none-any.whl (3.1 kB)\n", "using cached foo-1.0-py3-none-any.whl"),
+        (b"Processing ./wheels/bar-2.0.tar.gz\r\n", "processing bar-2.0.tar.gz"),
+        (b"COLLECTING Foo\n", "collecting Foo"),
+        (b"Installing collected packages: sdkboot-probe\n", "installing sdkboot-probe"),
+    ],
+)
 def test_pip_detail_names_the_package(line: bytes, detail: str) -> None:
     assert pip_detail(line) == detail
 
 
-@pytest.mark.parametrize("line", [
-    b"Successfully installed a-1.0 b-2.0\n",
-    b"Requirement already satisfied: pip in ./lib/python3.11/site-packages (23.2)\n",
-    b"Looking in links: /w\n",
-    b"  Preparing metadata (pyproject.toml) ... done\n",
-    b"Collecting\n",
-    b"\n",
-    b"",
-    b"\xff\xfe\x00 not utf-8\n",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"Successfully installed a-1.0 b-2.0\n",
+        b"Requirement already satisfied: pip in ./lib/python3.11/site-packages (23.2)\n",
+        b"Looking in links: /w\n",
+        b"  Preparing metadata (pyproject.toml) ... done\n",
+        b"Collecting\n",
+        b"\n",
+        b"",
+        b"\xff\xfe\x00 not utf-8\n",
+    ],
+)
 def test_pip_detail_ignores_other_lines(line: bytes) -> None:
     assert pip_detail(line) is None
 
@@ -76,7 +85,7 @@ def test_a_shorter_line_blanks_the_rest_of_the_previous_one() -> None:
     first = stream.getvalue()
     progress("pip", "x")
     progress._draw()
-    second = stream.getvalue()[len(first):]
+    second = stream.getvalue()[len(first) :]
     assert second.startswith("\rsdkboot: pip") and second.rstrip(" ").endswith(" x")
     assert len(second) == len(first), "padded to the previous width, so no stale characters remain"
     progress.close()
@@ -89,7 +98,8 @@ def segments(text: str) -> list[str]:
 
 @pytest.mark.parametrize("columns", [80, 60, 30, 12])
 def test_every_redraw_fits_the_terminal_and_never_reaches_its_last_column(
-        monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
     monkeypatch.setenv("COLUMNS", str(columns))
     progress, stream = idle()
     for detail in ("collecting " + "a-long-distribution-name" * 5, "x", "installing " + "b, " * 60, ""):
@@ -252,8 +262,23 @@ def run_with_pty_stderr(argv: list[str], timeout: float = 240, columns: int = 0)
 
 
 def ensure_argv(state: Path, wheels: Path, *extra: str, python: Path | None = None) -> list[str]:
-    argv = [sys.executable, "-m", "sdkboot", "ensure", *MIN_PYTHON, *VENV_ORDER, "--state-dir", str(state),
-            "--import-name", PROBE_MODULE, "--no-index", "--find-links", str(wheels), *extra, PROBE_DIST]
+    argv = [
+        sys.executable,
+        "-m",
+        "sdkboot",
+        "ensure",
+        *MIN_PYTHON,
+        *VENV_ORDER,
+        "--state-dir",
+        str(state),
+        "--import-name",
+        PROBE_MODULE,
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        *extra,
+        PROBE_DIST,
+    ]
     return argv + (["--python", str(python)] if python else [])
 
 
@@ -304,8 +329,7 @@ fi
 def test_a_narrow_terminal_is_left_with_no_stale_progress_rows(tmp_path: Path, columns: int) -> None:
     """On 80 columns one build left 32 stale lines, and on 60 columns 49: every redraw wrapped."""
     slow = write_wrapper(tmp_path / "py-slow", SLOW_PIP)
-    rc, _, terminal = run_with_pty_stderr(ensure_argv(tmp_path / "state", tmp_path, python=slow),
-                                          columns=columns)
+    rc, _, terminal = run_with_pty_stderr(ensure_argv(tmp_path / "state", tmp_path, python=slow), columns=columns)
     assert rc == 1 and b"\rsdkboot: pip " in terminal and b"s collec" in terminal
     rows = screen(terminal, columns)
     assert not any(r.startswith("sdkboot: pip") or "distribution-whose" in r for r in rows), rows
@@ -323,8 +347,9 @@ def test_json_mode_never_draws_even_on_a_terminal(tmp_path: Path) -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="wrapper interpreters are POSIX sh scripts")
 def test_a_pipe_never_gets_progress(tmp_path: Path) -> None:
     slow = write_wrapper(tmp_path / "py-slow", SLOW_VENV)
-    done = subprocess.run(ensure_argv(tmp_path / "state", tmp_path, python=slow), capture_output=True,
-                          env=child_env(), timeout=120)
+    done = subprocess.run(
+        ensure_argv(tmp_path / "state", tmp_path, python=slow), capture_output=True, env=child_env(), timeout=120
+    )
     assert done.returncode == 1
     assert b"\r" not in done.stderr
     assert done.stderr.decode().count("\n") == 1 and done.stderr.startswith(b"sdkboot: build_failed")
@@ -338,4 +363,3 @@ def test_a_real_build_shows_progress_on_a_terminal(tmp_path: Path, probe_wheelho
     assert out.decode().startswith(f"sdkboot: built: {PROBE_MODULE} is importable from the new venv ")
     assert b"\rsdkboot: " in terminal
     assert re.search(rb"\r +\r$", terminal), "the progress line is erased at the end"
-

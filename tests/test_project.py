@@ -1,5 +1,6 @@
 """The project as a newcomer meets it in a fresh clone: the quick start, the test command CI runs,
 and the py39 env that must find Python 3.9 the way CI does (or fail saying so)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -25,7 +26,7 @@ def marked_commands(marker: str) -> list[str]:
 
 
 def quick_start() -> str:
-    return README[README.index("## Quick start"):README.index("\n## ", README.index("## Quick start") + 1)]
+    return README[README.index("## Quick start") : README.index("\n## ", README.index("## Quick start") + 1)]
 
 
 def test_no_tracked_file_stands_where_the_quick_start_makes_a_venv() -> None:
@@ -91,8 +92,12 @@ def program(path: Path, body: str) -> Path:
 def machine(tmp_path: Path) -> dict[str, str]:
     """A PATH whose python3.9 is a pyenv shim that refuses, and a pyenv root holding a real-looking 3.9."""
     program(tmp_path / "shims" / "python3.9", "echo 'pyenv: python3.9: command not found' >&2; exit 127\n")
-    return {"PATH": str(tmp_path / "shims"), "PYENV_ROOT": str(tmp_path / "pyenv"),
-            "ASDF_DATA_DIR": str(tmp_path / "asdf"), "UV_PYTHON_INSTALL_DIR": str(tmp_path / "uv")}
+    return {
+        "PATH": str(tmp_path / "shims"),
+        "PYENV_ROOT": str(tmp_path / "pyenv"),
+        "ASDF_DATA_DIR": str(tmp_path / "asdf"),
+        "UV_PYTHON_INSTALL_DIR": str(tmp_path / "uv"),
+    }
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX sh programs")

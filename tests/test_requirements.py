@@ -1,4 +1,5 @@
 """The PEP 508 pre-check: reject what pip cannot take before any process starts."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -114,8 +115,7 @@ def test_every_plain_name_is_valid(name: str) -> None:
     assert problem(name) is None
 
 
-@given(name=name, clauses=st.lists(st.tuples(operator, version), min_size=1, max_size=3),
-       gap=space)
+@given(name=name, clauses=st.lists(st.tuples(operator, version), min_size=1, max_size=3), gap=space)
 def test_names_with_version_clauses_are_valid(name: str, clauses: list[tuple[str, str]], gap: str) -> None:
     text = name + gap + ("," + gap).join(op + gap + ver for op, ver in clauses)
     assert problem(text) is None
@@ -135,6 +135,8 @@ def test_two_names_are_not_one_requirement(first: str, second: str) -> None:
 
 def test_a_bad_marker_names_the_marker() -> None:
     reason = problem("foo; python_version >= 3.10")
-    assert reason == ("not a valid requirement: 'foo; python_version >= 3.10': its environment marker"
-                      " 'python_version >= 3.10' is not PEP 508"
-                      " (expected e.g. python_version >= '3.10', values quoted)")
+    assert reason == (
+        "not a valid requirement: 'foo; python_version >= 3.10': its environment marker"
+        " 'python_version >= 3.10' is not PEP 508"
+        " (expected e.g. python_version >= '3.10', values quoted)"
+    )

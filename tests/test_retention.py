@@ -1,4 +1,5 @@
 """Retention: superseded, unnamed, surplus and long-unused builds go; a build in use never does."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """The subprocess runner: capture without threads, timeouts and kills that reach every descendant,
 spawn and read errors returned (never raised), and the supervisor that mirrors the step's status."""
+
 from __future__ import annotations
 
 import contextlib
@@ -22,8 +23,7 @@ from sdkboot import runner
 from sdkboot.runner import SPAWN_FAILED_RC, Completed, run
 from tests.conftest import REPO, require_capability
 
-posix_only = pytest.mark.skipif(sys.platform == "win32",
-                                reason="POSIX signals, process groups and the supervisor")
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals, process groups and the supervisor")
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc and subreapers")
 
 
@@ -68,12 +68,14 @@ def reap_leftover(*pids: int | None) -> None:
 
 
 def test_captures_both_streams_as_bytes_and_rc() -> None:
-    done = run(py("""
+    done = run(
+        py("""
         import sys
         sys.stdout.buffer.write(b"out\\xff\\n")
         sys.stderr.buffer.write(b"err\\x00\\n")
         sys.exit(3)
-    """))
+    """)
+    )
     assert isinstance(done, Completed)
     assert done.rc == 3
     assert done.out == b"out\xff\n"
@@ -88,13 +90,16 @@ def test_success_has_rc_zero_and_empty_streams() -> None:
 
 
 def test_large_output_on_both_streams_does_not_deadlock() -> None:
-    done = run(py("""
+    done = run(
+        py("""
         import sys
         chunk = b"x" * 1023 + b"\\n"
         for _ in range(2048):
             sys.stdout.buffer.write(chunk)
             sys.stderr.buffer.write(chunk)
-    """), timeout=60)
+    """),
+        timeout=60,
+    )
     assert done.rc == 0 and not done.timed_out
     assert len(done.out) == len(done.err) == 2048 * 1024
 
@@ -106,21 +111,29 @@ def test_stdin_is_closed_so_a_prompt_cannot_hang() -> None:
 
 def test_on_line_sees_each_stdout_line_and_not_stderr() -> None:
     seen: list[bytes] = []
-    done = run(py("""
+    done = run(
+        py("""
         import sys
         print("Collecting claude-agent-sdk", flush=True)
         sys.stderr.write("noise\\n")
         sys.stdout.write("Installing collected packages: claude-agent-sdk\\nno newline at the end")
-    """), on_line=seen.append)
+    """),
+        on_line=seen.append,
+    )
     assert done.rc == 0
-    assert seen == [b"Collecting claude-agent-sdk\n",
-                    b"Installing collected packages: claude-agent-sdk\n", b"no newline at the end"]
+    assert seen == [
+        b"Collecting claude-agent-sdk\n",
+        b"Installing collected packages: claude-agent-sdk\n",
+        b"no newline at the end",
+    ]
 
 
 def test_on_line_sees_a_line_as_it_arrives_not_at_the_end() -> None:
     arrived: list[float] = []
-    done = run(py("import time; print('first', flush=True); time.sleep(1.0)"),
-               on_line=lambda line: arrived.append(time.monotonic()))
+    done = run(
+        py("import time; print('first', flush=True); time.sleep(1.0)"),
+        on_line=lambda line: arrived.append(time.monotonic()),
+    )
     assert done.rc == 0 and len(arrived) == 1
     assert time.monotonic() - arrived[0] >= 0.5, "the line reached on_line only when the step ended"
 
@@ -135,13 +148,17 @@ def test_on_tick_runs_while_a_step_is_quiet() -> None:
 @posix_only
 def test_no_thread_is_started(monkeypatch: pytest.MonkeyPatch) -> None:
     """Under RLIMIT_AS a thread cannot start (its stack is reserved up front): the runner needs none."""
+
     def no_threads(self: threading.Thread) -> None:
         raise RuntimeError("can't start new thread")
 
     monkeypatch.setattr(threading.Thread, "start", no_threads)
     seen: list[bytes] = []
-    done = run(py("import sys; print('one'); print('two', file=sys.stderr); print('three')"),
-               on_line=seen.append, on_tick=lambda: None)
+    done = run(
+        py("import sys; print('one'); print('two', file=sys.stderr); print('three')"),
+        on_line=seen.append,
+        on_tick=lambda: None,
+    )
     assert (done.rc, done.error) == (0, None)
     assert done.out == b"one\nthree\n" and done.err == b"two\n"
     assert seen == [b"one\n", b"three\n"]
@@ -154,6 +171,7 @@ def test_env_is_passed_to_the_child() -> None:
 
 
 # -- the supervisor mirrors the step's status -------------------------------------------------------
+
 
 @posix_only
 @pytest.mark.parametrize("code, rc", [("0", 0), ("3", 3), ("120", 120), ("255", 255)])
@@ -183,8 +201,7 @@ def test_re_raising_a_crash_signal_dumps_no_core(tmp_path: Path) -> None:
         step = "import os, resource; resource.setrlimit(resource.RLIMIT_CORE, (0, 0)); os.abort()"
         print(runner.run([sys.executable, "-c", step]).rc)
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path),
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path), timeout=60)
     assert done.stdout.strip() == str(-signal.SIGABRT), done.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -259,11 +276,14 @@ def test_timeout_kills_a_silent_hang() -> None:
 def test_a_grandchild_holding_our_pipes_dies_with_the_step() -> None:
     grandchild: int | None = None
     try:
-        done = run(py("""
+        done = run(
+            py("""
             import subprocess, sys
             sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
             print(sleeper.pid, flush=True)
-        """), timeout=60)
+        """),
+            timeout=60,
+        )
         grandchild = int(done.out.split()[0])
         assert done.rc == 0 and not done.timed_out
         assert done.seconds < 10, "waited for a grace period instead of killing the step's group"
@@ -335,14 +355,13 @@ runner.run({argv!r}, timeout=120, on_line=lambda line: print(line.decode().strip
 """
 
 
-
-
 @contextlib.contextmanager
 def driver(argv: list[str], new_group: bool) -> Iterator[tuple[subprocess.Popen[str], list[int]]]:
     """A separate sdkboot process running ``argv``; yields it with the PIDs the step printed."""
     code = DRIVER.format(repo=str(REPO), argv=argv)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                            start_new_session=new_group)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=new_group
+    )
     pids: list[int] = []
     try:
         assert proc.stdout is not None
@@ -371,6 +390,7 @@ def test_sigkill_of_sdkboot_leaves_no_descendant(whole_group: bool) -> None:
 
 # -- failures of our own machinery are returned, never raised ---------------------------------------
 
+
 def test_spawn_failure_is_returned_not_raised(tmp_path: Path) -> None:
     missing = str(tmp_path / "no-such-python")
     done = run([missing, "-m", "venv", str(tmp_path / "env")])
@@ -387,10 +407,16 @@ def test_spawning_a_directory_is_returned_as_permission_error(tmp_path: Path) ->
     assert done.rc == SPAWN_FAILED_RC
 
 
-@pytest.mark.parametrize("exc", [OSError(errno.ENOMEM, "Cannot allocate memory"),
-                                 OSError(errno.EAGAIN, "Resource temporarily unavailable"),
-                                 MemoryError(), RuntimeError("can't start new thread")],
-                         ids=["ENOMEM", "EAGAIN", "MemoryError", "RuntimeError"])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        OSError(errno.ENOMEM, "Cannot allocate memory"),
+        OSError(errno.EAGAIN, "Resource temporarily unavailable"),
+        MemoryError(),
+        RuntimeError("can't start new thread"),
+    ],
+    ids=["ENOMEM", "EAGAIN", "MemoryError", "RuntimeError"],
+)
 def test_any_spawn_error_from_popen_is_returned(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
     def failing(*args: object, **kwargs: object) -> None:
         raise exc
@@ -429,11 +455,14 @@ def test_the_supervisor_runs_from_inside_a_zip(tmp_path: Path) -> None:
     with zipfile.ZipFile(bundle, "w") as archive:
         for path in (REPO / "sdkboot").rglob("*.py"):
             archive.write(path, str(path.relative_to(REPO)))
-    code = (f"import sys, json; sys.path.insert(0, {str(bundle)!r}); from sdkboot import runner;"
-            " done = runner.run([sys.executable, '-c', 'print(42)']);"
-            " print(json.dumps([runner.__file__, done.rc, done.out.decode()]))")
-    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60,
-                          cwd=str(tmp_path))
+    code = (
+        f"import sys, json; sys.path.insert(0, {str(bundle)!r}); from sdkboot import runner;"
+        " done = runner.run([sys.executable, '-c', 'print(42)']);"
+        " print(json.dumps([runner.__file__, done.rc, done.out.decode()]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60, cwd=str(tmp_path)
+    )
     where, rc, out = json.loads(done.stdout)
     assert where.startswith(str(bundle)) and (rc, out) == (0, "42\n"), done.stderr
 

@@ -12,6 +12,7 @@
 
 Each rule is one test listing every offender, not one test per module.
 """
+
 from __future__ import annotations
 
 import ast
@@ -29,16 +30,40 @@ PACKAGE = REPO / "sdkboot"
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 
 needs_stdlib_names = pytest.mark.skipif(
-    sys.version_info < (3, 10), reason="sys.stdlib_module_names is new in Python 3.10")
+    sys.version_info < (3, 10), reason="sys.stdlib_module_names is new in Python 3.10"
+)
 
 # Standard-library modules that do not exist on 3.9, the oldest supported host.
 NEWER_THAN_39_MODULES = {"tomllib"}
-NEWER_THAN_39_KEYWORDS = {("dataclass", "slots"), ("dataclass", "kw_only"), ("zip", "strict"),
-                          ("field", "kw_only")}
+NEWER_THAN_39_KEYWORDS = {("dataclass", "slots"), ("dataclass", "kw_only"), ("zip", "strict"), ("field", "kw_only")}
 TYPE_NAMES = {
-    "int", "str", "bytes", "float", "bool", "complex", "list", "dict", "tuple", "set",
-    "frozenset", "type", "object", "None", "Any", "Optional", "Union", "List", "Dict", "Tuple",
-    "Set", "FrozenSet", "Sequence", "Mapping", "Callable", "Iterable", "Iterator",
+    "int",
+    "str",
+    "bytes",
+    "float",
+    "bool",
+    "complex",
+    "list",
+    "dict",
+    "tuple",
+    "set",
+    "frozenset",
+    "type",
+    "object",
+    "None",
+    "Any",
+    "Optional",
+    "Union",
+    "List",
+    "Dict",
+    "Tuple",
+    "Set",
+    "FrozenSet",
+    "Sequence",
+    "Mapping",
+    "Callable",
+    "Iterable",
+    "Iterator",
 }
 
 
@@ -92,8 +117,7 @@ def dynamic_imports(path: Path) -> Iterator[tuple[int, str | None]]:
         arg = node.args[0]
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
             yield node.lineno, arg.value
-        elif (isinstance(arg, ast.JoinedStr) and arg.values
-              and isinstance(arg.values[0], ast.Constant)):
+        elif isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
             yield node.lineno, str(arg.values[0].value)
         else:
             yield node.lineno, None
@@ -107,17 +131,26 @@ def test_the_package_is_where_the_rules_look() -> None:
 
 # -- 1. standard library only ----------------------------------------------------------------
 
+
 @needs_stdlib_names
 def test_every_import_statement_names_the_standard_library_or_sdkboot() -> None:
     allowed = set(sys.stdlib_module_names) - NEWER_THAN_39_MODULES
-    bad = [(rel(path), line, name) for path in SOURCES for line, name in imports(path)
-           if name.split(".")[0] not in allowed and name.split(".")[0] != "sdkboot"]
+    bad = [
+        (rel(path), line, name)
+        for path in SOURCES
+        for line, name in imports(path)
+        if name.split(".")[0] not in allowed and name.split(".")[0] != "sdkboot"
+    ]
     assert bad == []
 
 
 def test_dynamic_imports_stay_inside_sdkboot() -> None:
-    bad = [(rel(path), line, prefix) for path in SOURCES for line, prefix in dynamic_imports(path)
-           if prefix is None or not prefix.startswith("sdkboot.")]
+    bad = [
+        (rel(path), line, prefix)
+        for path in SOURCES
+        for line, prefix in dynamic_imports(path)
+        if prefix is None or not prefix.startswith("sdkboot.")
+    ]
     assert bad == [], "a module imported by a name the rules cannot vouch for"
 
 
@@ -151,12 +184,17 @@ def test_every_module_imports_and_loads_no_foreign_package() -> None:
 
 # -- 2. Python 3.9: what only fails there when the line runs ---------------------------------------
 
+
 def _annotations(tree: ast.Module) -> Iterator[ast.expr]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             arguments = node.args
-            every = (arguments.posonlyargs + arguments.args + arguments.kwonlyargs
-                     + [a for a in (arguments.vararg, arguments.kwarg) if a is not None])
+            every = (
+                arguments.posonlyargs
+                + arguments.args
+                + arguments.kwonlyargs
+                + [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+            )
             yield from (a.annotation for a in every if a.annotation is not None)
             if node.returns is not None:
                 yield node.returns
@@ -165,8 +203,7 @@ def _annotations(tree: ast.Module) -> Iterator[ast.expr]:
 
 
 def _has_bitor(node: ast.AST) -> bool:
-    return any(isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.BitOr)
-               for sub in ast.walk(node))
+    return any(isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.BitOr) for sub in ast.walk(node))
 
 
 def _typelike(node: ast.expr) -> bool:
@@ -183,10 +220,14 @@ def _typelike(node: ast.expr) -> bool:
 
 def _runtime_unions(tree: ast.Module) -> list[int]:
     in_annotations = {id(sub) for node in _annotations(tree) for sub in ast.walk(node)}
-    return [node.lineno for node in ast.walk(tree)
-            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr)
-            and id(node) not in in_annotations
-            and (_typelike(node.left) or _typelike(node.right))]
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.BitOr)
+        and id(node) not in in_annotations
+        and (_typelike(node.left) or _typelike(node.right))
+    ]
 
 
 def test_no_runtime_union_types() -> None:
@@ -202,8 +243,9 @@ def _newer_keywords(tree: ast.Module) -> list[tuple[int, str]]:
             continue
         func = node.func
         called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        found += [(node.lineno, f"{called}({kw.arg}=)") for kw in node.keywords
-                  if (called, kw.arg) in NEWER_THAN_39_KEYWORDS]
+        found += [
+            (node.lineno, f"{called}({kw.arg}=)") for kw in node.keywords if (called, kw.arg) in NEWER_THAN_39_KEYWORDS
+        ]
     return found
 
 
@@ -214,6 +256,7 @@ def test_no_keywords_newer_than_39() -> None:
 
 # -- the rule checkers themselves catch what they are for ------------------------------------------
 
+
 def _check_source(tmp_path: Path, source: str) -> ast.Module:
     path = tmp_path / "sample.py"
     path.write_text(textwrap.dedent(source))
@@ -221,12 +264,15 @@ def _check_source(tmp_path: Path, source: str) -> ast.Module:
 
 
 def test_the_checkers_catch_what_they_are_for(tmp_path: Path) -> None:
-    tree = _check_source(tmp_path, """
+    tree = _check_source(
+        tmp_path,
+        """
         Alias = int | None
         def f(x: str | None) -> None:
             isinstance(x, (int | None))
             return zip(x, x, strict=True)
-    """)
+    """,
+    )
     assert _runtime_unions(tree) == [2, 4]
     assert _newer_keywords(tree) == [(5, "zip(strict=)")]
     flags = _check_source(tmp_path, "mask = fcntl.LOCK_EX | fcntl.LOCK_NB\n")
@@ -235,9 +281,18 @@ def test_the_checkers_catch_what_they_are_for(tmp_path: Path) -> None:
 
 # -- 3. never repro ----------------------------------------------------------------------------
 
+
 def test_no_import_statement_reaches_repro_or_tests() -> None:
-    bad = [(rel(path), line, name) for path in SOURCES for line, name in imports(path)
-           if name.split(".")[0] in ("repro", "<outside>", "tests")]
-    bad += [(rel(path), line, prefix or "?") for path in SOURCES for line, prefix in dynamic_imports(path)
-            if prefix is None or prefix.startswith("repro")]
+    bad = [
+        (rel(path), line, name)
+        for path in SOURCES
+        for line, name in imports(path)
+        if name.split(".")[0] in ("repro", "<outside>", "tests")
+    ]
+    bad += [
+        (rel(path), line, prefix or "?")
+        for path in SOURCES
+        for line, prefix in dynamic_imports(path)
+        if prefix is None or prefix.startswith("repro")
+    ]
     assert bad == [], "the runtime reaches outside its package"

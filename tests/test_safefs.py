@@ -1,5 +1,6 @@
 """The file-access discipline: no link followed, nothing but regular files read, every read capped,
 every parse total, every delete confined to sdkboot's own marked state dir."""
+
 from __future__ import annotations
 
 import json
@@ -66,19 +67,22 @@ def test_a_file_over_the_cap_is_refused_unread(tmp_path: Path) -> None:
     assert safefs.read_bytes(str(tmp_path / "ok"), 100) == (b"x" * 100, None)
 
 
-@pytest.mark.parametrize("raw, why", [
-    (b"", "JSONDecodeError"),
-    (b"{", "JSONDecodeError"),
-    (b"\xff\xfe\x00", ""),
-    (b"[" * 100000, "RecursionError"),
-    (b'{"t": ' + b"1" * 400 + b"}", "number out of range"),
-    (b'{"t": 1e400}', "number out of range"),
-    (b'{"t": NaN}', "not a number"),
-    (b'{"t": -Infinity}', "not a number"),
-    (b"[]", "not a JSON object"),
-    (b"null", "not a JSON object"),
-    (b'"text"', "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "raw, why",
+    [
+        (b"", "JSONDecodeError"),
+        (b"{", "JSONDecodeError"),
+        (b"\xff\xfe\x00", ""),
+        (b"[" * 100000, "RecursionError"),
+        (b'{"t": ' + b"1" * 400 + b"}", "number out of range"),
+        (b'{"t": 1e400}', "number out of range"),
+        (b'{"t": NaN}', "not a number"),
+        (b'{"t": -Infinity}', "not a number"),
+        (b"[]", "not a JSON object"),
+        (b"null", "not a JSON object"),
+        (b'"text"', "not a JSON object"),
+    ],
+)
 def test_parsing_is_total(raw: bytes, why: str) -> None:
     data, reason = safefs.parse_json(raw)
     assert data is None and reason is not None and reason.startswith("corrupt")
@@ -87,7 +91,9 @@ def test_parsing_is_total(raw: bytes, why: str) -> None:
 
 def test_big_but_plausible_numbers_still_parse() -> None:
     assert safefs.parse_json(b'{"t": 1700000000.25, "n": -999999999999999999}') == (
-        {"t": 1700000000.25, "n": -999999999999999999}, None)
+        {"t": 1700000000.25, "n": -999999999999999999},
+        None,
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -236,8 +242,9 @@ def test_remove_refuses_outside_the_root_and_in_an_unmarked_dir(tmp_path: Path, 
 def _dead_pid() -> int:
     import subprocess
 
-    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                              text=True).stdout)
+    return int(
+        subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    )
 
 
 def test_sweep_removes_only_abandoned_temps(own: Path) -> None:
@@ -251,8 +258,7 @@ def test_sweep_removes_only_abandoned_temps(own: Path) -> None:
         path.write_text("{")
     os.utime(legacy_old, (now - 3600, now - 3600))
     safefs.sweep_temps(str(own), now)
-    assert sorted(p.name for p in own.iterdir()) == sorted(
-        [safefs.MARKER, mine.name, legacy_fresh.name, other.name])
+    assert sorted(p.name for p in own.iterdir()) == sorted([safefs.MARKER, mine.name, legacy_fresh.name, other.name])
 
 
 def test_make_private_dirs_makes_every_level_0700(tmp_path: Path) -> None:
@@ -271,12 +277,10 @@ def test_can_write(tmp_path: Path, read_only_dir: Path) -> None:
     assert not safefs.can_write(str(read_only_dir))
 
 
-
-
 def test_fast_numbers_still_refuse_nan_and_never_raise() -> None:
     """strict_numbers=False (the install-state, which checks each number itself) keeps json's fast
     number parsing: a huge number comes through as a number, NaN and Infinity still do not."""
     data, _ = safefs.parse_json(b'{"t": 1' + b"0" * 400 + b', "f": 1e400}', strict_numbers=False)
-    assert data is not None and data["t"] == 10 ** 400 and data["f"] == float("inf")
+    assert data is not None and data["t"] == 10**400 and data["f"] == float("inf")
     assert safefs.parse_json(b'{"t": NaN}', strict_numbers=False)[0] is None
     assert safefs.parse_json(b"[" * 100000, strict_numbers=False)[0] is None

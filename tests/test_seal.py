@@ -1,4 +1,5 @@
 """The damage check: a deleted or replaced distribution is noticed, in one stat when nothing changed."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,13 @@ def install(site: Path, dist: str, files: dict[str, str], version: str = "1.0") 
         (site / rel).parent.mkdir(parents=True, exist_ok=True)
         (site / rel).write_text(text)
     rows = [f"{rel},sha256=x,{len(text)}" for rel, text in files.items()]
-    rows += [f"{info.name}/METADATA,,", f"{info.name}/RECORD,,", "../../../bin/tool,,",
-             f"__pycache__/{dist}.cpython-311.pyc,,", '"odd,name.py",,']
+    rows += [
+        f"{info.name}/METADATA,,",
+        f"{info.name}/RECORD,,",
+        "../../../bin/tool,,",
+        f"__pycache__/{dist}.cpython-311.pyc,,",
+        '"odd,name.py",,',
+    ]
     (info / "METADATA").write_text(f"Name: {dist}\n")
     (info / "RECORD").write_text("\n".join(rows) + "\n")
 
@@ -66,12 +72,15 @@ def test_an_untouched_build_is_healthy_in_one_stat(site: Path, monkeypatch: pyte
     assert len(calls) == 1
 
 
-@pytest.mark.parametrize("damage, expected", [
-    ("delete the package dir", "distribution pydantic missing (pydantic is gone)"),
-    ("delete the dist-info dir", "distribution pydantic_core missing (pydantic_core-1.0.dist-info is gone)"),
-    ("delete a top-level module", "distribution typing_extensions missing (typing_extensions.py is gone)"),
-    ("replace the package dir", "distribution pydantic replaced (pydantic is another file now)"),
-])
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        ("delete the package dir", "distribution pydantic missing (pydantic is gone)"),
+        ("delete the dist-info dir", "distribution pydantic_core missing (pydantic_core-1.0.dist-info is gone)"),
+        ("delete a top-level module", "distribution typing_extensions missing (typing_extensions.py is gone)"),
+        ("replace the package dir", "distribution pydantic replaced (pydantic is another file now)"),
+    ],
+)
 def test_damage_is_named(site: Path, damage: str, expected: str) -> None:
     stamp = sealed(site)
     if damage == "delete the package dir":
@@ -94,7 +103,8 @@ def test_another_version_installed_over_it_is_noticed_by_its_dist_info(site: Pat
     shutil.rmtree(site / "pydantic-1.0.dist-info")  # but the metadata dir has another name
     install(site, "pydantic", {"pydantic/__init__.py": ""}, version="2.0")
     assert seal.check(str(site.parent), str(site), stamp) == (
-        "distribution pydantic missing (pydantic-1.0.dist-info is gone)")
+        "distribution pydantic missing (pydantic-1.0.dist-info is gone)"
+    )
 
 
 def test_a_harmless_addition_is_healthy_after_a_full_look(site: Path) -> None:

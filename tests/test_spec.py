@@ -1,4 +1,5 @@
 """Spec: normalization at construction, default state dir per platform, pip index flags."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,8 +41,7 @@ def test_a_lone_string_is_one_item_not_characters() -> None:
 
 
 def test_sequences_become_tuples() -> None:
-    spec = Spec(requirements=["a", "b"], find_links=["/w1", "/w2"], pip_args=["-q"],
-                min_python=[3, 11])  # type: ignore[arg-type]
+    spec = Spec(requirements=["a", "b"], find_links=["/w1", "/w2"], pip_args=["-q"], min_python=[3, 11])  # type: ignore[arg-type]
     assert spec.requirements == ("a", "b")
     assert spec.find_links == ("/w1", "/w2")
     assert spec.pip_args == ("-q",)
@@ -55,17 +55,16 @@ def test_frozen_and_hashable(tmp_path: Path) -> None:
     assert hash(spec) == hash(Spec(state_dir=str(tmp_path)))
 
 
-def test_state_dir_is_absolute_and_user_expanded(isolated_home: Path,
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 tmp_path: Path) -> None:
+def test_state_dir_is_absolute_and_user_expanded(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     assert Spec(state_dir="~/sdk").state_dir == str(isolated_home / "sdk")
     monkeypatch.chdir(tmp_path)
     # getcwd() is the resolved path (macOS: /private/var/...), which abspath builds on.
     assert Spec(state_dir="rel/dir").root == os.path.join(os.getcwd(), "rel", "dir")
 
 
-def test_env_override_of_the_state_dir(monkeypatch: pytest.MonkeyPatch,
-                                       isolated_home: Path) -> None:
+def test_env_override_of_the_state_dir(monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:
     monkeypatch.setenv("SDKBOOT_STATE_DIR", "~/override")
     assert default_state_dir("anything") == str(isolated_home / "override")
     assert Spec().root == str(isolated_home / "override")
@@ -74,7 +73,8 @@ def test_env_override_of_the_state_dir(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_plugin_data_dir_comes_after_the_override_and_before_the_platform_default(
-        monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, isolated_home: Path
+) -> None:
     monkeypatch.setattr(spec_module, "user_state_root", lambda: "/state-root")
     monkeypatch.setenv("CLAUDE_PLUGIN_DATA", "~/.claude/plugins/data/example")
     expected = str(isolated_home / ".claude" / "plugins" / "data" / "example" / "sdkboot" / "claude_agent_sdk")
@@ -94,8 +94,7 @@ def test_default_state_dir_reads_a_given_environment() -> None:
 
 def test_default_state_dir_is_per_import_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(spec_module, "user_state_root", lambda: "/state-root")
-    assert default_state_dir("claude_agent_sdk") == os.path.join("/state-root", "sdkboot",
-                                                                 "claude_agent_sdk")
+    assert default_state_dir("claude_agent_sdk") == os.path.join("/state-root", "sdkboot", "claude_agent_sdk")
     assert Spec(import_name="pkg_a").root != Spec(import_name="pkg_b").root
 
 
@@ -128,8 +127,12 @@ def test_default_spec_never_points_at_the_real_home(isolated_home: Path) -> None
 def test_index_options_order() -> None:
     spec = Spec(index_url="https://mirror.example/simple", find_links=["/w1", "/w2"], no_index=True)
     assert spec.index_options() == (
-        "--index-url", "https://mirror.example/simple",
-        "--find-links", "/w1", "--find-links", "/w2",
+        "--index-url",
+        "https://mirror.example/simple",
+        "--find-links",
+        "/w1",
+        "--find-links",
+        "/w2",
         "--no-index",
     )
     assert Spec(no_index=True).index_options() == ("--no-index",)

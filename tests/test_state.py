@@ -1,5 +1,6 @@
 """The install-state file: one build per fingerprint side by side, atomic publishing, what is
 retired, and every way a build can stop being healthy."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,7 @@ def layout(tmp_path: Path) -> Layout:
 
 
 def make_spec(python: Path, layout: Layout, requirements: Any = ("claude-agent-sdk",)) -> Spec:
-    return Spec(requirements=requirements, import_name="sdkboot_test_pkg", python=str(python),
-                state_dir=layout.root)
+    return Spec(requirements=requirements, import_name="sdkboot_test_pkg", python=str(python), state_dir=layout.root)
 
 
 def published(layout: Layout, spec: Spec, name: str = "venv-1") -> InstallState:
@@ -46,8 +46,9 @@ def published(layout: Layout, spec: Spec, name: str = "venv-1") -> InstallState:
     module = env / "lib" / "sdkboot_test_pkg" / "__init__.py"
     module.parent.mkdir(parents=True)
     module.write_text("")
-    return publish_built(Path(layout.root), "venv", env, env / "lib", "3.11.7", [str(module), str(env)],
-                         fingerprint(spec))
+    return publish_built(
+        Path(layout.root), "venv", env, env / "lib", "3.11.7", [str(module), str(env)], fingerprint(spec)
+    )
 
 
 def write_state(layout: Layout, builds: list[dict[str, Any]], **extra: Any) -> None:
@@ -72,10 +73,21 @@ def test_missing_state(python: Path, layout: Layout) -> None:
     assert reason == "install-state absent"
 
 
-@pytest.mark.parametrize("content", [
-    b"", b"{", b"\xff\xfe", b"[]", b"null", b'"text"', b'{"layout": 2}', b'{"layout": 2, "builds": {}}',
-    b'{"layout": 2, "builds": [], "retired": [1]}', b'{"layout": 2, "builds": [7]}',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{",
+        b"\xff\xfe",
+        b"[]",
+        b"null",
+        b'"text"',
+        b'{"layout": 2}',
+        b'{"layout": 2, "builds": {}}',
+        b'{"layout": 2, "builds": [], "retired": [1]}',
+        b'{"layout": 2, "builds": [7]}',
+    ],
+)
 def test_corrupt_state_gives_a_reason(python: Path, layout: Layout, content: bytes) -> None:
     Path(layout.state_file).write_bytes(content)
     current, reason = check(layout, fingerprint(make_spec(python, layout)))
@@ -95,16 +107,19 @@ def _valid_json(spec: Spec, path: str) -> dict[str, Any]:
     return new_state("venv", path, path, "3.11.7", [path], fingerprint(spec)).to_json()
 
 
-@pytest.mark.parametrize("field, value", [
-    ("paths", 5),
-    ("paths", None),
-    ("paths", [1, 2]),
-    ("fingerprint", "not a dict"),
-    ("fingerprint", ["layout", 1]),
-    ("site_stamp", ["1"]),
-    ("site_stamp", [True]),
-    ("unexpected_field", 1),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("paths", 5),
+        ("paths", None),
+        ("paths", [1, 2]),
+        ("fingerprint", "not a dict"),
+        ("fingerprint", ["layout", 1]),
+        ("site_stamp", ["1"]),
+        ("site_stamp", [True]),
+        ("unexpected_field", 1),
+    ],
+)
 def test_malformed_fields_are_corrupt(python: Path, layout: Layout, field: str, value: Any) -> None:
     spec = make_spec(python, layout)
     data = _valid_json(spec, layout.root)
@@ -141,8 +156,10 @@ def test_two_requirement_sets_keep_their_own_builds(python: Path, layout: Layout
 def test_two_interpreters_keep_their_own_builds(python: Path, layout: Layout, tmp_path: Path) -> None:
     other = tmp_path / "bin" / "python3.12"
     other.write_bytes(b"another interpreter")
-    first, second = published(layout, make_spec(python, layout), "venv-1"), published(
-        layout, make_spec(other, layout), "venv-2")
+    first, second = (
+        published(layout, make_spec(python, layout), "venv-1"),
+        published(layout, make_spec(other, layout), "venv-2"),
+    )
     assert [b.env for b in load(layout).builds] == [first.env, second.env]
 
 
@@ -159,8 +176,10 @@ def test_an_interpreter_upgraded_in_place_supersedes_its_build(python: Path, lay
     first = published(layout, spec, "venv-1")
     python.write_bytes(b"\x7fELF" + b"\1" * 128)  # a new binary at the same path
     fp = fingerprint(spec)
-    assert check(layout, fp) == (None, "no build yet for this interpreter and requirement set"
-                                       " (the 1 here differ in: python)")
+    assert check(layout, fp) == (
+        None,
+        "no build yet for this interpreter and requirement set (the 1 here differ in: python)",
+    )
     assert state.superseded(load(layout), fp) == [first]
     assert state.replaced_why(first, fp, layout.root) == f"the interpreter at {python} was replaced (upgraded?)"
     published(layout, spec, "venv-2")
@@ -211,10 +230,10 @@ def test_a_deleted_distribution_is_named(python: Path, layout: Layout) -> None:
 
 
 def test_requirement_normalization_ignores_order_case_spaces_and_duplicates() -> None:
-    assert state.normalize_requirements(["B>=1", "a", "  A ", "b >=  1"]) == ("a", "b >= 1",
-                                                                              "b>=1")
-    assert state.normalize_requirements(["Claude-Agent-SDK", "anyio"]) == \
-        state.normalize_requirements(["anyio", "claude-agent-sdk", "ANYIO"])
+    assert state.normalize_requirements(["B>=1", "a", "  A ", "b >=  1"]) == ("a", "b >= 1", "b>=1")
+    assert state.normalize_requirements(["Claude-Agent-SDK", "anyio"]) == state.normalize_requirements(
+        ["anyio", "claude-agent-sdk", "ANYIO"]
+    )
 
 
 def test_fingerprint_fields(python: Path, layout: Layout) -> None:
@@ -296,29 +315,44 @@ def test_unreadable_state_dir_is_a_reason_not_an_exception(tmp_path: Path) -> No
 # Paths as this version writes them: absolute, and free of NUL bytes (os.stat raises on those).
 path_st = st.text(alphabet=st.characters(blacklist_characters="\0"), max_size=30).map(lambda text: "/" + text)
 paths_st = st.lists(path_st, max_size=4)
-fp_st = st.dictionaries(st.text(max_size=10), st.one_of(st.integers(), st.text(max_size=20),
-                                                        st.lists(st.text(max_size=10))),
-                        max_size=6)
+fp_st = st.dictionaries(
+    st.text(max_size=10), st.one_of(st.integers(), st.text(max_size=20), st.lists(st.text(max_size=10))), max_size=6
+)
 
 
-@given(strategy=st.sampled_from(["venv", "target"]), env=path_st,
-       version=st.text(max_size=10), paths=paths_st, fp=fp_st,
-       built_at=st.floats(min_value=0, max_value=4e9),
-       stamp=st.lists(st.integers(min_value=0, max_value=2**63), max_size=3))
-def test_json_round_trip(strategy: str, env: str, version: str, paths: list[str],
-                         fp: dict[str, Any], built_at: float, stamp: list[int]) -> None:
+@given(
+    strategy=st.sampled_from(["venv", "target"]),
+    env=path_st,
+    version=st.text(max_size=10),
+    paths=paths_st,
+    fp=fp_st,
+    built_at=st.floats(min_value=0, max_value=4e9),
+    stamp=st.lists(st.integers(min_value=0, max_value=2**63), max_size=3),
+)
+def test_json_round_trip(
+    strategy: str, env: str, version: str, paths: list[str], fp: dict[str, Any], built_at: float, stamp: list[int]
+) -> None:
     original = InstallState(strategy, env, env, version, tuple(paths), fp, built_at, tuple(stamp))
     again = InstallState.from_json(json.loads(json.dumps(original.to_json())))
     assert again == original
 
 
-@pytest.mark.parametrize("field, value", [
-    ("env", "relative/env"), ("site", "/site\0evil"), ("paths", ["/ok", "not/absolute"]),
-    ("built_at", float("nan")), ("built_at", -1.0), ("built_at", 10 ** 400), ("python_version", 311),
-    ("paths", "/a/string"),
-])
-def test_paths_and_times_this_version_never_writes_are_corrupt(python: Path, layout: Layout, field: str,
-                                                               value: Any) -> None:
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("env", "relative/env"),
+        ("site", "/site\0evil"),
+        ("paths", ["/ok", "not/absolute"]),
+        ("built_at", float("nan")),
+        ("built_at", -1.0),
+        ("built_at", 10**400),
+        ("python_version", 311),
+        ("paths", "/a/string"),
+    ],
+)
+def test_paths_and_times_this_version_never_writes_are_corrupt(
+    python: Path, layout: Layout, field: str, value: Any
+) -> None:
     """A NUL byte would make os.stat raise ValueError in activate(); a relative path would
     resolve against whatever the host's cwd is."""
     spec = make_spec(python, layout)

@@ -1,4 +1,5 @@
 """The plain-text output helpers the subcommands share."""
+
 from __future__ import annotations
 
 import json
@@ -27,15 +28,18 @@ def test_pairs_aligns_values() -> None:
     assert pairs([]) == ""
 
 
-@pytest.mark.parametrize("count, text", [
-    (0, "0 B"),
-    (1023, "1023 B"),
-    (1024, "1.0 KiB"),
-    (50 * 1024 * 1024, "50.0 MiB"),
-    (1536 * 1024 * 1024, "1.5 GiB"),
-    (5000 * 1024 ** 3, "5000.0 GiB"),
-    (-2048, "-2.0 KiB"),
-])
+@pytest.mark.parametrize(
+    "count, text",
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.0 KiB"),
+        (50 * 1024 * 1024, "50.0 MiB"),
+        (1536 * 1024 * 1024, "1.5 GiB"),
+        (5000 * 1024**3, "5000.0 GiB"),
+        (-2048, "-2.0 KiB"),
+    ],
+)
 def test_human_bytes(count: int, text: str) -> None:
     assert human_bytes(count) == text
 

@@ -1,4 +1,5 @@
 """The ``target`` strategy's verification child, run for real: it must see what activate() sees."""
+
 from __future__ import annotations
 
 import importlib
@@ -19,7 +20,8 @@ HOST_ONLY_MODULE = "pytest"
 
 
 def test_the_target_check_never_sees_the_build_interpreters_site_packages(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = FakeRunner()
     monkeypatch.setattr(RUNNER, "run", fake)
     built = sdkboot.ensure(make_spec(tmp_path, strategies=("target",)), clock=Clock())
@@ -27,8 +29,10 @@ def test_the_target_check_never_sees_the_build_interpreters_site_packages(
     verify = fake.calls[fake.kinds.index("verify")]
     # The same child, asked for a module only the host's site-packages has: a target dir that
     # lacks it must fail, or a broken install would pass on what the host happens to have.
-    argv = [HOST_ONLY_MODULE if word == IMPORT_NAME else word.replace(repr(IMPORT_NAME), repr(HOST_ONLY_MODULE))
-            for word in verify]
+    argv = [
+        HOST_ONLY_MODULE if word == IMPORT_NAME else word.replace(repr(IMPORT_NAME), repr(HOST_ONLY_MODULE))
+        for word in verify
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0, done.stdout
     assert f"No module named '{HOST_ONLY_MODULE}'" in done.stderr

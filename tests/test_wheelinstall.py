@@ -4,6 +4,7 @@ The e2e half installs one wheel set with pip (``pip --python`` into a ``--withou
 venv) and with sdkboot's installer into another, then compares what each left: the file
 trees, the RECORDs, importlib.metadata's view, the console scripts and the ``.pth`` file.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,23 +31,27 @@ ALPHA = {
     "lean_alpha-1.0.data/data/share/lean-alpha/readme.txt": "shared data\n",
     "lean_alpha-1.0.data/scripts/alpha-tool": "#!python\nimport lean_alpha\nprint('tool', lean_alpha.__name__)\n",
     "lean_alpha-1.0.dist-info/entry_points.txt": "[console_scripts]\nalpha = lean_alpha:main\n"
-                                                 "[lean_alpha.plugins]\nfirst = lean_alpha.sub.mod\n",
+    "[lean_alpha.plugins]\nfirst = lean_alpha.sub.mod\n",
 }
 BETA = {
-    "lean_beta.py": ("def run():\n    return 0\nclass App:\n    @staticmethod\n"
-                     "    def start():\n        print('beta app')\n"),
+    "lean_beta.py": (
+        "def run():\n    return 0\nclass App:\n    @staticmethod\n    def start():\n        print('beta app')\n"
+    ),
     "lean_beta-2.0.dist-info/entry_points.txt": "[gui_scripts]\nbeta-gui = lean_beta:run\n"
-                                                "[console_scripts]\nbeta-app = lean_beta:App.start\n",
+    "[console_scripts]\nbeta-app = lean_beta:App.start\n",
 }
 
 
 def wheelset(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    return [make_wheel(directory, "lean-alpha", ALPHA),
-            make_wheel(directory, "lean-beta", BETA, version="2.0", requires=["lean-alpha"])]
+    return [
+        make_wheel(directory, "lean-alpha", ALPHA),
+        make_wheel(directory, "lean-beta", BETA, version="2.0", requires=["lean-alpha"]),
+    ]
 
 
 # -- unit: the spec's edges ------------------------------------------------------------------------
+
 
 def scheme(root: Path) -> Scheme:
     paths = {key: str(root / key) for key in ("purelib", "platlib", "scripts", "data", "headers")}
@@ -86,7 +91,8 @@ def _many(directory: Path, count: int) -> list[Path]:
 
 
 def test_parallel_workers_share_one_queue_and_report_in_the_order_given(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wheels = [str(w) for w in _many(tmp_path / "w", 6)]
     monkeypatch.setattr(Scheme, "of_this_env", classmethod(lambda cls, dist="": scheme(tmp_path / "env")))
     summary = install_parallel(wheels, ["many-3"], 3)
@@ -133,7 +139,7 @@ def test_a_local_header_that_names_another_member_is_refused(tmp_path: Path) -> 
     wheel = make_wheel(tmp_path, "twin-dist", {"twin_a.py": "A = 1\n"})
     data = wheel.read_bytes()
     first = data.index(b"twin_a.py")  # the local header's name comes before the directory's
-    wheel.write_bytes(data[:first] + b"twin_b.py" + data[first + len(b"twin_a.py"):])
+    wheel.write_bytes(data[:first] + b"twin_b.py" + data[first + len(b"twin_a.py") :])
     with pytest.raises(zipfile.BadZipFile, match="local header names"):
         install_wheel(str(wheel), scheme(tmp_path / "env"), compile_py=False)
 
@@ -168,6 +174,7 @@ def test_a_member_whose_bytes_break_the_zip_crc_fails(tmp_path: Path) -> None:
 
 # -- e2e: against pip --------------------------------------------------------------------------------
 
+
 def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, **kw)  # type: ignore[call-overload]
     assert done.returncode == 0, (argv, done.stdout, done.stderr)
@@ -181,17 +188,34 @@ def fresh_venv(path: Path) -> Path:
 
 def pip_env(root: Path, wheels: Path) -> Path:
     python = fresh_venv(root / "pip-env")
-    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-index", "--find-links", str(wheels),
-         "--disable-pip-version-check", "lean-beta"], env={**os.environ, "PIP_CONFIG_FILE": os.devnull})
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-index",
+            "--find-links",
+            str(wheels),
+            "--disable-pip-version-check",
+            "lean-beta",
+        ],
+        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+    )
     return python
 
 
 def lean_env(root: Path, wheels: list[Path]) -> Path:
     python = fresh_venv(root / "lean-env")
-    code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from sdkboot.wheelinstall import main;"
-            " sys.exit(main(sys.argv[1:]))")
-    done = run([str(python), "-I", "-c", code, str(REPO), "--jobs", "2", "--requested", "lean-beta", "--",
-                *map(str, wheels)])
+    code = (
+        "import sys; sys.path.insert(0, sys.argv.pop(1)); from sdkboot.wheelinstall import main;"
+        " sys.exit(main(sys.argv[1:]))"
+    )
+    done = run(
+        [str(python), "-I", "-c", code, str(REPO), "--jobs", "2", "--requested", "lean-beta", "--", *map(str, wheels)]
+    )
     assert [d["name"] for d in json.loads(done.stdout)["installed"]] == ["lean_alpha", "lean_beta"]
     return python
 
@@ -261,8 +285,9 @@ def test_the_lean_env_runs_its_scripts_and_processes_its_pth(tmp_path: Path) -> 
     assert cached, "byte-code is compiled at install, as pip does"
 
 
-def test_main_reports_a_refused_wheel_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_main_reports_a_refused_wheel_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     wheel = make_wheel(tmp_path, "bad-dist", {"../evil.py": "x"})
     monkeypatch.setattr(Scheme, "of_this_env", classmethod(lambda cls, dist="": scheme(tmp_path / "env")))
     assert wheelinstall.main(["--", str(wheel)]) == 1

@@ -1,4 +1,5 @@
 """Build tiny, real wheels for offline tests (no network, no build backend)."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """``sdkboot bundle``: write ``sdkboot.pyz``, the single file a plugin or host tool ships."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,10 +16,15 @@ EXAMPLE = "sdkboot bundle -o my-plugin/sdkboot.pyz   # then: python3 my-plugin/s
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", default="sdkboot.pyz", metavar="PATH",
-                        help="where to write it (default: ./sdkboot.pyz); missing parent dirs are made,"
-                             " and PATH.sha256 (for `sha256sum -c`) is written beside it; the output line"
-                             " is the sha256, the path, the size")
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="sdkboot.pyz",
+        metavar="PATH",
+        help="where to write it (default: ./sdkboot.pyz); missing parent dirs are made,"
+        " and PATH.sha256 (for `sha256sum -c`) is written beside it; the output line"
+        " is the sha256, the path, the size",
+    )
     add_json(parser)
 
 
@@ -27,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
 
     path = os.path.abspath(os.path.expanduser(args.output))
     if os.path.isdir(path):
-        raise UsageError(f"sdkboot bundle: -o {args.output} is a directory; name the file, e.g."
-                         f" {os.path.join(args.output, bundle.NAME)}")
+        raise UsageError(
+            f"sdkboot bundle: -o {args.output} is a directory; name the file, e.g."
+            f" {os.path.join(args.output, bundle.NAME)}"
+        )
     try:
         digest, size = bundle.write(path)
     except OSError as exc:

@@ -6,6 +6,7 @@ dir that is not sdkboot's (no marker, foreign entries) or that breaks the owners
 never deletes a build that a live process has activated (see ``sdkboot.inuse``): that one is
 kept and said so. ``--unused`` removes only what the retention rules would (``sdkboot.retention``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,20 +43,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_location(parser)
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask; required when stdin is not a terminal")
     parser.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
-    parser.add_argument("--unused", action="store_true",
-                        help="remove only builds that no live process uses and that were last used more than"
-                             " --older-than days ago, the least recently used beyond the 3 kept, and leftovers")
-    parser.add_argument("--older-than", type=_days, default=DEFAULT_UNUSED_DAYS, metavar="DAYS",
-                        help="with --unused: the age of last use that counts as unused"
-                             f" (default {DEFAULT_UNUSED_DAYS:g}; 0: every build nobody holds now)")
+    parser.add_argument(
+        "--unused",
+        action="store_true",
+        help="remove only builds that no live process uses and that were last used more than"
+        " --older-than days ago, the least recently used beyond the 3 kept, and leftovers",
+    )
+    parser.add_argument(
+        "--older-than",
+        type=_days,
+        default=DEFAULT_UNUSED_DAYS,
+        metavar="DAYS",
+        help="with --unused: the age of last use that counts as unused"
+        f" (default {DEFAULT_UNUSED_DAYS:g}; 0: every build nobody holds now)",
+    )
     add_json(parser)
 
 
 def targets(layout: Layout) -> list[str]:
     """What clean removes, install-state first so no consumer picks up a half-removed env."""
     builds = [os.path.join(layout.builds, n) for n in sorted(_listdir(layout.builds))]
-    candidates = [layout.state_file, layout.cooldown_file, *builds, layout.builds,
-                  *safefs.stale_temps(layout.root, time.time())]
+    candidates = [
+        layout.state_file,
+        layout.cooldown_file,
+        *builds,
+        layout.builds,
+        *safefs.stale_temps(layout.root, time.time()),
+    ]
     return [path for path in candidates if os.path.lexists(path)]
 
 
@@ -84,8 +98,9 @@ def _confirmed(args: argparse.Namespace, paths: list[str]) -> bool:
         answer = input(f"remove {len(paths)} item(s) under {os.path.dirname(paths[0])}? [y/N] ")
     except EOFError:
         print()  # end the prompt's line, so the message starts on its own
-        raise UsageError("sdkboot clean: no answer (end of input), nothing removed;"
-                         " `sdkboot clean --yes` removes without asking") from None
+        raise UsageError(
+            "sdkboot clean: no answer (end of input), nothing removed; `sdkboot clean --yes` removes without asking"
+        ) from None
     return answer.strip().lower() in ("y", "yes")
 
 
@@ -119,8 +134,7 @@ def _remove_locked(layout: Layout, paths: list[str]) -> list[str] | None:
 
 
 def _busy(layout: Layout) -> int:
-    print(f"sdkboot clean: a build is running now (pid {holder(layout.lock_file)}); try again later",
-          file=sys.stderr)
+    print(f"sdkboot clean: a build is running now (pid {holder(layout.lock_file)}); try again later", file=sys.stderr)
     return EXIT_SKIPPED
 
 
@@ -171,6 +185,10 @@ def run(args: argparse.Namespace) -> int:
         in_use = _remove_locked(layout, paths)
         if in_use is None:
             return _busy(layout)
-    _report(args, [p for p in paths if p not in (in_use or ()) and not (p == layout.builds and in_use)],
-            removed, in_use or ())
+    _report(
+        args,
+        [p for p in paths if p not in (in_use or ()) and not (p == layout.builds and in_use)],
+        removed,
+        in_use or (),
+    )
     return 0

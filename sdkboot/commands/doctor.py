@@ -1,4 +1,5 @@
 """``sdkboot doctor``: diagnose the machine before anything is built."""
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,12 @@ def _existing(path: str) -> str:
 
 def disk(spec: Spec) -> dict[str, Any]:
     where = _existing(spec.root)
-    return {"state_dir": spec.root, "checked": where, "free_bytes": shutil.disk_usage(where).free,
-            "writable": can_write(where)}
+    return {
+        "state_dir": spec.root,
+        "checked": where,
+        "free_bytes": shutil.disk_usage(where).free,
+        "writable": can_write(where),
+    }
 
 
 def proxies() -> dict[str, str]:
@@ -103,8 +108,13 @@ def _limit_problems(floor: floors.Floor | None, limits: list[memlimit.Limit]) ->
     return problems
 
 
-def verdict(strategy: str, interp: dict[str, Any], limits: list[memlimit.Limit], space: dict[str, Any],
-            floor: floors.Floor | None = None) -> list[str]:
+def verdict(
+    strategy: str,
+    interp: dict[str, Any],
+    limits: list[memlimit.Limit],
+    space: dict[str, Any],
+    floor: floors.Floor | None = None,
+) -> list[str]:
     """Why ``strategy`` is likely to fail here; empty when it is likely to work."""
     from ..strategies.all_strategies import STRATEGIES
 
@@ -136,9 +146,11 @@ def collect(spec: Spec) -> dict[str, Any]:
     # ensure would stop before any strategy runs: say so, the reason is under "ensure would".
     stop = [f"ensure stops before building ({settled.outcome.name})"] if settled and not settled.ok else []
     return {
-        "interpreter": interp, "ensure_would": _ensure_would(settled, python),
+        "interpreter": interp,
+        "ensure_would": _ensure_would(settled, python),
         "memory_limits": [{"source": x.source, "bytes": x.limit} for x in limits],
-        "disk": space, "proxies": proxies(),
+        "disk": space,
+        "proxies": proxies(),
         "verdicts": {s: stop + verdict(s, interp, limits, space, measured.get(s)) for s in _labels()},
         "pythons": found,
     }
@@ -160,15 +172,19 @@ def _lines(info: dict[str, Any]) -> str:
     name = f"{interp.get('implementation', '?')} {interp.get('version', '?')}"
     found, would = info["pythons"], info["ensure_would"]
     chosen = f"`sdkboot run` would build with {found['chosen']}" if found["chosen"] else found["problem"]
-    items = [("interpreter", f"{interp.get('executable')} ({name})" + (f": {interp['error']}" if "error" in interp
-                                                                       else "")),
-             ("modules", ", ".join(f"{m} {'yes' if interp.get(m) else 'NO'}" for m in ("venv", "ensurepip", "pip"))),
-             ("memory limits", limits),
-             ("state dir", f"{space['state_dir']} ({'writable' if space['writable'] else 'NOT writable'},"
-                           f" {human_bytes(space['free_bytes'])} free)"),
-             ("proxies", ", ".join(f"{k}={v}" for k, v in info["proxies"].items()) or "none"),
-             ("pythons", f"{len(found['candidates'])} found (`sdkboot pythons` lists them); {chosen}"),
-             ("ensure would", (f"{would['outcome'].lower()}: " if would["outcome"] else "") + would["message"])]
+    items = [
+        ("interpreter", f"{interp.get('executable')} ({name})" + (f": {interp['error']}" if "error" in interp else "")),
+        ("modules", ", ".join(f"{m} {'yes' if interp.get(m) else 'NO'}" for m in ("venv", "ensurepip", "pip"))),
+        ("memory limits", limits),
+        (
+            "state dir",
+            f"{space['state_dir']} ({'writable' if space['writable'] else 'NOT writable'},"
+            f" {human_bytes(space['free_bytes'])} free)",
+        ),
+        ("proxies", ", ".join(f"{k}={v}" for k, v in info["proxies"].items()) or "none"),
+        ("pythons", f"{len(found['candidates'])} found (`sdkboot pythons` lists them); {chosen}"),
+        ("ensure would", (f"{would['outcome'].lower()}: " if would["outcome"] else "") + would["message"]),
+    ]
     items += [(f"strategy {name}", _verdict_line(problems)) for name, problems in info["verdicts"].items()]
     return pairs(items)
 
@@ -182,5 +198,3 @@ def run(args: argparse.Namespace) -> int:
         print(_lines(info))
     noop = info["ensure_would"]["outcome"] in OK_OUTCOMES
     return 0 if noop or any(not problems for problems in info["verdicts"].values()) else 1
-
-

@@ -1,4 +1,5 @@
 """``sdkboot ensure``: build the environment if needed and say what happened."""
+
 from __future__ import annotations
 
 import argparse

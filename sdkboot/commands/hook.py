@@ -6,6 +6,7 @@ else may reach stdout: the host parses each line as JSON. Both go through ``entr
 which prints the first before this module loads and a last-resort second line if this
 one cannot run (see entry.py). SIGTERM and SIGINT still get an answer, and exit 0.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,13 @@ def _milliseconds(text: str) -> int:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_build(parser)
-    parser.add_argument("--async-timeout", type=_milliseconds, default=DEFAULT_ASYNC_MS, metavar="MS",
-                        help=f"what to announce as asyncTimeout; the build is cut to fit (default {DEFAULT_ASYNC_MS})")
+    parser.add_argument(
+        "--async-timeout",
+        type=_milliseconds,
+        default=DEFAULT_ASYNC_MS,
+        metavar="MS",
+        help=f"what to announce as asyncTimeout; the build is cut to fit (default {DEFAULT_ASYNC_MS})",
+    )
 
 
 def _debug(text: str) -> None:

@@ -3,6 +3,7 @@
 sdkboot's ``py -0p`` or ``uv python list``: the same discovery and choice that ``ensure
 --for-run``, ``sdkboot run`` and ``doctor`` use, so what it says is what they do.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,11 +30,16 @@ def _row(verdict: Verdict) -> dict[str, Any]:
     found = verdict.interpreter
     info = found.info
     return {
-        "path": found.path, "real_path": found.candidate.real, "aliases": list(found.candidate.aliases),
-        "found_by": found.candidate.source, "cached": found.cached, "error": found.error,
+        "path": found.path,
+        "real_path": found.candidate.real,
+        "aliases": list(found.candidate.aliases),
+        "found_by": found.candidate.source,
+        "cached": found.cached,
+        "error": found.error,
         **(info.to_json() if info else {"version": None}),
         "can_build": info.strategy.label if info and info.strategy.value else None,
-        "chosen": verdict.chosen, "reason": verdict.reason,
+        "chosen": verdict.chosen,
+        "reason": verdict.reason,
     }
 
 
@@ -43,9 +49,14 @@ def summary(found: Discovery, min_python: Any) -> dict[str, Any]:
 
     rows = [_row(v) for v in verdicts(found.interpreters, min_python)]
     chosen = next((r for r in rows if r["chosen"]), None)
-    return {"min_python": "%d.%d" % tuple(min_python), "chosen": chosen["path"] if chosen else None,
-            "problem": None if chosen else _problem(rows, min_python),
-            "spawned": found.spawned, "seconds": round(found.seconds, 3), "candidates": rows}
+    return {
+        "min_python": "%d.%d" % tuple(min_python),
+        "chosen": chosen["path"] if chosen else None,
+        "problem": None if chosen else _problem(rows, min_python),
+        "spawned": found.spawned,
+        "seconds": round(found.seconds, 3),
+        "candidates": rows,
+    }
 
 
 def _problem(rows: list[dict[str, Any]], min_python: Any) -> str:
@@ -61,11 +72,15 @@ def _problem(rows: list[dict[str, Any]], min_python: Any) -> str:
 
 
 def render(data: dict[str, Any]) -> str:
-    rows = [("*" if r["chosen"] else "", r["path"], r["version"] or "-", r["can_build"] or "-", r["found_by"],
-             r["reason"]) for r in data["candidates"]]
+    rows = [
+        ("*" if r["chosen"] else "", r["path"], r["version"] or "-", r["can_build"] or "-", r["found_by"], r["reason"])
+        for r in data["candidates"]
+    ]
     cached = sum(1 for r in data["candidates"] if r["cached"])
-    head = (f"{len(rows)} candidates ({cached} answered from the cache, {data['spawned']} processes started)"
-            f" in {data['seconds'] * 1000:.0f} ms; minimum Python {data['min_python']}")
+    head = (
+        f"{len(rows)} candidates ({cached} answered from the cache, {data['spawned']} processes started)"
+        f" in {data['seconds'] * 1000:.0f} ms; minimum Python {data['min_python']}"
+    )
     tail = f"chosen: {data['chosen']}" if data["chosen"] else f"nothing chosen: {data['problem']}"
     return "\n".join([head, table(("", "python", "version", "builds", "found by", "why"), rows), tail])
 

@@ -1,4 +1,5 @@
 """``sdkboot report``: aggregate the event log (current plus rotated) for people or machines."""
+
 from __future__ import annotations
 
 import argparse
@@ -86,18 +87,29 @@ def summarize(lines: Iterable[str]) -> Summary:
 
 
 def to_json(summary: Summary) -> dict[str, Any]:
-    timing = {o: {"count": len(v), "p50_ms": percentile(v, 50), "p95_ms": percentile(v, 95)}
-              for o, v in sorted(summary.durations.items())}
-    return {"events": summary.events, "corrupt_lines": summary.corrupt, "outcomes": dict(summary.outcomes),
-            "err_kinds": dict(summary.err_kinds), "signal_kill_rcs": dict(summary.signal_rcs),
-            "durations": timing}
+    timing = {
+        o: {"count": len(v), "p50_ms": percentile(v, 50), "p95_ms": percentile(v, 95)}
+        for o, v in sorted(summary.durations.items())
+    }
+    return {
+        "events": summary.events,
+        "corrupt_lines": summary.corrupt,
+        "outcomes": dict(summary.outcomes),
+        "err_kinds": dict(summary.err_kinds),
+        "signal_kill_rcs": dict(summary.signal_rcs),
+        "durations": timing,
+    }
 
 
 def render(data: dict[str, Any]) -> str:
-    rows = [(o, n, data["durations"].get(o, {}).get("p50_ms", "-"), data["durations"].get(o, {}).get("p95_ms", "-"))
-            for o, n in sorted(data["outcomes"].items(), key=lambda kv: -kv[1])]
-    parts = [f"{data['events']} events, {data['corrupt_lines']} corrupt lines skipped",
-             table(("outcome", "count", "p50 ms", "p95 ms"), rows)]
+    rows = [
+        (o, n, data["durations"].get(o, {}).get("p50_ms", "-"), data["durations"].get(o, {}).get("p95_ms", "-"))
+        for o, n in sorted(data["outcomes"].items(), key=lambda kv: -kv[1])
+    ]
+    parts = [
+        f"{data['events']} events, {data['corrupt_lines']} corrupt lines skipped",
+        table(("outcome", "count", "p50 ms", "p95 ms"), rows),
+    ]
     if data["err_kinds"]:
         parts.append(table(("err kind", "count"), sorted(data["err_kinds"].items(), key=lambda kv: -kv[1])))
     if data["signal_kill_rcs"]:

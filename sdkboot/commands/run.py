@@ -5,6 +5,7 @@ This is how a host whose own Python is too old (a hook on 3.9) still runs its ag
 it) and the consumer is exec'd on the env's interpreter. Everything after ``--`` (or from
 ``-m`` on) belongs to the consumer and is never parsed here.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """``sdkboot status``: what is built, is it healthy, is it cooling down or building now."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,9 @@ EXAMPLE = "sdkboot status --json"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_build(parser)
-    parser.add_argument("--deep", action="store_true",
-                        help="also run the sealed import probe in a child (slow: it imports the package)")
+    parser.add_argument(
+        "--deep", action="store_true", help="also run the sealed import probe in a child (slow: it imports the package)"
+    )
     add_json(parser)
 
 
@@ -54,14 +56,21 @@ def _built(record: state.InstallState | None, layout: Layout, now: float) -> dic
     # Only sdkboot's own build dirs are measured: a state naming /usr must not walk the disk.
     size = tree_size(record.env) if _inside(record.env, layout.builds) else None
     return {
-        "built": True, "strategy": record.strategy, "env": record.env, "site": record.site,
-        "python": record.python_version, "requirements": record.fingerprint.get("requirements"),
-        "built_at": record.built_at, "age_seconds": _age(record.built_at, now), "size_bytes": size,
+        "built": True,
+        "strategy": record.strategy,
+        "env": record.env,
+        "site": record.site,
+        "python": record.python_version,
+        "requirements": record.fingerprint.get("requirements"),
+        "built_at": record.built_at,
+        "age_seconds": _age(record.built_at, now),
+        "size_bytes": size,
     }
 
 
-def _cooldown(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float,
-              boot: cooldown.BootTime | None) -> dict[str, Any]:
+def _cooldown(
+    spec: Spec, layout: Layout, fp: state.Fingerprint, now: float, boot: cooldown.BootTime | None
+) -> dict[str, Any]:
     record = cooldown.read(layout) or {}
     left = cooldown.remaining(layout, now, spec.cooldown_seconds, fp, boot)
     return {"active": left > 0, "remaining_seconds": round(left), "rc": record.get("rc"), "phase": record.get("phase")}
@@ -69,10 +78,16 @@ def _cooldown(spec: Spec, layout: Layout, fp: state.Fingerprint, now: float,
 
 def _summary(record: state.InstallState, mine: bool) -> dict[str, Any]:
     host = record.fingerprint.get("host")
-    return {"env": record.env, "strategy": record.strategy, "python": record.python_version,
-            "host": host.get("path") if isinstance(host, dict) else None,
-            "requirements": record.fingerprint.get("requirements"), "built_at": record.built_at,
-            "last_used": inuse.last_used(record.env), "this": mine}
+    return {
+        "env": record.env,
+        "strategy": record.strategy,
+        "python": record.python_version,
+        "host": host.get("path") if isinstance(host, dict) else None,
+        "requirements": record.fingerprint.get("requirements"),
+        "built_at": record.built_at,
+        "last_used": inuse.last_used(record.env),
+        "this": mine,
+    }
 
 
 def probe_argv(record: state.InstallState, spec: Spec) -> list[str]:
@@ -112,10 +127,14 @@ def collect(spec: Spec, now: float, boot: cooldown.BootTime | None = None, deep:
     reason = ownership.dir_problem(spec.root) or reason  # what ensure and activate refuse
     holder = lock.holder(layout.lock_file)
     info = {
-        "state_dir": spec.root, **_built(record, layout, now), "healthy": reason is None, "reason": reason,
+        "state_dir": spec.root,
+        **_built(record, layout, now),
+        "healthy": reason is None,
+        "reason": reason,
         "cooldown": _cooldown(spec, layout, fp, now, boot),
         "building": {"running": holder is not None, "pid": holder},
-        "builds": [_summary(b, b is record) for b in installs.builds], "retired": list(installs.retired),
+        "builds": [_summary(b, b is record) for b in installs.builds],
+        "retired": list(installs.retired),
     }
     if deep:
         info["probe"] = deep_probe(record, spec)
@@ -128,10 +147,14 @@ def _lines(info: dict[str, Any]) -> str:
     items = [("state dir", info["state_dir"])]
     if info["built"]:
         size, age = info["size_bytes"], info["age_seconds"]
-        items += [("strategy", info["strategy"]), ("env", info["env"]),
-                  ("size", human_bytes(size) if size is not None else "not measured (outside the state dir)"),
-                  ("python", info["python"]), ("requirements", " ".join(map(str, info["requirements"] or []))),
-                  ("age", f"{age / 3600:.1f} h" if age is not None else "unknown (bad build time)")]
+        items += [
+            ("strategy", info["strategy"]),
+            ("env", info["env"]),
+            ("size", human_bytes(size) if size is not None else "not measured (outside the state dir)"),
+            ("python", info["python"]),
+            ("requirements", " ".join(map(str, info["requirements"] or []))),
+            ("age", f"{age / 3600:.1f} h" if age is not None else "unknown (bad build time)"),
+        ]
     items.append(("healthy", "yes" if info["healthy"] else f"no ({info['reason']})"))
     cool = info["cooldown"]
     items.append(("cooldown", f"{cool['remaining_seconds']} s left (rc {cool['rc']})" if cool["active"] else "none"))
@@ -139,8 +162,13 @@ def _lines(info: dict[str, Any]) -> str:
     items.append(("building now", f"yes (pid {busy['pid']})" if busy["running"] else "no"))
     others = [b for b in info["builds"] if not b["this"]]
     if others:
-        items.append(("other builds", f"{len(others)}, for " + "; ".join(
-            f"{' '.join(b['requirements'] or [])} on {b['host']}" for b in others)))
+        items.append(
+            (
+                "other builds",
+                f"{len(others)}, for "
+                + "; ".join(f"{' '.join(b['requirements'] or [])} on {b['host']}" for b in others),
+            )
+        )
     if "probe" in info:
         items.append(("import probe", ("ok: " if info["probe"]["ok"] else "FAILED: ") + info["probe"]["detail"]))
     return pairs(items)

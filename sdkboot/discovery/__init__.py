@@ -4,6 +4,7 @@
 (``_interrogate``), remembering the answers in the state dir (``_cache``), and
 ``_choice`` ranks them. Only a build or a report calls it: the no-op path never does.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,21 @@ from ._interrogate import Info, Interpreter, Interrogator, Spawn, probe_hash, pr
 from ._locate import Candidate, Places, candidates, parse_launcher, shim_reason
 
 __all__ = [
-    "Candidate", "Discovery", "Info", "Interpreter", "MinPython", "Places", "Spawn", "Verdict",
-    "alt_py", "best_other", "discover", "probe", "ranked", "unusable", "verdicts",
+    "Candidate",
+    "Discovery",
+    "Info",
+    "Interpreter",
+    "MinPython",
+    "Places",
+    "Spawn",
+    "Verdict",
+    "alt_py",
+    "best_other",
+    "discover",
+    "probe",
+    "ranked",
+    "unusable",
+    "verdicts",
 ]
 
 LAUNCHER_TIMEOUT = 10.0
@@ -59,8 +73,7 @@ def _interrogator(cache_file: str | None, spawn: Spawn | None, places: Places) -
     return Interrogator(places, ProbeCache(cache_file, probe_hash(source)), spawn or _default_spawn(), source)
 
 
-def discover(places: Places | None = None, cache_file: str | None = None,
-             spawn: Spawn | None = None) -> Discovery:
+def discover(places: Places | None = None, cache_file: str | None = None, spawn: Spawn | None = None) -> Discovery:
     """Find and probe every candidate. ``cache_file`` is written back only if its dir exists."""
     started = time.monotonic()
     places = places or Places.from_env()
@@ -71,8 +84,9 @@ def discover(places: Places | None = None, cache_file: str | None = None,
     return Discovery(found, ask.spawned, time.monotonic() - started)
 
 
-def probe(path: str, cache_file: str | None = None, spawn: Spawn | None = None,
-          places: Places | None = None) -> tuple[Interpreter, int]:
+def probe(
+    path: str, cache_file: str | None = None, spawn: Spawn | None = None, places: Places | None = None
+) -> tuple[Interpreter, int]:
     """One given interpreter (``--python``), through the same probe and cache; and the spawn count."""
     places = places or Places.from_env()
     ask = _interrogator(cache_file, spawn, places)

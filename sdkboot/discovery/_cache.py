@@ -3,6 +3,7 @@
 An entry is valid while the resolved file keeps its size and mtime and the probe's own
 source hash is unchanged: editing the probe invalidates every answer by itself.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ ensurepip, else pip for ``--target``). The host wins when it qualifies: its env 
 one an in-process consumer shares. Otherwise the newest qualifying one wins, a venv-capable
 one before a pip-only one of the same version, then discovery order.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -55,8 +56,9 @@ def best_other(interpreters: Sequence[Interpreter], min_python: MinPython) -> In
     order = [i for i in ranked(interpreters, min_python) if not i.is_host]
     if order:
         return order[0]
-    recent = [i for i in interpreters if not i.is_host and i.info is not None
-              and i.info.version[:2] >= tuple(min_python)]
+    recent = [
+        i for i in interpreters if not i.is_host and i.info is not None and i.info.version[:2] >= tuple(min_python)
+    ]
     return sorted(recent, key=_newest_first)[0] if recent else None
 
 

@@ -3,6 +3,7 @@
 The probe is a real module file (``_probe.py``) run as a script; inside a zipapp there is
 no file to run, so its source (``pkgutil.get_data``) is passed with ``-c`` instead.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,12 +63,23 @@ class Info:
         version = data.get("version")
         flags = [data.get(name) for name in ("venv", "ensurepip", "pip")]
         tags = data.get("tags", {})
-        if (not isinstance(version, list) or len(version) != 3 or not all(isinstance(v, int) for v in version)
-                or not all(isinstance(flag, bool) for flag in flags) or not isinstance(tags, dict)):
+        if (
+            not isinstance(version, list)
+            or len(version) != 3
+            or not all(isinstance(v, int) for v in version)
+            or not all(isinstance(flag, bool) for flag in flags)
+            or not isinstance(tags, dict)
+        ):
             raise ValueError("not a probe answer")
-        return cls((version[0], version[1], version[2]), str(data.get("implementation", "?")),
-                   str(data.get("executable", "")), flags[0] is True, flags[1] is True, flags[2] is True,
-                   tuple(sorted((str(k), str(v)) for k, v in tags.items())))
+        return cls(
+            (version[0], version[1], version[2]),
+            str(data.get("implementation", "?")),
+            str(data.get("executable", "")),
+            flags[0] is True,
+            flags[1] is True,
+            flags[2] is True,
+            tuple(sorted((str(k), str(v)) for k, v in tags.items())),
+        )
 
     @property
     def label(self) -> str:
@@ -86,8 +98,15 @@ class Info:
         return Strategy.TARGET if self.pip else Strategy.NONE
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.label, "implementation": self.implementation, "executable": self.executable,
-                "venv": self.venv, "ensurepip": self.ensurepip, "pip": self.pip, "tags": dict(self.tags)}
+        return {
+            "version": self.label,
+            "implementation": self.implementation,
+            "executable": self.executable,
+            "venv": self.venv,
+            "ensurepip": self.ensurepip,
+            "pip": self.pip,
+            "tags": dict(self.tags),
+        }
 
 
 @dataclass(frozen=True)
@@ -156,9 +175,17 @@ class Interrogator:
             done = self.run(["xcode-select", "-p"], GUARD_TIMEOUT)
             found = done.out.decode("utf-8", errors="replace").strip()
             ok = done.rc == 0 and not done.timed_out and done.error is None and bool(found)
-            self._developer_dir = (found, "") if ok else (None, (
-                "not run: without the Command Line Tools (`xcode-select -p` failed) /usr/bin/python3"
-                " is a shim that opens an install dialog"))
+            self._developer_dir = (
+                (found, "")
+                if ok
+                else (
+                    None,
+                    (
+                        "not run: without the Command Line Tools (`xcode-select -p` failed) /usr/bin/python3"
+                        " is a shim that opens an install dialog"
+                    ),
+                )
+            )
         return self._developer_dir
 
     def _cached(self, candidate: Candidate) -> Interpreter | None:

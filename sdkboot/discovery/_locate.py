@@ -3,6 +3,7 @@
 Nothing here spawns a process: it lists directories and resolves links. Each candidate
 appears once, under the first path that led to it (dedup by resolved path).
 """
+
 from __future__ import annotations
 
 import os
@@ -58,7 +59,8 @@ class Places:
         if sys.platform == "win32":
             data = environ.get("APPDATA") or os.path.join(home, "AppData", "Roaming")
         return cls(
-            host=host or "", path=tuple(p for p in environ.get("PATH", "").split(os.pathsep) if p),
+            host=host or "",
+            path=tuple(p for p in environ.get("PATH", "").split(os.pathsep) if p),
             platform=sys.platform,
             pyenv_root=environ.get("PYENV_ROOT") or os.path.join(home, ".pyenv"),
             uv_dir=environ.get("UV_PYTHON_INSTALL_DIR") or os.path.join(data, "uv", "python"),

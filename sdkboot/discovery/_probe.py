@@ -4,6 +4,7 @@ It runs on interpreters sdkboot itself does not support (3.6, even 2.7), so it k
 syntax and modules every one of them has. It imports nothing it reports on: finding a
 module is enough, and importing pip would cost more than the whole probe.
 """
+
 import json
 import platform
 import sys
@@ -29,8 +30,13 @@ def tags():  # type: () -> Dict[str, str]
     nodot = "%d%d" % sys.version_info[:2]
     threaded = "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
     plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")
-    return {"interpreter": impl + nodot, "abi": impl + nodot + threaded, "platform": plat,
-            "soabi": sysconfig.get_config_var("SOABI") or "", "machine": platform.machine()}
+    return {
+        "interpreter": impl + nodot,
+        "abi": impl + nodot + threaded,
+        "platform": plat,
+        "soabi": sysconfig.get_config_var("SOABI") or "",
+        "machine": platform.machine(),
+    }
 
 
 def answer():  # type: () -> Dict[str, Any]

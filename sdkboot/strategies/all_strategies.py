@@ -3,6 +3,7 @@
 A strategy later in the order runs only when an earlier one was unavailable here, or failed
 with one of the failures it ``passes_on``. ``Spec.strategies`` picks a sub-order by label.
 """
+
 from __future__ import annotations
 
 from .base import BuildStrategy

@@ -3,6 +3,7 @@
 Nothing here imports the build machinery (subprocess, threads, the classifier) at module
 level: the no-op path reads the registry's facts and must stay cheap.
 """
+
 from __future__ import annotations
 
 import json

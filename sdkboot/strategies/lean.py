@@ -11,6 +11,7 @@
 A closure with an sdist needs a build step this strategy cannot run: it is unavailable, and
 the next strategy builds with pip.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,10 @@ if TYPE_CHECKING:
 
 DOWNLOADS = ".sdkboot-wheels"
 # Runs sdkboot's installer from this very checkout, whatever the env's own sys.path says.
-_INSTALL = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from sdkboot.wheelinstall import main;"
-            " sys.exit(main(sys.argv[1:]))")
+_INSTALL = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); from sdkboot.wheelinstall import main;"
+    " sys.exit(main(sys.argv[1:]))"
+)
 # The build interpreter's own pip vendors packaging: imported in that child (never by sdkboot).
 _RESOLVE = (
     "import sys; sys.path.insert(0, sys.argv.pop(1)); from sdkboot.localresolve import PACKAGING, main\n"
@@ -118,8 +121,22 @@ def _resolve_locally(session: Session) -> Completed | None:
 
 def _resolve_with_pip(session: Session) -> Completed:
     spec = session.spec
-    argv = [spec.python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report", "-",
-            *PIP_FLAGS, *spec.index_options(), *spec.pip_args, "--", *spec.requirements]
+    argv = [
+        spec.python,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--quiet",
+        "--report",
+        "-",
+        *PIP_FLAGS,
+        *spec.index_options(),
+        *spec.pip_args,
+        "--",
+        *spec.requirements,
+    ]
     try:
         return session.step(Phase.RESOLVE, argv, "resolving with pip")
     except StepFailed as error:
@@ -194,8 +211,20 @@ class LeanStrategy:
             spec = session.spec
             where = os.path.join(stage, DOWNLOADS)
             urls = [f"{p.url}#sha256={p.sha256}" if p.sha256 else p.url for p in remote]
-            argv = [spec.python, "-m", "pip", "download", "--no-deps", "--quiet", "-d", where,
-                    *PIP_FLAGS, *spec.index_options(), *spec.pip_args, *urls]
+            argv = [
+                spec.python,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "-d",
+                where,
+                *PIP_FLAGS,
+                *spec.index_options(),
+                *spec.pip_args,
+                *urls,
+            ]
             session.step(Phase.RESOLVE, argv, f"downloading {len(remote)} wheels")
         return [p.local or os.path.join(stage, DOWNLOADS, os.path.basename(urlsplit(p.url).path)) for p in plan]
 

@@ -4,18 +4,14 @@ The fallback for interpreters whose venv cannot bootstrap pip (no ensurepip). Th
 checked the way activate() will use it: ``-I -S`` plus ``site.addsitedir``, so neither
 PYTHONPATH nor the host's site-packages can make a broken install look healthy.
 """
+
 from __future__ import annotations
 
 from ..codes import ErrKind, Outcome, Phase, Strategy
 from ..session import Session, StepFailed, succeeded
 from .base import REPORT, Built, Unavailable, pip_install, pip_probe, verify
 
-PRELUDE = (
-    "import site, sys\n"
-    "n = len(sys.path)\n"
-    "site.addsitedir({stage!r})\n"
-    "sys.path[:] = sys.path[n:] + sys.path[:n]\n"
-)
+PRELUDE = "import site, sys\nn = len(sys.path)\nsite.addsitedir({stage!r})\nsys.path[:] = sys.path[n:] + sys.path[:n]\n"
 
 
 def _require_pip(session: Session) -> None:

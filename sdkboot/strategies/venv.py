@@ -1,4 +1,5 @@
 """``venv``: ``python -m venv STAGE`` (with ensurepip), then the env's own pip installs into it."""
+
 from __future__ import annotations
 
 from ..codes import ErrKind, Outcome, Phase, Strategy

@@ -1,4 +1,5 @@
 """A hang is a failure, not a stuck test run: ``with deadline(5): ...`` raises instead."""
+
 from __future__ import annotations
 
 import contextlib

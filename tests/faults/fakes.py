@@ -4,6 +4,7 @@
 succeed at once and leave the files a real build would, so a fault test can run many
 builds per second. The real-process faults (kills, races, disk full) use real pip.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -33,8 +34,9 @@ class FakeBuilds:
         self.stage = ""
         self.venv_result: Completed | None = None  # set it to make the venv step fail so
 
-    def __call__(self, argv: Sequence[str], timeout: float | None = None, env: Any = None,
-                 on_line: Any = None, **more: Any) -> Completed:
+    def __call__(
+        self, argv: Sequence[str], timeout: float | None = None, env: Any = None, on_line: Any = None, **more: Any
+    ) -> Completed:
         argv = list(argv)
         self.calls.append(argv)
         if argv[1:3] == ["-m", "venv"]:
@@ -49,8 +51,11 @@ class FakeBuilds:
             module = site / IMPORT_NAME / "__init__.py"
             module.parent.mkdir(parents=True)
             module.write_text("VALUE = 1\n")
-            report = {"file": str(module), "purelib": str(site), "version": "%d.%d.%d" % tuple(
-                __import__("sys").version_info[:3])}
+            report = {
+                "file": str(module),
+                "purelib": str(site),
+                "version": "%d.%d.%d" % tuple(__import__("sys").version_info[:3]),
+            }
             return done(out=(json.dumps(report) + "\n").encode())
         return done(out=b"Successfully installed\n")
 
@@ -60,8 +65,14 @@ def fault_spec(root: Path, *requirements: str, **extra: Any) -> Spec:
 
     # The venv strategy only: FakeBuilds plays its three steps (venv, pip, verification import).
     extra.setdefault("strategies", ("venv",))
-    return Spec(requirements=requirements or (DIST,), import_name=IMPORT_NAME, state_dir=str(root),
-                min_python=sys.version_info[:2], step_timeout=30.0, **extra)
+    return Spec(
+        requirements=requirements or (DIST,),
+        import_name=IMPORT_NAME,
+        state_dir=str(root),
+        min_python=sys.version_info[:2],
+        step_timeout=30.0,
+        **extra,
+    )
 
 
 def tree(path: Path) -> list[str]:

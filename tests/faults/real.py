@@ -1,5 +1,6 @@
 """Helpers for the fault tests that run real sdkboot processes, real interpreters and real builds
 (tiny wheels, no network): start an ``ensure``, check what a kill or a fault left behind."""
+
 from __future__ import annotations
 
 import json
@@ -30,21 +31,40 @@ def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
 
-def ensure_argv(root: Path, wheels: Path, requirement: str = PROBE_DIST, *extra: str,
-                command: str = "ensure") -> list[str]:
+def ensure_argv(
+    root: Path, wheels: Path, requirement: str = PROBE_DIST, *extra: str, command: str = "ensure"
+) -> list[str]:
     json_flag = ["--json"] if command == "ensure" else []
-    return [sys.executable, "-m", "sdkboot", command, *json_flag, "--state-dir", str(root), "--import-name",
-            PROBE_MODULE, "--no-index", "--find-links", str(wheels), "--min-python", MIN_PYTHON, *extra, requirement]
+    return [
+        sys.executable,
+        "-m",
+        "sdkboot",
+        command,
+        *json_flag,
+        "--state-dir",
+        str(root),
+        "--import-name",
+        PROBE_MODULE,
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        "--min-python",
+        MIN_PYTHON,
+        *extra,
+        requirement,
+    ]
 
 
 def start(argv: Sequence[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
-                            stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), stdin=subprocess.DEVNULL
+    )
 
 
 def ensure(root: Path, wheels: Path, requirement: str = PROBE_DIST, *extra: str) -> dict[str, Any]:
-    done = subprocess.run(ensure_argv(root, wheels, requirement, *extra), capture_output=True, text=True,
-                          env=child_env(), timeout=240)
+    done = subprocess.run(
+        ensure_argv(root, wheels, requirement, *extra), capture_output=True, text=True, env=child_env(), timeout=240
+    )
     try:
         return dict(json.loads(done.stdout))
     except ValueError:
@@ -62,8 +82,12 @@ _ACTIVATES = (
 
 def activates(root: Path) -> str | None:
     """None when a fresh interpreter activates the published env and imports the package from it."""
-    done = subprocess.run([sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[2]);" + _ACTIVATES,
-                           str(root), str(REPO)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[2]);" + _ACTIVATES, str(root), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return None if done.returncode == 0 else (done.stderr.strip().splitlines() or ["no output"])[-1]
 
 
@@ -91,8 +115,9 @@ def builds(root: Path) -> list[str]:
 def temp_files(root: Path, orphans_too: bool = True) -> list[str]:
     """The state writes' temp files; ``orphans_too=False`` leaves out those a sweep removes."""
     orphans = {os.path.basename(path) for path in safefs.stale_temps(str(root), time.time())}
-    return sorted(name for name in os.listdir(root)
-                  if name.startswith(".tmp-") and (orphans_too or name not in orphans))
+    return sorted(
+        name for name in os.listdir(root) if name.startswith(".tmp-") and (orphans_too or name not in orphans)
+    )
 
 
 def processes_naming(text: str) -> list[int]:

@@ -1,4 +1,5 @@
 """The classifier on hostile text (D18)."""
+
 from __future__ import annotations
 
 import sys

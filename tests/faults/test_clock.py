@@ -1,4 +1,5 @@
 """Clock jumps during a cooldown (D16): the window ends one window after the real kill, whatever the wall clock did."""
+
 from __future__ import annotations
 
 import sys
@@ -44,9 +45,13 @@ class Machine:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a boot id and CLOCK_BOOTTIME: Linux")
 @pytest.mark.parametrize("jump_hours", [-23.0, -200.0, +5.0])
-def test_d16_a_clock_jump_never_stretches_the_cooldown(tmp_path: Path, fake_builds: FakeBuilds, jump_hours: float,
-                                                       monkeypatch: pytest.MonkeyPatch,
-                                                       fault_log: Callable[[str], FaultLog]) -> None:
+def test_d16_a_clock_jump_never_stretches_the_cooldown(
+    tmp_path: Path,
+    fake_builds: FakeBuilds,
+    jump_hours: float,
+    monkeypatch: pytest.MonkeyPatch,
+    fault_log: Callable[[str], FaultLog],
+) -> None:
     log = fault_log("wall-clock jumps during a cooldown (D16)")
     machine = Machine(monkeypatch)
     spec = fault_spec(tmp_path / "state", cooldown_seconds=WINDOW)

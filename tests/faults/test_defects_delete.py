@@ -1,4 +1,5 @@
 """Deletes stay inside sdkboot's own state dir, never follow a link, and leave no orphans behind."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,10 @@ from tests.conftest import FaultLog
 from tests.fake_envs import fake_env
 from tests.faults.fakes import IMPORT_NAME, FakeBuilds, fault_spec, tree
 
-pytestmark = [pytest.mark.usefixtures("restored_sys_path"),
-              pytest.mark.skipif(sys.platform == "win32", reason="POSIX symlinks")]
+pytestmark = [
+    pytest.mark.usefixtures("restored_sys_path"),
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX symlinks"),
+]
 FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 
 
@@ -37,8 +40,9 @@ def projects(tmp_path: Path) -> Path:
     return top
 
 
-def test_d1_cleanup_never_follows_a_builds_symlink(tmp_path: Path, fake_builds: FakeBuilds,
-                                                   fault_log: Callable[[str], FaultLog]) -> None:
+def test_d1_cleanup_never_follows_a_builds_symlink(
+    tmp_path: Path, fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("symlinked builds dir (D1)")
     root = tmp_path / "state"
     healthy(root)
@@ -55,9 +59,9 @@ def test_d1_cleanup_never_follows_a_builds_symlink(tmp_path: Path, fake_builds: 
     log.check()
 
 
-def test_d24_clean_deletes_nothing_in_a_dir_that_is_not_sdkboots(tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture[str],
-                                                                  fault_log: Callable[[str], FaultLog]) -> None:
+def test_d24_clean_deletes_nothing_in_a_dir_that_is_not_sdkboots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("clean in a foreign dir (D24)")
     project = projects(tmp_path)
     (project / "builds" / "release-1").mkdir(parents=True)
@@ -73,13 +77,15 @@ def test_d24_clean_deletes_nothing_in_a_dir_that_is_not_sdkboots(tmp_path: Path,
     log.check()
 
 
-def test_d22_orphaned_temp_files_are_swept(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                           fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]) -> None:
+def test_d22_orphaned_temp_files_are_swept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("temp files left by a kill mid-write (D22)")
     root = tmp_path / "state"
     spec = fault_spec(root)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     root.mkdir()
     # One from a dead writer, one from an older version (mkstemp's name: no pid, so age decides).
     orphans = [root / f".tmp-{dead}-0a1b2c.json", root / ".tmp-k3j4h5g6.json"]

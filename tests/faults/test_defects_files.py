@@ -1,4 +1,5 @@
 """Hostile files in place of sdkboot's own: no hang, no crash, no exception into the host."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,8 @@ def healthy(root: Path) -> sdkboot.Spec:
 
 
 def test_d5_deeply_nested_install_state_is_corrupt_not_a_recursion_error(
-        tmp_path: Path, fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]) -> None:
+    tmp_path: Path, fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("deeply nested install-state (D5)")
     root = tmp_path / "state"
     spec = healthy(root)
@@ -47,15 +49,17 @@ def test_d5_deeply_nested_install_state_is_corrupt_not_a_recursion_error(
     log.check()
 
 
-def test_d5_a_huge_cooldown_stamp_is_corrupt_not_an_overflow(tmp_path: Path, fake_builds: FakeBuilds,
-                                                              fault_log: Callable[[str], FaultLog]) -> None:
+def test_d5_a_huge_cooldown_stamp_is_corrupt_not_an_overflow(
+    tmp_path: Path, fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("huge numbers in the cooldown (D5)")
     root = tmp_path / "state"
     spec = fault_spec(root)
     root.mkdir()
     fp = state.fingerprint(spec)
-    (root / "cooldown.json").write_text('{"time": %s, "rc": -9, "phase": "pip", "fingerprint": %s}'
-                                        % ("1" + "0" * 400, json.dumps(fp)))
+    (root / "cooldown.json").write_text(
+        '{"time": %s, "rc": -9, "phase": "pip", "fingerprint": %s}' % ("1" + "0" * 400, json.dumps(fp))
+    )
 
     result = sdkboot.ensure(spec)
 
@@ -66,8 +70,9 @@ def test_d5_a_huge_cooldown_stamp_is_corrupt_not_an_overflow(tmp_path: Path, fak
 
 @posix_only
 @pytest.mark.parametrize("name", ["install-state.json", "cooldown.json", "events.jsonl"])
-def test_d6_a_fifo_never_hangs_ensure(tmp_path: Path, fake_builds: FakeBuilds, name: str,
-                                      fault_log: Callable[[str], FaultLog]) -> None:
+def test_d6_a_fifo_never_hangs_ensure(
+    tmp_path: Path, fake_builds: FakeBuilds, name: str, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("FIFO in place of a state file (D6)")
     root = tmp_path / "state"
     spec = healthy(root)
@@ -109,8 +114,9 @@ _ZERO = textwrap.dedent("""
 
 @posix_only
 @pytest.mark.parametrize("name", ["install-state.json", "cooldown.json", "events.jsonl"])
-def test_d6_a_link_to_dev_zero_is_refused_not_read(tmp_path: Path, name: str,
-                                                   fault_log: Callable[[str], FaultLog]) -> None:
+def test_d6_a_link_to_dev_zero_is_refused_not_read(
+    tmp_path: Path, name: str, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("symlink to /dev/zero (D6)")
     root = tmp_path / "state"
     healthy(root)
@@ -119,8 +125,13 @@ def test_d6_a_link_to_dev_zero_is_refused_not_read(tmp_path: Path, name: str,
     (root / name).unlink(missing_ok=True)
     (root / name).symlink_to("/dev/zero")
 
-    done = subprocess.run([sys.executable, "-c", _ZERO.format(repo=str(REPO), root=str(root))],
-                          capture_output=True, text=True, timeout=60, cwd=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-c", _ZERO.format(repo=str(REPO), root=str(root))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(REPO),
+    )
 
     answer = json.loads(done.stdout or "{}")
     lost = [] if answer.get("ok") and not str(answer.get("activate")).startswith("raised") else [str(answer)]
@@ -130,8 +141,9 @@ def test_d6_a_link_to_dev_zero_is_refused_not_read(tmp_path: Path, name: str,
     log.check()
 
 
-def test_d7_a_nul_byte_in_the_site_path_is_refused_not_raised(tmp_path: Path,
-                                                              fault_log: Callable[[str], FaultLog]) -> None:
+def test_d7_a_nul_byte_in_the_site_path_is_refused_not_raised(
+    tmp_path: Path, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("NUL byte in a recorded path (D7)")
     root = tmp_path / "state"
     spec = healthy(root)
@@ -150,7 +162,8 @@ def test_d7_a_nul_byte_in_the_site_path_is_refused_not_raised(tmp_path: Path,
 
 
 def test_d13_a_directory_named_like_the_state_file_does_not_waste_every_build(
-        tmp_path: Path, fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]) -> None:
+    tmp_path: Path, fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("directory in place of install-state.json (D13)")
     root = tmp_path / "state"
     spec = fault_spec(root)
@@ -165,8 +178,9 @@ def test_d13_a_directory_named_like_the_state_file_does_not_waste_every_build(
     log.check()
 
 
-def test_d19_status_survives_a_huge_built_at(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                             fault_log: Callable[[str], FaultLog]) -> None:
+def test_d19_status_survives_a_huge_built_at(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("huge built_at (D19)")
     root = tmp_path / "state"
     healthy(root)

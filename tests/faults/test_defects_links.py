@@ -1,4 +1,5 @@
 """Links planted in the state dir: nothing outside it is ever deleted, truncated or appended to."""
+
 from __future__ import annotations
 
 import sys
@@ -13,8 +14,10 @@ from tests.conftest import FaultLog
 from tests.fake_envs import fake_env
 from tests.faults.fakes import IMPORT_NAME, FakeBuilds, fault_spec
 
-pytestmark = [pytest.mark.usefixtures("restored_sys_path"),
-              pytest.mark.skipif(sys.platform == "win32", reason="POSIX symlinks")]
+pytestmark = [
+    pytest.mark.usefixtures("restored_sys_path"),
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX symlinks"),
+]
 FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 
 
@@ -24,9 +27,9 @@ def healthy(root: Path) -> sdkboot.Spec:
     return spec
 
 
-def test_d2_status_never_truncates_through_a_lock_symlink(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                           fake_builds: FakeBuilds,
-                                                           fault_log: Callable[[str], FaultLog]) -> None:
+def test_d2_status_never_truncates_through_a_lock_symlink(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("symlinked build.lock (D2)")
     root = tmp_path / "state"
     spec = healthy(root)
@@ -44,8 +47,9 @@ def test_d2_status_never_truncates_through_a_lock_symlink(tmp_path: Path, capsys
     log.check()
 
 
-def test_d4_the_event_log_is_never_appended_through_a_symlink(tmp_path: Path,
-                                                               fault_log: Callable[[str], FaultLog]) -> None:
+def test_d4_the_event_log_is_never_appended_through_a_symlink(
+    tmp_path: Path, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("symlinked events.jsonl (D4)")
     root = tmp_path / "state"
     spec = healthy(root)

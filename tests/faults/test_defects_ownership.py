@@ -1,4 +1,5 @@
 """The ownership rule: a state dir another user could write is refused by ensure, activate and clean alike."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,10 @@ from tests.conftest import FaultLog
 from tests.fake_envs import fake_env
 from tests.faults.fakes import IMPORT_NAME, FakeBuilds, fault_spec, tree
 
-pytestmark = [pytest.mark.usefixtures("restored_sys_path"),
-              pytest.mark.skipif(sys.platform == "win32", reason="POSIX owners and modes")]
+pytestmark = [
+    pytest.mark.usefixtures("restored_sys_path"),
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX owners and modes"),
+]
 FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 NOBODY = 65534
 
@@ -47,8 +50,12 @@ def refused_everywhere(spec: sdkboot.Spec, at_fault: Path, capsys: pytest.Captur
 
 @pytest.mark.parametrize("mode", [0o777, 0o775, 0o757])
 def test_d8_a_writable_state_dir_is_refused_by_ensure_activate_and_clean(
-        tmp_path: Path, mode: int, capsys: pytest.CaptureFixture[str], fake_builds: FakeBuilds,
-        fault_log: Callable[[str], FaultLog]) -> None:
+    tmp_path: Path,
+    mode: int,
+    capsys: pytest.CaptureFixture[str],
+    fake_builds: FakeBuilds,
+    fault_log: Callable[[str], FaultLog],
+) -> None:
     log = fault_log("group/world-writable state dir (D8)")
     root = tmp_path / "state"
     spec = healthy(root)
@@ -57,7 +64,7 @@ def test_d8_a_writable_state_dir_is_refused_by_ensure_activate_and_clean(
 
     wrong = refused_everywhere(spec, root, capsys)
 
-    log.trial(wrong + ([] if tree(root)[:len(before)] and _same_env(before, root) else ["the env changed"]))
+    log.trial(wrong + ([] if tree(root)[: len(before)] and _same_env(before, root) else ["the env changed"]))
     assert wrong == []
     [line] = [json.loads(line) for line in events.read_lines(Layout(str(root)).events_file)]
     assert line["err_kind"] == "perm_denied" and str(root) in line["message"]
@@ -66,12 +73,14 @@ def test_d8_a_writable_state_dir_is_refused_by_ensure_activate_and_clean(
 
 
 def _same_env(before: list[str], root: Path) -> bool:
-    return [entry for entry in tree(root) if entry.startswith("builds")] == \
-        [entry for entry in before if entry.startswith("builds")]
+    return [entry for entry in tree(root) if entry.startswith("builds")] == [
+        entry for entry in before if entry.startswith("builds")
+    ]
 
 
-def test_d8_a_writable_parent_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                         fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]) -> None:
+def test_d8_a_writable_parent_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("group/world-writable parent dir (D3, D8)")
     shared = tmp_path / "shared"
     root = shared / "state"
@@ -85,8 +94,9 @@ def test_d8_a_writable_parent_is_refused(tmp_path: Path, capsys: pytest.CaptureF
     log.check()
 
 
-def test_d8_an_env_outside_the_state_dir_is_not_a_noop(tmp_path: Path, fake_builds: FakeBuilds,
-                                                       fault_log: Callable[[str], FaultLog]) -> None:
+def test_d8_an_env_outside_the_state_dir_is_not_a_noop(
+    tmp_path: Path, fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("install-state pointing outside the state dir (D8)")
     root = tmp_path / "state"
     spec = healthy(root)
@@ -108,11 +118,12 @@ def test_d8_an_env_outside_the_state_dir_is_not_a_noop(tmp_path: Path, fake_buil
 
 @pytest.mark.root
 @pytest.mark.linux
-def test_d3_a_state_dir_owned_by_another_user_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                        fake_builds: FakeBuilds,
-                                                        fault_log: Callable[[str], FaultLog]) -> None:
+def test_d3_a_state_dir_owned_by_another_user_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]
+) -> None:
     if os.geteuid() != 0:
         from tests.conftest import require_capability
+
         require_capability("needs root to chown a state dir to another user")
     log = fault_log("state dir owned by another user (D3)")
     victim_file = tmp_path / "victim.txt"

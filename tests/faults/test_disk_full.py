@@ -1,5 +1,6 @@
 """A disk that fills up mid-rebuild (a small tmpfs, as root): the build fails and says why, the
 published env still activates, no stage, temp file or lock is left, and space freed means a build."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         require_capability("needs root on Linux to mount a small tmpfs")
     disk = tmp_path / "disk"
     disk.mkdir(mode=0o700)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(disk)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(disk)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         require_capability(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
     try:
@@ -50,8 +52,9 @@ def fill(disk: Path, leave: int) -> Path:
     return filler
 
 
-def test_disk_full_mid_rebuild_loses_nothing(small_disk: Path, probe_wheelhouse: Path,
-                                             fault_log: Callable[[str], FaultLog]) -> None:
+def test_disk_full_mid_rebuild_loses_nothing(
+    small_disk: Path, probe_wheelhouse: Path, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("disk full during a rebuild")
     root = small_disk / "state"
     assert real.ensure(root, probe_wheelhouse)["outcome"] == "BUILT"
@@ -60,8 +63,11 @@ def test_disk_full_mid_rebuild_loses_nothing(small_disk: Path, probe_wheelhouse:
         result = real.ensure(root, probe_wheelhouse, f"{PROBE_DIST}>=0.{trial}")
         filler.unlink()
         outcome, kind = result.get("outcome"), str(result.get("err_kind"))
-        lost = [] if outcome == "BUILT" or (outcome == "BUILD_FAILED" and kind in DISK_FULL_KINDS) else [
-            f"{leave} bytes free: {outcome} {kind} {result.get('stderr', '')}"]
+        lost = (
+            []
+            if outcome == "BUILT" or (outcome == "BUILD_FAILED" and kind in DISK_FULL_KINDS)
+            else [f"{leave} bytes free: {outcome} {kind} {result.get('stderr', '')}"]
+        )
         lost += [] if real.activates(root) is None else [f"{leave} bytes free: {real.activates(root)}"]
         lost += [] if real.lock_free(root) else [f"{leave} bytes free: the lock stayed held"]
         lost += [f"{leave} bytes free: left {real.strays(root)}"] if real.strays(root) else []
@@ -72,15 +78,16 @@ def test_disk_full_mid_rebuild_loses_nothing(small_disk: Path, probe_wheelhouse:
     log.check()
 
 
-def test_a_signal_kill_on_a_full_disk_still_cools_down(small_disk: Path, probe_wheelhouse: Path, tmp_path: Path,
-                                                       fault_log: Callable[[str], FaultLog]) -> None:
+def test_a_signal_kill_on_a_full_disk_still_cools_down(
+    small_disk: Path, probe_wheelhouse: Path, tmp_path: Path, fault_log: Callable[[str], FaultLog]
+) -> None:
     """The step fills the disk, then dies by SIGKILL (a memory kill as the disk ran out): the
     result is the signal kill, not errno 28, and the cooldown is armed (D12's behaviour)."""
     from tests.interpreters import write_wrapper
 
     log = fault_log("signal kill on a full disk")
     filler = small_disk / "filler"
-    fills_then_dies = (f'if [ "$2" = "venv" ]; then cat /dev/zero > "{filler}" 2>/dev/null; kill -9 $$; fi\n')
+    fills_then_dies = f'if [ "$2" = "venv" ]; then cat /dev/zero > "{filler}" 2>/dev/null; kill -9 $$; fi\n'
     python = write_wrapper(tmp_path / "py-fills-then-dies", fills_then_dies)
     for trial in range(3):
         root = small_disk / f"state-{trial}"

@@ -2,6 +2,7 @@
 
 Nothing a child prints or a file holds may raise out of these, and what reaches the metrics stays
 a small integer."""
+
 from __future__ import annotations
 
 import json
@@ -25,23 +26,34 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[Hea
 
 # Text a real failure prints, to splice into noise so the table's rules are reached.
 FRAGMENTS = [
-    "died with <Signals.SIGKILL: 9>", "died with <Signals.SIGKILL: 99999999999>", "MemoryError",
-    "No space left on device", "ensurepip is not available", "No module named pip", "Permission denied",
-    "Could not find a version", "Killed", "Traceback (most recent call last):", "\x00\xff", "requires-python",
+    "died with <Signals.SIGKILL: 9>",
+    "died with <Signals.SIGKILL: 99999999999>",
+    "MemoryError",
+    "No space left on device",
+    "ensurepip is not available",
+    "No module named pip",
+    "Permission denied",
+    "Could not find a version",
+    "Killed",
+    "Traceback (most recent call last):",
+    "\x00\xff",
+    "requires-python",
 ]
 noise = st.binary(max_size=300) | st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=40), max_size=6).map(
-    lambda parts: "\n".join(parts).encode("utf-8", errors="surrogatepass"))
+    lambda parts: "\n".join(parts).encode("utf-8", errors="surrogatepass")
+)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 def _metrics_are_small(result: Result) -> list[str]:
     metrics = result.metrics()
     wrong = [] if len(metrics) <= MAX_METRIC_KEYS else [f"{len(metrics)} keys"]
     for key, value in metrics.items():
-        if not isinstance(value, (int, bool)) or abs(int(value)) > 2 ** 31:
+        if not isinstance(value, (int, bool)) or abs(int(value)) > 2**31:
             wrong.append(f"{key}={value!r}")
     return wrong
 
@@ -59,8 +71,11 @@ def test_the_classifier_on_anything(fault_log: Any) -> None:
             log.trial([f"rc {rc}: raised {type(exc).__name__}: {exc}"[:200]])
             return
         wrong = [] if isinstance(failure.kind, ErrKind) and len(failure.text) <= 200 else [f"text {failure.text!r}"]
-        wrong += [] if failure.kill_rc is None or -128 <= failure.kill_rc <= 255 or failure.kill_rc == rc else [
-            f"kill_rc {failure.kill_rc}"]
+        wrong += (
+            []
+            if failure.kill_rc is None or -128 <= failure.kill_rc <= 255 or failure.kill_rc == rc
+            else [f"kill_rc {failure.kill_rc}"]
+        )
         wrong += _metrics_are_small(Result(Outcome.BUILD_FAILED, phase=phase, failure=failure, rc=None))
         log.trial(wrong)
 
@@ -86,11 +101,18 @@ def test_the_json_parser_on_anything(fault_log: Any) -> None:
 
 
 def _fields() -> Any:
-    good: dict[str, Any] = {"strategy": "venv", "env": "/s/builds/e", "site": "/s/builds/e/lib",
-                            "python_version": "3.11.7", "paths": ["/s/builds/e"], "fingerprint": {"layout": 1},
-                            "built_at": 1.0}
+    good: dict[str, Any] = {
+        "strategy": "venv",
+        "env": "/s/builds/e",
+        "site": "/s/builds/e/lib",
+        "python_version": "3.11.7",
+        "paths": ["/s/builds/e"],
+        "fingerprint": {"layout": 1},
+        "built_at": 1.0,
+    }
     return st.dictionaries(st.sampled_from([*sorted(good), "extra"]), json_values, max_size=9).map(
-        lambda changes: {**good, **changes})
+        lambda changes: {**good, **changes}
+    )
 
 
 def test_install_state_records_on_anything(fault_log: Any) -> None:
@@ -121,10 +143,14 @@ def test_cooldown_records_on_anything(tmp_path: Path, fault_log: Any) -> None:
     fp = {"layout": 1}
 
     @FUZZ
-    @given(record=st.dictionaries(st.sampled_from(["time", "rc", "phase", "fingerprint", "boot", "reserved"]),
-                                  json_values, max_size=6),
-           now=st.floats(-1e12, 1e12), window=st.floats(0, 1e7),
-           boot=st.none() | st.tuples(st.sampled_from(["a", "b"]), st.floats(0, 1e9)))
+    @given(
+        record=st.dictionaries(
+            st.sampled_from(["time", "rc", "phase", "fingerprint", "boot", "reserved"]), json_values, max_size=6
+        ),
+        now=st.floats(-1e12, 1e12),
+        window=st.floats(0, 1e7),
+        boot=st.none() | st.tuples(st.sampled_from(["a", "b"]), st.floats(0, 1e9)),
+    )
     def check(record: dict[str, Any], now: float, window: float, boot: Any) -> None:
         record = {**record, "fingerprint": fp} if record.get("fingerprint") == "same" else record
         Path(layout.cooldown_file).write_text(json.dumps(record))

@@ -1,4 +1,5 @@
 """The README's Guarantees table names tests that exist: a property never points at nothing."""
+
 from __future__ import annotations
 
 import ast
@@ -18,8 +19,9 @@ def _guarantee_rows() -> list[str]:
 
 
 def _functions(path: Path) -> set[str]:
-    return {node.name for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-            if isinstance(node, ast.FunctionDef)}
+    return {
+        node.name for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(node, ast.FunctionDef)
+    }
 
 
 def test_every_guarantee_names_an_existing_test() -> None:

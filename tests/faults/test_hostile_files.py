@@ -7,6 +7,7 @@ ensure that must rebuild, activate(), status and clean --dry-run. Each trial mus
 deadline, raise nothing, leave the victim file as it was and, unless the spoiled file is the
 install-state itself, keep the healthy env usable.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,10 @@ from tests.fake_envs import fake_env
 from tests.faults.deadline import Hung, deadline
 from tests.faults.fakes import IMPORT_NAME, FakeBuilds, fault_spec
 
-pytestmark = [pytest.mark.usefixtures("restored_sys_path"),
-              pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, symlinks, hard links")]
+pytestmark = [
+    pytest.mark.usefixtures("restored_sys_path"),
+    pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, symlinks, hard links"),
+]
 FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 VICTIM_TEXT = "the user's own file\n"
 CONTENTS: dict[str, bytes] = {
@@ -36,11 +39,17 @@ CONTENTS: dict[str, bytes] = {
     "huge": b'{"x": "' + b"a" * 5_000_000 + b'"}',
     "deep nesting": b"[" * 200_000,
     "wrong types": b'{"strategy": 7, "env": [], "site": {}, "paths": "abc", "fingerprint": [], "built_at": "x",'
-                   b' "python_version": 3, "time": "x", "rc": "x", "phase": [], "boot": 5, "0.1.0": "x"}',
+    b' "python_version": 3, "time": "x", "rc": "x", "phase": [], "boot": 5, "0.1.0": "x"}',
     "huge numbers": b'{"time": 1e999, "built_at": 1' + b"0" * 5000 + b', "rc": -1' + b"0" * 400 + b"}",
 }
-KINDS = ("fifo", "directory", "link to /dev/zero", "link to the user's file", "link out of the state dir",
-         "hard link to the user's file")
+KINDS = (
+    "fifo",
+    "directory",
+    "link to /dev/zero",
+    "link to the user's file",
+    "link out of the state dir",
+    "hard link to the user's file",
+)
 
 
 def plant(root: Path, name: str, what: str, victim: Path) -> None:
@@ -92,8 +101,13 @@ def run(entry: str, root: Path, capsys: pytest.CaptureFixture[str]) -> list[str]
 
 
 @pytest.mark.parametrize("what", [*CONTENTS, *KINDS])
-def test_hostile_files_in_the_state_dir(tmp_path: Path, what: str, capsys: pytest.CaptureFixture[str],
-                                        fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]) -> None:
+def test_hostile_files_in_the_state_dir(
+    tmp_path: Path,
+    what: str,
+    capsys: pytest.CaptureFixture[str],
+    fake_builds: FakeBuilds,
+    fault_log: Callable[[str], FaultLog],
+) -> None:
     log = fault_log("hostile files in the state dir")
     victim = tmp_path / "user" / "notes.txt"
     victim.parent.mkdir()

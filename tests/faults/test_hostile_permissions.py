@@ -1,6 +1,7 @@
 """Hostile permissions and links around a healthy env: ensure and activate() agree on every one
 (both refuse, or ensure repairs by rebuilding and activate() then accepts), and nothing outside
 the state dir is ever touched."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,10 @@ from tests.conftest import FaultLog
 from tests.fake_envs import fake_env
 from tests.faults.fakes import IMPORT_NAME, FakeBuilds, fault_spec, tree
 
-pytestmark = [pytest.mark.usefixtures("restored_sys_path"),
-              pytest.mark.skipif(sys.platform == "win32", reason="POSIX owners, modes and links")]
+pytestmark = [
+    pytest.mark.usefixtures("restored_sys_path"),
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX owners, modes and links"),
+]
 FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 NOBODY = 65534
 
@@ -60,8 +63,11 @@ def _agree(root: Path, expect: str) -> list[str]:
     after = sdkboot.activate(spec)
     wrong = [] if not before.ok else [f"activate() accepted the spoiled env: {before.path}"]
     if expect == "refuse":
-        wrong += [] if result.err_kind == "perm_denied" or (result.phase.label == "pre" and not result.ok) else [
-            f"ensure: {result.outcome.name} {result.err_kind}"]
+        wrong += (
+            []
+            if result.err_kind == "perm_denied" or (result.phase.label == "pre" and not result.ok)
+            else [f"ensure: {result.outcome.name} {result.err_kind}"]
+        )
         wrong += [] if not after.ok else ["activate() accepted it after ensure refused"]
     else:
         wrong += [] if result.outcome is sdkboot.Outcome.BUILT else [f"ensure: {result.outcome.name} {result.err_kind}"]
@@ -70,8 +76,9 @@ def _agree(root: Path, expect: str) -> list[str]:
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_ensure_and_activate_agree(tmp_path: Path, scenario: str, fake_builds: FakeBuilds,
-                                   fault_log: Callable[[str], FaultLog]) -> None:
+def test_ensure_and_activate_agree(
+    tmp_path: Path, scenario: str, fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("hostile permissions and links")
     spoil, expect = SCENARIOS[scenario]
     victim = tmp_path / "user"
@@ -93,10 +100,12 @@ def test_ensure_and_activate_agree(tmp_path: Path, scenario: str, fake_builds: F
 @pytest.mark.root
 @pytest.mark.linux
 @pytest.mark.parametrize("which", ["state dir", "builds", "env dir"])
-def test_another_users_entries(tmp_path: Path, which: str, fake_builds: FakeBuilds,
-                               fault_log: Callable[[str], FaultLog]) -> None:
+def test_another_users_entries(
+    tmp_path: Path, which: str, fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]
+) -> None:
     if os.geteuid() != 0:
         from tests.conftest import require_capability
+
         require_capability("needs root to give an entry to another user")
     log = fault_log("hostile permissions and links")
     root = tmp_path / "state"

@@ -5,6 +5,7 @@ killed build survives the next ensure, and that ensure builds. After SIGTERM or 
 is stopped, the stage is gone, the lock is free, an event says so, and the exit code is the
 shell's (143 / 130); the hook still answers its two JSON lines and exits 0.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,9 @@ def _after_a_kill(root: Path, wheels: Path, requirement: str) -> list[str]:
     return lost
 
 
-def test_sigkill_at_random_moments_mid_rebuild(tmp_path: Path, probe_wheelhouse: Path,
-                                               fault_log: Callable[[str], FaultLog]) -> None:
+def test_sigkill_at_random_moments_mid_rebuild(
+    tmp_path: Path, probe_wheelhouse: Path, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("SIGKILL at a random moment of a rebuild")
     root = tmp_path / "state"
     assert real.ensure(root, probe_wheelhouse)["outcome"] == "BUILT"
@@ -78,8 +80,9 @@ def _interrupted_cleanly(root: Path, exit_code: int, expected: int, name: str) -
 
 
 @pytest.mark.parametrize("signum, expected", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_mid_step_stops_everything_and_says_so(tmp_path: Path, probe_wheelhouse: Path, signum: int,
-                                                        expected: int, fault_log: Callable[[str], FaultLog]) -> None:
+def test_a_signal_mid_step_stops_everything_and_says_so(
+    tmp_path: Path, probe_wheelhouse: Path, signum: int, expected: int, fault_log: Callable[[str], FaultLog]
+) -> None:
     """The build hangs in its venv step (a wrapper interpreter), so the signal surely lands mid-step."""
     name = signal.Signals(signum).name
     log = fault_log(f"{name} mid-build (ensure)")
@@ -89,8 +92,9 @@ def test_a_signal_mid_step_stops_everything_and_says_so(tmp_path: Path, probe_wh
     for trial in range(SIGNALS):
         root = tmp_path / f"state-{trial}"
         pidfile.unlink(missing_ok=True)
-        child = real.start(real.ensure_argv(root, probe_wheelhouse, PROBE_DIST, "--python", str(python),
-                                            "--strategy", "venv"))
+        child = real.start(
+            real.ensure_argv(root, probe_wheelhouse, PROBE_DIST, "--python", str(python), "--strategy", "venv")
+        )
         deadline = time.monotonic() + 60
         while not pidfile.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -101,16 +105,20 @@ def test_a_signal_mid_step_stops_everything_and_says_so(tmp_path: Path, probe_wh
     log.check()
 
 
-def test_the_hook_answers_a_sigterm_and_exits_0(tmp_path: Path, probe_wheelhouse: Path,
-                                               fault_log: Callable[[str], FaultLog]) -> None:
+def test_the_hook_answers_a_sigterm_and_exits_0(
+    tmp_path: Path, probe_wheelhouse: Path, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("SIGTERM mid-build (hook)")
     pidfile = tmp_path / "venv.pid"
     python = write_wrapper(tmp_path / "py-hangs", hang_in_venv(pidfile))
     for trial in range(SIGNALS):
         root = tmp_path / f"state-{trial}"
         pidfile.unlink(missing_ok=True)
-        child = real.start(real.ensure_argv(root, probe_wheelhouse, PROBE_DIST, "--python", str(python),
-                                            "--strategy", "venv", command="hook"))
+        child = real.start(
+            real.ensure_argv(
+                root, probe_wheelhouse, PROBE_DIST, "--python", str(python), "--strategy", "venv", command="hook"
+            )
+        )
         deadline = time.monotonic() + 60
         while not pidfile.exists() and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -1,4 +1,5 @@
 """The build lock under faults: a failed PID write (D11), readers racing a build (D23)."""
+
 from __future__ import annotations
 
 import errno
@@ -21,9 +22,9 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="flock, POSIX pr
 pytestmark = pytest.mark.usefixtures("restored_sys_path")
 
 
-def test_d11_a_failed_pid_write_does_not_leak_the_lock(tmp_path: Path, fake_builds: FakeBuilds,
-                                                       monkeypatch: pytest.MonkeyPatch,
-                                                       fault_log: Callable[[str], FaultLog]) -> None:
+def test_d11_a_failed_pid_write_does_not_leak_the_lock(
+    tmp_path: Path, fake_builds: FakeBuilds, monkeypatch: pytest.MonkeyPatch, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("disk full while writing the lock's PID (D11)")
     root = tmp_path / "state"
     spec = fault_spec(root)

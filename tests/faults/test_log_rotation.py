@@ -1,4 +1,5 @@
 """The event log rotated by many sessions at once (D21)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -17,8 +18,9 @@ pytestmark = pytest.mark.usefixtures("restored_sys_path")
 
 
 @posix_only
-def test_d21_concurrent_rotation_never_replaces_the_history(tmp_path: Path,
-                                                            fault_log: Callable[[str], FaultLog]) -> None:
+def test_d21_concurrent_rotation_never_replaces_the_history(
+    tmp_path: Path, fault_log: Callable[[str], FaultLog]
+) -> None:
     """16 processes append across the rotation limit: the rotated file is always a full one."""
     log = fault_log("concurrent log rotation (D21)")
     path = tmp_path / "events.jsonl"
@@ -36,8 +38,7 @@ def test_d21_concurrent_rotation_never_replaces_the_history(tmp_path: Path,
                 pass
         print(smallest)
     """)
-    children = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-                for _ in range(16)]
+    children = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(16)]
     smallest = [int((child.communicate(timeout=120)[0] or "0").strip() or 0) for child in children]
     for size in smallest:
         log.trial([f"the rotated history shrank to {size} bytes"] if size < 20000 else [])

@@ -1,5 +1,6 @@
 """Many sessions at once: 16 processes released at one barrier build exactly once, and readers
 that activate and import during rebuilds never get a half-built env."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,16 @@ _RACER = textwrap.dedent("""
 
 def _race(root: Path, wheels: Path, go: Path, requirement: str) -> list[dict[str, object]]:
     argv = real.ensure_argv(root, wheels, requirement)[3:]  # after "python -m sdkboot"
-    racers = [subprocess.Popen([sys.executable, "-c", _RACER, "racer", str(go), *argv], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=real.child_env()) for _ in range(PROCESSES)]
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACER, "racer", str(go), *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=real.child_env(),
+        )
+        for _ in range(PROCESSES)
+    ]
     time.sleep(1.0)  # every racer is importing or already spinning at the barrier
     go.write_text("")
     results = []
@@ -48,8 +57,9 @@ def _race(root: Path, wheels: Path, go: Path, requirement: str) -> list[dict[str
     return results
 
 
-def test_sixteen_processes_at_a_barrier_build_exactly_once(tmp_path: Path, probe_wheelhouse: Path,
-                                                          fault_log: Callable[[str], FaultLog]) -> None:
+def test_sixteen_processes_at_a_barrier_build_exactly_once(
+    tmp_path: Path, probe_wheelhouse: Path, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("16 processes at a barrier")
     root = tmp_path / "state"
     for round_ in range(ROUNDS):
@@ -101,8 +111,9 @@ _READER = textwrap.dedent("""
 """).format(module=PROBE_MODULE)
 
 
-def test_readers_during_publish_never_import_a_half_built_env(tmp_path: Path, probe_wheelhouse: Path,
-                                                              fault_log: Callable[[str], FaultLog]) -> None:
+def test_readers_during_publish_never_import_a_half_built_env(
+    tmp_path: Path, probe_wheelhouse: Path, fault_log: Callable[[str], FaultLog]
+) -> None:
     """Two readers activate and import in a loop while the env is rebuilt again and again.
 
     An env superseded and pruned while a reader imports it is D15 (a live env deleted by a rebuild,
@@ -111,8 +122,12 @@ def test_readers_during_publish_never_import_a_half_built_env(tmp_path: Path, pr
     root = tmp_path / "state"
     assert real.ensure(root, probe_wheelhouse)["outcome"] == "BUILT"
     stop = tmp_path / "stop"
-    readers = [subprocess.Popen([sys.executable, "-I", "-c", _READER, str(REPO), str(root), str(stop)],
-                                stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-I", "-c", _READER, str(REPO), str(root), str(stop)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     rebuilt = []
     try:
         for n in range(4):

@@ -1,4 +1,5 @@
 """A read-only state dir with a healthy env is a no-op, for ensure and hook alike (D17)."""
+
 from __future__ import annotations
 
 import json
@@ -17,13 +18,21 @@ pytestmark = pytest.mark.usefixtures("restored_sys_path")
 FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 
 
-def test_d17_a_read_only_state_dir_with_a_healthy_env_is_a_noop(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                fault_log: Callable[[str], FaultLog]) -> None:
+def test_d17_a_read_only_state_dir_with_a_healthy_env_is_a_noop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("read-only state dir with a healthy env (D17)")
     root = tmp_path / "state"
     fake_env(root, spec=fault_spec(root), files=FILES)
-    argv = ["--state-dir", str(root), "--import-name", IMPORT_NAME, "--min-python",
-            "%d.%d" % sys.version_info[:2], "sdkboot-fault-dist"]
+    argv = [
+        "--state-dir",
+        str(root),
+        "--import-name",
+        IMPORT_NAME,
+        "--min-python",
+        "%d.%d" % sys.version_info[:2],
+        "sdkboot-fault-dist",
+    ]
     with made_read_only(root):
         ensure_rc = main(["ensure", *argv])
         ensure_out = capsys.readouterr()

@@ -1,4 +1,5 @@
 """Options smuggled in as requirements never reach pip (D20)."""
+
 from __future__ import annotations
 
 import sys
@@ -17,14 +18,19 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="flock, POSIX pr
 pytestmark = pytest.mark.usefixtures("restored_sys_path")
 
 
-def test_d20_an_option_smuggled_as_a_requirement_never_reaches_pip(tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str],
-                                                                    fake_builds: FakeBuilds,
-                                                                    fault_log: Callable[[str], FaultLog]) -> None:
+def test_d20_an_option_smuggled_as_a_requirement_never_reaches_pip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_builds: FakeBuilds, fault_log: Callable[[str], FaultLog]
+) -> None:
     log = fault_log("options smuggled as requirements (D20)")
     root = tmp_path / "state"
-    for smuggled in ("--log=/tmp/x://y", "-r/etc/passwd", "--index-url=http://evil://x", "x; --y://z",
-                     "./local://dir", "https://example.org/a.whl"):
+    for smuggled in (
+        "--log=/tmp/x://y",
+        "-r/etc/passwd",
+        "--index-url=http://evil://x",
+        "x; --y://z",
+        "./local://dir",
+        "https://example.org/a.whl",
+    ):
         rc = main(["ensure", "--state-dir", str(root), "--import-name", IMPORT_NAME, "--", smuggled])
         _, err = capsys.readouterr()
         log.trial([] if rc == 2 and not fake_builds.calls else [f"{smuggled!r}: rc {rc} {err.strip()}"])
