@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -129,6 +128,8 @@ def _outcome(context: dict[str, Any], done: Any) -> Any:
             raise StepFailed(Phase.VERIFY, done, classify(Phase.VERIFY, done, places=places))
         built = parse_report(Phase.VERIFY, done, context["extra"])
     except StepFailed as error:
+        import shutil  # here: ensure imports this module, and on 3.9 shutil loads threading
+
         shutil.rmtree(stage, ignore_errors=True)
         return _cool_down(
             layout, failed(error, strategy.code), time.time(), context["fingerprint"], cooldown.boot_time()

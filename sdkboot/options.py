@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import keyword
 import os
-import shutil
 import sys
 from typing import Any
 
@@ -214,6 +213,8 @@ def _not_a_python(name: str, path: str) -> str | None:
 def _interpreter(name: str | None, probe: bool) -> str | None:
     if name is None:
         return None
+    import shutil  # here: on 3.9 shutil loads bz2 and threading, which the no-op never needs
+
     found = name if os.sep in name else shutil.which(name)
     if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
         raise UsageError(f"--python {name}: no such executable interpreter")

@@ -86,12 +86,17 @@ def marker_problem(marker: str) -> str | None:
     return f"its environment marker {marker!r} is not PEP 508 (expected e.g. python_version >= '3.10', values quoted)"
 
 
+# Line breaks and other control characters: a regex's \s and $ let some through (\r, \x0b),
+# and pip would read them as a requirements-file line break. PEP 508's whitespace is space and tab.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def problem(requirement: str) -> str | None:
     """Why ``requirement`` is not something pip can take, or None."""
     if requirement.lstrip().startswith("-"):
         return f"not a valid requirement: {requirement!r} looks like an option (pip options are not taken here)"
     match = _PEP508.match(requirement)
-    if not match or "\n" in requirement:
+    if not match or _CONTROL.search(requirement):
         if _LOCATION.match(requirement) or os.path.exists(requirement):
             return (
                 f"not a valid requirement: {requirement!r}: a URL or a path needs a name,"

@@ -18,7 +18,6 @@ import errno
 import json
 import os
 import re
-import shutil
 import stat
 import sys
 import time
@@ -344,6 +343,9 @@ def remove(path: str, root: str) -> None:
         raise PermissionError(errno.EACCES, f"{reason} (refused)", path)
     mode = os.lstat(path).st_mode
     if stat.S_ISDIR(mode):
+        # Imported here: on 3.9 shutil loads bz2, and bz2 loads threading, on the no-op path.
+        import shutil
+
         shutil.rmtree(path)  # the fd-based rmtree: it unlinks links inside, never follows them
     else:
         os.unlink(path)

@@ -74,6 +74,11 @@ INVALID = [
     "./pkg",
     "name @ --log=x",
     "x; --y://z",
+    # Line breaks and control characters (a requirements-file line break to pip); the fuzz found \r.
+    "y\r",
+    "y\n",
+    "foo\x0b>=1",
+    "foo>=1\x00",
 ]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -185,6 +184,8 @@ class LeanStrategy:
         python = venv_python(stage)
         wheels = self._fetch(session, stage, plan)
         self._install(session, python, plan, wheels)
+        import shutil  # here: the no-op reads this module's facts, and on 3.9 shutil loads threading
+
         shutil.rmtree(os.path.join(stage, DOWNLOADS), ignore_errors=True)
         code = REPORT.format(name=spec.import_name)
         if session.handoff:  # the last step: sdkboot need not stay resident beside the import
