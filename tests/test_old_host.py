@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, require_capability
 from tests.real_pythons import PYENV_ROOT, pyenv_python, require_debian_python
 from tests.wheels import make_wheel
 
@@ -202,3 +202,17 @@ def test_doctor_agrees_with_ensure(host: OldHost, mode: list[str]) -> None:
         assert (doctor.returncode, ensure.returncode) == (1, 3)
         assert did["outcome"] == said["ensure_would"]["outcome"] == "HOOK_PY_INCOMPATIBLE"
         assert did["message"] == said["ensure_would"]["message"]
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6"])
+def test_the_probe_answers_on_interpreters_sdkboot_does_not_support(version: str) -> None:
+    # Discovery must be able to say "too old" about them, so the probe itself must run there.
+    found = sorted((PYENV_ROOT / "versions").glob(f"{version}.*/bin/python{version}"))
+    if not found:
+        require_capability(f"no pyenv Python {version} under {PYENV_ROOT}/versions (the Linux test machine has it)")
+    probe = REPO / "sdkboot" / "discovery" / "_probe.py"
+    done = subprocess.run([str(found[-1]), str(probe)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert ".".join(map(str, answer["version"][:2])) == version
+    assert answer["tags"]["interpreter"] == "cp" + version.replace(".", "")

@@ -26,7 +26,9 @@ def has(name):  # type: (str) -> bool
 
 def tags():  # type: () -> Dict[str, str]
     """What a wheel for this interpreter must be tagged with (interpreter, abi, platform)."""
-    impl = {"cpython": "cp", "pypy": "pp"}.get(sys.implementation.name, sys.implementation.name)
+    # sys.implementation is 3.3+; on 2.7 platform's name, lower-cased, is the same word.
+    name = getattr(getattr(sys, "implementation", None), "name", platform.python_implementation().lower())
+    impl = {"cpython": "cp", "pypy": "pp"}.get(name, name)
     nodot = "%d%d" % sys.version_info[:2]
     threaded = "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
     plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")
