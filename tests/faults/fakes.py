@@ -75,6 +75,19 @@ def fault_spec(root: Path, *requirements: str, **extra: Any) -> Spec:
     )
 
 
+# The fake package every healthy fault-suite env holds.
+FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
+
+
+def healthy(root: Path) -> Spec:
+    """A state dir at ``root`` with a healthy fake env, and the spec it is healthy for."""
+    from tests.fake_envs import fake_env
+
+    spec = fault_spec(root)
+    fake_env(root, spec=spec, files=FILES)
+    return spec
+
+
 def tree(path: Path) -> list[str]:
     """Every entry under ``path`` (links not followed), with file contents: a before/after snapshot."""
     found = []

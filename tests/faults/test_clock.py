@@ -11,9 +11,8 @@ import pytest
 
 import sdkboot
 from tests.conftest import FaultLog
-from tests.faults.fakes import IMPORT_NAME, FakeBuilds, done, fault_spec
+from tests.faults.fakes import FakeBuilds, done, fault_spec
 
-FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 HOUR = 3600.0
 WINDOW = 24 * HOUR
 

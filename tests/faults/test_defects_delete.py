@@ -15,20 +15,12 @@ import pytest
 import sdkboot
 from sdkboot.cli import main
 from tests.conftest import FaultLog
-from tests.fake_envs import fake_env
-from tests.faults.fakes import IMPORT_NAME, FakeBuilds, fault_spec, tree
+from tests.faults.fakes import FakeBuilds, fault_spec, healthy, tree
 
 pytestmark = [
     pytest.mark.usefixtures("restored_sys_path"),
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX symlinks"),
 ]
-FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
-
-
-def healthy(root: Path) -> sdkboot.Spec:
-    spec = fault_spec(root)
-    fake_env(root, spec=spec, files=FILES)
-    return spec
 
 
 def projects(tmp_path: Path) -> Path:

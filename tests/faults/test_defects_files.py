@@ -16,20 +16,12 @@ import sdkboot
 from sdkboot import state
 from sdkboot.cli import main
 from tests.conftest import REPO, FaultLog
-from tests.fake_envs import fake_env
 from tests.faults.deadline import deadline
-from tests.faults.fakes import IMPORT_NAME, FakeBuilds, fault_spec
+from tests.faults.fakes import IMPORT_NAME, FakeBuilds, fault_spec, healthy
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, /dev/zero")
-FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 
 pytestmark = pytest.mark.usefixtures("restored_sys_path")
-
-
-def healthy(root: Path) -> sdkboot.Spec:
-    spec = fault_spec(root)
-    fake_env(root, spec=spec, files=FILES)
-    return spec
 
 
 def test_d5_deeply_nested_install_state_is_corrupt_not_a_recursion_error(

@@ -16,20 +16,13 @@ from sdkboot.cli import main
 from sdkboot.layout import Layout
 from tests.conftest import FaultLog
 from tests.fake_envs import fake_env
-from tests.faults.fakes import IMPORT_NAME, FakeBuilds, fault_spec, tree
+from tests.faults.fakes import FILES, IMPORT_NAME, FakeBuilds, healthy, tree
 
 pytestmark = [
     pytest.mark.usefixtures("restored_sys_path"),
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX owners and modes"),
 ]
-FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 NOBODY = 65534
-
-
-def healthy(root: Path) -> sdkboot.Spec:
-    spec = fault_spec(root)
-    fake_env(root, spec=spec, files=FILES)
-    return spec
 
 
 def refused_everywhere(spec: sdkboot.Spec, at_fault: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:

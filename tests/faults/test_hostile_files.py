@@ -24,13 +24,12 @@ from sdkboot.layout import BUILDS_DIR, OWN_NAMES, STATE_FILE
 from tests.conftest import FaultLog
 from tests.fake_envs import fake_env
 from tests.faults.deadline import Hung, deadline
-from tests.faults.fakes import IMPORT_NAME, FakeBuilds, fault_spec
+from tests.faults.fakes import FILES, IMPORT_NAME, FakeBuilds, fault_spec
 
 pytestmark = [
     pytest.mark.usefixtures("restored_sys_path"),
     pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, symlinks, hard links"),
 ]
-FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 VICTIM_TEXT = "the user's own file\n"
 CONTENTS: dict[str, bytes] = {
     "empty": b"",

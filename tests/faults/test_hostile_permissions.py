@@ -15,13 +15,12 @@ import pytest
 import sdkboot
 from tests.conftest import FaultLog
 from tests.fake_envs import fake_env
-from tests.faults.fakes import IMPORT_NAME, FakeBuilds, fault_spec, tree
+from tests.faults.fakes import FILES, FakeBuilds, fault_spec, tree
 
 pytestmark = [
     pytest.mark.usefixtures("restored_sys_path"),
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX owners, modes and links"),
 ]
-FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 NOBODY = 65534
 
 

@@ -12,10 +12,9 @@ import pytest
 from sdkboot.cli import main
 from tests.conftest import FaultLog, made_read_only
 from tests.fake_envs import fake_env
-from tests.faults.fakes import IMPORT_NAME, fault_spec
+from tests.faults.fakes import FILES, IMPORT_NAME, fault_spec
 
 pytestmark = pytest.mark.usefixtures("restored_sys_path")
-FILES = {f"{IMPORT_NAME}/__init__.py": "VALUE = 1\n"}
 
 
 def test_d17_a_read_only_state_dir_with_a_healthy_env_is_a_noop(
