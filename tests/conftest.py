@@ -11,7 +11,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import pytest
 
@@ -80,6 +80,31 @@ def require_capability(reason: str) -> NoReturn:
     if capabilities_required():
         pytest.fail(f"capability missing where CI must provide it: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[Any]:
+    """A Docker client for the session (a capability skip without one); what the run made goes after."""
+    from repro import Unsupported, dockerutil
+
+    try:
+        client = dockerutil.connect()
+    except Unsupported as exc:
+        require_capability(f"no Docker engine: {exc.reason}")
+    yield client
+    dockerutil.sweep(client, dockerutil.run_id())
+
+
+def require_image(client: Any, image: str) -> str:
+    """The ref of one of repro's images, or a capability skip saying how to build it."""
+    from repro import images
+
+    ref = images.load_recipes()[image].ref
+    try:
+        client.images.get(ref)
+    except Exception:  # docker.errors.ImageNotFound, without importing docker at collection
+        require_capability(f"no image {ref}: build it with `python -m repro images build {image}`")
+    return ref
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_capability
+from tests.conftest import require_image
 from tests.test_example_plugin import build_bundle, copy_plugin, hook_command
 from tests.wheels import make_wheel
 
@@ -29,15 +29,8 @@ VENV_CHAIN = " --strategy venv --strategy target"  # what a plugin that picks it
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    from repro import Unsupported, dockerutil
-
-    try:
-        engine = dockerutil.connect()
-    except Unsupported as exc:
-        require_capability(f"no Docker engine: {exc.reason}")
-    yield engine
-    dockerutil.sweep(engine, dockerutil.run_id())
+def client(docker_engine: Any) -> Any:
+    return docker_engine
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +52,8 @@ class Machine:
     """One Debian 12 image, and the plugin's data dir that its sessions share."""
 
     def __init__(self, client: Any, image: str, plugin: Path, wheels: Path, data: Path) -> None:
-        from repro import images
-
         self.client, self.plugin, self.wheels, self.data = client, plugin, wheels, data
-        self.ref = images.load_recipes()[image].ref
-        try:
-            client.images.get(self.ref)
-        except Exception:  # docker.errors.ImageNotFound, without importing docker at collection
-            require_capability(f"no image {self.ref}: build it with `python -m repro images build {image}`")
+        self.ref = require_image(client, image)
 
     def sh(self, command: str) -> dict[str, Any]:
         """``sh -c COMMAND`` in a fresh container, as the host runs a hook; its exit code and streams."""

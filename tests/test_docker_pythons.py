@@ -6,32 +6,20 @@ A fresh ``debian12-python`` container, networking off, sdkboot's source mounted 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, require_capability
+from tests.conftest import REPO, require_image
 
 pytestmark = pytest.mark.docker
 IMAGE = "debian12-python"
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    from repro import Unsupported, dockerutil, images
-
-    try:
-        engine = dockerutil.connect()
-    except Unsupported as exc:
-        require_capability(f"no Docker engine: {exc.reason}")
-    ref = images.load_recipes()[IMAGE].ref
-    try:
-        engine.images.get(ref)
-    except Exception:  # docker.errors.ImageNotFound, without importing docker at collection
-        require_capability(f"no image {ref}: build it with `python -m repro images build {IMAGE}`")
-    yield engine
-    dockerutil.sweep(engine, dockerutil.run_id())
+def client(docker_engine: Any) -> Any:
+    require_image(docker_engine, IMAGE)
+    return docker_engine
 
 
 def in_container(client: Any, argv: list[str]) -> dict[str, Any]:
