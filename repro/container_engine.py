@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from repro import Unsupported, dockerutil, images, limits
 from repro.container_report import ContainerResult, ScenarioRun, StepRun, judge_step
-from repro.container_scenarios import (
+from repro.container_steps import (
     ENVIRONMENT,
     MIB,
     REPO,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from repro import report, sdkout
-from repro.container_scenarios import Scenario, Step
+from repro.container_steps import Scenario, Step
 from repro.verdict import Verdict, describe, expect_json, jsonable, judge, verdict_json
 
 

@@ -14,7 +14,8 @@ from typing import Any
 from repro import dockerutil, repeat, report
 from repro.container_engine import Context, context, run_scenario
 from repro.container_report import ScenarioRun, run_json, summary, table_rows
-from repro.container_scenarios import SCENARIOS, Scenario, Step, select
+from repro.container_scenarios import SCENARIOS, select
+from repro.container_steps import Scenario, Step
 
 
 def cmd_containers(args: argparse.Namespace) -> int:

@@ -16,13 +16,14 @@ from repro import (
     container_engine,
     container_report,
     container_scenarios,
+    container_steps,
     debootstrap,
     dockerutil,
     images,
     repeat,
 )
 from repro.container_report import ContainerResult
-from repro.container_scenarios import Step
+from repro.container_steps import Step
 from repro.verdict import ABSENT, Case, exact, one_of
 
 # ---- observations and verdicts: no engine needed ----
@@ -175,11 +176,11 @@ def test_every_limited_step_says_where_its_limit_sits() -> None:
         step.label: step.mode for s in container_scenarios.SCENARIOS for step in s.steps if s.name == "signature-raw"
     }
     assert (modes["unlimited"], modes["mem-24MiB"], modes["as-40MiB"]) == ("none", "tree", "child")
-    wrapped = Step("b", container_scenarios.ENSURE_AS, exact({"exit": 1}), wrap_as_kib=5000)
-    tree = Step("h", container_scenarios.HOOK, exact({"exit": 0}), tree_as_kib=30 * 1024)
+    wrapped = Step("b", container_steps.ENSURE_AS, exact({"exit": 1}), wrap_as_kib=5000)
+    tree = Step("h", container_steps.HOOK, exact({"exit": 0}), tree_as_kib=30 * 1024)
     assert (wrapped.mode, tree.mode) == ("child", "tree")
     assert tree.argv[:3] == ("/bin/sh", "-c", 'ulimit -v 30720 && exec "$@"')
-    assert tree.argv[4:] == container_scenarios.HOOK
+    assert tree.argv[4:] == container_steps.HOOK
 
 
 def test_the_known_victim_flake_is_a_declared_set_and_pinning_keeps_pid1_out_of_it() -> None:
@@ -238,7 +239,7 @@ def test_memory_sets_swap_equal_to_memory() -> None:
 
 
 def test_raw_builds_the_parent_command() -> None:
-    argv = container_scenarios.raw(("python3", "-m", "venv", "/e"), as_kib=5000, oom_adj=1000)
+    argv = container_steps.raw(("python3", "-m", "venv", "/e"), as_kib=5000, oom_adj=1000)
     assert argv[:2] == ("python3", "/opt/repro/rawsig.py")
     assert argv[2:] == ("--as-kib", "5000", "--oom-score-adj", "1000", "--", "python3", "-m", "venv", "/e")
 
@@ -304,14 +305,14 @@ def swept(docker_ctx: container_engine.Context, request: pytest.FixtureRequest) 
 @pytest.mark.docker
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", container_scenarios.SCENARIOS, ids=lambda s: s.name)
-def test_scenario(swept: container_engine.Context, scenario: container_scenarios.Scenario) -> None:
+def test_scenario(swept: container_engine.Context, scenario: container_steps.Scenario) -> None:
     run = container_engine.run_scenario(swept, scenario)
     assert run.passed, container_report.explain(run)
 
 
 @pytest.mark.docker
 def test_nothing_is_left_behind(swept: container_engine.Context) -> None:
-    scenario = container_scenarios.Scenario(
+    scenario = container_steps.Scenario(
         "leak-check", "debian12-python", "", (Step("one", ("python3", "-c", "print('{}')"), exact({"exit": 0})),)
     )
     assert container_engine.run_scenario(swept, scenario).passed
