@@ -95,6 +95,20 @@ def docker_engine() -> Iterator[Any]:
     dockerutil.sweep(client, dockerutil.run_id())
 
 
+def run_to_end(container: Any, timeout: float = 300) -> dict[str, Any]:
+    """Start a created container, wait for it, and remove it: its exit code and both streams."""
+    from repro import dockerutil
+
+    try:
+        container.start()
+        code = container.wait(timeout=timeout)["StatusCode"]
+        out = container.logs(stdout=True, stderr=False).decode()
+        err = container.logs(stdout=False, stderr=True).decode()
+    finally:
+        dockerutil.remove_container(container)
+    return {"rc": code, "out": out, "err": err}
+
+
 def require_image(client: Any, image: str) -> str:
     """The ref of one of repro's images, or a capability skip saying how to build it."""
     from repro import images

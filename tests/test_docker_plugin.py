@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_image
+from tests.conftest import require_image, run_to_end
 from tests.test_example_plugin import build_bundle, copy_plugin, hook_command
 from tests.wheels import make_wheel
 
@@ -79,14 +79,7 @@ class Machine:
                 str(self.data): {"bind": "/data", "mode": "rw"},
             },
         )
-        try:
-            container.start()
-            code = container.wait(timeout=300)["StatusCode"]
-            out = container.logs(stdout=True, stderr=False).decode()
-            err = container.logs(stdout=False, stderr=True).decode()
-        finally:
-            dockerutil.remove_container(container)
-        return {"rc": code, "out": out, "err": err}
+        return run_to_end(container)
 
     def hook(self, extra: str = "") -> dict[str, Any]:
         """One session's hook: the second line's metrics."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, require_image
+from tests.conftest import REPO, require_image, run_to_end
 
 pytestmark = pytest.mark.docker
 IMAGE = "debian12-python"
@@ -34,14 +34,7 @@ def in_container(client: Any, argv: list[str]) -> dict[str, Any]:
         labels=dockerutil.labels(),
         volumes={str(REPO / "sdkboot"): {"bind": "/src/sdkboot", "mode": "ro"}},
     )
-    try:
-        container.start()
-        code = container.wait(timeout=300)["StatusCode"]
-        out = container.logs(stdout=True, stderr=False).decode()
-        err = container.logs(stdout=False, stderr=True).decode()
-    finally:
-        dockerutil.remove_container(container)
-    return {"rc": code, "out": out, "err": err}
+    return run_to_end(container)
 
 
 def test_pythons_explains_why_nothing_can_build(client: Any) -> None:
